@@ -1,0 +1,167 @@
+/**
+ * The configuration file's schema (one YAML file). Validation only; loading, env overrides and
+ * path resolution live in load.ts. Every duration is in seconds unless its name says otherwise.
+ */
+import { z } from 'zod';
+
+const duration = z.number().positive();
+const hhmm = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'expected "HH:MM" (24-hour)');
+const DAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as const;
+
+export const MaintenanceWindowSchema = z.object({
+  days: z.array(z.enum(DAYS)).default([]),
+  start: hhmm,
+  end: hhmm,
+  timezone: z.string().default('UTC'),
+}).strict();
+
+export const HealthSchema = z.object({
+  url: z.string().url().optional(),
+  command: z.string().min(1).optional(),
+  expect_version: z.boolean().default(false),
+  timeout_s: duration.default(10),
+  retries: z.number().int().min(0).default(5),
+  interval_s: z.number().min(0).default(1),
+}).strict().refine((h) => Boolean(h.url) !== Boolean(h.command), { message: 'health needs exactly one of url or command' });
+
+const hookCommand = z.union([
+  z.string().min(1),
+  z.object({ run: z.string().min(1), timeout_s: duration.optional() }).strict(),
+]);
+
+export const HooksSchema = z.object({
+  pre_apply: hookCommand.optional(),
+  migrate: hookCommand.optional(),
+  smoke: hookCommand.optional(),
+  post_apply: hookCommand.optional(),
+  rollback: hookCommand.optional(),
+}).strict();
+
+export const STEP_NAMES = ['backup', 'pull', 'migrate', 'smoke', 'switch', 'health', 'confirm', 'rollback'] as const;
+export const StepsSchema = z.object(Object.fromEntries(STEP_NAMES.map((s) => [s, hookCommand.optional()])) as Record<(typeof STEP_NAMES)[number], z.ZodOptional<typeof hookCommand>>).strict();
+
+export const FeedSchema = z.object({
+  url: z.string().min(1),
+  /** Allow plain http:// to non-loopback hosts (never the default). */
+  allow_insecure_http: z.boolean().default(false),
+}).strict();
+
+export const TrustSchema = z.object({
+  keys: z.array(z.string().min(1)).min(1, 'trust.keys needs at least one public key'),
+  threshold: z.number().int().min(1).default(1),
+}).strict().refine((t) => t.threshold <= t.keys.length, { message: 'trust.threshold is larger than the number of keys', path: ['threshold'] });
+
+const policyFields = {
+  channel: z.string().min(1).default('stable'),
+  check_schedule: z.string().min(1).optional(),
+  check_interval: duration.optional(),
+  maintenance_window: MaintenanceWindowSchema.optional(),
+  auto_download: z.boolean().default(false),
+  auto_apply: z.enum(['none', 'critical', 'all']).default('none'),
+  paused: z.boolean().default(false),
+  skip_versions: z.array(z.string()).default([]),
+  retention: z.number().int().min(1).max(100).default(3),
+  allow_downgrade: z.boolean().default(false),
+};
+
+const targetBase = {
+  id: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, 'target id: lowercase letters, digits, - and _'),
+  name: z.string().min(1).optional(),
+  install_dir: z.string().min(1),
+  /** Marks the target the seed-compatible routes act on (default: the first one). */
+  default: z.boolean().default(false),
+  hook_timeout: duration.default(300),
+  /** Command that restarts the managed software (POST /api/v1/restart). */
+  restart: hookCommand.optional(),
+  health: HealthSchema.optional(),
+  ...policyFields,
+};
+
+export const FilesTargetSchema = z.object({
+  ...targetBase,
+  kind: z.literal('files'),
+  layout: z.enum(['in-place', 'versioned']).default('in-place'),
+  product: z.string().min(1),
+  feed: FeedSchema,
+  trust: TrustSchema,
+  hooks: HooksSchema.default({}),
+  platform: z.enum(['linux', 'darwin', 'win32']).optional(),
+  arch: z.enum(['x64', 'arm64']).optional(),
+}).strict();
+
+export const CommandTargetSchema = z.object({
+  ...targetBase,
+  kind: z.literal('command'),
+  /** Where versions come from: a signed feed like files targets, or none (manual `--version`). */
+  product: z.string().min(1).optional(),
+  feed: FeedSchema.optional(),
+  trust: TrustSchema.optional(),
+  /** Current version when Upkeep has not recorded one yet. */
+  initial_version: z.string().optional(),
+  steps: StepsSchema,
+  hooks: HooksSchema.default({}),
+}).strict().refine((t) => Boolean(t.feed) === Boolean(t.trust), { message: 'a command target with a feed needs trust (and trust needs a feed)' })
+  .refine((t) => !t.feed || Boolean(t.product), { message: 'a command target with a feed needs product' });
+
+export const TargetSchema = z.discriminatedUnion('kind', [FilesTargetSchema, CommandTargetSchema]);
+
+export const ApiTokenSchema = z.object({
+  name: z.string().min(1),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/, 'token sha256: 64 lowercase hex digits'),
+  scopes: z.array(z.enum(['admin', 'update:apply', 'read'])).min(1),
+}).strict();
+
+export const ApiSchema = z.object({
+  enabled: z.boolean().default(true),
+  host: z.string().default('127.0.0.1'),
+  port: z.number().int().min(0).max(65535).default(8765),
+  tokens: z.array(ApiTokenSchema).default([]),
+  jwt_secret: z.string().min(32, 'JWT secret must be at least 32 characters').optional(),
+  public_reads: z.boolean().default(true),
+  cors_origins: z.array(z.string()).default([]),
+  /** Extra Host header values accepted besides the bound address and localhost. */
+  allowed_hosts: z.array(z.string()).default([]),
+  body_limit_bytes: z.number().int().positive().default(64 * 1024),
+}).strict();
+
+export const WebhookSchema = z.object({
+  url: z.string().url(),
+  secret: z.string().min(1).optional(),
+  events: z.array(z.string()).optional(),
+  retries: z.number().int().min(0).max(10).default(3),
+  timeout_s: duration.default(10),
+}).strict();
+
+export const ConfigSchema = z.object({
+  state_dir: z.string().min(1).default('./state'),
+  download_dir: z.string().min(1).optional(),
+  backup_dir: z.string().min(1).optional(),
+  check_interval: duration.optional(),
+  github_token: z.string().optional(),
+  log: z.object({
+    file: z.string().optional(),
+    level: z.enum(['error', 'warn', 'info', 'debug']).default('info'),
+  }).strict().default({ level: 'info' }),
+  api: ApiSchema.default(ApiSchema.parse({})),
+  webhooks: z.array(WebhookSchema).default([]),
+  notifications: z.object({
+    quiet_hours: z.object({ start: hhmm, end: hhmm, timezone: z.string().default('UTC') }).strict().optional(),
+  }).strict().default({}),
+  targets: z.array(TargetSchema).min(1, 'targets needs at least one target'),
+}).strict().superRefine((c, ctx) => {
+  const seen = new Set<string>();
+  c.targets.forEach((t, i) => {
+    if (seen.has(t.id)) ctx.addIssue({ code: 'custom', message: `Duplicate target id '${t.id}'`, path: ['targets', i, 'id'] });
+    seen.add(t.id);
+  });
+  if (c.targets.filter((t) => t.default).length > 1) ctx.addIssue({ code: 'custom', message: 'Only one target may be marked default', path: ['targets'] });
+});
+
+export type RawConfig = z.input<typeof ConfigSchema>;
+export type Config = z.output<typeof ConfigSchema>;
+export type TargetConfig = z.output<typeof TargetSchema>;
+export type FilesTargetConfig = z.output<typeof FilesTargetSchema>;
+export type CommandTargetConfig = z.output<typeof CommandTargetSchema>;
+export type HookCommand = z.output<typeof hookCommand>;
+export type HealthConfig = z.output<typeof HealthSchema>;
+export type StepName = (typeof STEP_NAMES)[number];

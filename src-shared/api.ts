@@ -1,0 +1,301 @@
+/**
+ * The contract between the engine's owners (daemon, Electron main) and every UI: the view types,
+ * the state union, the event stream and the `UpdaterApi` interface. The renderer talks only to
+ * `UpdaterApi`; it has two implementations (preload IPC, and HTTP + server-sent events).
+ */
+import type { ErrorCode } from './errors';
+
+export type Actor = 'cli' | 'tray' | 'scheduler' | 'api' | 'dashboard' | 'recovery' | string;
+
+/** Phases of one operation on one target (the persisted pipeline's steps). */
+export type Phase =
+  | 'check'
+  | 'download'
+  | 'verify'
+  | 'stage'
+  | 'backup'
+  | 'switch'
+  | 'migrate'
+  | 'smoke'
+  | 'health'
+  | 'commit'
+  | 'rollback'
+  | 'step';
+
+/** Live progress of the running operation. Emitted at most ~10 times a second. */
+export interface Progress {
+  operation_id: string;
+  phase: Phase;
+  /** Human-readable line: "Downloading bin/demo", "Running smoke hook". */
+  message: string;
+  bytes_done: number;
+  bytes_total: number;
+  /** Bytes per second over the recent window, 0 when unknown. */
+  speed_bps: number;
+  /** Seconds left, null when unknown. */
+  eta_s: number | null;
+  files_done: number;
+  files_total: number;
+  /** Current file path, when the phase works file by file. */
+  file?: string;
+  /** 0–100 over the whole operation (download 0–50, install 50–100). */
+  percent: number;
+  /** True while cancelling is safe (before anything on disk changes). */
+  cancellable: boolean;
+}
+
+export interface ErrorView {
+  code: ErrorCode | string;
+  message: string;
+}
+
+/** The state of one target: a discriminated union switched exhaustively by UIs. */
+export type TargetState =
+  | { kind: 'idle' }
+  | { kind: 'checking' }
+  | { kind: 'up-to-date'; checked_at: string }
+  | { kind: 'available'; version: string; is_critical: boolean; is_breaking: boolean; checked_at: string }
+  | { kind: 'downloading'; version: string; progress: Progress }
+  | { kind: 'verifying'; version: string; progress: Progress }
+  | { kind: 'applying'; version: string; progress: Progress }
+  | { kind: 'health-checking'; version: string; progress: Progress }
+  | { kind: 'rolling-back'; to_version: string | null; progress: Progress }
+  | { kind: 'failed'; error: ErrorView; at: string };
+
+export type TargetStateKind = TargetState['kind'];
+
+export interface ReleaseFileView {
+  path: string;
+  type: string;
+  sha256: string;
+  size: number;
+  mode?: number;
+  platform: string;
+  arch: string;
+  url: string;
+}
+
+export interface ReleaseView {
+  version: string;
+  tag_name: string;
+  channel: string;
+  released_at: string;
+  release_notes: string;
+  is_critical: boolean;
+  /** Major bump from the current version, or breaking_changes listed. */
+  is_breaking: boolean;
+  breaking_changes: string[];
+  migrations_required: boolean;
+  min_upgrade_from: string | null;
+  build_commit: string | null;
+  manifest_sha256: string;
+  files: ReleaseFileView[];
+  total_size: number;
+}
+
+export type AutoApply = 'none' | 'critical' | 'all';
+
+export interface MaintenanceWindow {
+  /** Lowercase three-letter day names: mon … sun. Empty = every day. */
+  days: string[];
+  /** "HH:MM" 24-hour, local to `timezone`. A window may cross midnight (start > end). */
+  start: string;
+  end: string;
+  /** IANA zone, e.g. "Europe/Berlin"; default UTC. */
+  timezone: string;
+}
+
+export interface TargetPolicy {
+  channel: string;
+  check_schedule: string | null;
+  check_interval_s: number | null;
+  maintenance_window: MaintenanceWindow | null;
+  auto_download: boolean;
+  auto_apply: AutoApply;
+  paused_until: string | null;
+  skip_versions: string[];
+  retention: number;
+  allow_downgrade: boolean;
+}
+
+export interface TargetView {
+  id: string;
+  name: string;
+  kind: 'files' | 'command';
+  layout: 'in-place' | 'versioned' | null;
+  install_dir: string;
+  product: string;
+  current_version: string | null;
+  state: TargetState;
+  /** The newest eligible release seen by the last check, if newer than current. */
+  available: ReleaseView | null;
+  policy: TargetPolicy;
+  last_checked_at: string | null;
+  last_error: ErrorView | null;
+  points_count: number;
+}
+
+export interface CheckResult {
+  target: string;
+  current_version: string | null;
+  latest_version: string | null;
+  update_available: boolean;
+  is_critical: boolean;
+  is_breaking: boolean;
+  release_notes: string;
+  release: ReleaseView | null;
+  checked_at: string;
+}
+
+export interface DownloadResult {
+  success: true;
+  target: string;
+  version: string;
+  download_path: string;
+  files: number;
+  bytes: number;
+  reused_bytes: number;
+}
+
+export interface ApplyResult {
+  success: boolean;
+  target: string;
+  version: string;
+  from_version: string | null;
+  verify_only: boolean;
+  files_updated: string[];
+  files_removed: string[];
+  rollback_id: string | null;
+  operation_id: string;
+  rolled_back?: boolean;
+  error?: ErrorView;
+}
+
+export interface RollbackResult {
+  success: boolean;
+  target: string;
+  rollback_id: string;
+  version: string | null;
+  from_version: string | null;
+  operation_id: string;
+}
+
+export interface RollbackPointView {
+  rollback_id: string;
+  target: string;
+  from_version: string | null;
+  to_version: string;
+  created_at: string;
+  size_bytes: number;
+  files: number;
+}
+
+export type OperationKind = 'check' | 'download' | 'apply' | 'verify' | 'rollback' | 'recover';
+export type OperationResult = 'success' | 'failed' | 'rolled_back' | 'refused' | 'up_to_date' | 'recovered';
+
+export interface HistoryRecord {
+  id: string;
+  target: string;
+  operation: OperationKind;
+  actor: Actor;
+  from_version: string | null;
+  to_version: string | null;
+  result: OperationResult;
+  error_code: string | null;
+  error_message: string | null;
+  started_at: string;
+  finished_at: string;
+  duration_ms: number;
+  rollback_id?: string | null;
+  /** Per-phase durations in milliseconds. */
+  timings?: Record<string, number>;
+}
+
+export type NotificationKind =
+  | 'update_available'
+  | 'update_started'
+  | 'update_progress'
+  | 'update_completed'
+  | 'update_failed'
+  | 'rolled_back'
+  | 'config_reloaded'
+  | 'config_reload_failed';
+
+export interface Notification {
+  type: NotificationKind;
+  target: string | null;
+  at: string;
+  version?: string | null;
+  from_version?: string | null;
+  is_critical?: boolean;
+  error?: ErrorView;
+  message: string;
+  config_generation?: number;
+}
+
+export interface LogLine {
+  at: string;
+  level: 'error' | 'warn' | 'info' | 'debug';
+  message: string;
+  target?: string;
+}
+
+/** Everything pushed to UIs: one `state` event per change, plus progress and notifications. */
+export type UpkeepEvent =
+  | { type: 'state'; target: TargetView }
+  | { type: 'progress'; target: string; progress: Progress }
+  | { type: 'notification'; notification: Notification }
+  | { type: 'log'; line: LogLine };
+
+export interface SettingsPatch {
+  channel?: string;
+  check_schedule?: string | null;
+  check_interval_s?: number | null;
+  maintenance_window?: MaintenanceWindow | null;
+  auto_download?: boolean;
+  auto_apply?: AutoApply;
+  /** ISO time until which automatic work is paused; null resumes. */
+  paused_until?: string | null;
+  skip_versions?: string[];
+}
+
+export interface DaemonInfo {
+  version: string;
+  config_generation: number;
+  config_path: string | null;
+  started_at: string;
+  restart_required: string[];
+}
+
+/** The one interface the renderer uses. Every method rejects with an ErrorView-shaped error. */
+export interface UpdaterApi {
+  info(): Promise<DaemonInfo>;
+  listTargets(): Promise<TargetView[]>;
+  getTarget(id: string): Promise<TargetView>;
+  check(id: string): Promise<CheckResult>;
+  download(id: string, version?: string): Promise<DownloadResult>;
+  apply(id: string, opts?: { version?: string; verify_only?: boolean }): Promise<ApplyResult>;
+  /** Cancel the running operation where it is still safe (download/verify). */
+  cancel(id: string): Promise<{ cancelled: boolean }>;
+  listPoints(id: string): Promise<RollbackPointView[]>;
+  rollback(id: string, rollbackId?: string): Promise<RollbackResult>;
+  history(id?: string, limit?: number): Promise<HistoryRecord[]>;
+  skipVersion(id: string, version: string): Promise<TargetView>;
+  updateSettings(id: string, patch: SettingsPatch): Promise<TargetView>;
+  reloadConfig(): Promise<{ config_generation: number; restart_required: string[] }>;
+  logs(limit?: number): Promise<LogLine[]>;
+  /** Subscribe to the event stream; returns the unsubscribe function. */
+  subscribe(listener: (event: UpkeepEvent) => void): () => void;
+}
+
+/** Error thrown by UpdaterApi implementations: carries the engine's stable code. */
+export class ApiError extends Error {
+  readonly code: string;
+  readonly status?: number;
+  constructor(code: string, message: string, status?: number) {
+    super(message);
+    this.name = 'ApiError';
+    this.code = code;
+    if (status !== undefined) this.status = status;
+  }
+}

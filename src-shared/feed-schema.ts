@@ -1,0 +1,84 @@
+/**
+ * Schemas of Upkeep's native feed (docs: FEED-FORMAT.md, version 1). Pure: parsing only.
+ * Trust decisions (signatures, expiry, sequence, paths) live in src-main/engine/trust.
+ */
+import { z } from 'zod';
+
+export const INDEX_PAYLOAD_TYPE = 'application/vnd.upkeep.index+json';
+export const MANIFEST_PAYLOAD_TYPE = 'application/vnd.upkeep.manifest+json';
+export const INDEX_SCHEMA = 'upkeep.index/1';
+export const MANIFEST_SCHEMA = 'upkeep.manifest/1';
+
+const hex64 = z.string().regex(/^[0-9a-f]{64}$/, 'expected 64 lowercase hex digits');
+const isoDate = z.string().refine((s) => !Number.isNaN(Date.parse(s)), 'expected an ISO 8601 date');
+
+export const DsseSignatureSchema = z.object({
+  keyid: z.string(),
+  sig: z.string(),
+});
+
+export const DsseEnvelopeSchema = z.object({
+  payloadType: z.string(),
+  payload: z.string(),
+  signatures: z.array(DsseSignatureSchema),
+});
+export type DsseEnvelope = z.infer<typeof DsseEnvelopeSchema>;
+
+export const RolloutSchema = z.object({
+  percent: z.number().min(0).max(100),
+  started_at: isoDate.optional(),
+});
+
+export const IndexEntrySchema = z.object({
+  version: z.string(),
+  manifest: z.string().min(1),
+  sha256: hex64,
+  size: z.number().int().nonnegative(),
+  is_critical: z.boolean().default(false),
+  rollout: RolloutSchema.optional(),
+});
+export type IndexEntry = z.infer<typeof IndexEntrySchema>;
+
+export const ChannelIndexSchema = z.object({
+  schema: z.literal(INDEX_SCHEMA),
+  product: z.string().min(1),
+  channel: z.string().min(1),
+  sequence: z.number().int().nonnegative(),
+  expires: isoDate,
+  releases: z.array(IndexEntrySchema),
+});
+export type ChannelIndex = z.infer<typeof ChannelIndexSchema>;
+
+export const FILE_TYPES = ['file', 'executable', 'library', 'config', 'data'] as const;
+export const PLATFORMS = ['linux', 'darwin', 'win32', 'any'] as const;
+export const ARCHES = ['x64', 'arm64', 'any'] as const;
+
+export const ManifestFileSchema = z.object({
+  path: z.string(),
+  type: z.enum(FILE_TYPES).default('file'),
+  sha256: hex64,
+  size: z.number().int().nonnegative(),
+  mode: z.number().int().min(0).max(0o7777).optional(),
+  platform: z.enum(PLATFORMS).default('any'),
+  arch: z.enum(ARCHES).default('any'),
+  url: z.string().min(1),
+});
+export type ManifestFile = z.infer<typeof ManifestFileSchema>;
+
+export const ReleaseManifestSchema = z.object({
+  schema: z.literal(MANIFEST_SCHEMA),
+  product: z.string().min(1),
+  version: z.string(),
+  tag_name: z.string().optional(),
+  channel: z.string().min(1),
+  released_at: isoDate,
+  expires: isoDate.optional(),
+  release_notes: z.string().default(''),
+  is_critical: z.boolean().default(false),
+  min_upgrade_from: z.string().optional(),
+  migrations_required: z.boolean().default(false),
+  breaking_changes: z.array(z.string()).default([]),
+  build_commit: z.string().optional(),
+  files: z.array(ManifestFileSchema),
+});
+export type ReleaseManifest = z.infer<typeof ReleaseManifestSchema>;
