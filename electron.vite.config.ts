@@ -20,7 +20,7 @@ export default defineConfig({
   renderer: {
     root: resolve(__dirname, 'src-renderer'),
     base: './',
-    plugins: [react()],
+    plugins: [react({})],
     build: {
       outDir: resolve(__dirname, 'out/renderer'),
       emptyOutDir: true,
