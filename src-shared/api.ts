@@ -155,6 +155,8 @@ export interface DownloadResult {
   files: number;
   bytes: number;
   reused_bytes: number;
+  /** Nothing newer to download. */
+  up_to_date?: boolean;
 }
 
 export interface ApplyResult {
@@ -168,6 +170,8 @@ export interface ApplyResult {
   rollback_id: string | null;
   operation_id: string;
   rolled_back?: boolean;
+  /** Nothing newer to apply: the target is already current. */
+  up_to_date?: boolean;
   error?: ErrorView;
 }
 
@@ -209,6 +213,8 @@ export interface HistoryRecord {
   rollback_id?: string | null;
   /** Per-phase durations in milliseconds. */
   timings?: Record<string, number>;
+  /** Bytes fetched from the network by this operation (reused cache bytes excluded). */
+  bytes_downloaded?: number;
 }
 
 export type NotificationKind =
@@ -245,7 +251,8 @@ export type UpkeepEvent =
   | { type: 'state'; target: TargetView }
   | { type: 'progress'; target: string; progress: Progress }
   | { type: 'notification'; notification: Notification }
-  | { type: 'log'; line: LogLine };
+  | { type: 'log'; line: LogLine }
+  | { type: 'history'; record: HistoryRecord };
 
 export interface SettingsPatch {
   channel?: string;

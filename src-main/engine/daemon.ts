@@ -1,11 +1,221 @@
 /**
- * The daemon core: config, engine, scheduler and event bus behind the DaemonCore interface.
- * (Being built: this placeholder keeps the interface compiling for its hosts.)
+ * The daemon core: one Engine, its event bus, the scheduler, webhooks, config hot reload and a
+ * log ring — behind the DaemonCore interface that the HTTP server and Electron main drive.
  */
-import type { DaemonCore, DaemonOptions } from './daemon-types';
-import { UpkeepError } from '../../src-shared/errors';
+import type {
+  ApplyResult, CheckResult, DaemonInfo, DownloadResult, HistoryRecord, LogLine, RollbackPointView, RollbackResult,
+  SettingsPatch, TargetView, UpkeepEvent,
+} from '../../src-shared/api';
+import { ConfigError, UpkeepError, toUpkeepError } from '../../src-shared/errors';
+import { SettingsPatchSchema } from '../../src-shared/ipc-contract';
+import type { DaemonCore, DaemonOptions, ManifestDetails, ReloadOutcome, RestartResult } from './daemon-types';
+import { defaultTarget, diffRestartRequired, findTarget, loadConfig, type LoadedConfig } from './config/load';
+import { Engine, availableOf } from './engine';
+import { EventBus } from './events';
+import { Scheduler } from './scheduler';
+import { deliver } from './webhooks';
+import { updateRuntime } from './state/store';
+import { runHook } from './hooks';
+
+const LOG_RING = 1000;
+
+export class Daemon implements DaemonCore {
+  private generation = 1;
+  private restartRequired: string[] = [];
+  private readonly startedAt: string;
+  private readonly logRing: LogLine[] = [];
+  private readonly inflight = new Set<Promise<unknown>>();
+  private readonly scheduler: Scheduler;
+  private closed = false;
+  private readonly unsubscribe: () => void;
+
+  constructor(readonly engine: Engine, private readonly opts: DaemonOptions, private readonly version: string) {
+    this.startedAt = (opts.now ?? (() => new Date()))().toISOString();
+    this.scheduler = new Scheduler(engine, opts.now);
+    this.unsubscribe = engine.bus.subscribe((e) => this.onEvent(e));
+  }
+
+  private onEvent(e: UpkeepEvent): void {
+    if (e.type === 'log') {
+      this.logRing.push(e.line);
+      if (this.logRing.length > LOG_RING) this.logRing.splice(0, this.logRing.length - LOG_RING);
+    } else if (e.type === 'notification') {
+      for (const hook of this.engine.config().config.webhooks) {
+        void deliver(hook, e.notification, { log: (m) => this.engine.bus.log('warn', m) });
+      }
+    }
+  }
+
+  /** Runs an operation, remembering it so close() can wait for it. */
+  private track<T>(p: Promise<T>): Promise<T> {
+    if (this.closed) return Promise.reject(new UpkeepError('ERR_BUSY', 'The daemon is shutting down'));
+    this.inflight.add(p);
+    void p.then(() => this.inflight.delete(p), () => this.inflight.delete(p));
+    return p;
+  }
+
+  config(): LoadedConfig {
+    return this.engine.config();
+  }
+
+  async info(): Promise<DaemonInfo> {
+    return {
+      version: this.version,
+      config_generation: this.generation,
+      config_path: this.engine.config().path,
+      started_at: this.startedAt,
+      restart_required: [...this.restartRequired],
+    };
+  }
+
+  defaultTargetId(): string {
+    return defaultTarget(this.engine.config().config).id;
+  }
+
+  listTargets(): Promise<TargetView[]> {
+    return this.engine.views();
+  }
+
+  getTarget(id: string): Promise<TargetView> {
+    return this.engine.view(id);
+  }
+
+  check(id: string): Promise<CheckResult> {
+    return this.track(this.engine.check(id, { actor: this.actor() }));
+  }
+
+  download(id: string, version?: string): Promise<DownloadResult> {
+    return this.track(this.engine.download(id, { ...(version ? { version } : {}), actor: this.actor() }));
+  }
+
+  apply(id: string, o: { version?: string; verify_only?: boolean } = {}): Promise<ApplyResult> {
+    return this.track(this.engine.apply(id, { ...(o.version ? { version: o.version } : {}), verifyOnly: Boolean(o.verify_only), actor: this.actor() }));
+  }
+
+  async cancel(id: string): Promise<{ cancelled: boolean }> {
+    return { cancelled: this.engine.cancel(findTarget(this.engine.config().config, id).id) };
+  }
+
+  listPoints(id: string): Promise<RollbackPointView[]> {
+    return this.engine.points(id);
+  }
+
+  rollback(id: string, rollbackId?: string): Promise<RollbackResult> {
+    return this.track(this.engine.rollback(id, { ...(rollbackId ? { rollbackId } : {}), actor: this.actor() }));
+  }
+
+  history(id?: string, limit?: number): Promise<HistoryRecord[]> {
+    return this.engine.history(id, limit);
+  }
+
+  async skipVersion(id: string, version: string): Promise<TargetView> {
+    const t = findTarget(this.engine.config().config, id);
+    await updateRuntime(this.engine.config().config.state_dir, t.id, (rt) => {
+      const skip = new Set([...(rt.settings?.skip_versions ?? []), version]);
+      const available = availableOf(rt)?.version === version ? null : rt.available;
+      return { ...rt, available, settings: { ...(rt.settings ?? {}), skip_versions: [...skip] } };
+    });
+    return this.announce(t.id);
+  }
+
+  async updateSettings(id: string, patch: SettingsPatch): Promise<TargetView> {
+    const parsed = SettingsPatchSchema.safeParse(patch);
+    if (!parsed.success) throw new UpkeepError('ERR_BAD_REQUEST', `Invalid settings: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+    const t = findTarget(this.engine.config().config, id);
+    await updateRuntime(this.engine.config().config.state_dir, t.id, (rt) => ({ ...rt, settings: { ...(rt.settings ?? {}), ...(parsed.data as SettingsPatch) } }));
+    this.scheduler.reset();
+    return this.announce(t.id);
+  }
+
+  private async announce(id: string): Promise<TargetView> {
+    const v = await this.engine.view(id);
+    this.engine.bus.emit({ type: 'state', target: v });
+    return v;
+  }
+
+  async reloadConfig(actor = 'api'): Promise<ReloadOutcome> {
+    const old = this.engine.config();
+    let next: LoadedConfig;
+    try {
+      next = await loadConfig({ ...(old.path ? { path: old.path } : {}), ...(this.opts.env ? { env: this.opts.env } : {}) });
+    } catch (err) {
+      const e = toUpkeepError(err, 'ERR_CONFIG_INVALID');
+      this.engine.bus.notify({ type: 'config_reload_failed', target: null, error: { code: e.code, message: e.message }, message: `Configuration reload failed: ${e.message}`, config_generation: this.generation });
+      this.engine.bus.log('error', `Configuration reload (${actor}) failed: ${e.message}`);
+      throw e instanceof ConfigError ? e : new ConfigError(e.message);
+    }
+    this.restartRequired = diffRestartRequired(old.config, next.config);
+    this.engine.setConfig(next);
+    this.generation += 1;
+    this.scheduler.reset();
+    this.engine.bus.notify({ type: 'config_reloaded', target: null, message: `Configuration reloaded (generation ${this.generation})`, config_generation: this.generation });
+    this.engine.bus.log('info', `Configuration reloaded by ${actor}: generation ${this.generation}${this.restartRequired.length ? `; restart required for ${this.restartRequired.join(', ')}` : ''}`);
+    for (const t of next.config.targets) void this.announce(t.id).catch(() => undefined);
+    return { config_generation: this.generation, restart_required: [...this.restartRequired] };
+  }
+
+  async restart(id: string, _graceful: boolean): Promise<RestartResult> {
+    const t = findTarget(this.engine.config().config, id);
+    if (!t.restart) return { status: 'failed', message: `Target ${t.id} has no restart command configured` };
+    try {
+      const view = await this.engine.view(t.id);
+      await runHook('restart', t.restart, { target: t.id, fromVersion: view.current_version, toVersion: view.current_version, installDir: t.install_dir, defaultTimeoutMs: t.hook_timeout * 1000 });
+      return { status: 'restarted', message: `${t.name ?? t.id} restarted` };
+    } catch (err) {
+      return { status: 'failed', message: toUpkeepError(err).message };
+    }
+  }
+
+  async logs(limit = 200): Promise<LogLine[]> {
+    return this.logRing.slice(-limit);
+  }
+
+  subscribe(listener: (event: UpkeepEvent) => void): () => void {
+    return this.engine.bus.subscribe(listener);
+  }
+
+  getManifest(id: string, version: string): Promise<ManifestDetails> {
+    return this.engine.getManifest(id, version);
+  }
+
+  startScheduler(): void {
+    this.scheduler.start();
+  }
+
+  /** Scheduler for tests that drive the clock. */
+  get schedulerForTests(): Scheduler {
+    return this.scheduler;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.scheduler.stop();
+    for (const t of this.engine.config().config.targets) this.engine.cancel(t.id);
+    await Promise.allSettled([...this.inflight]);
+    this.unsubscribe();
+  }
+
+  private actor(): string {
+    return this.opts.actor ?? 'api';
+  }
+}
+
+function packageVersion(): string {
+  for (const rel of ['../../../../package.json', '../../package.json']) {
+    try {
+      return (require(require('node:path').join(__dirname, rel)) as { version: string }).version;
+    } catch {}
+  }
+  return '0.0.0';
+}
 
 /** Loads the config, recovers interrupted operations and returns a running core (scheduler not started). */
-export async function createDaemon(_o: DaemonOptions = {}): Promise<DaemonCore> {
-  throw new UpkeepError('ERR_INTERNAL', 'createDaemon is not built yet');
+export async function createDaemon(o: DaemonOptions = {}): Promise<Daemon> {
+  const loaded = await loadConfig({ ...(o.configPath ? { path: o.configPath } : {}), ...(o.env ? { env: o.env } : {}) });
+  const engine = new Engine({ loaded, actor: o.actor ?? 'api', bus: new EventBus(), ...(o.now ? { now: o.now } : {}) });
+  const recovered = await engine.recoverAll('recovery');
+  const d = new Daemon(engine, o, packageVersion());
+  for (const r of recovered) engine.bus.log('warn', `Recovered ${r.target}: ${r.outcome}`, r.target);
+  return d;
 }

@@ -1,0 +1,89 @@
+/**
+ * `upkeep daemon`: recovers, starts the scheduler and the local HTTP API (plus the web
+ * dashboard), reloads the config on SIGHUP or when the file changes, and shuts down gracefully
+ * on SIGTERM/SIGINT (a running apply finishes or is safely undone; never half-applied).
+ */
+import { parseArgs } from 'node:util';
+import { watch, existsSync, type FSWatcher } from 'node:fs';
+import path from 'node:path';
+import { UsageError } from '../../../src-shared/errors';
+import type { CliIO } from '../io';
+import { createDaemon } from '../../engine/daemon';
+import { startServer, type RunningServer } from '../../server/index';
+import { attachDaemonLog } from '../daemon-log';
+
+/** out/renderer of this package (the built dashboard), if present. */
+export function dashboardDir(): string | null {
+  let dir = __dirname;
+  for (let i = 0; i < 6; i++) {
+    const candidate = path.join(dir, 'out', 'renderer');
+    if (existsSync(path.join(candidate, 'index.html'))) return candidate;
+    if (existsSync(path.join(dir, 'package.json'))) break;
+    dir = path.dirname(dir);
+  }
+  return null;
+}
+
+export async function runDaemonCommand(argv: string[], configPath: string | undefined, io: CliIO): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options: { host: { type: 'string' }, port: { type: 'string' }, dashboard: { type: 'string' }, 'no-watch': { type: 'boolean' } }, strict: true });
+  } catch (err) {
+    throw new UsageError('ERR_USAGE', (err as Error).message);
+  }
+  const { values } = parsed;
+  const port = values.port !== undefined ? Number(values.port) : undefined;
+  if (port !== undefined && (!Number.isInteger(port) || port < 0 || port > 65535)) throw new UsageError('ERR_USAGE', '--port must be 0–65535');
+
+  const core = await createDaemon({ ...(configPath ? { configPath } : {}), actor: 'api' });
+  const cfg = core.config();
+  const detachLog = attachDaemonLog(core, cfg.config, io);
+  let server: RunningServer | null = null;
+  if (cfg.config.api.enabled) {
+    server = await startServer(core, {
+      host: values.host ?? cfg.config.api.host,
+      port: port ?? cfg.config.api.port,
+      staticDir: values.dashboard ?? dashboardDir(),
+    });
+  }
+  core.startScheduler();
+  const ready = { event: 'ready', pid: process.pid, url: server?.url ?? null, config: cfg.path, config_generation: (await core.info()).config_generation };
+  io.out(io.json ? JSON.stringify(ready) : `Upkeep daemon running (pid ${process.pid})${server ? ` — API and dashboard on ${server.url}` : ' — API disabled'}`);
+
+  const reload = (why: string) => {
+    core.reloadConfig(why).then(
+      (r) => io.err(`config reloaded (${why}): generation ${r.config_generation}${r.restart_required.length ? `; restart required for ${r.restart_required.join(', ')}` : ''}`),
+      (err) => io.err(`config reload (${why}) failed, keeping the running config: ${(err as Error).message}`),
+    );
+  };
+  let watcher: FSWatcher | null = null;
+  if (cfg.path && !values['no-watch']) {
+    // Editors replace files, so watch the directory and filter by name; debounce bursts of events.
+    const file = path.basename(cfg.path);
+    let timer: NodeJS.Timeout | null = null;
+    watcher = watch(path.dirname(cfg.path), (_ev, name) => {
+      if (name !== file) return;
+      if (timer) clearTimeout(timer);
+      timer = setTimeout(() => reload('file change'), 300);
+    });
+  }
+  const onHup = () => reload('SIGHUP');
+  process.on('SIGHUP', onHup);
+
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = async (sig: string) => {
+      if (stopping) return;
+      stopping = true;
+      io.err(`${sig}: shutting down`);
+      watcher?.close();
+      process.off('SIGHUP', onHup);
+      await server?.close();
+      await core.close();
+      detachLog();
+      resolve(0);
+    };
+    process.once('SIGTERM', () => void stop('SIGTERM'));
+    process.once('SIGINT', () => void stop('SIGINT'));
+  });
+}

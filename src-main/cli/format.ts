@@ -1,0 +1,86 @@
+/**
+ * Human output of the command line (the --json output is the result objects themselves).
+ */
+import type { ApplyResult, CheckResult, DownloadResult, HistoryRecord, RollbackPointView, RollbackResult, TargetView } from '../../src-shared/api';
+
+/** 1536 -> "1.5 KB". */
+export function formatBytes(n: number): string {
+  const units = ['B', 'KB', 'MB', 'GB', 'TB'];
+  let v = n;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${i === 0 ? v : v.toFixed(1)} ${units[i]}`;
+}
+
+/** 65000 -> "1m 5s". */
+export function formatDuration(ms: number): string {
+  const s = Math.round(ms / 1000);
+  if (s < 60) return `${s}s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m}m ${s % 60}s`;
+  return `${Math.floor(m / 60)}h ${m % 60}m`;
+}
+
+function stateLabel(v: TargetView): string {
+  const s = v.state;
+  switch (s.kind) {
+    case 'available': return `update available: ${s.version}${s.is_critical ? ' (critical)' : ''}${s.is_breaking ? ' (breaking)' : ''}`;
+    case 'failed': return `failed: ${s.error.message} (${s.error.code})`;
+    case 'up-to-date': return 'up to date';
+    case 'idle': return 'not checked yet';
+    case 'rolling-back': return `rolling back (${Math.round(s.progress.percent)}%)`;
+    case 'checking': return 'checking';
+    default: return `${s.kind} ${s.version} (${Math.round(s.progress.percent)}%)`;
+  }
+}
+
+export function formatStatus(views: TargetView[]): string {
+  return views.map((v) => [
+    `${v.id} (${v.name})`,
+    `  installed: ${v.current_version ?? 'nothing yet'}`,
+    `  state:     ${stateLabel(v)}`,
+    `  install:   ${v.install_dir}${v.layout ? ` [${v.layout}]` : ''}`,
+    `  channel:   ${v.policy.channel}`,
+    `  checked:   ${v.last_checked_at ?? 'never'}`,
+    `  rollback points: ${v.points_count}`,
+  ].join('\n')).join('\n\n');
+}
+
+export function formatCheck(r: CheckResult): string {
+  if (!r.update_available || !r.release) return `${r.target}: up to date (${r.current_version ?? 'nothing installed'})`;
+  const flags = [r.is_critical ? 'critical' : '', r.is_breaking ? 'breaking' : ''].filter(Boolean).join(', ');
+  const lines = [`${r.target}: ${r.current_version ?? 'nothing installed'} -> ${r.latest_version} available${flags ? ` (${flags})` : ''}`];
+  if (r.release_notes.trim()) lines.push('', r.release_notes.trim());
+  return lines.join('\n');
+}
+
+export function formatDownload(r: DownloadResult): string {
+  if (r.up_to_date) return `${r.target}: up to date, nothing to download`;
+  return `${r.target}: downloaded and verified ${r.version} (${r.files} files, ${formatBytes(r.bytes)}, ${formatBytes(r.reused_bytes)} reused) -> ${r.download_path}`;
+}
+
+export function formatApply(r: ApplyResult): string {
+  if (r.up_to_date) return `${r.target}: up to date (${r.version || 'nothing installed'})`;
+  if (r.verify_only) return `${r.target}: ${r.version} verified (${r.files_updated.length} files would change); nothing installed`;
+  return `${r.target}: updated ${r.from_version ?? 'nothing'} -> ${r.version} (${r.files_updated.length} files updated, ${r.files_removed.length} removed); rollback point ${r.rollback_id ?? 'none'}`;
+}
+
+export function formatRollback(r: RollbackResult): string {
+  return `${r.target}: rolled back ${r.from_version ?? 'nothing'} -> ${r.version ?? 'nothing installed'} (point ${r.rollback_id})`;
+}
+
+export function formatPoints(target: string, points: RollbackPointView[]): string {
+  if (points.length === 0) return `${target}: no rollback points`;
+  return points.map((p) => `${p.rollback_id}  ${p.from_version ?? '(none)'} -> ${p.to_version}  ${p.created_at}  ${formatBytes(p.size_bytes)}`).join('\n');
+}
+
+export function formatHistory(records: HistoryRecord[]): string {
+  if (records.length === 0) return 'no history yet';
+  return records.map((r) => {
+    const err = r.error_code ? ` ${r.error_code}` : '';
+    return `${r.started_at}  ${r.target}  ${r.operation.padEnd(8)} ${(r.from_version ?? '-')} -> ${(r.to_version ?? '-')}  ${r.result}${err}  by ${r.actor}  ${formatDuration(r.duration_ms)}`;
+  }).join('\n');
+}

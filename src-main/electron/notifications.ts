@@ -1,0 +1,123 @@
+/**
+ * Native notifications from the core's notification events: which ones are shown, their text,
+ * the window route a click opens, and quiet hours. The decision is a pure function
+ * (`decideNotification`); `createNotifier` only hands its result to Electron's Notification.
+ */
+import type { Notification as UpkeepNotification } from '../../src-shared/api';
+import { isWithinQuietHours, type QuietHours } from './quiet-hours';
+
+export interface NotificationContent {
+  title: string;
+  body: string;
+  urgency: 'normal' | 'critical';
+  /** Hash route the window opens on click: '#/targets/<id>' (or '#/' without a target). */
+  route: string;
+}
+
+export interface DecideOptions {
+  quietHours?: QuietHours | null;
+  now: Date;
+  /** Display name of a target id (defaults to the id). */
+  nameOf?: (targetId: string) => string;
+}
+
+/** The window's hash route for one target. */
+export function targetRoute(targetId: string | null | undefined): string {
+  return targetId ? `#/targets/${encodeURIComponent(targetId)}` : '#/';
+}
+
+function versionText(v: string | null | undefined): string {
+  return v ? v : 'an unknown version';
+}
+
+/**
+ * Text for one core notification, or null for kinds that never become a desktop notification
+ * (started, progress, config reloads: those are visible in the window and the log).
+ */
+export function notificationContent(n: UpkeepNotification, nameOf: (id: string) => string = (id) => id): NotificationContent | null {
+  const name = n.target ? nameOf(n.target) : 'Upkeep';
+  const route = targetRoute(n.target);
+  const critical = n.is_critical === true;
+  const urgency = critical ? 'critical' : 'normal';
+  switch (n.type) {
+    case 'update_available':
+      return critical
+        ? { title: `Critical update for ${name}`, body: `Version ${versionText(n.version)} fixes a critical problem. Install it soon.`, urgency, route }
+        : { title: `Update available for ${name}`, body: `Version ${versionText(n.version)} is ready to install.`, urgency, route };
+    case 'update_completed':
+      return {
+        title: `${name} updated`,
+        body: n.from_version ? `Now running ${versionText(n.version)} (was ${n.from_version}).` : `Now running ${versionText(n.version)}.`,
+        urgency,
+        route,
+      };
+    case 'update_failed': {
+      const cause = n.error ? `${n.error.message} (${n.error.code})` : n.message;
+      return { title: `Update of ${name} failed`, body: `Version ${versionText(n.version)}: ${cause}`, urgency, route };
+    }
+    case 'rolled_back': {
+      const back = n.from_version ?? n.version;
+      const cause = n.error ? ` Cause: ${n.error.message} (${n.error.code}).` : '';
+      return { title: `${name} rolled back`, body: `Returned to ${versionText(back)}.${cause}`, urgency, route };
+    }
+    case 'update_started':
+    case 'update_progress':
+    case 'config_reloaded':
+    case 'config_reload_failed':
+      return null;
+    default:
+      return null;
+  }
+}
+
+/**
+ * Whether and how to show one notification: null when its kind is not shown, or when it is not
+ * critical and `now` falls inside the quiet hours. Critical updates always come through.
+ */
+export function decideNotification(n: UpkeepNotification, o: DecideOptions): NotificationContent | null {
+  const content = notificationContent(n, o.nameOf);
+  if (!content) return null;
+  if (content.urgency !== 'critical' && isWithinQuietHours(o.quietHours ?? null, o.now)) return null;
+  return content;
+}
+
+/** The subset of Electron's Notification the notifier uses (injectable for tests). */
+export interface NativeNotification {
+  on(event: 'click', listener: () => void): unknown;
+  on(event: 'close', listener: () => void): unknown;
+  show(): void;
+}
+
+export interface NotifierDeps {
+  create(options: { title: string; body: string; urgency: 'normal' | 'critical'; icon?: string }): NativeNotification;
+  isSupported(): boolean;
+  /** Opens the window on a hash route. */
+  open(route: string): void;
+  quietHours(): QuietHours | null;
+  now?: () => Date;
+  nameOf?: (targetId: string) => string;
+  icon?: string;
+}
+
+/**
+ * Returns a function that shows a core notification natively (respecting quiet hours) and returns
+ * the content it showed, or null. Shown notifications are kept referenced until closed so their
+ * click handler survives garbage collection.
+ */
+export function createNotifier(deps: NotifierDeps): (n: UpkeepNotification) => NotificationContent | null {
+  const live = new Set<NativeNotification>();
+  return (n) => {
+    if (!deps.isSupported()) return null;
+    const content = decideNotification(n, { quietHours: deps.quietHours(), now: (deps.now ?? (() => new Date()))(), nameOf: deps.nameOf });
+    if (!content) return null;
+    const native = deps.create({ title: content.title, body: content.body, urgency: content.urgency, ...(deps.icon ? { icon: deps.icon } : {}) });
+    live.add(native);
+    native.on('click', () => {
+      live.delete(native);
+      deps.open(content.route);
+    });
+    native.on('close', () => live.delete(native));
+    native.show();
+    return content;
+  };
+}

@@ -1,0 +1,256 @@
+/**
+ * What the tray shows, as plain data: the overall state (which icon), the tooltip, and the menu
+ * model with one action per entry. tray.ts turns the model into a native Menu; everything that
+ * decides lives here and is unit-tested without Electron.
+ */
+import type { RollbackPointView, TargetState, TargetView } from '../../src-shared/api';
+import { assertNever } from '../../src-shared/errors';
+import { targetRoute } from './notifications';
+
+export const TRAY_STATES = ['up-to-date', 'available', 'critical', 'working', 'error'] as const;
+export type TrayState = (typeof TRAY_STATES)[number];
+
+/** An entry chosen in "Apply when I quit". */
+export interface QuitApplyEntry {
+  target: string;
+  version: string;
+}
+
+export type PauseChoice = 'hour' | 'tomorrow';
+
+/** Everything a tray menu entry can ask for. */
+export type TrayAction =
+  | { type: 'check-now' }
+  | { type: 'apply'; target: string; version: string }
+  | { type: 'rollback'; target: string; rollback_id: string }
+  | { type: 'toggle-apply-on-quit'; target: string; version: string }
+  | { type: 'open'; route: string }
+  | { type: 'pause'; choice: PauseChoice }
+  | { type: 'resume' }
+  | { type: 'reload-config' }
+  | { type: 'toggle-start-at-login' }
+  | { type: 'retry-start' }
+  | { type: 'show-config' }
+  | { type: 'quit' };
+
+export type MenuItemModel =
+  | { kind: 'item'; id: string; label: string; enabled: boolean; action?: TrayAction }
+  | { kind: 'checkbox'; id: string; label: string; enabled: boolean; checked: boolean; action: TrayAction }
+  | { kind: 'submenu'; id: string; label: string; enabled: boolean; items: MenuItemModel[] }
+  | { kind: 'separator' };
+
+export interface TrayMenuInput {
+  targets: TargetView[];
+  /** Newest rollback point of each target id (absent or null: none). */
+  latestPoints: Record<string, RollbackPointView | null | undefined>;
+  applyOnQuit: readonly QuitApplyEntry[];
+  startAtLogin: boolean;
+  now: Date;
+}
+
+type WorkingState = Extract<TargetState, { progress: unknown }>;
+
+/** True while an operation changes or inspects the target (checking excluded: it is brief and frequent). */
+export function isWorking(state: TargetState): state is WorkingState {
+  switch (state.kind) {
+    case 'downloading':
+    case 'verifying':
+    case 'applying':
+    case 'health-checking':
+    case 'rolling-back':
+      return true;
+    case 'idle':
+    case 'checking':
+    case 'up-to-date':
+    case 'available':
+    case 'failed':
+      return false;
+    default:
+      return assertNever(state, 'target state');
+  }
+}
+
+/** True while the target's pipeline holds its lock (no new operation can start). */
+export function isBusy(state: TargetState): boolean {
+  return state.kind === 'checking' || isWorking(state);
+}
+
+function displayName(t: TargetView): string {
+  return t.name || t.id;
+}
+
+function availableVersion(t: TargetView): { version: string; critical: boolean } | null {
+  if (t.state.kind === 'available') return { version: t.state.version, critical: t.state.is_critical };
+  if (t.available) return { version: t.available.version, critical: t.available.is_critical };
+  return null;
+}
+
+/**
+ * The tray's overall state, by priority: working (an update or rollback running) > error (a target
+ * failed) > critical (a critical update waits) > available > up to date.
+ */
+export function trayStateOf(targets: readonly TargetView[]): TrayState {
+  if (targets.some((t) => isWorking(t.state))) return 'working';
+  if (targets.some((t) => t.state.kind === 'failed')) return 'error';
+  const available = targets.map(availableVersion).filter((a) => a !== null);
+  if (available.some((a) => a.critical)) return 'critical';
+  if (available.length > 0) return 'available';
+  return 'up-to-date';
+}
+
+/**
+ * The icon file for a state: `tray-<state>.png` (Electron picks `@2x` beside it on HiDPI), or the
+ * monochrome `tray-<state>Template.png` on macOS, which the menu bar tints for light and dark.
+ */
+export function trayIconFile(state: TrayState, platform: NodeJS.Platform | string): string {
+  return platform === 'darwin' ? `tray-${state}Template.png` : `tray-${state}.png`;
+}
+
+/** Every icon file a state needs on disk (1x, 2x, template 1x and 2x). */
+export function trayIconFiles(state: TrayState): string[] {
+  return [`tray-${state}.png`, `tray-${state}@2x.png`, `tray-${state}Template.png`, `tray-${state}Template@2x.png`];
+}
+
+function percentOf(state: WorkingState): number {
+  return Math.max(0, Math.min(100, Math.round(state.progress.percent)));
+}
+
+/** One line describing a target's state for menus ("update 1.3.0 available", "updating 42%"). */
+export function targetStatusText(t: TargetView): string {
+  const s = t.state;
+  switch (s.kind) {
+    case 'idle':
+      return t.current_version ? `version ${t.current_version}` : 'not checked yet';
+    case 'checking':
+      return 'checking…';
+    case 'up-to-date':
+      return t.available ? `update ${t.available.version} available` : `up to date (${t.current_version ?? 'unknown version'})`;
+    case 'available':
+      return s.is_critical ? `critical update ${s.version} available` : `update ${s.version} available`;
+    case 'downloading':
+    case 'verifying':
+    case 'applying':
+    case 'health-checking':
+      return `updating ${percentOf(s)}%`;
+    case 'rolling-back':
+      return `rolling back ${percentOf(s)}%`;
+    case 'failed':
+      return `failed: ${s.error.message}`;
+    default:
+      return assertNever(s, 'target state');
+  }
+}
+
+function plural(n: number, one: string, many: string): string {
+  return `${n} ${n === 1 ? one : many}`;
+}
+
+/** The tray tooltip: "Upkeep — 1 update available", "Upkeep — updating demo 42%", … */
+export function tooltipText(targets: readonly TargetView[]): string {
+  const prefix = 'Upkeep — ';
+  if (targets.length === 0) return `${prefix}no targets configured`;
+  const working = targets.find((t) => isWorking(t.state));
+  if (working && isWorking(working.state)) {
+    const verb = working.state.kind === 'rolling-back' ? 'rolling back' : 'updating';
+    return `${prefix}${verb} ${displayName(working)} ${percentOf(working.state)}%`;
+  }
+  const failed = targets.filter((t) => t.state.kind === 'failed');
+  if (failed.length === 1) return `${prefix}update of ${displayName(failed[0])} failed`;
+  if (failed.length > 1) return `${prefix}${plural(failed.length, 'target needs', 'targets need')} attention`;
+  const available = targets.map(availableVersion).filter((a) => a !== null);
+  if (available.length > 0) {
+    const critical = available.filter((a) => a.critical).length;
+    const base = `${prefix}${plural(available.length, 'update', 'updates')} available`;
+    if (critical === 0) return base;
+    return available.length === 1 ? `${prefix}1 critical update available` : `${base} (${critical} critical)`;
+  }
+  return `${prefix}up to date`;
+}
+
+/** True when every target is paused beyond `now` (so "Resume" is the useful entry). */
+export function pausedUntil(targets: readonly TargetView[], now: Date): Date | null {
+  if (targets.length === 0) return null;
+  let earliest: number | null = null;
+  for (const t of targets) {
+    const until = t.policy.paused_until ? Date.parse(t.policy.paused_until) : NaN;
+    if (!Number.isFinite(until) || until <= now.getTime()) return null;
+    earliest = earliest === null ? until : Math.min(earliest, until);
+  }
+  return earliest === null ? null : new Date(earliest);
+}
+
+function targetMenu(t: TargetView, point: RollbackPointView | null | undefined, applyOnQuit: readonly QuitApplyEntry[]): MenuItemModel {
+  const busy = isBusy(t.state);
+  const avail = availableVersion(t);
+  const items: MenuItemModel[] = [];
+  if (avail) {
+    items.push({ kind: 'item', id: `${t.id}:apply`, label: `Update to ${avail.version}`, enabled: !busy, action: { type: 'apply', target: t.id, version: avail.version } });
+  } else {
+    items.push({ kind: 'item', id: `${t.id}:apply`, label: 'No update available', enabled: false });
+  }
+  if (point) {
+    const to = point.from_version ? `Roll back to ${point.from_version}` : 'Roll back to the previous version';
+    items.push({ kind: 'item', id: `${t.id}:rollback`, label: to, enabled: !busy, action: { type: 'rollback', target: t.id, rollback_id: point.rollback_id } });
+  } else {
+    items.push({ kind: 'item', id: `${t.id}:rollback`, label: 'No rollback point', enabled: false });
+  }
+  if (avail) {
+    const checked = applyOnQuit.some((e) => e.target === t.id && e.version === avail.version);
+    items.push({ kind: 'checkbox', id: `${t.id}:apply-on-quit`, label: 'Apply when I quit', enabled: true, checked, action: { type: 'toggle-apply-on-quit', target: t.id, version: avail.version } });
+  }
+  items.push({ kind: 'separator' });
+  items.push({ kind: 'item', id: `${t.id}:open`, label: 'Show details…', enabled: true, action: { type: 'open', route: targetRoute(t.id) } });
+  return { kind: 'submenu', id: `target:${t.id}`, label: `${displayName(t)} — ${targetStatusText(t)}`, enabled: true, items };
+}
+
+function timeText(d: Date): string {
+  return `${String(d.getHours()).padStart(2, '0')}:${String(d.getMinutes()).padStart(2, '0')}`;
+}
+
+/** The whole tray menu as data, in display order. */
+export function buildTrayMenuModel(input: TrayMenuInput): MenuItemModel[] {
+  const { targets } = input;
+  const allBusy = targets.length > 0 && targets.every((t) => isBusy(t.state));
+  const paused = pausedUntil(targets, input.now);
+  const items: MenuItemModel[] = [
+    { kind: 'item', id: 'status', label: tooltipText(targets).replace(/^Upkeep — /, ''), enabled: false },
+    { kind: 'separator' },
+    { kind: 'item', id: 'check-now', label: 'Check now', enabled: targets.length > 0 && !allBusy, action: { type: 'check-now' } },
+  ];
+  if (targets.length > 0) {
+    items.push({ kind: 'separator' });
+    for (const t of targets) items.push(targetMenu(t, input.latestPoints[t.id], input.applyOnQuit));
+  }
+  items.push(
+    { kind: 'separator' },
+    { kind: 'item', id: 'open', label: 'Open Upkeep', enabled: true, action: { type: 'open', route: '#/' } },
+    {
+      kind: 'submenu',
+      id: 'pause',
+      label: paused ? `Updates paused until ${timeText(paused)}` : 'Pause updates',
+      enabled: targets.length > 0,
+      items: [
+        { kind: 'item', id: 'pause:hour', label: 'For 1 hour', enabled: true, action: { type: 'pause', choice: 'hour' } },
+        { kind: 'item', id: 'pause:tomorrow', label: 'Until tomorrow', enabled: true, action: { type: 'pause', choice: 'tomorrow' } },
+        { kind: 'item', id: 'pause:resume', label: 'Resume', enabled: paused !== null, action: { type: 'resume' } },
+      ],
+    },
+    { kind: 'item', id: 'reload-config', label: 'Reload configuration', enabled: true, action: { type: 'reload-config' } },
+    { kind: 'separator' },
+    { kind: 'checkbox', id: 'start-at-login', label: 'Start at login', enabled: true, checked: input.startAtLogin, action: { type: 'toggle-start-at-login' } },
+    { kind: 'item', id: 'quit', label: 'Quit Upkeep', enabled: true, action: { type: 'quit' } },
+  );
+  return items;
+}
+
+/** The menu shown when the core could not start (e.g. an invalid config file). */
+export function buildStartupErrorMenuModel(message: string): MenuItemModel[] {
+  return [
+    { kind: 'item', id: 'status', label: `Not running: ${message.length > 80 ? `${message.slice(0, 79)}…` : message}`, enabled: false },
+    { kind: 'separator' },
+    { kind: 'item', id: 'retry-start', label: 'Try again', enabled: true, action: { type: 'retry-start' } },
+    { kind: 'item', id: 'show-config', label: 'Show configuration file', enabled: true, action: { type: 'show-config' } },
+    { kind: 'separator' },
+    { kind: 'item', id: 'quit', label: 'Quit Upkeep', enabled: true, action: { type: 'quit' } },
+  ];
+}

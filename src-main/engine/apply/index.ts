@@ -1,0 +1,55 @@
+/**
+ * The apply engine for `files` targets: journaled, crash-safe apply of a verified release,
+ * rollback points, rollback and recovery. See journal.ts for the crash-safety argument.
+ */
+import path from 'node:path';
+import { readInstalled } from './installed';
+import type { ApplyOutcome, ApplyPlan } from './plan';
+import { assertOpId } from './plan';
+import { planInPlace } from './in-place';
+import { newRollbackId, nextSeq, pointDir } from './points';
+import { recover } from './recover';
+import type { ApplyHooks } from './transaction';
+import { executeTransaction } from './transaction';
+import { lexists } from './tree';
+import { planVersioned } from './versioned';
+
+export type { ApplyOutcome, ApplyPlan, PlannedFile } from './plan';
+export { defaultMode } from './plan';
+export type { ApplyHooks, ApplyPhase } from './transaction';
+export type { Installed, Layout } from './installed';
+export { readInstalled, writeInstalled } from './installed';
+export type { RollbackPoint } from './points';
+export { listPoints, prunePoints, deletePoint } from './points';
+export { rollbackToPoint } from './restore';
+export type { RollbackOptions, RollbackOutcome } from './restore';
+export { recover } from './recover';
+export type { RecoverResult } from './recover';
+export { pruneVersions } from './versioned';
+export type { FileRecord } from './tree';
+
+/**
+ * Applies a verified release to a `files` target: afterwards the install dir holds exactly the
+ * new tree (or, on any failure — including `verify()` throwing — exactly the old tree, with no
+ * rollback point left and the original error rethrown). A crash at any instant is brought to
+ * one of the two by `recover()`. On success a rollback point is kept and retention enforced.
+ */
+export async function applyRelease(plan: ApplyPlan, hooks: ApplyHooks = {}): Promise<ApplyOutcome> {
+  assertOpId(plan.opId);
+  const p: ApplyPlan = {
+    ...plan,
+    installDir: path.resolve(plan.installDir),
+    stateDir: path.resolve(plan.stateDir),
+    pointsDir: path.resolve(plan.pointsDir),
+    retention: Math.max(1, Math.floor(plan.retention)),
+  };
+  await recover(p);
+  const installed = await readInstalled(p.stateDir);
+  const now = new Date();
+  let rollbackId = newRollbackId(now);
+  while (await lexists(pointDir(p.pointsDir, rollbackId))) rollbackId = newRollbackId(now);
+  const inputs = { plan: p, installed, rollbackId, seq: await nextSeq(p.pointsDir), now };
+  const { journal, outcome } = p.layout === 'versioned' ? await planVersioned(inputs) : await planInPlace(inputs);
+  await executeTransaction(journal, hooks);
+  return outcome;
+}

@@ -1,0 +1,155 @@
+/**
+ * The journal of the operation in flight: `<stateDir>/targets/<id>/journal.json`.
+ *
+ * It lists, before anything is renamed, every step in order, so that a crash at any instant
+ * can be undone to exactly the old tree or finished to exactly the new one:
+ *
+ * - phase `staging`: new bytes are being written under temporary names; no rename has run.
+ *   Undo = delete the staged names and created directories.
+ * - phase `switching`: the journal was fsynced before the first rename; ops run in order.
+ * - phase `switched`: every op ran and every touched directory was fsynced; verification
+ *   (hooks, health) runs now. Undo = reverse ops.
+ * - phase `committed`: the decision is made; recovery finishes (records, point, retention,
+ *   cleanup) and deletes the journal.
+ *
+ * Undo of `rename A->B` runs iff B exists and A does not, which is correct in every phase
+ * from `switching` on because all staged names exist (fsynced) before the phase is written.
+ * Undo of a `link` op points the link back at its old target. Both are idempotent, so undo
+ * itself can crash and be re-run.
+ */
+import { promises as fsp } from 'node:fs';
+import path from 'node:path';
+import { readJsonIfExists, writeFileDurable, fsyncDir } from '../fs/atomic';
+import type { Installed, Layout } from './installed';
+import type { RollbackPoint } from './points';
+import { isCode, lexists, moveEntry } from './tree';
+
+export type JournalPhase = 'staging' | 'switching' | 'switched' | 'committed';
+
+/** One reversible step. Paths are absolute. */
+export type JournalOp =
+  | { t: 'rename'; from: string; to: string }
+  /** Atomically (re)point symlink `path` from `old` to `new` target (null = absent). */
+  | { t: 'link'; path: string; old: string | null; new: string | null; tmp: string };
+
+/** A file to write under a temporary name before switching. */
+export interface StageItem {
+  /** Absolute temporary path (same directory as the destination, or inside a staging dir). */
+  path: string;
+  /** Absolute path of the bytes to use (cache blob, point file, previous version file). */
+  source: string;
+  sha256: string;
+  size: number;
+  mode: number;
+  /** Hard-link the source instead of copying (same inode: the source must have `mode`). */
+  link: boolean;
+}
+
+export interface Journal {
+  v: 1;
+  op_id: string;
+  kind: 'apply' | 'rollback';
+  target: string;
+  layout: Layout;
+  install_dir: string;
+  state_dir: string;
+  points_dir: string;
+  phase: JournalPhase;
+  created_at: string;
+  /** installed.json before (restored by undo) and after (written on commit; null = remove). */
+  before: Installed | null;
+  after: Installed | null;
+  stage: StageItem[];
+  /** Directories created for the operation, shallowest first (undo removes them when empty). */
+  mkdirs: string[];
+  /** Scratch directories removed by undo and by finish (staging dirs). */
+  scratch: string[];
+  ops: JournalOp[];
+  /** Where backed-up files go: the new point's dir (apply) or a `.tx-*` dir (rollback). */
+  backup_dir: string | null;
+  /** apply: the point to publish on commit (size is computed then). */
+  point: Omit<RollbackPoint, 'size_bytes'> | null;
+  /** rollback: points consumed on commit. */
+  consume: string[];
+  /** Relative paths removed from the install dir (in-place): their empty parents are pruned on commit. */
+  removed: string[];
+  retention: number;
+}
+
+export const JOURNAL_FILE = 'journal.json';
+
+/** Reads the journal of a target state dir; null when no operation is in flight. */
+export async function readJournal(stateDir: string): Promise<Journal | null> {
+  return (await readJsonIfExists<Journal>(path.join(stateDir, JOURNAL_FILE))) ?? null;
+}
+
+/** Durably writes the journal (atomic replace + fsync of file and directory). */
+export async function writeJournal(j: Journal): Promise<void> {
+  await writeFileDurable(path.join(j.state_dir, JOURNAL_FILE), JSON.stringify(j));
+}
+
+/** Durably records a new phase. */
+export async function setPhase(j: Journal, phase: JournalPhase): Promise<void> {
+  j.phase = phase;
+  await writeJournal(j);
+}
+
+/** Deletes the journal durably (the operation is over). */
+export async function deleteJournal(stateDir: string): Promise<void> {
+  try {
+    await fsp.unlink(path.join(stateDir, JOURNAL_FILE));
+    await fsyncDir(stateDir);
+  } catch (err) {
+    if (!isCode(err, 'ENOENT')) throw err;
+  }
+}
+
+async function readLinkOrNull(p: string): Promise<string | null> {
+  try {
+    return await fsp.readlink(p);
+  } catch (err) {
+    if (isCode(err, 'ENOENT')) return null;
+    throw err;
+  }
+}
+
+/** Atomically makes `p` a symlink to `target` (or removes it when null), via a temp link + rename. */
+async function pointLink(p: string, target: string | null, tmp: string): Promise<void> {
+  if (target === null) {
+    try {
+      await fsp.unlink(p);
+    } catch (err) {
+      if (!isCode(err, 'ENOENT')) throw err;
+    }
+  } else {
+    if ((await readLinkOrNull(p)) === target) return;
+    await fsp.rm(tmp, { force: true });
+    await fsp.symlink(target, tmp);
+    await fsp.rename(tmp, p);
+  }
+  await fsyncDir(path.dirname(p));
+}
+
+/** Runs one op forward. Idempotent for `link`; `rename` must run once (its undo rule covers crashes). */
+export async function runOp(op: JournalOp): Promise<void> {
+  if (op.t === 'rename') await moveEntry(op.from, op.to);
+  else await pointLink(op.path, op.new, op.tmp);
+}
+
+/** Undoes one op if it ran (see the rule in the module comment). Idempotent. */
+export async function undoOp(op: JournalOp): Promise<void> {
+  if (op.t === 'rename') {
+    if ((await lexists(op.to)) && !(await lexists(op.from))) {
+      await moveEntry(op.to, op.from);
+      await fsyncDir(path.dirname(op.from));
+    }
+    return;
+  }
+  const cur = await readLinkOrNull(op.path);
+  if (op.old === null) {
+    if (cur !== null && cur === op.new) await pointLink(op.path, null, op.tmp);
+  } else if (cur !== op.old) {
+    await pointLink(op.path, op.old, op.tmp);
+  }
+  await fsp.rm(op.tmp, { force: true });
+}

@@ -1,0 +1,96 @@
+/**
+ * The inputs and outputs of an apply, shared by both layouts, plus small planning helpers.
+ */
+import { createHash } from 'node:crypto';
+import path from 'node:path';
+import { OperationError } from '../../../src-shared/errors';
+import type { Layout } from './installed';
+import type { FileRecord } from './tree';
+import { assertRelativePath, lexists } from './tree';
+
+/** One file of the new tree: `source` is a verified blob in the download cache (never modified). */
+export interface PlannedFile {
+  path: string;
+  source: string;
+  sha256: string;
+  size: number;
+  mode: number;
+}
+
+export interface ApplyPlan {
+  opId: string;
+  target: string;
+  installDir: string;
+  layout: Layout;
+  /** `<stateDir>/targets/<id>` */
+  stateDir: string;
+  /** `<backupDir>/<id>` */
+  pointsDir: string;
+  toVersion: string;
+  /** The whole new managed tree. */
+  files: PlannedFile[];
+  /** Rollback points kept per target after a successful commit. */
+  retention: number;
+}
+
+export interface ApplyOutcome {
+  rollbackId: string | null;
+  filesUpdated: string[];
+  filesRemoved: string[];
+  fromVersion: string | null;
+}
+
+/** The mode a manifest file gets: its `mode`, else 0755 for executables and 0644 otherwise. */
+export function defaultMode(type: string | undefined, mode?: number): number {
+  if (mode !== undefined) return mode & 0o7777;
+  return type === 'executable' ? 0o755 : 0o644;
+}
+
+/** A FileRecord of a planned file. */
+export function recordOf(f: { path: string; sha256: string; size: number; mode: number }): FileRecord {
+  return { path: f.path, sha256: f.sha256, size: f.size, mode: f.mode & 0o7777 };
+}
+
+/**
+ * Checks a new tree for unsafe or inconsistent paths: each path relative and normalised,
+ * no duplicates, and no path that is also a parent directory of another.
+ */
+export function assertTreeShape(files: { path: string }[]): void {
+  const seen = new Set<string>();
+  for (const f of files) {
+    assertRelativePath(f.path);
+    if (seen.has(f.path)) throw new OperationError('ERR_APPLY_FAILED', `duplicate path in release: ${f.path}`, { path: f.path });
+    seen.add(f.path);
+  }
+  for (const f of files) {
+    for (let d = path.posix.dirname(f.path); d !== '.'; d = path.posix.dirname(d)) {
+      if (seen.has(d)) throw new OperationError('ERR_APPLY_FAILED', `release lists ${d} both as a file and as a directory`, { path: d });
+    }
+  }
+}
+
+/** Temporary name next to `dest`: `<dir>/.<name>.upkeep-<opid>` (hashed when the name is very long). */
+export function stageName(dest: string, opId: string): string {
+  const dir = path.dirname(dest);
+  const base = path.basename(dest);
+  const name = base.length > 180 ? createHash('sha256').update(base).digest('hex').slice(0, 24) : base;
+  return path.join(dir, `.${name}.upkeep-${opId}`);
+}
+
+/** The missing directories from `dir` up to the first existing ancestor, shallowest first. */
+export async function missingDirs(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  let d = path.resolve(dir);
+  while (!(await lexists(d))) {
+    out.unshift(d);
+    const up = path.dirname(d);
+    if (up === d) break;
+    d = up;
+  }
+  return out;
+}
+
+/** An op id usable in file names (letters, digits, `-`, `_`), or throws. */
+export function assertOpId(opId: string): void {
+  if (!/^[A-Za-z0-9_-]{1,64}$/.test(opId)) throw new OperationError('ERR_APPLY_FAILED', `invalid operation id ${JSON.stringify(opId)}`);
+}

@@ -1,0 +1,119 @@
+/**
+ * Rollback points: `<pointsDir>/<rollback_id>/point.json` plus the backed-up files under
+ * `files/<path>` (in-place) or a reference to the kept version directory (versioned).
+ * A directory without `point.json` is not a point (it is an unfinished or half-deleted one);
+ * deletion removes `point.json` first, so a crash mid-delete never leaves a point with holes.
+ */
+import { randomBytes } from 'node:crypto';
+import { promises as fsp } from 'node:fs';
+import path from 'node:path';
+import type { RollbackPointView } from '../../../src-shared/api';
+import { fsyncDir, readJsonIfExists, writeJsonDurable } from '../fs/atomic';
+import type { Installed, Layout } from './installed';
+import type { FileRecord } from './tree';
+import { isCode, rmrf } from './tree';
+
+/** A kept rollback point: the API view plus what is needed to restore it. */
+export interface RollbackPoint extends RollbackPointView {
+  /** Monotonic per target: orders points even when created within the same millisecond. */
+  seq: number;
+  layout: Layout;
+  /** installed.json as observed on disk before the operation (null = nothing installed). */
+  before: Installed | null;
+  /** Files kept under `files/` (their bytes as they were on disk). */
+  backed_up: FileRecord[];
+  /** Files Upkeep did not manage that the operation replaced; restored by a rollback too. */
+  displaced: FileRecord[];
+  /** versioned: the old version directory (relative to the install dir) this point keeps. */
+  kept_version_dir: string | null;
+}
+
+export const POINT_FILE = 'point.json';
+const ID_RE = /^rb_\d{8}T\d{6}_[0-9a-f]{6}$/;
+
+/** A fresh id `rb_<yyyymmddThhmmss>_<6 hex>` (UTC). */
+export function newRollbackId(now: Date = new Date()): string {
+  const s = now.toISOString(); // 2024-01-02T03:04:05.678Z
+  const stamp = `${s.slice(0, 4)}${s.slice(5, 7)}${s.slice(8, 10)}T${s.slice(11, 13)}${s.slice(14, 16)}${s.slice(17, 19)}`;
+  return `rb_${stamp}_${randomBytes(3).toString('hex')}`;
+}
+
+/** True when `id` has the shape of a rollback id (also guards path joins). */
+export function isRollbackId(id: string): boolean {
+  return ID_RE.test(id);
+}
+
+/** Directory of one point. */
+export function pointDir(pointsDir: string, id: string): string {
+  return path.join(pointsDir, id);
+}
+
+/** Every complete point of a target, newest first. */
+export async function listPoints(pointsDir: string): Promise<RollbackPoint[]> {
+  let names: string[];
+  try {
+    names = await fsp.readdir(pointsDir);
+  } catch (err) {
+    if (isCode(err, 'ENOENT')) return [];
+    throw err;
+  }
+  const out: RollbackPoint[] = [];
+  for (const n of names) {
+    if (!isRollbackId(n)) continue;
+    const p = await readJsonIfExists<RollbackPoint>(path.join(pointsDir, n, POINT_FILE));
+    if (p && p.rollback_id === n) out.push(p);
+  }
+  return out.sort((a, b) => b.seq - a.seq || (a.created_at < b.created_at ? 1 : a.created_at > b.created_at ? -1 : 0));
+}
+
+/** The seq the next point gets. */
+export async function nextSeq(pointsDir: string): Promise<number> {
+  const pts = await listPoints(pointsDir);
+  return pts.length ? pts[0].seq + 1 : 1;
+}
+
+/** Durably writes `point.json` (the point becomes visible atomically). */
+export async function writePoint(pointsDir: string, p: RollbackPoint): Promise<void> {
+  await writeJsonDurable(path.join(pointDir(pointsDir, p.rollback_id), POINT_FILE), p);
+}
+
+/** Deletes a point crash-safely: `point.json` first (durably), then the rest. Idempotent. */
+export async function deletePoint(pointsDir: string, id: string): Promise<void> {
+  const dir = pointDir(pointsDir, id);
+  try {
+    await fsp.unlink(path.join(dir, POINT_FILE));
+    await fsyncDir(dir);
+  } catch (err) {
+    if (!isCode(err, 'ENOENT')) throw err;
+  }
+  await rmrf(dir);
+}
+
+/** Keeps the newest `keep` points, deleting older ones; returns the deleted ids. */
+export async function prunePoints(pointsDir: string, keep: number): Promise<string[]> {
+  const pts = await listPoints(pointsDir);
+  const gone = pts.slice(Math.max(0, keep)).map((p) => p.rollback_id);
+  for (const id of gone) await deletePoint(pointsDir, id);
+  return gone;
+}
+
+/**
+ * Removes leftovers in the points dir: point-shaped directories without `point.json` and
+ * `.tx-*` scratch directories, except those named in `keep`. Call only while holding the
+ * target (no operation in flight other than the caller's).
+ */
+export async function sweepPointLeftovers(pointsDir: string, keep: Iterable<string> = []): Promise<void> {
+  const kept = new Set(keep);
+  let names: string[];
+  try {
+    names = await fsp.readdir(pointsDir);
+  } catch (err) {
+    if (isCode(err, 'ENOENT')) return;
+    throw err;
+  }
+  for (const n of names) {
+    if (kept.has(n)) continue;
+    if (n.startsWith('.tx-')) await rmrf(path.join(pointsDir, n));
+    else if (isRollbackId(n) && !(await readJsonIfExists(path.join(pointsDir, n, POINT_FILE)))) await rmrf(path.join(pointsDir, n));
+  }
+}

@@ -1,0 +1,58 @@
+/**
+ * Recovery at start (what "the next command" runs first): an operation interrupted at any
+ * instant — SIGKILL, power loss — is undone to exactly the old tree, or, when it had
+ * committed, finished to exactly the new tree. Recovery is itself idempotent: it can be
+ * interrupted and re-run any number of times.
+ */
+import { promises as fsp } from 'node:fs';
+import path from 'node:path';
+import { OperationError } from '../../../src-shared/errors';
+import { JOURNAL_FILE, readJournal } from './journal';
+import type { Journal } from './journal';
+import { INSTALLED_FILE } from './installed';
+import { finishTransaction, undoTransaction } from './transaction';
+import { isCode } from './tree';
+
+export type RecoverResult = 'none' | 'rolled-back' | 'completed';
+
+/** Removes temp files an interrupted atomic write of the journal or installed.json left behind. */
+async function sweepStateTemps(stateDir: string): Promise<void> {
+  let names: string[];
+  try {
+    names = await fsp.readdir(stateDir);
+  } catch (err) {
+    if (isCode(err, 'ENOENT')) return;
+    throw err;
+  }
+  for (const n of names) {
+    if (n.startsWith(`${JOURNAL_FILE}.`) || n.startsWith(`${INSTALLED_FILE}.`)) await fsp.rm(path.join(stateDir, n), { force: true });
+  }
+}
+
+/**
+ * Brings a target back to a consistent state: 'none' when no operation was in flight,
+ * 'rolled-back' when an uncommitted one was undone (old tree, old installed.json),
+ * 'completed' when a committed one was finished (new tree, new installed.json).
+ */
+export async function recover(o: { stateDir: string; installDir: string; pointsDir: string }): Promise<RecoverResult> {
+  const stateDir = path.resolve(o.stateDir);
+  let j: Journal | null;
+  try {
+    j = await readJournal(stateDir);
+  } catch (err) {
+    // Written atomically, so a torn journal means outside damage: refuse to guess.
+    throw new OperationError('ERR_INTERNAL', `cannot read the journal in ${stateDir}: ${(err as Error).message}`);
+  }
+  if (!j) {
+    await sweepStateTemps(stateDir);
+    return 'none';
+  }
+  if (j.phase === 'committed') {
+    await finishTransaction(j);
+    await sweepStateTemps(stateDir);
+    return 'completed';
+  }
+  await undoTransaction(j);
+  await sweepStateTemps(stateDir);
+  return 'rolled-back';
+}

@@ -1,0 +1,193 @@
+/**
+ * Rollback to a kept point, as one journaled, crash-safe transaction.
+ *
+ * The wanted tree is the point's `before` (plus files that applies since then displaced).
+ * Each wanted file's bytes are found by SHA-256 among the kept points' backed-up files, the
+ * current tree and (optionally) the download cache, re-hashed before use, and hard-linked
+ * (O(1), the point keeps its copy until the commit) or copied into a staged name. Then the
+ * same journaled rename machinery as an apply switches the tree; the current files go to a
+ * scratch `.tx-<opid>` dir deleted on commit. On commit the target point and every newer one
+ * are consumed (deleted). Rolling back to an older point therefore restores through the newer
+ * ones in one step.
+ */
+import path from 'node:path';
+import { NotFoundError, OperationError } from '../../../src-shared/errors';
+import type { Installed } from './installed';
+import { readInstalled } from './installed';
+import type { Journal, JournalOp, StageItem } from './journal';
+import { assertOpId, missingDirs, stageName } from './plan';
+import type { RollbackPoint } from './points';
+import { isRollbackId, listPoints, pointDir } from './points';
+import { recover } from './recover';
+import type { ApplyHooks } from './transaction';
+import { executeTransaction } from './transaction';
+import type { DiskState, FileRecord } from './tree';
+import { assertSafePaths, diskState, under } from './tree';
+import { CURRENT_LINK, readCurrent, VERSIONS_DIR } from './versioned';
+
+export interface RollbackOptions {
+  target: string;
+  installDir: string;
+  stateDir: string;
+  pointsDir: string;
+  /** Default: the newest point. */
+  rollbackId?: string;
+  opId: string;
+  /** Optional extra place to find bytes by SHA-256 (e.g. the download cache); null when absent. */
+  findBlob?: (sha256: string) => Promise<string | null>;
+}
+
+export interface RollbackOutcome {
+  rollbackId: string;
+  /** Version installed after the rollback (null = nothing installed). */
+  version: string | null;
+  fromVersion: string | null;
+}
+
+/**
+ * Restores the target to the state before the chosen point's operation (default: the newest
+ * point). Unknown id => NotFoundError ERR_ROLLBACK_POINT_NOT_FOUND; a failure before the
+ * commit leaves the current tree exactly as it was.
+ */
+export async function rollbackToPoint(o: RollbackOptions, hooks: ApplyHooks = {}): Promise<RollbackOutcome> {
+  assertOpId(o.opId);
+  const opts = { ...o, installDir: path.resolve(o.installDir), stateDir: path.resolve(o.stateDir), pointsDir: path.resolve(o.pointsDir) };
+  await recover(opts);
+  const points = await listPoints(opts.pointsDir);
+  const point = opts.rollbackId === undefined ? points[0] : points.find((p) => p.rollback_id === opts.rollbackId);
+  if (!point || (opts.rollbackId !== undefined && !isRollbackId(opts.rollbackId))) {
+    throw new NotFoundError('ERR_ROLLBACK_POINT_NOT_FOUND', opts.rollbackId ? `no rollback point ${opts.rollbackId} for ${opts.target}` : `no rollback point for ${opts.target}`, {
+      target: opts.target,
+      ...(opts.rollbackId ? { rollback_id: opts.rollbackId } : {}),
+    });
+  }
+  const consumed = points.filter((p) => p.seq >= point.seq); // newest first
+  const installed = await readInstalled(opts.stateDir);
+  const journal =
+    point.layout === 'versioned' ? await planVersionedRestore(opts, point, consumed, installed) : await planInPlaceRestore(opts, point, consumed, points, installed);
+  await executeTransaction(journal, hooks);
+  return { rollbackId: point.rollback_id, version: point.before?.version ?? null, fromVersion: installed?.version ?? null };
+}
+
+function baseJournal(o: RollbackOptions, point: RollbackPoint, consumed: RollbackPoint[], installed: Installed | null): Journal {
+  return {
+    v: 1,
+    op_id: o.opId,
+    kind: 'rollback',
+    target: o.target,
+    layout: point.layout,
+    install_dir: o.installDir,
+    state_dir: o.stateDir,
+    points_dir: o.pointsDir,
+    phase: 'staging',
+    created_at: new Date().toISOString(),
+    before: installed,
+    after: point.before,
+    stage: [],
+    mkdirs: [],
+    scratch: [],
+    ops: [],
+    backup_dir: null,
+    point: null,
+    consume: consumed.map((p) => p.rollback_id),
+    removed: [],
+    retention: 0,
+  };
+}
+
+async function planVersionedRestore(o: RollbackOptions, point: RollbackPoint, consumed: RollbackPoint[], installed: Installed | null): Promise<Journal> {
+  await assertSafePaths(o.installDir, [VERSIONS_DIR, CURRENT_LINK]);
+  const want = point.before?.version_dir ?? null;
+  if (want) {
+    const st = await diskState(under(o.installDir, want));
+    if (!(st.kind === 'other' && st.type === 'dir')) {
+      throw new OperationError('ERR_APPLY_FAILED', `rollback point ${point.rollback_id} keeps ${want}, which is missing`, { rollback_id: point.rollback_id });
+    }
+  }
+  const j = baseJournal(o, point, consumed, installed);
+  j.ops.push({ t: 'link', path: path.join(o.installDir, CURRENT_LINK), old: await readCurrent(o.installDir), new: want, tmp: path.join(o.installDir, `.${CURRENT_LINK}.upkeep-${o.opId}`) });
+  return j;
+}
+
+async function planInPlaceRestore(
+  o: RollbackOptions,
+  point: RollbackPoint,
+  consumed: RollbackPoint[],
+  all: RollbackPoint[],
+  installed: Installed | null,
+): Promise<Journal> {
+  const wanted = new Map<string, FileRecord>();
+  for (const f of point.before?.files ?? []) wanted.set(f.path, f);
+  for (const p of [...consumed].reverse()) for (const f of p.displaced ?? []) if (!wanted.has(f.path)) wanted.set(f.path, f);
+  const managed = new Set((installed?.layout === 'in-place' ? installed.files : []).map((f) => f.path));
+  await assertSafePaths(o.installDir, [...wanted.keys(), ...managed]);
+
+  // Where bytes may be found, best first: consumed points (hard-linked: they are deleted on
+  // commit, so no inode stays shared), other points and the current tree (copied, so a later
+  // in-place write by the application can never alter a kept backup).
+  const candidates = new Map<string, { abs: string; linkable: boolean }[]>();
+  const add = (sha: string, abs: string, linkable: boolean): void => {
+    const list = candidates.get(sha) ?? [];
+    list.push({ abs, linkable });
+    candidates.set(sha, list);
+  };
+  const consumedIds = new Set(consumed.map((p) => p.rollback_id));
+  for (const p of [...consumed, ...all.filter((x) => !consumedIds.has(x.rollback_id))]) {
+    for (const f of p.backed_up ?? []) add(f.sha256, under(path.join(pointDir(o.pointsDir, p.rollback_id), 'files'), f.path), consumedIds.has(p.rollback_id));
+  }
+  for (const f of installed?.files ?? []) add(f.sha256, under(o.installDir, f.path), false);
+  const verified = new Map<string, DiskState>();
+  const linkedOnce = new Set<string>();
+  const findSource = async (want: FileRecord): Promise<{ source: string; link: boolean } | null> => {
+    const list = [...(candidates.get(want.sha256) ?? [])];
+    const blob = o.findBlob ? await o.findBlob(want.sha256) : null;
+    if (blob) list.push({ abs: blob, linkable: false });
+    for (const c of list) {
+      let st = verified.get(c.abs);
+      if (!st) verified.set(c.abs, (st = await diskState(c.abs)));
+      if (st.kind !== 'file' || st.sha256 !== want.sha256) continue;
+      const link = c.linkable && st.mode === want.mode && !linkedOnce.has(c.abs);
+      if (link) linkedOnce.add(c.abs);
+      return { source: c.abs, link };
+    }
+    return null;
+  };
+
+  const j = baseJournal(o, point, consumed, installed);
+  const txDir = path.join(o.pointsDir, `.tx-${o.opId}`);
+  j.backup_dir = txDir;
+  const stage: StageItem[] = [];
+  const ops: JournalOp[] = [];
+  const mkdirSet = new Set<string>();
+  for (const [rel, want] of [...wanted].sort((a, b) => (a[0] < b[0] ? -1 : 1))) {
+    const dest = under(o.installDir, rel);
+    const disk = await diskState(dest);
+    if (disk.kind === 'file' && disk.sha256 === want.sha256 && disk.mode === want.mode) continue;
+    if (disk.kind === 'other' && disk.type === 'dir') throw new OperationError('ERR_APPLY_FAILED', `cannot restore ${rel}: a directory is in the way`, { path: rel });
+    if (disk.kind !== 'missing' && !managed.has(rel)) {
+      throw new OperationError('ERR_APPLY_FAILED', `cannot restore ${rel}: a file Upkeep does not manage is in the way; move it away first`, { path: rel });
+    }
+    const src = await findSource(want);
+    if (!src) throw new OperationError('ERR_APPLY_FAILED', `cannot restore ${rel}: its bytes (sha256 ${want.sha256}) are in no kept point`, { path: rel });
+    for (const dir of await missingDirs(path.dirname(dest))) {
+      if (mkdirSet.has(dir)) continue;
+      mkdirSet.add(dir);
+      j.mkdirs.push(dir);
+    }
+    const tmp = stageName(dest, o.opId);
+    stage.push({ path: tmp, source: src.source, sha256: want.sha256, size: want.size, mode: want.mode, link: src.link });
+    if (disk.kind !== 'missing') ops.push({ t: 'rename', from: dest, to: under(path.join(txDir, 'files'), rel) });
+    ops.push({ t: 'rename', from: tmp, to: dest });
+  }
+  for (const rel of [...managed].sort()) {
+    if (wanted.has(rel)) continue;
+    const dest = under(o.installDir, rel);
+    const disk = await diskState(dest);
+    if (disk.kind === 'missing' || (disk.kind === 'other' && disk.type === 'dir')) continue;
+    ops.push({ t: 'rename', from: dest, to: under(path.join(txDir, 'files'), rel) });
+    j.removed.push(rel);
+  }
+  j.stage = stage;
+  j.ops = ops;
+  return j;
+}

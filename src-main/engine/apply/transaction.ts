@@ -1,0 +1,195 @@
+/**
+ * Runs a journaled transaction (built by in-place.ts, versioned.ts or restore.ts): stage,
+ * switch, verify, commit, finish — and undoes it when anything before the commit fails.
+ * `undoTransaction` and `finishTransaction` are also what recovery runs after a crash; both
+ * are idempotent and safe to interrupt and re-run.
+ */
+import { promises as fsp } from 'node:fs';
+import path from 'node:path';
+import { OperationError, UpkeepError } from '../../../src-shared/errors';
+import { fsyncDir } from '../fs/atomic';
+import { setInstalled } from './installed';
+import type { Journal } from './journal';
+import { deleteJournal, setPhase, undoOp, runOp, writeJournal } from './journal';
+import { deletePoint, prunePoints, sweepPointLeftovers, writePoint } from './points';
+import { copyDurable, dirBytes, fsyncDirs, isCode, pruneEmptyParents, rmdirIfEmpty, rmrf, under } from './tree';
+import { pruneVersions, VERSIONS_DIR } from './versioned';
+
+export type ApplyPhase = 'stage' | 'backup' | 'switch' | 'commit' | 'rollback';
+
+export interface ApplyHooks {
+  onProgress?: (p: { phase: ApplyPhase; done: number; total: number; file?: string }) => void;
+  /** Runs after the switch (migrate/smoke hooks, health check). Throw to roll back automatically. */
+  verify?: () => Promise<void>;
+}
+
+function isInside(dir: string | null, p: string): boolean {
+  if (!dir) return false;
+  const rel = path.relative(dir, p);
+  return rel !== '' && !rel.startsWith('..') && !path.isAbsolute(rel);
+}
+
+/** Creates the directories the transaction needs and writes every staged file (fsynced). */
+async function stage(j: Journal, hooks: ApplyHooks): Promise<void> {
+  const dirsToSync = new Set<string>();
+  for (const d of j.mkdirs) {
+    try {
+      await fsp.mkdir(d);
+    } catch (err) {
+      if (!isCode(err, 'EEXIST')) throw err;
+    }
+    dirsToSync.add(path.dirname(d));
+  }
+  for (const d of j.scratch) {
+    await fsp.mkdir(d, { recursive: true });
+    dirsToSync.add(path.dirname(d));
+  }
+  if (j.backup_dir) {
+    await fsp.mkdir(j.backup_dir, { recursive: true });
+    dirsToSync.add(path.dirname(j.backup_dir));
+    for (const op of j.ops) {
+      if (op.t === 'rename' && isInside(j.backup_dir, op.to)) {
+        await fsp.mkdir(path.dirname(op.to), { recursive: true });
+        for (let d = path.dirname(op.to); isInside(path.dirname(j.backup_dir), d); d = path.dirname(d)) dirsToSync.add(d);
+      }
+    }
+  }
+  let done = 0;
+  for (const item of j.stage) {
+    const dir = path.dirname(item.path);
+    if (j.scratch.some((s) => isInside(s, item.path))) {
+      await fsp.mkdir(dir, { recursive: true });
+      for (let d = dir; j.scratch.some((s) => isInside(s, d) || s === d); d = path.dirname(d)) dirsToSync.add(d);
+    }
+    let linked = false;
+    if (item.link) {
+      try {
+        await fsp.rm(item.path, { force: true });
+        await fsp.link(item.source, item.path);
+        linked = true;
+      } catch {
+        linked = false; // other filesystem or links not allowed: fall back to a copy
+      }
+    }
+    if (!linked) await copyDurable(item.source, item.path, item.mode);
+    dirsToSync.add(dir);
+    hooks.onProgress?.({ phase: 'stage', done: ++done, total: j.stage.length, file: item.path });
+  }
+  await fsyncDirs(dirsToSync);
+}
+
+/** Runs every op in order, then fsyncs every directory an op touched. */
+async function switchOps(j: Journal, hooks: ApplyHooks): Promise<void> {
+  const touched = new Set<string>();
+  let done = 0;
+  for (const op of j.ops) {
+    await runOp(op);
+    if (op.t === 'rename') {
+      touched.add(path.dirname(op.from));
+      touched.add(path.dirname(op.to));
+    }
+    const backup = op.t === 'rename' && isInside(j.backup_dir, op.to);
+    hooks.onProgress?.({ phase: backup ? 'backup' : 'switch', done: ++done, total: j.ops.length, file: op.t === 'rename' ? op.to : op.path });
+  }
+  await fsyncDirs(touched);
+}
+
+/**
+ * Runs a transaction to its end: journal (fsynced) → stage → switching → ops → switched →
+ * verify → committed → finish. Any failure before the commit undoes everything to exactly
+ * the old tree and rethrows (a verify error as it was; other errors as ERR_APPLY_FAILED).
+ */
+export async function executeTransaction(j: Journal, hooks: ApplyHooks = {}): Promise<void> {
+  await fsp.mkdir(j.state_dir, { recursive: true });
+  j.phase = 'staging';
+  await writeJournal(j);
+  try {
+    await stage(j, hooks);
+    await setPhase(j, 'switching');
+    await switchOps(j, hooks);
+    await setPhase(j, 'switched');
+  } catch (err) {
+    await undoTransaction(j, hooks);
+    if (err instanceof UpkeepError) throw err;
+    throw new OperationError('ERR_APPLY_FAILED', `${j.kind} failed and was undone: ${(err as Error).message}`, { target: j.target });
+  }
+  if (hooks.verify) {
+    try {
+      await hooks.verify();
+    } catch (err) {
+      await undoTransaction(j, hooks);
+      throw err;
+    }
+  }
+  await setPhase(j, 'committed');
+  await finishTransaction(j, hooks);
+}
+
+/** Undoes an uncommitted transaction to exactly the old tree and deletes its journal. Idempotent. */
+export async function undoTransaction(j: Journal, hooks: ApplyHooks = {}): Promise<void> {
+  if (j.phase === 'committed') throw new Error('a committed transaction cannot be undone');
+  if (j.phase !== 'staging') {
+    const touched = new Set<string>();
+    let done = 0;
+    for (const op of [...j.ops].reverse()) {
+      await undoOp(op);
+      if (op.t === 'rename') touched.add(path.dirname(op.from));
+      hooks.onProgress?.({ phase: 'rollback', done: ++done, total: j.ops.length });
+    }
+    await fsyncDirs(touched);
+  }
+  const dirs = new Set<string>();
+  for (const item of j.stage) {
+    await fsp.rm(item.path, { force: true });
+    dirs.add(path.dirname(item.path));
+  }
+  for (const op of j.ops) if (op.t === 'link') await fsp.rm(op.tmp, { force: true });
+  for (const s of j.scratch) await rmrf(s);
+  if (j.backup_dir) await rmrf(j.backup_dir);
+  for (const d of [...j.mkdirs].reverse()) {
+    await rmdirIfEmpty(d);
+    dirs.add(path.dirname(d));
+  }
+  await fsyncDirs(dirs);
+  // installed.json is only ever written after the commit, so it still describes the old tree.
+  await deleteJournal(j.state_dir);
+}
+
+/**
+ * Completes a committed transaction: publishes the point (apply) or deletes the consumed
+ * points (rollback), writes installed.json, prunes empty directories, enforces retention,
+ * removes leftovers, then deletes the journal. Idempotent.
+ */
+export async function finishTransaction(j: Journal, hooks: ApplyHooks = {}): Promise<void> {
+  for (const item of j.stage) await fsp.rm(item.path, { force: true });
+  for (const op of j.ops) if (op.t === 'link') await fsp.rm(op.tmp, { force: true });
+  for (const s of j.scratch) await rmrf(s);
+  if (j.kind === 'apply' && j.point) {
+    const size =
+      j.layout === 'versioned'
+        ? j.point.kept_version_dir
+          ? await dirBytes(under(j.install_dir, j.point.kept_version_dir))
+          : 0
+        : await dirBytes(path.join(j.backup_dir ?? '', 'files'));
+    await writePoint(j.points_dir, { ...j.point, size_bytes: size });
+  }
+  await setInstalled(j.state_dir, j.after);
+  if (j.kind === 'rollback') {
+    for (const id of j.consume) await deletePoint(j.points_dir, id);
+    if (j.backup_dir) await rmrf(j.backup_dir);
+  }
+  if (j.layout === 'in-place') await pruneEmptyParents(j.install_dir, j.removed);
+  if (j.kind === 'apply') await prunePoints(j.points_dir, j.retention);
+  await sweepPointLeftovers(j.points_dir);
+  if (j.layout === 'versioned') {
+    await pruneVersions(j.install_dir, j.points_dir);
+    if (j.after === null) await rmdirIfEmpty(path.join(j.install_dir, VERSIONS_DIR));
+  }
+  try {
+    await fsyncDir(j.points_dir);
+  } catch (err) {
+    if (!isCode(err, 'ENOENT')) throw err;
+  }
+  hooks.onProgress?.({ phase: 'commit', done: 1, total: 1 });
+  await deleteJournal(j.state_dir);
+}

@@ -1,0 +1,277 @@
+/**
+ * File-tree primitives for the apply engine: hashing, durable copies, moves with an EXDEV
+ * fallback, path-safety checks and small directory helpers. Everything here is idempotent or
+ * says clearly what it does when repeated, because recovery re-runs it after a crash.
+ */
+import { createHash } from 'node:crypto';
+import { createReadStream, promises as fsp, constants as fsc } from 'node:fs';
+import path from 'node:path';
+import { VerificationError } from '../../../src-shared/errors';
+import { fsyncDir } from '../fs/atomic';
+
+/** What one managed file is: relative POSIX path, content hash, size and permission bits. */
+export interface FileRecord {
+  path: string;
+  sha256: string;
+  size: number;
+  mode: number;
+}
+
+/** What is on disk at a path right now (lstat, never following a final symlink). */
+export type DiskState =
+  | { kind: 'missing' }
+  | { kind: 'file'; sha256: string; size: number; mode: number }
+  | { kind: 'other'; type: 'dir' | 'symlink' | 'special'; mode: number };
+
+/** SHA-256 (lowercase hex) of a file's bytes, streamed. */
+export async function hashFile(file: string): Promise<string> {
+  const h = createHash('sha256');
+  const stream = createReadStream(file);
+  for await (const chunk of stream) h.update(chunk as Buffer);
+  return h.digest('hex');
+}
+
+/** Describes what is at `p` without following a final symlink; regular files are hashed. */
+export async function diskState(p: string): Promise<DiskState> {
+  let st;
+  try {
+    st = await fsp.lstat(p);
+  } catch (err) {
+    if (isCode(err, 'ENOENT') || isCode(err, 'ENOTDIR')) return { kind: 'missing' };
+    throw err;
+  }
+  const mode = st.mode & 0o7777;
+  if (st.isFile()) return { kind: 'file', sha256: await hashFile(p), size: st.size, mode };
+  if (st.isDirectory()) return { kind: 'other', type: 'dir', mode };
+  if (st.isSymbolicLink()) return { kind: 'other', type: 'symlink', mode };
+  return { kind: 'other', type: 'special', mode };
+}
+
+/** True when an errno-style error has the given code. */
+export function isCode(err: unknown, code: string): boolean {
+  return !!err && typeof err === 'object' && (err as NodeJS.ErrnoException).code === code;
+}
+
+/** True when `p` exists (lstat: a dangling symlink exists). */
+export async function lexists(p: string): Promise<boolean> {
+  try {
+    await fsp.lstat(p);
+    return true;
+  } catch (err) {
+    if (isCode(err, 'ENOENT') || isCode(err, 'ENOTDIR')) return false;
+    throw err;
+  }
+}
+
+/**
+ * fsyncs a file's data and metadata. Opens read-only (fsync works on a read-only descriptor
+ * on POSIX), so files with mode 0444 or 0555 can be synced too.
+ */
+export async function fsyncPath(file: string): Promise<void> {
+  const fh = await fsp.open(file, fsc.O_RDONLY);
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+/** fsyncs each directory of a set once (ignores directories that no longer exist). */
+export async function fsyncDirs(dirs: Iterable<string>): Promise<void> {
+  for (const d of new Set(dirs)) {
+    try {
+      await fsyncDir(d);
+    } catch (err) {
+      if (!isCode(err, 'ENOENT')) throw err;
+    }
+  }
+}
+
+/**
+ * Copies `src` to `dest` (replacing a leftover `dest`), sets `mode` exactly (chmod ignores the
+ * umask) and fsyncs the file. The caller fsyncs the directory. Used to stage verified cache
+ * blobs: a byte copy is needed here because the cache keeps its blob.
+ */
+export async function copyDurable(src: string, dest: string, mode: number): Promise<void> {
+  await fsp.rm(dest, { force: true });
+  await fsp.copyFile(src, dest, fsc.COPYFILE_FICLONE);
+  await fsp.chmod(dest, mode & 0o7777);
+  await fsyncPath(dest);
+}
+
+/**
+ * Moves `from` to `to` without ever leaving a partial `to`: rename on the same filesystem;
+ * on EXDEV (points dir on another filesystem) it copies to a temp name, fsyncs, renames into
+ * place, then unlinks `from` — so at every instant `from`, `to` or both hold the full bytes.
+ * Only regular files and symlinks take the copy path; a directory across devices is refused.
+ */
+export async function moveEntry(from: string, to: string): Promise<void> {
+  try {
+    await fsp.rename(from, to);
+    return;
+  } catch (err) {
+    if (!isCode(err, 'EXDEV')) throw err;
+  }
+  // EXDEV fallback: a byte copy is the only way across filesystems. Logged by the caller's
+  // progress, and documented: configure backup_dir on the install dir's filesystem to avoid it.
+  const st = await fsp.lstat(from);
+  const tmp = `${to}.upkeep-xdev`;
+  await fsp.rm(tmp, { force: true });
+  if (st.isSymbolicLink()) {
+    await fsp.symlink(await fsp.readlink(from), tmp);
+  } else if (st.isFile()) {
+    await fsp.copyFile(from, tmp);
+    await fsp.chmod(tmp, st.mode & 0o7777);
+    await fsyncPath(tmp);
+  } else {
+    throw new Error(`cannot move ${from} across filesystems (not a file)`);
+  }
+  await fsp.rename(tmp, to);
+  await fsyncDir(path.dirname(to));
+  await fsp.unlink(from);
+}
+
+/** rm -rf that tolerates a missing path. */
+export async function rmrf(p: string): Promise<void> {
+  await fsp.rm(p, { recursive: true, force: true });
+}
+
+/** Removes `dir` if it is empty; true when it is gone afterwards. Never throws for ENOENT/ENOTEMPTY. */
+export async function rmdirIfEmpty(dir: string): Promise<boolean> {
+  try {
+    await fsp.rmdir(dir);
+    return true;
+  } catch (err) {
+    if (isCode(err, 'ENOENT')) return true;
+    if (isCode(err, 'ENOTEMPTY') || isCode(err, 'EEXIST') || isCode(err, 'ENOTDIR')) return false;
+    throw err;
+  }
+}
+
+/**
+ * Removes the empty parent directories of `relPaths` inside `root`, deepest first, stopping at
+ * `root` (never removed) or at the first non-empty directory. Directories holding user files stay.
+ */
+export async function pruneEmptyParents(root: string, relPaths: Iterable<string>): Promise<string[]> {
+  const dirs = new Set<string>();
+  for (const rel of relPaths) {
+    let d = path.posix.dirname(rel);
+    while (d !== '.' && d !== '/' && d !== '') {
+      dirs.add(d);
+      d = path.posix.dirname(d);
+    }
+  }
+  const ordered = [...dirs].sort((a, b) => b.split('/').length - a.split('/').length || (a < b ? 1 : -1));
+  const removed: string[] = [];
+  for (const d of ordered) {
+    const abs = path.join(root, d);
+    if (!(await lexists(abs))) continue;
+    if (await rmdirIfEmpty(abs)) {
+      removed.push(d);
+      await fsyncDirs([path.dirname(abs)]);
+    }
+  }
+  return removed;
+}
+
+/** Rejects a manifest path that is absolute, empty, not normalised or climbs out (`..`). */
+export function assertRelativePath(rel: string): void {
+  const bad =
+    rel === '' ||
+    rel.includes('\\') ||
+    rel.includes('\0') ||
+    path.posix.isAbsolute(rel) ||
+    path.posix.normalize(rel) !== rel ||
+    rel.split('/').some((seg) => seg === '..' || seg === '.' || seg === '');
+  if (bad) throw new VerificationError('ERR_UNSAFE_PATH', `unsafe path in release: ${JSON.stringify(rel)}`, { path: rel });
+}
+
+function inside(root: string, p: string): boolean {
+  const rel = path.relative(root, p);
+  return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
+}
+
+/**
+ * Refuses to write through symlinks: for each relative path, every existing parent component
+ * inside `installDir` that is a symlink must resolve inside the install dir, and the destination
+ * itself must not be a symlink resolving (or dangling) outside it. Throws
+ * VerificationError ERR_UNSAFE_PATH before anything is changed.
+ */
+export async function assertSafePaths(installDir: string, relPaths: Iterable<string>): Promise<void> {
+  let realRoot: string;
+  try {
+    realRoot = await fsp.realpath(installDir);
+  } catch (err) {
+    if (isCode(err, 'ENOENT')) return; // nothing exists yet: nothing to write through
+    throw err;
+  }
+  const checked = new Map<string, boolean>(); // absolute component -> safe
+  const unsafe = (rel: string, why: string): never => {
+    throw new VerificationError('ERR_UNSAFE_PATH', `refusing to write ${rel}: ${why}`, { path: rel });
+  };
+  const safeLink = async (abs: string): Promise<boolean> => {
+    const hit = checked.get(abs);
+    if (hit !== undefined) return hit;
+    let ok: boolean;
+    try {
+      ok = inside(realRoot, await fsp.realpath(abs));
+    } catch {
+      // Dangling or looping link: judge by where its literal target points.
+      const target = path.resolve(path.dirname(abs), await fsp.readlink(abs));
+      ok = inside(realRoot, target) && inside(path.resolve(installDir), target);
+    }
+    checked.set(abs, ok);
+    return ok;
+  };
+  for (const rel of relPaths) {
+    assertRelativePath(rel);
+    const segs = rel.split('/');
+    let cur = installDir;
+    for (let i = 0; i < segs.length; i++) {
+      cur = path.join(cur, segs[i]);
+      let st;
+      try {
+        st = await fsp.lstat(cur);
+      } catch (err) {
+        if (isCode(err, 'ENOENT')) break;
+        if (isCode(err, 'ENOTDIR')) unsafe(rel, `a parent of it is not a directory`);
+        throw err;
+      }
+      if (st.isSymbolicLink() && !(await safeLink(cur))) {
+        unsafe(rel, i === segs.length - 1 ? 'it is a symlink pointing outside the install dir' : `${segs.slice(0, i + 1).join('/')} is a symlink leading outside the install dir`);
+      }
+    }
+  }
+}
+
+/** Every regular file and symlink under `dir` (relative POSIX paths) with lstat sizes; missing dir = empty. */
+export async function walkFiles(dir: string): Promise<{ path: string; size: number }[]> {
+  const out: { path: string; size: number }[] = [];
+  const visit = async (abs: string, rel: string): Promise<void> => {
+    let entries;
+    try {
+      entries = await fsp.readdir(abs, { withFileTypes: true });
+    } catch (err) {
+      if (isCode(err, 'ENOENT') || isCode(err, 'ENOTDIR')) return;
+      throw err;
+    }
+    for (const e of entries) {
+      const a = path.join(abs, e.name);
+      const r = rel ? `${rel}/${e.name}` : e.name;
+      if (e.isDirectory()) await visit(a, r);
+      else out.push({ path: r, size: (await fsp.lstat(a)).size });
+    }
+  };
+  await visit(dir, '');
+  return out;
+}
+
+/** Total bytes of the files under `dir`. */
+export async function dirBytes(dir: string): Promise<number> {
+  return (await walkFiles(dir)).reduce((s, f) => s + f.size, 0);
+}
+
+/** Absolute path of a relative POSIX path under `root`. */
+export function under(root: string, rel: string): string {
+  return path.join(root, ...rel.split('/'));
+}

@@ -1,0 +1,197 @@
+/**
+ * Loading the one YAML config file: parse (keeping source positions), apply environment
+ * overrides, validate with the zod schema, resolve relative paths against the file's directory.
+ * Every problem is reported as `<file>:<line>:<col>: <key.path>: <message>`, all at once.
+ */
+import { promises as fsp } from 'node:fs';
+import path from 'node:path';
+import { LineCounter, parseDocument, isMap, isScalar, type Document, type Node as YamlNode } from 'yaml';
+import type { z } from 'zod';
+import { ConfigError, NotFoundError, UsageError } from '../../../src-shared/errors';
+import { ConfigSchema, type Config, type TargetConfig } from './schema';
+import { applyEnvOverrides } from './env';
+
+export interface LoadedConfig {
+  config: Config;
+  /** Absolute path of the file, null when parsed from text only. */
+  path: string | null;
+  /** Directory relative paths were resolved against. */
+  dir: string;
+  /** The file's text as read (null when there was none). */
+  text: string | null;
+}
+
+export interface ConfigIssue {
+  /** Key path like `targets[0].health.url` (`(root)` for the document itself). */
+  path: string;
+  line: number | null;
+  col: number | null;
+  message: string;
+}
+
+/** Formats a zod path as `a.b[0].c`. */
+export function formatKeyPath(p: readonly PropertyKey[]): string {
+  let out = '';
+  for (const seg of p) {
+    if (typeof seg === 'number') out += `[${seg}]`;
+    else out += out === '' ? String(seg) : `.${String(seg)}`;
+  }
+  return out === '' ? '(root)' : out;
+}
+
+type Pos = { line: number; col: number } | null;
+
+/** The start of the closest node that exists along `p` (the node itself when present). */
+function locate(doc: Document, lc: LineCounter, p: readonly PropertyKey[], key?: string): Pos {
+  const keys = p.map((s) => (typeof s === 'symbol' ? String(s) : s));
+  for (let i = keys.length; i >= 0; i--) {
+    const node = (i === 0 ? doc.contents : doc.getIn(keys.slice(0, i), true)) as YamlNode | null | undefined;
+    if (!node || !node.range) continue;
+    let offset = node.range[0];
+    if (key !== undefined && i === keys.length && isMap(node)) {
+      const pair = node.items.find((it) => isScalar(it.key) && String(it.key.value) === key);
+      const k = pair?.key as YamlNode | undefined;
+      if (k?.range) offset = k.range[0];
+    }
+    return lc.linePos(offset);
+  }
+  // An empty document has no nodes: point at its start.
+  return { line: 1, col: 1 };
+}
+
+function tidyMessage(message: string): string {
+  // zod says "Invalid input: expected string, received undefined" for a missing key.
+  const m = /^Invalid input: expected (.+), received undefined$/.exec(message);
+  return m ? `required (expected ${m[1]})` : message;
+}
+
+function zodIssues(doc: Document, lc: LineCounter, error: z.ZodError): ConfigIssue[] {
+  const out: ConfigIssue[] = [];
+  for (const issue of error.issues) {
+    if (issue.code === 'unrecognized_keys') {
+      for (const key of issue.keys) {
+        const pos = locate(doc, lc, issue.path, key);
+        out.push({ path: formatKeyPath([...issue.path, key]), line: pos?.line ?? null, col: pos?.col ?? null, message: `unknown key "${key}"` });
+      }
+      continue;
+    }
+    const pos = locate(doc, lc, issue.path);
+    out.push({ path: formatKeyPath(issue.path), line: pos?.line ?? null, col: pos?.col ?? null, message: tidyMessage(issue.message) });
+  }
+  return out;
+}
+
+function fail(file: string | null, issues: ConfigIssue[]): ConfigError {
+  const label = file ?? '<config>';
+  const lines = issues.map((i) => `${label}${i.line !== null ? `:${i.line}:${i.col}` : ''}: ${i.path}: ${i.message}`);
+  return new ConfigError(lines.join('\n'), {
+    file,
+    issues: issues.map((i) => ({ path: i.path, line: i.line, col: i.col, message: i.message })),
+  });
+}
+
+/** True for `scheme:...` strings (URLs), false for Windows drive paths like `C:\x`. */
+function isUrlLike(s: string): boolean {
+  return /^[a-zA-Z][a-zA-Z0-9+.-]*:/.test(s) && !/^[a-zA-Z]:([\\/]|$)/.test(s);
+}
+
+function resolveIn(dir: string, p: string): string {
+  return path.isAbsolute(p) ? path.normalize(p) : path.resolve(dir, p);
+}
+
+/** Resolves every path setting against `dir` (the config file's directory), returning a new config. */
+function resolvePaths(config: Config, dir: string): Config {
+  const stateDir = resolveIn(dir, config.state_dir);
+  return {
+    ...config,
+    state_dir: stateDir,
+    download_dir: config.download_dir ? resolveIn(dir, config.download_dir) : path.join(stateDir, 'downloads'),
+    backup_dir: config.backup_dir ? resolveIn(dir, config.backup_dir) : path.join(stateDir, 'points'),
+    log: { ...config.log, ...(config.log.file ? { file: resolveIn(dir, config.log.file) } : {}) },
+    targets: config.targets.map((t) => {
+      const next = { ...t, install_dir: resolveIn(dir, t.install_dir) } as TargetConfig;
+      if (next.feed && !isUrlLike(next.feed.url)) next.feed = { ...next.feed, url: resolveIn(dir, next.feed.url) };
+      return next;
+    }),
+  };
+}
+
+/**
+ * Parses and validates config text. Environment overrides (see env.ts) apply before validation;
+ * relative paths resolve against `dir`. Throws ConfigError listing every problem with its line.
+ */
+export function parseConfig(text: string, o: { file: string | null; dir: string; env?: NodeJS.ProcessEnv }): LoadedConfig {
+  const lc = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false });
+  if (doc.errors.length > 0) {
+    throw fail(o.file, doc.errors.map((e) => {
+      const pos = lc.linePos(e.pos[0]);
+      return { path: '(syntax)', line: pos.line, col: pos.col, message: e.message.split('\n')[0]! };
+    }));
+  }
+  let raw: unknown;
+  try {
+    raw = doc.toJS({ maxAliasCount: 100 });
+  } catch (err) {
+    throw fail(o.file, [{ path: '(syntax)', line: null, col: null, message: (err as Error).message }]);
+  }
+  applyEnvOverrides(raw, o.env ?? process.env);
+  const parsed = ConfigSchema.safeParse(raw ?? {});
+  if (!parsed.success) throw fail(o.file, zodIssues(doc, lc, parsed.error));
+  return { config: resolvePaths(parsed.data, o.dir), path: o.file, dir: o.dir, text };
+}
+
+/**
+ * Reads and validates the config file: `o.path`, else $UPKEEP_CONFIG, else `<cwd>/upkeep.yaml`.
+ * A missing or unreadable file is a ConfigError naming the path.
+ */
+export async function loadConfig(o: { path?: string; env?: NodeJS.ProcessEnv; cwd?: string } = {}): Promise<LoadedConfig> {
+  const env = o.env ?? process.env;
+  const cwd = o.cwd ?? process.cwd();
+  const chosen = o.path ?? (env.UPKEEP_CONFIG && env.UPKEEP_CONFIG.trim() !== '' ? env.UPKEEP_CONFIG : path.join(cwd, 'upkeep.yaml'));
+  const file = path.resolve(cwd, chosen);
+  let text: string;
+  try {
+    text = await fsp.readFile(file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'config file not found' : code === 'EISDIR' ? 'config path is a directory' : `cannot read config file (${code ?? (err as Error).message})`;
+    throw new ConfigError(`${file}: ${why}`, { file, issues: [{ path: '(file)', line: null, message: why }] });
+  }
+  return parseConfig(text, { file, dir: path.dirname(file), env });
+}
+
+/** The target the seed-compatible routes act on: the one marked default, else the first. */
+export function defaultTarget(config: Config): TargetConfig {
+  return config.targets.find((t) => t.default) ?? config.targets[0]!;
+}
+
+/**
+ * The target named `id`; with no id, the only target. Throws UsageError (ERR_USAGE) when several
+ * exist and none is named, NotFoundError (ERR_TARGET_NOT_FOUND) for an unknown id.
+ */
+export function findTarget(config: Config, id?: string): TargetConfig {
+  if (id === undefined || id === '') {
+    if (config.targets.length === 1) return config.targets[0]!;
+    throw new UsageError('ERR_USAGE', `several targets: name one (${config.targets.map((t) => t.id).join(', ')})`, {
+      targets: config.targets.map((t) => t.id),
+    });
+  }
+  const t = config.targets.find((x) => x.id === id);
+  if (!t) throw new NotFoundError('ERR_TARGET_NOT_FOUND', `unknown target '${id}'`, { target: id, targets: config.targets.map((x) => x.id) });
+  return t;
+}
+
+/** Names of the settings that differ between two configs and only take effect after a restart. */
+export function diffRestartRequired(oldCfg: Config, newCfg: Config): string[] {
+  const pairs: [string, unknown, unknown][] = [
+    ['api.enabled', oldCfg.api.enabled, newCfg.api.enabled],
+    ['api.host', oldCfg.api.host, newCfg.api.host],
+    ['api.port', oldCfg.api.port, newCfg.api.port],
+    ['state_dir', oldCfg.state_dir, newCfg.state_dir],
+    ['download_dir', oldCfg.download_dir, newCfg.download_dir],
+    ['backup_dir', oldCfg.backup_dir, newCfg.backup_dir],
+    ['log.file', oldCfg.log.file, newCfg.log.file],
+  ];
+  return pairs.filter(([, a, b]) => a !== b).map(([name]) => name);
+}

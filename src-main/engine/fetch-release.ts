@@ -1,0 +1,90 @@
+/**
+ * Downloads every file of a verified release into the content-addressed cache (reusing what is
+ * already there), with progress, and lays out a per-version view of the release for humans.
+ */
+import { promises as fsp } from 'node:fs';
+import path from 'node:path';
+import type { ManifestFile } from '../../src-shared/feed-schema';
+import { BlobCache } from './net/blob-cache';
+import { ProgressMeter } from './net/progress';
+import { resolveRelative } from './net/url-policy';
+import type { Limits } from './limits';
+import { writeFileDurable } from './fs/atomic';
+
+export interface FetchedRelease {
+  /** path in the release -> verified blob path in the cache */
+  blobs: Map<string, string>;
+  bytes: number;
+  reusedBytes: number;
+}
+
+export interface FetchReleaseOptions {
+  files: ManifestFile[];
+  manifestUrl: string;
+  cacheDir: string;
+  allowInsecureHttp: boolean;
+  limits: Limits;
+  signal?: AbortSignal;
+  /** Parallel transfers (small: feeds are often one server). */
+  concurrency?: number;
+  onProgress?: (p: { bytes_done: number; bytes_total: number; speed_bps: number; eta_s: number | null; files_done: number; files_total: number; file?: string }) => void;
+}
+
+/** Fetches (or reuses) every file; each one's size and SHA-256 verified before it enters the cache. */
+export async function fetchRelease(o: FetchReleaseOptions): Promise<FetchedRelease> {
+  const cache = new BlobCache(o.cacheDir);
+  const blobs = new Map<string, string>();
+  const total = o.files.reduce((n, f) => n + f.size, 0);
+  let filesDone = 0;
+  let current: string | undefined;
+  let reusedBytes = 0;
+  const meter = new ProgressMeter({
+    total,
+    hz: o.limits.progressHz,
+    emit: (s) => o.onProgress?.({ ...s, files_done: filesDone, files_total: o.files.length, ...(current ? { file: current } : {}) }),
+  });
+  const queue = [...o.files];
+  const worker = async (): Promise<void> => {
+    for (let f = queue.shift(); f; f = queue.shift()) {
+      if (o.signal?.aborted) throw o.signal.reason ?? new Error('aborted');
+      current = f.path;
+      const url = resolveRelative(o.manifestUrl, f.url);
+      const r = await cache.fetch({ url, sha256: f.sha256, size: f.size }, {
+        allowInsecureHttp: o.allowInsecureHttp,
+        limits: o.limits,
+        ...(o.signal ? { signal: o.signal } : {}),
+        onBytes: (n) => meter.add(n),
+      });
+      if (r.reused) {
+        reusedBytes += f.size;
+        meter.add(f.size);
+      }
+      blobs.set(f.path, r.path);
+      filesDone += 1;
+    }
+  };
+  const n = Math.max(1, Math.min(o.concurrency ?? 4, o.files.length));
+  await Promise.all(Array.from({ length: n }, () => worker()));
+  meter.finish();
+  return { blobs, bytes: total, reusedBytes };
+}
+
+/**
+ * Makes <releasesDir>/<version>/ hold the release's files under their own paths (hard links to
+ * the cache, a copy only where linking is impossible) plus the signed manifest, and returns it.
+ */
+export async function materialiseRelease(releasesDir: string, version: string, blobs: Map<string, string>, manifestBytes: Uint8Array): Promise<string> {
+  const dir = path.join(releasesDir, version);
+  await fsp.rm(dir, { recursive: true, force: true });
+  for (const [rel, blob] of blobs) {
+    const dest = path.join(dir, ...rel.split('/'));
+    await fsp.mkdir(path.dirname(dest), { recursive: true });
+    try {
+      await fsp.link(blob, dest);
+    } catch {
+      await fsp.copyFile(blob, dest);
+    }
+  }
+  await writeFileDurable(path.join(dir, '.upkeep-manifest.json'), manifestBytes);
+  return dir;
+}

@@ -1,0 +1,120 @@
+/**
+ * Operation history: an append-only JSON Lines file `<state_dir>/history.jsonl`, one
+ * HistoryRecord per line. Appends use O_APPEND with one write() per line and an fsync, so lines
+ * from several processes never interleave and a crash can at worst leave a torn last line, which
+ * readers skip. Reading walks the file backwards, so "the last 50" stays cheap on a long history.
+ */
+import { promises as fsp } from 'node:fs';
+import path from 'node:path';
+import type { HistoryRecord } from '../../src-shared/api';
+import { UsageError } from '../../src-shared/errors';
+import { fsyncDir } from './fs/atomic';
+
+const CHUNK = 64 * 1024;
+/** A "line" longer than this is not one we wrote; it is skipped rather than buffered. */
+const MAX_LINE = 1024 * 1024;
+
+/** Path of the history file inside a state directory. */
+export function historyFile(stateDir: string): string {
+  return path.join(stateDir, 'history.jsonl');
+}
+
+/** True when the file exists and its last byte is not a newline (a torn line from a crash). */
+async function endsTorn(fh: fsp.FileHandle): Promise<boolean> {
+  const { size } = await fh.stat();
+  if (size === 0) return false;
+  const b = Buffer.alloc(1);
+  await fh.read(b, 0, 1, size - 1);
+  return b[0] !== 0x0a;
+}
+
+/**
+ * Appends one record durably (fsynced before returning). Safe to call from several processes at
+ * once: each record is written with a single O_APPEND write.
+ */
+export async function appendHistory(stateDir: string, rec: HistoryRecord): Promise<void> {
+  if (!rec || typeof rec.id !== 'string' || typeof rec.target !== 'string') {
+    throw new UsageError('ERR_USAGE', 'history record needs string id and target');
+  }
+  const file = historyFile(stateDir);
+  await fsp.mkdir(stateDir, { recursive: true });
+  let created = false;
+  try {
+    await fsp.access(file);
+  } catch {
+    created = true;
+  }
+  // 'r+' cannot create, 'a' cannot read: open for append, and read the tail separately.
+  const fh = await fsp.open(file, 'a+');
+  try {
+    // After a crash mid-write the file may end inside a line; start ours on a fresh line so the
+    // torn fragment stays a separate, skipped line instead of corrupting this record.
+    const prefix = (await endsTorn(fh)) ? '\n' : '';
+    const buf = Buffer.from(prefix + JSON.stringify(rec) + '\n', 'utf8');
+    let off = 0;
+    while (off < buf.length) {
+      const { bytesWritten } = await fh.write(buf, off, buf.length - off);
+      off += bytesWritten;
+    }
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  if (created) await fsyncDir(stateDir);
+}
+
+function parseLine(line: Buffer): HistoryRecord | null {
+  if (line.length === 0) return null;
+  try {
+    const v = JSON.parse(line.toString('utf8')) as unknown;
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) return null;
+    const r = v as HistoryRecord;
+    return typeof r.id === 'string' && typeof r.target === 'string' ? r : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * History records, newest first, optionally only one target's and at most `limit` of them.
+ * Unreadable lines (a torn last line after a crash) are skipped. No file = no history.
+ */
+export async function readHistory(stateDir: string, o: { target?: string; limit?: number } = {}): Promise<HistoryRecord[]> {
+  const limit = o.limit === undefined ? Infinity : Math.max(0, Math.floor(o.limit));
+  const out: HistoryRecord[] = [];
+  if (limit === 0) return out;
+  let fh: fsp.FileHandle;
+  try {
+    fh = await fsp.open(historyFile(stateDir), 'r');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return out;
+    throw err;
+  }
+  const take = (line: Buffer): boolean => {
+    const rec = parseLine(line);
+    if (rec && (o.target === undefined || rec.target === o.target)) out.push(rec);
+    return out.length >= limit;
+  };
+  try {
+    let pos = (await fh.stat()).size;
+    let carry: Buffer = Buffer.alloc(0);
+    while (pos > 0) {
+      const len = Math.min(CHUNK, pos);
+      pos -= len;
+      const chunk = Buffer.alloc(len);
+      await fh.read(chunk, 0, len, pos);
+      const data = carry.length > 0 ? Buffer.concat([chunk, carry]) : chunk;
+      let end = data.length;
+      for (let i = data.length - 1; i >= 0; i--) {
+        if (data[i] !== 0x0a) continue;
+        if (take(data.subarray(i + 1, end))) return out;
+        end = i;
+      }
+      carry = end > MAX_LINE ? Buffer.alloc(0) : Buffer.from(data.subarray(0, end));
+    }
+    take(carry);
+    return out;
+  } finally {
+    await fh.close();
+  }
+}

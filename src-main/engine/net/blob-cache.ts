@@ -1,0 +1,130 @@
+/**
+ * Content-addressed cache of verified release files: `<dir>/sha256/<hex>` holds bytes whose
+ * sha256 is `<hex>`; downloads in progress live in `<dir>/partial/<hex>` so they can resume.
+ * A file enters `sha256/` only by an atomic rename after its size and hash verified.
+ */
+import { promises as fsp } from 'node:fs';
+import path from 'node:path';
+import type { Limits } from '../limits';
+import { VerificationError } from '../../../src-shared/errors';
+import { downloadFile } from './download';
+
+export interface BlobFetchOptions {
+  allowInsecureHttp: boolean;
+  limits?: Limits;
+  signal?: AbortSignal;
+  /** Progress toward the file's size (see DownloadOptions.onBytes); a reused blob reports its size once. */
+  onBytes?: (n: number) => void;
+}
+
+const SHA256_RE = /^[0-9a-f]{64}$/;
+
+function normaliseDigest(sha256: string): string {
+  const hex = sha256.toLowerCase();
+  if (!SHA256_RE.test(hex)) throw new VerificationError('ERR_UNSAFE_PATH', `Not a sha256 hex digest: ${sha256}`, { sha256 });
+  return hex;
+}
+
+export class BlobCache {
+  private readonly inflight = new Map<string, Promise<{ path: string; reused: boolean }>>();
+
+  constructor(readonly dir: string) {}
+
+  /** Where the blob with this digest lives (whether or not it is present). Refuses non-digests. */
+  pathFor(sha256: string): string {
+    return path.join(this.dir, 'sha256', normaliseDigest(sha256));
+  }
+
+  /** Where a download of this digest in progress is kept. */
+  partialPathFor(sha256: string): string {
+    return path.join(this.dir, 'partial', normaliseDigest(sha256));
+  }
+
+  /** True when a regular file for this digest is present with exactly `size` bytes. */
+  async has(sha256: string, size: number): Promise<boolean> {
+    try {
+      const st = await fsp.lstat(this.pathFor(sha256));
+      return st.isFile() && st.size === size;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+      throw err;
+    }
+  }
+
+  /**
+   * Returns the path of a verified copy of `file`: the cached blob when present with the right
+   * size (`reused: true`, no network), else downloads it (resuming an earlier partial) with every
+   * check of `downloadFile`. Concurrent calls for the same digest share one download.
+   */
+  async fetch(file: { url: string; sha256: string; size: number }, o: BlobFetchOptions): Promise<{ path: string; reused: boolean }> {
+    const hex = normaliseDigest(file.sha256);
+    const running = this.inflight.get(hex);
+    if (running) {
+      const r = await running;
+      o.onBytes?.(file.size);
+      return { path: r.path, reused: true };
+    }
+    const job = this.fetchUnshared(hex, file, o);
+    this.inflight.set(hex, job);
+    try {
+      return await job;
+    } finally {
+      this.inflight.delete(hex);
+    }
+  }
+
+  private async fetchUnshared(hex: string, file: { url: string; size: number }, o: BlobFetchOptions): Promise<{ path: string; reused: boolean }> {
+    const dest = this.pathFor(hex);
+    if (await this.has(hex, file.size)) {
+      o.onBytes?.(file.size);
+      return { path: dest, reused: true };
+    }
+    // A file of the wrong size under a digest name is not ours to trust: replace it.
+    await fsp.rm(dest, { force: true, recursive: false }).catch(() => undefined);
+    await downloadFile({
+      url: file.url,
+      dest,
+      partial: this.partialPathFor(hex),
+      size: file.size,
+      sha256: hex,
+      allowInsecureHttp: o.allowInsecureHttp,
+      ...(o.limits ? { limits: o.limits } : {}),
+      ...(o.signal ? { signal: o.signal } : {}),
+      ...(o.onBytes ? { onBytes: o.onBytes } : {}),
+    });
+    return { path: dest, reused: false };
+  }
+
+  /**
+   * Removes every blob (and leftover partial) whose digest is not in `keep`; returns the bytes
+   * freed. Entries that are not digests are left alone. Blobs being downloaded right now are kept.
+   */
+  async prune(keep: Set<string>): Promise<number> {
+    const keepHex = new Set([...keep].map((k) => k.toLowerCase()));
+    for (const hex of this.inflight.keys()) keepHex.add(hex);
+    let freed = 0;
+    for (const sub of ['sha256', 'partial']) {
+      const d = path.join(this.dir, sub);
+      let names: string[];
+      try {
+        names = await fsp.readdir(d);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
+        throw err;
+      }
+      for (const name of names) {
+        if (!SHA256_RE.test(name) || keepHex.has(name)) continue;
+        const p = path.join(d, name);
+        try {
+          const st = await fsp.lstat(p);
+          if (!st.isFile()) continue;
+          await fsp.rm(p, { force: true });
+          freed += st.size;
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+        }
+      }
+    }
+    return freed;
+  }
+}

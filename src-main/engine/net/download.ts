@@ -1,0 +1,321 @@
+/**
+ * Downloads one release file: streamed to a partial file while hashing, never whole in memory,
+ * bounded by the declared size, resumable with HTTP Range, retried with backoff, verified
+ * against sha256, then fsynced and renamed into place atomically.
+ */
+import { createHash, type Hash } from 'node:crypto';
+import { constants as fsc, createReadStream, promises as fsp } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Dispatcher } from 'undici';
+import { DEFAULT_LIMITS, type Limits } from '../limits';
+import { fsyncDir } from '../fs/atomic';
+import { NetworkError, UpkeepError, VerificationError } from '../../../src-shared/errors';
+import { checkUrlAllowed, normaliseFeedUrl, redactUrl } from './url-policy';
+import {
+  RetryableFailure,
+  createAgent,
+  discard,
+  dropBody,
+  headerValue,
+  localError,
+  openHttp,
+  statusFailure,
+  throwIfCancelled,
+  withRetries,
+  type OpenedResponse,
+} from './fetcher';
+
+export interface DownloadOptions {
+  url: string;
+  dest: string;
+  partial: string;
+  size: number;
+  sha256: string;
+  allowInsecureHttp: boolean;
+  limits?: Limits;
+  signal?: AbortSignal;
+  /**
+   * Progress toward `size` for this file: bytes already in a resumed partial are reported once at
+   * the start, each written chunk as it lands, and a negative delta when a server forces a restart
+   * from zero — so the sum of deltas is always the bytes currently held.
+   */
+  onBytes?: (delta: number) => void;
+}
+
+const SHA256_RE = /^[0-9a-fA-F]{64}$/;
+const READ_CHUNK = 1024 * 1024;
+
+/** The partial file being written: its handle, running hash and length. */
+class PartialFile {
+  private hash: Hash = createHash('sha256');
+  written = 0;
+  /** True when the bytes held were not all received in one response (resume or old partial). */
+  resumed = false;
+  private constructor(
+    readonly file: string,
+    private readonly fh: fsp.FileHandle,
+  ) {}
+
+  /** Opens (creating) the partial; keeps and re-hashes existing bytes unless there are more than `max`. */
+  static async open(file: string, max: number, signal: AbortSignal | undefined): Promise<PartialFile> {
+    await fsp.mkdir(path.dirname(file), { recursive: true });
+    const fh = await fsp.open(file, fsc.O_RDWR | fsc.O_CREAT, 0o644);
+    const pf = new PartialFile(file, fh);
+    try {
+      const { size } = await fh.stat();
+      if (size > max) await fh.truncate(0);
+      else await pf.rehash(size, signal);
+    } catch (err) {
+      await fh.close();
+      throw err;
+    }
+    return pf;
+  }
+
+  private async rehash(size: number, signal: AbortSignal | undefined): Promise<void> {
+    const buf = Buffer.alloc(Math.min(READ_CHUNK, Math.max(1, size)));
+    while (this.written < size) {
+      throwIfCancelled(signal, this.file);
+      const { bytesRead } = await this.fh.read(buf, 0, Math.min(buf.length, size - this.written), this.written);
+      if (bytesRead === 0) break;
+      this.hash.update(buf.subarray(0, bytesRead));
+      this.written += bytesRead;
+    }
+    if (this.written < size) await this.fh.truncate(this.written);
+    this.resumed = this.written > 0;
+  }
+
+  async append(chunk: Buffer): Promise<void> {
+    let off = 0;
+    while (off < chunk.length) {
+      const { bytesWritten } = await this.fh.write(chunk, off, chunk.length - off, this.written + off);
+      off += bytesWritten;
+    }
+    this.hash.update(chunk);
+    this.written += chunk.length;
+  }
+
+  async reset(): Promise<void> {
+    await this.fh.truncate(0);
+    this.hash = createHash('sha256');
+    this.written = 0;
+    this.resumed = false;
+  }
+
+  digestHex(): string {
+    return this.hash.copy().digest('hex');
+  }
+
+  async sync(): Promise<void> {
+    await this.fh.sync();
+  }
+
+  async close(): Promise<void> {
+    await this.fh.close().catch(() => undefined);
+  }
+}
+
+function sizeMismatch(url: string, expected: number, detail: string, extra: Record<string, unknown> = {}): VerificationError {
+  return new VerificationError('ERR_SIZE_MISMATCH', `${redactUrl(url)}: ${detail} (expected ${expected} bytes)`, {
+    url: redactUrl(url),
+    expected,
+    ...extra,
+  });
+}
+
+/** Parses `Content-Range: bytes a-b/total` (total may be `*`). */
+function parseContentRange(v: string | undefined): { start: number; end: number; total: number | null } | null {
+  const m = v === undefined ? null : /^bytes\s+(\d+)-(\d+)\/(\d+|\*)$/i.exec(v.trim());
+  if (!m) return null;
+  return { start: Number(m[1]), end: Number(m[2]), total: m[3] === '*' ? null : Number(m[3]) };
+}
+
+/**
+ * Downloads `url` to `dest`, verified. Streams into `partial` while hashing; an existing partial
+ * is re-hashed and resumed with `Range: bytes=N-` (a 200 answer restarts from zero). More bytes
+ * than `size` (declared or received) => ERR_SIZE_MISMATCH at once; a body that ends early or a
+ * dropped connection is resumed under the `limits.retries` budget, finally ERR_DOWNLOAD_FAILED
+ * (ERR_DOWNLOAD_TIMEOUT when no byte arrived for `limits.idleTimeoutMs`). A sha256 mismatch =>
+ * ERR_HASH_MISMATCH. On either mismatch the partial is deleted and `dest` is never created; on
+ * other failures the partial is kept for a later resume. On success the file is fsynced and
+ * renamed to `dest` atomically. `file://` URLs and plain paths are copied by streaming with the
+ * same checks.
+ */
+export async function downloadFile(o: DownloadOptions): Promise<void> {
+  const limits = o.limits ?? DEFAULT_LIMITS;
+  if (!SHA256_RE.test(o.sha256)) {
+    throw new VerificationError('ERR_METADATA_INVALID', `Not a sha256 hex digest: ${o.sha256}`, { sha256: o.sha256 });
+  }
+  if (!Number.isSafeInteger(o.size) || o.size < 0) {
+    throw new VerificationError('ERR_METADATA_INVALID', `Not a valid file size: ${o.size}`, { size: o.size });
+  }
+  const src = normaliseFeedUrl(o.url);
+  checkUrlAllowed(src, o);
+  throwIfCancelled(o.signal, src);
+
+  const pf = await PartialFile.open(o.partial, o.size, o.signal);
+  let closed = false;
+  try {
+    if (pf.written > 0) o.onBytes?.(pf.written);
+    for (let pass = 1; ; pass++) {
+      if (pf.written < o.size) {
+        if (src.startsWith('file:')) await copyLocal(src, pf, o);
+        else await downloadHttp(src, pf, o, limits);
+      }
+      const actual = pf.digestHex();
+      if (actual === o.sha256.toLowerCase()) break;
+      if (pass === 1 && pf.resumed) {
+        // Stitched from more than one response (or an old partial): the mismatch may come from a
+        // stale or corrupted prefix, so give the file one clean pass from zero before refusing it.
+        o.onBytes?.(-pf.written);
+        await pf.reset();
+        continue;
+      }
+      throw new VerificationError('ERR_HASH_MISMATCH', `sha256 of ${redactUrl(src)} does not match`, {
+        url: redactUrl(src),
+        expected: o.sha256.toLowerCase(),
+        actual,
+      });
+    }
+    await pf.sync();
+    await pf.close();
+    closed = true;
+    await fsp.mkdir(path.dirname(o.dest), { recursive: true });
+    await fsp.rename(o.partial, o.dest);
+    await fsyncDir(path.dirname(o.dest));
+    if (path.dirname(o.partial) !== path.dirname(o.dest)) await fsyncDir(path.dirname(o.partial));
+  } catch (err) {
+    if (!closed) await pf.close();
+    if (err instanceof UpkeepError && (err.code === 'ERR_HASH_MISMATCH' || err.code === 'ERR_SIZE_MISMATCH')) {
+      await fsp.rm(o.partial, { force: true });
+    }
+    throw err;
+  }
+}
+
+async function downloadHttp(src: string, pf: PartialFile, o: DownloadOptions, limits: Limits): Promise<void> {
+  const agent = createAgent(limits);
+  // A strong validator from an earlier answer, sent as If-Range so a changed file restarts at 0.
+  let validator: string | undefined;
+  try {
+    await withRetries(
+      async () => {
+        const headers: Record<string, string> = {};
+        if (pf.written > 0) {
+          headers.range = `bytes=${pf.written}-`;
+          if (validator) headers['if-range'] = validator;
+        }
+        const res = await openHttp(src, { agent, headers, allowInsecureHttp: o.allowInsecureHttp, maxRedirects: limits.maxRedirects, signal: o.signal });
+        try {
+          await acceptResponse(res, pf, o);
+          const etag = headerValue(res.headers, 'etag');
+          if (etag && !etag.startsWith('W/')) validator = etag;
+          await streamBody(res, pf, o);
+        } finally {
+          dropBody(res.body);
+        }
+      },
+      { limits, url: src, signal: o.signal },
+    );
+  } finally {
+    void (agent as Dispatcher).destroy().catch(() => undefined);
+  }
+}
+
+/** Checks status and length headers against what we asked for; restarts the partial on a 200. */
+async function acceptResponse(res: OpenedResponse, pf: PartialFile, o: DownloadOptions): Promise<void> {
+  const declared = headerValue(res.headers, 'content-length');
+  const length = declared === undefined ? null : Number(declared);
+  if (res.statusCode === 200) {
+    if (pf.written > 0) {
+      o.onBytes?.(-pf.written);
+      await pf.reset();
+    }
+    // A declared length different from the signed size is a different file: retrying cannot help.
+    if (length !== null && Number.isFinite(length) && length !== o.size) {
+      throw sizeMismatch(res.url, o.size, `server declares ${length} bytes`, { declared: length });
+    }
+    return;
+  }
+  if (res.statusCode === 206) {
+    const range = parseContentRange(headerValue(res.headers, 'content-range'));
+    if (range === null || range.start !== pf.written) {
+      // Not the range we asked for: start over from zero on the next attempt.
+      await discard(res.body);
+      o.onBytes?.(-pf.written);
+      await pf.reset();
+      throw new RetryableFailure(new NetworkError('ERR_DOWNLOAD_FAILED', `Unusable partial response from ${redactUrl(res.url)}`, { url: redactUrl(res.url) }));
+    }
+    if (range.total !== null && range.total !== o.size) {
+      throw sizeMismatch(res.url, o.size, `server declares ${range.total} bytes`, { declared: range.total });
+    }
+    if (range.end >= o.size || (length !== null && Number.isFinite(length) && pf.written + length > o.size)) {
+      throw sizeMismatch(res.url, o.size, 'partial response extends past the declared size');
+    }
+    pf.resumed = true;
+    return;
+  }
+  await discard(res.body);
+  if (res.statusCode === 416 && pf.written > 0) {
+    // Our offset is past the server's end: the file is not what we have; retry from zero.
+    o.onBytes?.(-pf.written);
+    await pf.reset();
+    throw new RetryableFailure(new NetworkError('ERR_DOWNLOAD_FAILED', `Range not satisfiable at ${redactUrl(res.url)}`, { url: redactUrl(res.url), status: 416 }));
+  }
+  throw statusFailure(res.statusCode, res.headers, res.url);
+}
+
+/** Appends the body to the partial, refusing the first byte past `size`. */
+async function streamBody(res: OpenedResponse, pf: PartialFile, o: DownloadOptions): Promise<void> {
+  for await (const chunk of res.body as AsyncIterable<Buffer>) {
+    if (pf.written + chunk.length > o.size) {
+      throw sizeMismatch(res.url, o.size, 'server sent more bytes than declared', { received: pf.written + chunk.length });
+    }
+    await pf.append(chunk);
+    o.onBytes?.(chunk.length);
+  }
+  if (pf.written < o.size) {
+    throw new RetryableFailure(
+      new NetworkError('ERR_DOWNLOAD_FAILED', `${redactUrl(res.url)} ended after ${pf.written} of ${o.size} bytes`, {
+        url: redactUrl(res.url),
+        received: pf.written,
+        expected: o.size,
+      }),
+    );
+  }
+}
+
+/** Streams a local file into the partial from the current offset, with the same bounds. */
+async function copyLocal(src: string, pf: PartialFile, o: DownloadOptions): Promise<void> {
+  let file: string;
+  try {
+    file = fileURLToPath(src);
+  } catch (err) {
+    throw new NetworkError('ERR_DOWNLOAD_FAILED', `Cannot read ${src}: ${(err as Error).message}`, { url: src });
+  }
+  let st;
+  try {
+    st = await fsp.stat(file);
+  } catch (err) {
+    throw localError(err, src);
+  }
+  if (!st.isFile()) throw new NetworkError('ERR_DOWNLOAD_FAILED', `${src} is not a regular file`, { url: src });
+  if (st.size !== o.size) throw sizeMismatch(src, o.size, `file has ${st.size} bytes`, { declared: st.size });
+  const stream = createReadStream(file, { start: pf.written, highWaterMark: READ_CHUNK });
+  try {
+    for await (const chunk of stream as AsyncIterable<Buffer>) {
+      throwIfCancelled(o.signal, src);
+      if (pf.written + chunk.length > o.size) throw sizeMismatch(src, o.size, 'file grew while being copied');
+      await pf.append(chunk);
+      o.onBytes?.(chunk.length);
+    }
+  } catch (err) {
+    throw localError(err, src);
+  } finally {
+    stream.destroy();
+  }
+  if (pf.written < o.size) {
+    throw new NetworkError('ERR_DOWNLOAD_FAILED', `${src} shrank while being copied`, { url: src, received: pf.written, expected: o.size });
+  }
+}

@@ -1,0 +1,118 @@
+/**
+ * The daemon's schedules: periodic checks (cron via croner, or an interval), automatic download
+ * and apply by policy, maintenance windows, pause. Decisions are pure (`decide`); `tick(now)`
+ * acts on them, so tests drive the clock and production calls tick from a timer.
+ */
+import { Cron } from 'croner';
+import type { TargetView } from '../../src-shared/api';
+import { isPaused } from './policy';
+import { inMaintenanceWindow } from './maintenance-window';
+import type { Engine } from './engine';
+
+export interface Decision {
+  check: boolean;
+  download: boolean;
+  apply: boolean;
+  /** Why nothing automatic happens, for logs. */
+  reason?: string;
+}
+
+/** When the next check of `v` is due after `last` (null = never scheduled). */
+export function nextCheckDue(v: TargetView, last: Date | null): Date | null {
+  const p = v.policy;
+  if (p.check_schedule) {
+    const job = new Cron(p.check_schedule, { paused: true, timezone: p.maintenance_window?.timezone ?? 'UTC' });
+    try {
+      return job.nextRun(last ?? new Date(0));
+    } finally {
+      job.stop();
+    }
+  }
+  if (p.check_interval_s) return last ? new Date(last.getTime() + p.check_interval_s * 1000) : new Date(0);
+  return null;
+}
+
+/** What the scheduler should do for one target at `now`. Pure. */
+export function decide(v: TargetView, now: Date, lastCheck: Date | null, downloaded: string | null): Decision {
+  const due = nextCheckDue(v, lastCheck);
+  const check = due !== null && due.getTime() <= now.getTime();
+  const rel = v.available;
+  if (!rel) return { check, download: false, apply: false };
+  if (v.state.kind !== 'available' && v.state.kind !== 'up-to-date' && v.state.kind !== 'idle' && v.state.kind !== 'failed') {
+    return { check: false, download: false, apply: false, reason: 'an operation is running' };
+  }
+  const p = v.policy;
+  if (isPaused(p, now)) return { check, download: false, apply: false, reason: 'paused' };
+  if (rel.is_breaking) return { check, download: p.auto_download && downloaded !== rel.version, apply: false, reason: 'breaking changes are never applied automatically' };
+  const wantsApply = p.auto_apply === 'all' || (p.auto_apply === 'critical' && rel.is_critical);
+  // Critical updates under an auto policy apply at once; others wait for the maintenance window.
+  const windowOk = rel.is_critical && p.auto_apply !== 'none' ? true : inMaintenanceWindow(now, p.maintenance_window);
+  const apply = wantsApply && windowOk;
+  return {
+    check,
+    download: !apply && p.auto_download && downloaded !== rel.version,
+    apply,
+    ...(wantsApply && !windowOk ? { reason: 'outside the maintenance window' } : {}),
+  };
+}
+
+export class Scheduler {
+  private timer: NodeJS.Timeout | null = null;
+  private readonly lastCheck = new Map<string, Date>();
+  private readonly downloaded = new Map<string, string>();
+  private ticking: Promise<void> | null = null;
+
+  constructor(private readonly engine: Engine, private readonly now: () => Date = () => new Date(), private readonly periodMs = 15_000) {}
+
+  /** Starts the timer (first tick at once). */
+  start(): void {
+    if (this.timer) return;
+    this.timer = setInterval(() => void this.tick(), this.periodMs);
+    this.timer.unref?.();
+    void this.tick();
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    await this.ticking;
+  }
+
+  /** Forget check times (after a config reload changes schedules). */
+  reset(): void {
+    this.lastCheck.clear();
+  }
+
+  /** One pass over every target: check when due, then download/apply as policy allows. */
+  tick(at?: Date): Promise<void> {
+    if (this.ticking) return this.ticking;
+    this.ticking = this.runTick(at ?? this.now()).finally(() => {
+      this.ticking = null;
+    });
+    return this.ticking;
+  }
+
+  private async runTick(now: Date): Promise<void> {
+    for (const t of this.engine.config().config.targets) {
+      if (this.engine.isRunning(t.id)) continue;
+      try {
+        let view = await this.engine.view(t.id);
+        let d = decide(view, now, this.lastCheck.get(t.id) ?? null, this.downloaded.get(t.id) ?? null);
+        if (d.check) {
+          this.lastCheck.set(t.id, now);
+          await this.engine.check(t.id, { actor: 'scheduler' });
+          view = await this.engine.view(t.id);
+          d = decide(view, now, now, this.downloaded.get(t.id) ?? null);
+        }
+        if (d.apply && view.available) {
+          await this.engine.apply(t.id, { version: view.available.version, actor: 'scheduler' });
+        } else if (d.download && view.available) {
+          await this.engine.download(t.id, { version: view.available.version, actor: 'scheduler' });
+          this.downloaded.set(t.id, view.available.version);
+        }
+      } catch (err) {
+        this.engine.bus.log('error', `Scheduled work on ${t.id} failed: ${(err as Error).message}`, t.id);
+      }
+    }
+  }
+}

@@ -1,0 +1,115 @@
+/**
+ * Path safety of manifest files (FEED-FORMAT.md): every path is relative, '/'-separated and
+ * normalised, and the set of paths installed together is unique even on case-insensitive file
+ * systems. One rule set for every platform: a manifest written on Linux must not become an
+ * escape or a collision when the same files land on Windows or macOS.
+ *
+ * Written here rather than taken from a library: node's `path` normalises instead of refusing,
+ * and the Windows-name rules below are small, well documented (Microsoft "Naming Files, Paths,
+ * and Namespaces") and need to be refusals with a reason, not sanitisation.
+ */
+import { VerificationError } from '../../../src-shared/errors';
+
+/** Longest path accepted, in UTF-16 code units (well above any real install tree). */
+export const MAX_PATH_LENGTH = 4096;
+/** Longest single segment, in UTF-8 bytes (NAME_MAX on Linux and macOS). */
+export const MAX_SEGMENT_BYTES = 255;
+
+/** Device names Windows reserves in every directory, with or without an extension. */
+const WINDOWS_RESERVED = new Set([
+  'CON', 'PRN', 'AUX', 'NUL', 'CONIN$', 'CONOUT$',
+  ...[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, '\u00b9', '\u00b2', '\u00b3'].flatMap((n) => [`COM${n}`, `LPT${n}`]),
+]);
+
+/** Characters Windows refuses in names (':' also covers drive letters and NTFS streams). */
+const WINDOWS_FORBIDDEN_CHARS = /[<>:"|?*\\]/;
+/**
+ * Control characters (C0, DEL, C1), invisible format characters (zero-width joiners, bidi
+ * overrides: '.g\u200cit' is '.git' to HFS+) and lone surrogates.
+ */
+const INVISIBLE_OR_CONTROL = /[\p{Cc}\p{Cf}\p{Cs}]/u;
+
+/** Why `p` is not a safe manifest path, or null when it is. */
+export function unsafePathReason(p: unknown): string | null {
+  if (typeof p !== 'string') return 'not a string';
+  if (p.length === 0) return 'empty path';
+  if (p.length > MAX_PATH_LENGTH) return `longer than ${MAX_PATH_LENGTH} characters`;
+  if (p.includes('\0')) return 'contains NUL';
+  if (p.includes('\\')) return 'contains a backslash (paths are "/"-separated)';
+  if (p.startsWith('/')) return 'absolute path';
+  if (/^[A-Za-z]:/.test(p)) return 'starts with a drive letter';
+  if (INVISIBLE_OR_CONTROL.test(p)) return 'contains a control or invisible character';
+  for (const seg of p.split('/')) {
+    if (seg === '') return 'empty segment (leading, trailing or doubled "/")';
+    if (seg === '.' || seg === '..') return `"${seg}" segment`;
+    if (WINDOWS_FORBIDDEN_CHARS.test(seg)) return `segment "${seg}" contains a character Windows forbids (< > : " | ? *)`;
+    if (seg.endsWith('.') || seg.endsWith(' ')) return `segment "${seg}" ends with a dot or space`;
+    if (seg.startsWith(' ')) return `segment "${seg}" starts with a space`;
+    const stem = seg.split('.')[0]!.trimEnd().toUpperCase();
+    if (WINDOWS_RESERVED.has(stem)) return `segment "${seg}" is a reserved Windows device name`;
+    if (Buffer.byteLength(seg, 'utf8') > MAX_SEGMENT_BYTES) return `segment longer than ${MAX_SEGMENT_BYTES} bytes`;
+  }
+  return null;
+}
+
+/**
+ * True when `p` is relative, '/'-separated and normalised: no '.', '..' or empty segments, no
+ * leading '/', no drive letter, no backslash, NUL, control or invisible characters, no Windows
+ * reserved names or characters Windows forbids (< > : " | ? *), no segment starting with ' ' or
+ * ending in '.' or ' ', at most MAX_PATH_LENGTH characters and MAX_SEGMENT_BYTES per segment.
+ */
+export function isSafeRelativePath(p: string): boolean {
+  return unsafePathReason(p) === null;
+}
+
+/** The key two paths collide under on a case-insensitive, normalising file system. */
+export function pathCollisionKey(p: string): string {
+  return p.normalize('NFC').toLowerCase();
+}
+
+/** The ERR_UNSAFE_PATH error for `path`, naming it and the reason. */
+export function unsafePathError(path: string, reason: string): VerificationError {
+  return new VerificationError('ERR_UNSAFE_PATH', `Unsafe path in manifest: ${JSON.stringify(path.slice(0, 200))} (${reason})`, {
+    path: path.slice(0, 200),
+    reason,
+  });
+}
+
+/** Throws VerificationError ERR_UNSAFE_PATH (naming `p` and why) unless isSafeRelativePath(p). */
+export function assertSafeRelativePath(p: string): void {
+  const reason = unsafePathReason(p);
+  if (reason !== null) throw unsafePathError(String(p), reason);
+}
+
+/**
+ * Checks the paths of one install tree: each is safe (isSafeRelativePath), no two are equal, no
+ * two are equal after NFC normalisation + lowercasing, and no path is both a file and a parent
+ * directory of another file ('a' and 'a/b'), case-insensitively. Throws VerificationError
+ * ERR_UNSAFE_PATH naming the first offending path.
+ */
+export function checkManifestPaths(paths: readonly string[]): void {
+  const files = new Map<string, string>();
+  for (const p of paths) {
+    const reason = unsafePathReason(p);
+    if (reason !== null) throw unsafePathError(String(p), reason);
+    const key = pathCollisionKey(p);
+    const seen = files.get(key);
+    if (seen !== undefined) {
+      throw unsafePathError(p, seen === p ? 'duplicate path' : `collides with "${seen}" on a case-insensitive file system`);
+    }
+    files.set(key, p);
+  }
+  const dirs = new Map<string, string>();
+  for (const [key, p] of files) {
+    let i = key.indexOf('/');
+    while (i !== -1) {
+      const dirKey = key.slice(0, i);
+      if (!dirs.has(dirKey)) dirs.set(dirKey, p);
+      i = key.indexOf('/', i + 1);
+    }
+  }
+  for (const [key, p] of files) {
+    const child = dirs.get(key);
+    if (child !== undefined) throw unsafePathError(p, `is a file and also the parent directory of "${child}"`);
+  }
+}

@@ -1,0 +1,144 @@
+/**
+ * Screen 1: every target with its status badge and current/available versions.
+ */
+import { useState } from 'react';
+import type { TargetView } from '../../src-shared/api';
+import { ErrorMessage } from '../components/error-message';
+import { Skeleton } from '../components/banners';
+import { FlagBadge, StatusBadge } from '../components/status-badge';
+import { useApi, useUpkeep } from '../context';
+import { formatDateTime, formatVersion } from '../format';
+import { targetHref } from '../router';
+import { isWorking } from '../status';
+import { toErrorView } from '../store';
+
+function TargetCard({ target }: { target: TargetView }) {
+  const state = target.state;
+  const available = state.kind === 'available' ? state.version : (target.available?.version ?? null);
+  const critical = state.kind === 'available' ? state.is_critical : (target.available?.is_critical ?? false);
+  const breaking = state.kind === 'available' ? state.is_breaking : (target.available?.is_breaking ?? false);
+  return (
+    <li className="card target-card" data-testid="target-card" data-target-id={target.id}>
+      <div className="target-card-head">
+        <h2 className="target-name">
+          <a href={targetHref(target.id)} data-testid="target-link">
+            {target.name}
+          </a>
+        </h2>
+        <StatusBadge state={state} targetId={target.id} />
+      </div>
+      <p className="muted target-sub">
+        <code>{target.id}</code>
+        {target.product ? ` · ${target.product}` : ''}
+        {target.policy.channel ? ` · ${target.policy.channel} channel` : ''}
+      </p>
+      <dl className="version-grid">
+        <div>
+          <dt>Current</dt>
+          <dd data-testid="current-version">{formatVersion(target.current_version)}</dd>
+        </div>
+        <div>
+          <dt>Available</dt>
+          <dd data-testid="available-version">{available ?? 'None'}</dd>
+        </div>
+        <div>
+          <dt>Last checked</dt>
+          <dd>{formatDateTime(target.last_checked_at)}</dd>
+        </div>
+      </dl>
+      {available && (critical || breaking) ? (
+        <p className="flags">
+          {critical ? <FlagBadge kind="critical" /> : null}
+          {breaking ? <FlagBadge kind="breaking" /> : null}
+        </p>
+      ) : null}
+      {target.policy.paused_until ? <p className="muted">Automatic updates paused until {formatDateTime(target.policy.paused_until)}</p> : null}
+    </li>
+  );
+}
+
+/** The targets overview. */
+export function TargetsOverview() {
+  const api = useApi();
+  const loading = useUpkeep((s) => s.loading);
+  const loadError = useUpkeep((s) => s.loadError);
+  const order = useUpkeep((s) => s.order);
+  const targets = useUpkeep((s) => s.targets);
+  const loadTargets = useUpkeep((s) => s.loadTargets);
+  const refreshTarget = useUpkeep((s) => s.refreshTarget);
+  const reportError = useUpkeep((s) => s.reportError);
+  const pushToast = useUpkeep((s) => s.pushToast);
+  const [checking, setChecking] = useState(false);
+  const [reloading, setReloading] = useState(false);
+
+  const checkAll = async () => {
+    setChecking(true);
+    for (const id of order) {
+      const t = targets[id];
+      if (!t || isWorking(t.state)) continue;
+      try {
+        await api.check(id);
+      } catch (err) {
+        const e = reportError(err);
+        pushToast({ level: 'error', title: `Check failed for ${t.name}`, message: `${e.message} (${e.code})`, target: id });
+      }
+      await refreshTarget(id);
+    }
+    setChecking(false);
+  };
+
+  const reload = async () => {
+    setReloading(true);
+    try {
+      const r = await api.reloadConfig();
+      const restart = r.restart_required.length > 0 ? ` Restart needed for: ${r.restart_required.join(', ')}.` : '';
+      pushToast({ level: 'success', title: 'Configuration reloaded', message: `Generation ${r.config_generation}.${restart}`, target: null });
+      await loadTargets();
+    } catch (err) {
+      const e = toErrorView(err);
+      reportError(err);
+      pushToast({ level: 'error', title: 'Configuration reload failed', message: `${e.message} (${e.code})`, target: null });
+    }
+    setReloading(false);
+  };
+
+  return (
+    <section aria-labelledby="targets-title" aria-busy={loading || undefined} data-testid="targets-screen">
+      <div className="toolbar">
+        <h1 id="targets-title">Targets</h1>
+        <div className="toolbar-actions">
+          <button type="button" className="button" onClick={() => void reload()} disabled={reloading} data-testid="reload-config">
+            {reloading ? 'Reloading…' : 'Reload configuration'}
+          </button>
+          <button type="button" className="button button-primary" onClick={() => void checkAll()} disabled={checking || order.length === 0} data-testid="check-all">
+            {checking ? 'Checking…' : 'Check all now'}
+          </button>
+        </div>
+      </div>
+      {loading ? (
+        <ul className="target-list">
+          {[0, 1].map((i) => (
+            <li key={i} className="card target-card">
+              <Skeleton lines={3} />
+            </li>
+          ))}
+        </ul>
+      ) : loadError && order.length === 0 ? (
+        <ErrorMessage error={loadError} title="Could not load targets">
+          <button type="button" className="button" onClick={() => void loadTargets()}>
+            Try again
+          </button>
+        </ErrorMessage>
+      ) : order.length === 0 ? (
+        <div className="empty-state" data-testid="empty-targets">
+          <h2>No targets configured</h2>
+          <p className="muted">Add a target to the Upkeep configuration file, then reload the configuration.</p>
+        </div>
+      ) : (
+        <ul className="target-list">
+          {order.map((id) => (targets[id] ? <TargetCard key={id} target={targets[id]} /> : null))}
+        </ul>
+      )}
+    </section>
+  );
+}

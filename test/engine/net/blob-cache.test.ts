@@ -1,0 +1,86 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { promises as fsp } from 'node:fs';
+import path from 'node:path';
+import { BlobCache } from '../../../src-main/engine/net/blob-cache';
+import { errorOf, fastLimits, serveBytes, sha256Hex, startFaultServer, tempDir, testBytes, type FaultServer } from './fault-server';
+
+let server: FaultServer;
+let tmp: { dir: string; cleanup: () => Promise<void> };
+
+beforeEach(async () => {
+  server = await startFaultServer();
+  tmp = await tempDir();
+});
+afterEach(async () => {
+  await server.close();
+  await tmp.cleanup();
+});
+
+const o = () => ({ allowInsecureHttp: false, limits: fastLimits() });
+
+describe('BlobCache', () => {
+  it('downloads once, then reuses the verified blob without touching the server', async () => {
+    const data = testBytes(40_000, 21);
+    const sha256 = sha256Hex(data);
+    server.route('/b', serveBytes(data));
+    const cache = new BlobCache(path.join(tmp.dir, 'cache'));
+    expect(await cache.has(sha256, data.length)).toBe(false);
+    const first = await cache.fetch({ url: server.url('/b'), sha256, size: data.length }, o());
+    expect(first).toEqual({ path: path.join(tmp.dir, 'cache', 'sha256', sha256), reused: false });
+    expect(Buffer.compare(await fsp.readFile(first.path), data)).toBe(0);
+    expect(await cache.has(sha256.toUpperCase(), data.length)).toBe(true);
+    expect(await cache.has(sha256, data.length + 1)).toBe(false);
+
+    let reported = 0;
+    const second = await cache.fetch({ url: server.url('/b'), sha256, size: data.length }, { ...o(), onBytes: (n) => (reported += n) });
+    expect(second).toEqual({ path: first.path, reused: true });
+    expect(reported).toBe(data.length);
+    expect(server.requestsTo('/b')).toHaveLength(1);
+  });
+
+  it('concurrent fetches of one digest share one download', async () => {
+    const data = testBytes(10_000, 22);
+    const sha256 = sha256Hex(data);
+    server.route('/b', serveBytes(data));
+    const cache = new BlobCache(tmp.dir);
+    const file = { url: server.url('/b'), sha256, size: data.length };
+    const [a, b] = await Promise.all([cache.fetch(file, o()), cache.fetch(file, o())]);
+    expect(a.path).toBe(b.path);
+    expect([a.reused, b.reused].sort()).toEqual([false, true]);
+    expect(server.requestsTo('/b')).toHaveLength(1);
+  });
+
+  it('a bad download never enters the cache', async () => {
+    const data = testBytes(1_000, 23);
+    server.route('/b', serveBytes(Buffer.alloc(1_000)));
+    const cache = new BlobCache(tmp.dir);
+    const e = await errorOf(cache.fetch({ url: server.url('/b'), sha256: sha256Hex(data), size: data.length }, o()));
+    expect(e.code).toBe('ERR_HASH_MISMATCH');
+    expect(await cache.has(sha256Hex(data), data.length)).toBe(false);
+  });
+
+  it('pathFor refuses anything but a sha256 digest', () => {
+    const cache = new BlobCache(tmp.dir);
+    expect(() => cache.pathFor('../../etc/passwd')).toThrow(expect.objectContaining({ code: 'ERR_UNSAFE_PATH' }));
+    expect(cache.pathFor('A'.repeat(64))).toBe(path.join(tmp.dir, 'sha256', 'a'.repeat(64)));
+  });
+
+  it('prune removes blobs and partials not kept, and reports bytes freed', async () => {
+    const cache = new BlobCache(tmp.dir);
+    const keep = 'a'.repeat(64);
+    const drop = 'b'.repeat(64);
+    const partial = 'c'.repeat(64);
+    await fsp.mkdir(path.join(tmp.dir, 'sha256'), { recursive: true });
+    await fsp.mkdir(path.join(tmp.dir, 'partial'), { recursive: true });
+    await fsp.writeFile(cache.pathFor(keep), Buffer.alloc(100));
+    await fsp.writeFile(cache.pathFor(drop), Buffer.alloc(250));
+    await fsp.writeFile(cache.partialPathFor(partial), Buffer.alloc(30));
+    await fsp.writeFile(path.join(tmp.dir, 'sha256', 'README'), 'not a blob');
+    expect(await cache.prune(new Set([keep.toUpperCase()]))).toBe(280);
+    expect(await cache.has(keep, 100)).toBe(true);
+    expect(await cache.has(drop, 250)).toBe(false);
+    expect(await fsp.readdir(path.join(tmp.dir, 'partial'))).toEqual([]);
+    expect(await fsp.readFile(path.join(tmp.dir, 'sha256', 'README'), 'utf8')).toBe('not a blob');
+    expect(await new BlobCache(path.join(tmp.dir, 'absent')).prune(new Set())).toBe(0);
+  });
+});
