@@ -56,7 +56,7 @@ describe.runIf(posix)('runCommand', () => {
 
   it('kills the whole process group on timeout', async () => {
     const pidFile = path.join(tmp, 'child.pid');
-    const r = await runCommand(`sleep 30 & echo $! > '${pidFile}'; sleep 30`, { timeoutMs: 300 });
+    const r = await runCommand(`sleep 30 & echo $! > '${pidFile}'; sleep 30`, { timeoutMs: 1500 });
     expect(r.timedOut).toBe(true);
     expect(r.code).toBeNull();
     // Not a speed test: only proves nobody waited for the 30 s sleeps.
@@ -127,9 +127,9 @@ describe.runIf(posix)('runHook', () => {
   });
 
   it('fails with ERR_HOOK_FAILED on timeout using the hook own timeout_s', async () => {
-    const err = await runHook('smoke', { run: 'echo waiting >&2; sleep 30', timeout_s: 0.3 }, ctx(tmp)).catch((e: unknown) => e);
+    const err = await runHook('smoke', { run: 'echo waiting >&2; sleep 30', timeout_s: 1.5 }, ctx(tmp)).catch((e: unknown) => e);
     expect((err as UpkeepError).code).toBe('ERR_HOOK_FAILED');
-    expect((err as UpkeepError).message).toMatch(/^smoke hook failed: timed out after 0\.3s\nwaiting$/);
+    expect((err as UpkeepError).message).toMatch(/^smoke hook failed: timed out after 1\.5s\nwaiting$/);
     expect((err as UpkeepError).details?.timed_out).toBe(true);
   });
 

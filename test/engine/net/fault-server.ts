@@ -39,7 +39,6 @@ export async function startFaultServer(routes: Record<string, Handler> = {}, hos
   const table = new Map(Object.entries(routes));
   const requests: RecordedRequest[] = [];
   const counts = new Map<string, number>();
-  let self!: FaultServer;
   const server = http.createServer((req, res) => {
     const p = new URL(req.url ?? '/', 'http://x').pathname;
     requests.push({ method: req.method ?? 'GET', path: p, headers: { ...req.headers } });
@@ -58,7 +57,7 @@ export async function startFaultServer(routes: Record<string, Handler> = {}, hos
   await new Promise<void>((resolve) => server.listen(0, host, resolve));
   const { port } = server.address() as AddressInfo;
   const origin = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
-  self = {
+  const self: FaultServer = {
     origin,
     url: (p) => origin + (p.startsWith('/') ? p : `/${p}`),
     requests,

@@ -1,0 +1,153 @@
+#!/usr/bin/env node
+// `npm run demo`: a complete local setup in .demo/ — a signing key, a signed feed with a demo product
+// (1.0.0 installed; 1.1.0 and a critical 1.2.0 published with Markdown notes), a tiny demo service whose
+// /health reports its version, and the Upkeep daemon with its dashboard on 127.0.0.1. No display needed.
+import { spawn, spawnSync } from 'node:child_process';
+import { createServer } from 'node:net';
+import { existsSync, mkdirSync, rmSync, writeFileSync, readFileSync, chmodSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const demo = path.join(root, '.demo');
+const bin = path.join(root, 'bin', 'upkeep.js');
+const node = process.execPath;
+
+function upkeep(args, opts = {}) {
+  const r = spawnSync(node, [bin, ...args], { cwd: demo, encoding: 'utf8', ...opts });
+  if (r.status !== 0) {
+    process.stderr.write(r.stdout + r.stderr);
+    throw new Error(`upkeep ${args.join(' ')} exited with ${r.status}`);
+  }
+  return r.stdout;
+}
+
+function freePort(preferred) {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.once('error', () => {
+      const t = createServer();
+      t.listen(0, '127.0.0.1', () => {
+        const { port } = t.address();
+        t.close(() => resolve(port));
+      });
+    });
+    s.listen(preferred, '127.0.0.1', () => s.close(() => resolve(preferred)));
+  });
+}
+
+const SERVICE = `#!/usr/bin/env node
+// Demo service managed by Upkeep: /health reports the installed version (read on every request).
+const http = require('node:http');
+const fs = require('node:fs');
+const path = require('node:path');
+const port = Number(process.argv[2] || process.env.DEMO_PORT || 8080);
+const versionFile = path.join(__dirname, '..', 'VERSION');
+http.createServer((req, res) => {
+  const version = fs.readFileSync(versionFile, 'utf8').trim();
+  if (req.url === '/health') {
+    res.setHeader('content-type', 'application/json');
+    res.end(JSON.stringify({ status: 'ok', version }));
+  } else {
+    res.end('Demo service ' + version + '\\n');
+  }
+}).listen(port, '127.0.0.1', () => console.log('demo service on http://127.0.0.1:' + port));
+`;
+
+const NOTES = {
+  '1.0.0': '## Demo 1.0.0\n\nThe first release of the demo service.',
+  '1.1.0': '## What\'s new in 1.1.0\n\n- Faster start-up\n- A friendlier `/health` answer\n\nSee the [changelog](https://example.com/changelog).',
+  '1.2.0': '## 1.2.0 — security fix\n\n**Critical:** fixes a request smuggling issue.\n\n- Hardened header parsing\n- Rotated the default secret\n\n| area | change |\n|---|---|\n| http | stricter parsing |',
+};
+
+function writeBuild(version) {
+  const b = path.join(demo, 'builds', version);
+  mkdirSync(path.join(b, 'bin'), { recursive: true });
+  mkdirSync(path.join(b, 'config'), { recursive: true });
+  writeFileSync(path.join(b, 'VERSION'), version + '\n');
+  writeFileSync(path.join(b, 'bin', 'demo-service.js'), SERVICE);
+  chmodSync(path.join(b, 'bin', 'demo-service.js'), 0o755);
+  writeFileSync(path.join(b, 'README.md'), `# Demo service ${version}\n`);
+  writeFileSync(path.join(b, 'config', 'app.conf'), `greeting = "hello from ${version}"\n`);
+  if (version !== '1.0.0') writeFileSync(path.join(b, 'CHANGELOG.md'), NOTES[version]);
+  const notes = path.join(demo, 'builds', `notes-${version}.md`);
+  writeFileSync(notes, NOTES[version]);
+  return { dir: b, notes };
+}
+
+async function main() {
+  if (!existsSync(path.join(root, 'dist', 'node', 'src-main', 'cli', 'main.js'))) {
+    console.log('Building the command line...');
+    spawnSync(node, [path.join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', path.join(root, 'tsconfig.node.json')], { stdio: 'inherit' });
+  }
+  if (!existsSync(path.join(root, 'out', 'renderer', 'index.html'))) {
+    console.log('Building the dashboard...');
+    const r = spawnSync(node, [path.join(root, 'node_modules', 'electron-vite', 'bin', 'electron-vite.js'), 'build'], { cwd: root, stdio: 'inherit' });
+    if (r.status !== 0) console.log('(dashboard build failed; the API still runs)');
+  }
+
+  rmSync(demo, { recursive: true, force: true });
+  mkdirSync(demo, { recursive: true });
+  upkeep(['release', 'keygen', '--out', 'keys']);
+  const pub = readFileSync(path.join(demo, 'keys', 'upkeep.pub'), 'utf8').trim();
+  for (const v of ['1.0.0', '1.1.0', '1.2.0']) {
+    const { dir, notes } = writeBuild(v);
+    upkeep(['release', 'publish', dir, '--feed', 'feed', '--product', 'demo', '--version', v, '--channel', 'stable', '--key', 'keys/upkeep.key', '--notes', notes, ...(v === '1.2.0' ? ['--critical'] : [])]);
+  }
+
+  const servicePort = await freePort(18080);
+  const apiPort = Number(process.env.UPKEEP_DEMO_PORT || (await freePort(8765)));
+  const token = JSON.parse(upkeep(['--json', 'token', 'create', '--name', 'demo-admin', '--scope', 'admin']));
+  writeFileSync(path.join(demo, 'upkeep.yaml'), `# Generated by npm run demo
+state_dir: ./state
+api:
+  host: 127.0.0.1
+  port: ${apiPort}
+  tokens:
+    - { name: demo-admin, sha256: ${token.sha256}, scopes: [admin] }
+targets:
+  - id: demo
+    name: Demo service
+    kind: files
+    layout: in-place
+    install_dir: ./install
+    product: demo
+    feed: { url: ./feed }
+    channel: stable
+    trust: { keys: ["${pub}"], threshold: 1 }
+    retention: 3
+    check_interval: 300
+    auto_apply: none
+    health: { url: "http://127.0.0.1:${servicePort}/health", expect_version: true, timeout_s: 5, retries: 5 }
+`);
+  upkeep(['apply', '--version', '1.0.0']);
+  upkeep(['check']);
+
+  const service = spawn(node, [path.join(demo, 'install', 'bin', 'demo-service.js'), String(servicePort)], { stdio: 'ignore' });
+  const daemon = spawn(node, [bin, 'daemon', '--config', path.join(demo, 'upkeep.yaml')], { cwd: demo, stdio: ['ignore', 'inherit', 'inherit'] });
+  const url = `http://127.0.0.1:${apiPort}/`;
+  console.log(`
+Upkeep demo is running.
+  Dashboard:    ${url}
+  Admin token:  ${token.token}
+  Demo service: http://127.0.0.1:${servicePort}/health (now 1.0.0; 1.1.0 and a critical 1.2.0 are published)
+  Try:          curl -H "Authorization: Bearer ${token.token}" -X POST ${url}api/targets/demo/apply
+  CLI:          node bin/upkeep.js --config .demo/upkeep.yaml status
+Press Ctrl+C to stop.
+`);
+  const stop = () => {
+    daemon.kill('SIGTERM');
+    service.kill('SIGTERM');
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+  daemon.on('exit', (code) => {
+    service.kill('SIGTERM');
+    process.exit(code ?? 0);
+  });
+}
+
+main().catch((err) => {
+  console.error(err.message);
+  process.exit(1);
+});

@@ -1,0 +1,119 @@
+/**
+ * Screen 5: a target's operation history (when, operation, actor, from → to, result, error code,
+ * duration), newest first.
+ */
+import { useEffect, useState } from 'react';
+import type { ErrorView, HistoryRecord, OperationResult, TargetView } from '../../src-shared/api';
+import { Skeleton } from '../components/banners';
+import { ErrorMessage } from '../components/error-message';
+import { useApi, useUpkeep } from '../context';
+import { formatDateTime, formatDuration } from '../format';
+import { isWorking } from '../status';
+
+/** How many records the tab shows. */
+export const HISTORY_LIMIT = 100;
+
+const RESULT_LABELS: Record<OperationResult, { text: string; tone: string }> = {
+  success: { text: 'Succeeded', tone: 'ok' },
+  failed: { text: 'Failed', tone: 'danger' },
+  rolled_back: { text: 'Rolled back', tone: 'warn' },
+  refused: { text: 'Refused', tone: 'danger' },
+  up_to_date: { text: 'Up to date', tone: 'neutral' },
+  recovered: { text: 'Recovered', tone: 'warn' },
+};
+
+const OPERATION_LABELS: Record<string, string> = {
+  check: 'Check',
+  download: 'Download',
+  apply: 'Update',
+  verify: 'Verify',
+  rollback: 'Rollback',
+  recover: 'Recovery',
+};
+
+/** The History tab. */
+export function HistoryTab({ target }: { target: TargetView }) {
+  const api = useApi();
+  const reportError = useUpkeep((s) => s.reportError);
+  const pending = useUpkeep((s) => s.pending[target.id]);
+  const [records, setRecords] = useState<HistoryRecord[] | null>(null);
+  const [error, setError] = useState<ErrorView | null>(null);
+  const working = pending !== undefined || isWorking(target.state);
+  const reloadKey = `${target.state.kind}|${target.current_version ?? ''}|${target.points_count}|${working}`;
+
+  useEffect(() => {
+    let live = true;
+    api.history(target.id, HISTORY_LIMIT).then(
+      (list) => {
+        if (!live) return;
+        setRecords([...list].sort((a, b) => (a.started_at < b.started_at ? 1 : a.started_at > b.started_at ? -1 : 0)));
+        setError(null);
+      },
+      (err: unknown) => live && setError(reportError(err)),
+    );
+    return () => {
+      live = false;
+    };
+  }, [api, target.id, reloadKey, reportError]);
+
+  return (
+    <section className="card" aria-labelledby="history-title" aria-busy={records === null && !error ? true : undefined} data-testid="history-screen">
+      <h2 id="history-title">History</h2>
+      {error ? <ErrorMessage error={error} title="Could not load the history" /> : null}
+      {records === null && !error ? <Skeleton lines={4} /> : null}
+      {records !== null && records.length === 0 ? (
+        <div className="empty-state" data-testid="history-empty">
+          <h3>No operations recorded yet</h3>
+          <p className="muted">Checks, updates and rollbacks of {target.name} will be listed here.</p>
+        </div>
+      ) : null}
+      {records !== null && records.length > 0 ? (
+        <div className="table-wrap">
+          <table className="table">
+            <caption className="visually-hidden">Operations on {target.name}, newest first</caption>
+            <thead>
+              <tr>
+                <th scope="col">When</th>
+                <th scope="col">Operation</th>
+                <th scope="col">Actor</th>
+                <th scope="col">From → to</th>
+                <th scope="col">Result</th>
+                <th scope="col">Error</th>
+                <th scope="col">Duration</th>
+              </tr>
+            </thead>
+            <tbody>
+              {records.map((r) => {
+                const result = RESULT_LABELS[r.result] ?? { text: r.result, tone: 'neutral' };
+                return (
+                  <tr key={r.id} data-testid="history-row" data-result={r.result}>
+                    <td>{formatDateTime(r.started_at)}</td>
+                    <td>{OPERATION_LABELS[r.operation] ?? r.operation}</td>
+                    <td>{r.actor}</td>
+                    <td>
+                      {r.from_version ?? '—'} → {r.to_version ?? '—'}
+                    </td>
+                    <td>
+                      <span className={`badge badge-${result.tone}`}>{result.text}</span>
+                    </td>
+                    <td>
+                      {r.error_code ? (
+                        <code title={r.error_message ?? undefined} data-testid="history-error-code">
+                          {r.error_code}
+                        </code>
+                      ) : (
+                        '—'
+                      )}
+                      {r.error_message ? <div className="small muted">{r.error_message}</div> : null}
+                    </td>
+                    <td>{formatDuration(r.duration_ms)}</td>
+                  </tr>
+                );
+              })}
+            </tbody>
+          </table>
+        </div>
+      ) : null}
+    </section>
+  );
+}

@@ -1,0 +1,200 @@
+/**
+ * Screen 2's Overview tab: the available release (version, flags, facts, Markdown release notes)
+ * and the actions Check now / Verify only / Apply / Skip this version.
+ */
+import type { ApplyResult, CheckResult, ReleaseView, TargetView } from '../../src-shared/api';
+import { FlagBadge } from '../components/status-badge';
+import { useApi, useUpkeep } from '../context';
+import { formatBytes, formatDateTime } from '../format';
+import { ReleaseNotes } from '../markdown';
+import { isWorking } from '../status';
+import type { Outcome } from '../store';
+
+/** Outcome text of an apply/verify call. */
+export function describeApply(r: ApplyResult): Omit<Outcome, 'action'> {
+  if (r.success && r.verify_only) {
+    return { ok: true, message: `Verified ${r.version}: signatures and file hashes match. Nothing was changed.` };
+  }
+  if (r.success) {
+    return { ok: true, message: r.from_version ? `Updated from ${r.from_version} to ${r.version}.` : `Installed ${r.version}.` };
+  }
+  const message = r.rolled_back ? `The update to ${r.version} failed and was rolled back to ${r.from_version ?? 'the previous version'}.` : `The update to ${r.version} failed.`;
+  return { ok: false, message, ...(r.error ? { error: r.error } : {}) };
+}
+
+/** Outcome text of a check call. */
+export function describeCheck(r: CheckResult): Omit<Outcome, 'action'> {
+  if (r.update_available && r.latest_version) return { ok: true, message: `Version ${r.latest_version} is available${r.is_critical ? ' (critical)' : ''}.` };
+  return { ok: true, message: `Up to date${r.current_version ? ` (${r.current_version})` : ''}.` };
+}
+
+function ReleaseFacts({ release }: { release: ReleaseView }) {
+  return (
+    <dl className="facts">
+      <div>
+        <dt>Released</dt>
+        <dd>{formatDateTime(release.released_at)}</dd>
+      </div>
+      <div>
+        <dt>Channel</dt>
+        <dd>{release.channel}</dd>
+      </div>
+      <div>
+        <dt>Download size</dt>
+        <dd>
+          {formatBytes(release.total_size)} in {release.files.length} {release.files.length === 1 ? 'file' : 'files'}
+        </dd>
+      </div>
+      {release.min_upgrade_from ? (
+        <div>
+          <dt>Upgrades from</dt>
+          <dd>
+            <code>{release.min_upgrade_from}</code>
+          </dd>
+        </div>
+      ) : null}
+      {release.build_commit ? (
+        <div>
+          <dt>Build commit</dt>
+          <dd>
+            <code>{release.build_commit.slice(0, 12)}</code>
+          </dd>
+        </div>
+      ) : null}
+    </dl>
+  );
+}
+
+/** The Overview tab. */
+export function TargetOverviewTab({ target }: { target: TargetView }) {
+  const api = useApi();
+  const pending = useUpkeep((s) => s.pending[target.id]);
+  const runAction = useUpkeep((s) => s.runAction);
+  const busy = pending !== undefined || isWorking(target.state);
+
+  const state = target.state;
+  const release = target.available;
+  const version = release?.version ?? (state.kind === 'available' ? state.version : null);
+  const critical = release?.is_critical ?? (state.kind === 'available' && state.is_critical);
+  const breaking = release?.is_breaking ?? (state.kind === 'available' && state.is_breaking);
+  const skipped = version !== null && target.policy.skip_versions.includes(version);
+
+  const check = () => void runAction(target.id, 'check', () => api.check(target.id), describeCheck);
+  const apply = (verifyOnly: boolean) =>
+    void runAction(target.id, verifyOnly ? 'verify' : 'apply', () => api.apply(target.id, { ...(version ? { version } : {}), ...(verifyOnly ? { verify_only: true } : {}) }), describeApply);
+  const skip = () =>
+    version &&
+    void runAction(target.id, 'skip', () => api.skipVersion(target.id, version), () => ({ ok: true, message: `Version ${version} will be skipped. Upkeep will offer the next newer release.` }));
+
+  return (
+    <div className="overview-tab">
+      <section className="card" aria-labelledby="update-title">
+        <div className="section-head">
+          <h2 id="update-title">{version ? `Version ${version} is available` : 'No update available'}</h2>
+          <div className="flags">
+            {version && critical ? <FlagBadge kind="critical" /> : null}
+            {version && breaking ? <FlagBadge kind="breaking" /> : null}
+            {release?.migrations_required ? <FlagBadge kind="migrations" /> : null}
+          </div>
+        </div>
+        <dl className="version-grid">
+          <div>
+            <dt>Installed</dt>
+            <dd>{target.current_version ?? '—'}</dd>
+          </div>
+          <div>
+            <dt>Available</dt>
+            <dd data-testid="available-version">{version ?? 'None'}</dd>
+          </div>
+          <div>
+            <dt>Last checked</dt>
+            <dd>{formatDateTime(target.last_checked_at)}</dd>
+          </div>
+        </dl>
+        {!version ? (
+          <p className="muted">
+            {state.kind === 'up-to-date'
+              ? `${target.name} is on the newest release of the ${target.policy.channel} channel.`
+              : 'Check the feed to see whether a newer release is published.'}
+          </p>
+        ) : null}
+        {skipped ? <p className="muted">You chose to skip this version. Remove it from the skip list in Settings to install it.</p> : null}
+        {release?.breaking_changes.length ? (
+          <div className="notice notice-warn">
+            <strong className="notice-title">Breaking changes</strong>
+            <ul>
+              {release.breaking_changes.map((c, i) => (
+                <li key={i}>{c}</li>
+              ))}
+            </ul>
+          </div>
+        ) : null}
+        <div className="actions" role="group" aria-label="Update actions">
+          <button type="button" className="button" onClick={check} disabled={busy} data-testid="check-button">
+            Check now
+          </button>
+          {version ? (
+            <>
+              <button type="button" className="button" onClick={() => apply(true)} disabled={busy} data-testid="verify-button">
+                Verify only
+              </button>
+              <button type="button" className="button button-primary" onClick={() => apply(false)} disabled={busy} data-testid="apply-button">
+                Apply
+              </button>
+              <button type="button" className="button button-link" onClick={skip} disabled={busy || skipped} data-testid="skip-button">
+                Skip this version
+              </button>
+            </>
+          ) : null}
+        </div>
+        {version ? (
+          <p className="hint muted">
+            Verify only downloads and checks signatures and file hashes without changing anything. Apply backs up the current files first, so you can roll back.
+          </p>
+        ) : null}
+      </section>
+      {release ? (
+        <section className="card" aria-labelledby="notes-title">
+          <h2 id="notes-title">Release notes for {release.version}</h2>
+          <ReleaseFacts release={release} />
+          <ReleaseNotes markdown={release.release_notes} openExternal={api.openExternal} />
+        </section>
+      ) : null}
+      <section className="card" aria-labelledby="install-title">
+        <h2 id="install-title">Installation</h2>
+        <dl className="facts">
+          <div>
+            <dt>Directory</dt>
+            <dd>
+              <code>{target.install_dir}</code>
+            </dd>
+          </div>
+          <div>
+            <dt>Channel</dt>
+            <dd>{target.policy.channel}</dd>
+          </div>
+          <div>
+            <dt>Automatic updates</dt>
+            <dd>
+              {target.policy.paused_until
+                ? `Paused until ${formatDateTime(target.policy.paused_until)}`
+                : target.policy.auto_apply === 'none'
+                  ? target.policy.auto_download
+                    ? 'Download only'
+                    : 'Off'
+                  : target.policy.auto_apply === 'critical'
+                    ? 'Critical updates only'
+                    : 'All updates'}
+            </dd>
+          </div>
+          <div>
+            <dt>Rollback points</dt>
+            <dd>
+              {target.points_count} (keeps {target.policy.retention})
+            </dd>
+          </div>
+        </dl>
+      </section>
+    </div>
+  );
+}
