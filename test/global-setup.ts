@@ -1,10 +1,15 @@
 /**
  * Builds the command line once before the tests, so tests run the real `bin/upkeep.js`.
+ * Type errors do not stop the build here (tsc still emits); `npm run typecheck` reports them.
  */
-import { execFileSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 
 export default function setup(): void {
   const root = path.resolve(__dirname, '..');
-  execFileSync(process.execPath, [path.join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', path.join(root, 'tsconfig.node.json')], { cwd: root, stdio: 'inherit' });
+  const r = spawnSync(process.execPath, [path.join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', path.join(root, 'tsconfig.node.json')], { cwd: root, encoding: 'utf8' });
+  if (!existsSync(path.join(root, 'dist', 'node', 'src-main', 'cli', 'main.js'))) {
+    throw new Error(`Building the CLI failed:\n${r.stdout}${r.stderr}`);
+  }
 }

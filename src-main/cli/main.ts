@@ -9,8 +9,6 @@ import { processIO, type CliIO } from './io';
 import { loadConfig, parseConfig } from '../engine/config/load';
 import { Engine } from '../engine/engine';
 import { runRelease } from './commands/release';
-import { runDaemonCommand } from './commands/daemon';
-import { runTokenCommand } from './commands/token';
 import { ProgressRenderer } from './progress-bar';
 import { formatApply, formatCheck, formatDownload, formatHistory, formatPoints, formatRollback, formatStatus } from './format';
 import { promises as fsp } from 'node:fs';
@@ -110,10 +108,15 @@ export async function main(argv: string[], io?: CliIO): Promise<number> {
       case '--version':
         out.out(json ? JSON.stringify({ version: packageVersion() }) : packageVersion());
         return EXIT.ok;
-      case 'daemon':
+      case 'daemon': {
+        // Loaded on demand: the HTTP server's dependencies would slow every other command's start.
+        const { runDaemonCommand } = require('./commands/daemon') as typeof import('./commands/daemon');
         return await runDaemonCommand(args, g.config, out);
-      case 'token':
+      }
+      case 'token': {
+        const { runTokenCommand } = require('./commands/token') as typeof import('./commands/token');
         return await runTokenCommand(args, out);
+      }
       case 'status':
       case 'check':
       case 'download':

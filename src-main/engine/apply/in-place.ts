@@ -16,7 +16,7 @@ import { assertTreeShape, missingDirs, recordOf, stageName } from './plan';
 import type { RollbackPoint } from './points';
 import { pointDir } from './points';
 import type { FileRecord } from './tree';
-import { assertSafePaths, diskState, under } from './tree';
+import { assertSafePaths, diskState, IO_CONCURRENCY, mapLimit, under } from './tree';
 
 export interface InPlaceInputs {
   plan: ApplyPlan;
@@ -55,9 +55,11 @@ export async function planInPlace(inp: InPlaceInputs): Promise<{ journal: Journa
     mkdirs.push(dir);
   }
 
-  for (const f of [...plan.files].sort((a, b) => (a.path < b.path ? -1 : 1))) {
+  const sorted = [...plan.files].sort((a, b) => (a.path < b.path ? -1 : 1));
+  const states = await mapLimit(sorted, IO_CONCURRENCY, (f) => diskState(under(plan.installDir, f.path)));
+  for (const [i, f] of sorted.entries()) {
     const dest = under(plan.installDir, f.path);
-    const disk = await diskState(dest);
+    const disk = states[i];
     const managed = oldFiles.has(f.path);
     if (disk.kind === 'file' && managed) observed.push({ path: f.path, sha256: disk.sha256, size: disk.size, mode: disk.mode });
     if (disk.kind === 'file' && disk.sha256 === f.sha256 && disk.mode === (f.mode & 0o7777)) continue; // unchanged
@@ -80,9 +82,10 @@ export async function planInPlace(inp: InPlaceInputs): Promise<{ journal: Journa
   }
 
   const removed: string[] = [];
-  for (const rel of removedPaths) {
+  const removedStates = await mapLimit(removedPaths, IO_CONCURRENCY, (rel) => diskState(under(plan.installDir, rel)));
+  for (const [i, rel] of removedPaths.entries()) {
     const dest = under(plan.installDir, rel);
-    const disk = await diskState(dest);
+    const disk = removedStates[i];
     if (disk.kind === 'missing' || (disk.kind === 'other' && disk.type === 'dir')) continue;
     ops.push({ t: 'rename', from: dest, to: under(filesDir, rel) });
     if (disk.kind === 'file') {

@@ -22,7 +22,7 @@ import { recover } from './recover';
 import type { ApplyHooks } from './transaction';
 import { executeTransaction } from './transaction';
 import type { DiskState, FileRecord } from './tree';
-import { assertSafePaths, diskState, under } from './tree';
+import { assertSafePaths, diskState, IO_CONCURRENCY, mapLimit, under } from './tree';
 import { CURRENT_LINK, readCurrent, VERSIONS_DIR } from './versioned';
 
 export interface RollbackOptions {
@@ -159,9 +159,21 @@ async function planInPlaceRestore(
   const stage: StageItem[] = [];
   const ops: JournalOp[] = [];
   const mkdirSet = new Set<string>();
-  for (const [rel, want] of [...wanted].sort((a, b) => (a[0] < b[0] ? -1 : 1))) {
+  const sorted = [...wanted].sort((a, b) => (a[0] < b[0] ? -1 : 1));
+  const states = await mapLimit(sorted, IO_CONCURRENCY, ([rel]) => diskState(under(o.installDir, rel)));
+  // Hash candidate sources in parallel (each is verified once; results are reused below).
+  await mapLimit(sorted, IO_CONCURRENCY, async ([, want], i) => {
+    const d = states[i];
+    if (d.kind === 'file' && d.sha256 === want.sha256 && d.mode === want.mode) return;
+    for (const c of candidates.get(want.sha256) ?? []) {
+      if (!verified.has(c.abs)) verified.set(c.abs, await diskState(c.abs));
+      const st = verified.get(c.abs);
+      if (st?.kind === 'file' && st.sha256 === want.sha256) return;
+    }
+  });
+  for (const [i, [rel, want]] of sorted.entries()) {
     const dest = under(o.installDir, rel);
-    const disk = await diskState(dest);
+    const disk = states[i];
     if (disk.kind === 'file' && disk.sha256 === want.sha256 && disk.mode === want.mode) continue;
     if (disk.kind === 'other' && disk.type === 'dir') throw new OperationError('ERR_APPLY_FAILED', `cannot restore ${rel}: a directory is in the way`, { path: rel });
     if (disk.kind !== 'missing' && !managed.has(rel)) {

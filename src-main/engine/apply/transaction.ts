@@ -12,7 +12,7 @@ import { setInstalled } from './installed';
 import type { Journal } from './journal';
 import { deleteJournal, setPhase, undoOp, runOp, writeJournal } from './journal';
 import { deletePoint, prunePoints, sweepPointLeftovers, writePoint } from './points';
-import { copyDurable, dirBytes, fsyncDirs, isCode, pruneEmptyParents, rmdirIfEmpty, rmrf, under } from './tree';
+import { copyDurable, dirBytes, fsyncDirs, IO_CONCURRENCY, isCode, mapLimit, pruneEmptyParents, rmdirIfEmpty, rmrf, under } from './tree';
 import { pruneVersions, VERSIONS_DIR } from './versioned';
 
 export type ApplyPhase = 'stage' | 'backup' | 'switch' | 'commit' | 'rollback';
@@ -54,13 +54,17 @@ async function stage(j: Journal, hooks: ApplyHooks): Promise<void> {
       }
     }
   }
-  let done = 0;
+  // Parent directories inside scratch dirs first (sequentially: cheap), then the files in parallel.
   for (const item of j.stage) {
     const dir = path.dirname(item.path);
+    dirsToSync.add(dir);
     if (j.scratch.some((s) => isInside(s, item.path))) {
       await fsp.mkdir(dir, { recursive: true });
       for (let d = dir; j.scratch.some((s) => isInside(s, d) || s === d); d = path.dirname(d)) dirsToSync.add(d);
     }
+  }
+  let done = 0;
+  await mapLimit(j.stage, IO_CONCURRENCY, async (item) => {
     let linked = false;
     if (item.link) {
       try {
@@ -72,9 +76,8 @@ async function stage(j: Journal, hooks: ApplyHooks): Promise<void> {
       }
     }
     if (!linked) await copyDurable(item.source, item.path, item.mode);
-    dirsToSync.add(dir);
     hooks.onProgress?.({ phase: 'stage', done: ++done, total: j.stage.length, file: item.path });
-  }
+  });
   await fsyncDirs(dirsToSync);
 }
 

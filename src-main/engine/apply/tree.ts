@@ -23,8 +23,12 @@ export type DiskState =
   | { kind: 'file'; sha256: string; size: number; mode: number }
   | { kind: 'other'; type: 'dir' | 'symlink' | 'special'; mode: number };
 
-/** SHA-256 (lowercase hex) of a file's bytes, streamed. */
-export async function hashFile(file: string): Promise<string> {
+/** Files up to this size are hashed with one read; larger ones are streamed. */
+const SMALL_FILE = 1024 * 1024;
+
+/** SHA-256 (lowercase hex) of a file's bytes (streamed when large: never a whole big file in memory). */
+export async function hashFile(file: string, size?: number): Promise<string> {
+  if (size !== undefined && size <= SMALL_FILE) return createHash('sha256').update(await fsp.readFile(file)).digest('hex');
   const h = createHash('sha256');
   const stream = createReadStream(file);
   for await (const chunk of stream) h.update(chunk as Buffer);
@@ -41,11 +45,32 @@ export async function diskState(p: string): Promise<DiskState> {
     throw err;
   }
   const mode = st.mode & 0o7777;
-  if (st.isFile()) return { kind: 'file', sha256: await hashFile(p), size: st.size, mode };
+  if (st.isFile()) return { kind: 'file', sha256: await hashFile(p, st.size), size: st.size, mode };
   if (st.isDirectory()) return { kind: 'other', type: 'dir', mode };
   if (st.isSymbolicLink()) return { kind: 'other', type: 'symlink', mode };
   return { kind: 'other', type: 'special', mode };
 }
+
+/**
+ * Maps `items` through `fn` with at most `limit` calls in flight, keeping order. Used for
+ * hashing and for staging: many concurrent fsyncs let the filesystem batch its journal commits
+ * (a written-here helper: no installed library offers a bounded promise pool).
+ */
+export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i], i);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}
+
+/** Concurrency for file I/O bursts (hashing, staging). */
+export const IO_CONCURRENCY = 16;
 
 /** True when an errno-style error has the given code. */
 export function isCode(err: unknown, code: string): boolean {
@@ -78,13 +103,13 @@ export async function fsyncPath(file: string): Promise<void> {
 
 /** fsyncs each directory of a set once (ignores directories that no longer exist). */
 export async function fsyncDirs(dirs: Iterable<string>): Promise<void> {
-  for (const d of new Set(dirs)) {
+  await mapLimit([...new Set(dirs)], IO_CONCURRENCY, async (d) => {
     try {
       await fsyncDir(d);
     } catch (err) {
       if (!isCode(err, 'ENOENT')) throw err;
     }
-  }
+  });
 }
 
 /**

@@ -49,7 +49,9 @@ export const FeedSchema = z.object({
 export const TrustSchema = z.object({
   keys: z.array(z.string().min(1)).min(1, 'trust.keys needs at least one public key'),
   threshold: z.number().int().min(1).default(1),
-}).strict().refine((t) => t.threshold <= t.keys.length, { message: 'trust.threshold is larger than the number of keys', path: ['threshold'] });
+}).strict()
+  .refine((t) => new Set(t.keys.map((k) => k.trim())).size === t.keys.length, { message: 'trust.keys lists the same key twice', path: ['keys'] })
+  .refine((t) => t.threshold <= t.keys.length, { message: 'trust.threshold is larger than the number of keys', path: ['threshold'] });
 
 const policyFields = {
   channel: z.string().min(1).default('stable'),

@@ -7,7 +7,6 @@ import { createHash, type Hash } from 'node:crypto';
 import { constants as fsc, createReadStream, promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Dispatcher } from 'undici';
 import { DEFAULT_LIMITS, type Limits } from '../limits';
 import { fsyncDir } from '../fs/atomic';
 import { NetworkError, UpkeepError, VerificationError } from '../../../src-shared/errors';
@@ -219,7 +218,7 @@ async function downloadHttp(src: string, pf: PartialFile, o: DownloadOptions, li
       { limits, url: src, signal: o.signal },
     );
   } finally {
-    void (agent as Dispatcher).destroy().catch(() => undefined);
+    void agent.destroy().catch(() => undefined);
   }
 }
 

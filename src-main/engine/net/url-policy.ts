@@ -110,7 +110,7 @@ export function checkUrlAllowed(url: string, o: { allowInsecureHttp: boolean }):
       return;
     case 'http:':
       if (o.allowInsecureHttp || isLoopbackHost(bareHost(u))) return;
-      throw new VerificationError('ERR_INSECURE_URL', `Plain http is only allowed for loopback hosts: ${url}`, { url });
+      throw new VerificationError('ERR_INSECURE_URL', `Plain http is only allowed for loopback hosts: ${redactUrl(url)}`, { url: redactUrl(url) });
     default:
       throw new VerificationError('ERR_INSECURE_URL', `URL scheme ${u.protocol} is not allowed: ${redactUrl(url)}`, { url: redactUrl(url) });
   }
@@ -127,10 +127,13 @@ export function checkRedirectAllowed(fromUrl: string, toUrl: string, o: { allowI
   const from = parseUrl(fromUrl);
   const to = parseUrl(toUrl);
   if (to.protocol !== 'http:' && to.protocol !== 'https:') {
-    throw new VerificationError('ERR_INSECURE_URL', `Redirect to ${to.protocol} refused`, { from: fromUrl, to: redactUrl(toUrl) });
+    throw new VerificationError('ERR_INSECURE_URL', `Redirect to ${to.protocol} refused`, { from: redactUrl(fromUrl), to: redactUrl(toUrl) });
   }
   if (from.protocol === 'https:' && to.protocol === 'http:' && !o.allowInsecureHttp) {
-    throw new VerificationError('ERR_INSECURE_URL', `Redirect from https to http refused: ${toUrl}`, { from: fromUrl, to: toUrl });
+    throw new VerificationError('ERR_INSECURE_URL', `Redirect from https to http refused: ${redactUrl(toUrl)}`, {
+      from: redactUrl(fromUrl),
+      to: redactUrl(toUrl),
+    });
   }
 }
 

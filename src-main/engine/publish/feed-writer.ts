@@ -3,6 +3,7 @@
  * keys, path rules, reading/writing the signed channel index, and the feed-wide publish lock.
  * The layout and every field follow FEED-FORMAT.md (version 1).
  */
+import { checkManifestPaths } from '../trust/paths';
 import { createHash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
@@ -129,40 +130,11 @@ export async function loadSigningKeys(keyPaths: string[]): Promise<PrivateKey[]>
 }
 
 /**
- * Why a manifest path would be refused by a client (FEED-FORMAT.md "files[].path"), or undefined
- * when it is acceptable: relative, `/`-separated, normalised, no backslash, NUL or control chars.
- */
-export function unsafePathReason(p: string): string | undefined {
-  if (typeof p !== 'string' || p === '') return 'empty path';
-  if (p.length > 4096) return 'path longer than 4096 characters';
-  if (p.includes('\\')) return 'contains a backslash';
-  // eslint-disable-next-line no-control-regex
-  if (/[\u0000-\u001f\u007f]/.test(p)) return 'contains NUL or a control character';
-  if (p.startsWith('/')) return 'is absolute';
-  if (/^[A-Za-z]:/.test(p)) return 'starts with a drive letter';
-  for (const seg of p.split('/')) {
-    if (seg === '') return 'has an empty segment';
-    if (seg === '.' || seg === '..') return `has a "${seg}" segment`;
-  }
-  return undefined;
-}
-
-/**
- * Refuses a list of manifest paths that a client would refuse: any unsafe path, duplicates, or two
- * paths equal case-insensitively (after Unicode NFC). Throws ERR_UNSAFE_PATH naming the path.
+ * Refuses a list of build paths that a client would refuse (the clients' own rules in
+ * trust/paths.ts: unsafe paths, duplicates, case collisions). Throws ERR_UNSAFE_PATH naming the path.
  */
 export function assertPublishablePaths(paths: string[]): void {
-  const seen = new Map<string, string>();
-  for (const p of paths) {
-    const reason = unsafePathReason(p);
-    if (reason) throw new VerificationError('ERR_UNSAFE_PATH', `Build file "${p}" cannot be published: its path ${reason}`, { path: p });
-    const folded = p.normalize('NFC').toLowerCase();
-    const other = seen.get(folded);
-    if (other !== undefined) {
-      throw new VerificationError('ERR_UNSAFE_PATH', `Build files "${other}" and "${p}" differ only by case; clients on case-insensitive file systems cannot install both`, { path: p, other });
-    }
-    seen.set(folded, p);
-  }
+  checkManifestPaths(paths);
 }
 
 /** Releases sorted by SemVer, newest first (invalid versions, which a foreign tool may have written, last). */

@@ -8,6 +8,10 @@ import { DsseEnvelopeSchema, type DsseEnvelope } from '../../../src-shared/feed-
 import { VerificationError } from '../../../src-shared/errors';
 import type { PrivateKey, PublicKey } from './keys';
 
+/** Most signatures an envelope may carry (thresholds are small; more is an attack or an error). */
+export const MAX_SIGNATURES = 64;
+const MAX_ATTEMPTS_PER_KEY = 2;
+
 /** Pre-authentication encoding of DSSE v1. */
 export function pae(payloadType: string, payload: Uint8Array): Buffer {
   const type = Buffer.from(payloadType, 'utf8');
@@ -73,12 +77,21 @@ export function verifyEnvelope(
   if (payload.toString('base64').replace(/=+$/, '') !== env.data.payload.replace(/=+$/, '')) {
     throw new VerificationError('ERR_METADATA_INVALID', `The ${what} payload is not valid base64`);
   }
+  if (env.data.signatures.length > MAX_SIGNATURES) {
+    throw new VerificationError('ERR_METADATA_INVALID', `The ${what} carries ${env.data.signatures.length} signatures; at most ${MAX_SIGNATURES} are accepted`);
+  }
   const message = pae(env.data.payloadType, payload);
   const byId = new Map(trusted.map((k) => [k.keyid, k]));
+  const attempts = new Map<string, number>();
   const valid = new Set<string>();
   for (const s of env.data.signatures) {
     const key = byId.get(s.keyid);
     if (!key || valid.has(key.keyid)) continue;
+    // Each trusted key is tried a bounded number of times, so a flood of bad signatures under one
+    // trusted keyid cannot make verification expensive.
+    const n = (attempts.get(key.keyid) ?? 0) + 1;
+    attempts.set(key.keyid, n);
+    if (n > MAX_ATTEMPTS_PER_KEY) continue;
     if (verifyEd25519(key, message, Buffer.from(s.sig, 'base64'))) valid.add(key.keyid);
   }
   const need = Math.max(1, threshold);

@@ -59,6 +59,17 @@ describe('fetchBytes over http', () => {
     expect(e.code).toBe('ERR_INSECURE_URL');
   });
 
+  it('a response that trickles forever hits the whole-request deadline (ERR_DOWNLOAD_TIMEOUT), not retried', async () => {
+    server.route('/drip.json', (_req, res) => {
+      res.writeHead(200, { 'content-length': 1000 });
+      const t = setInterval(() => res.write(' '), 50);
+      res.on('close', () => clearInterval(t));
+    });
+    const e = await errorOf(fetchBytes(server.url('/drip.json'), opts({ limits: fastLimits({ metadataTimeoutMs: 400, idleTimeoutMs: 5_000 }) })));
+    expect(e.code).toBe('ERR_DOWNLOAD_TIMEOUT');
+    expect(server.requestsTo('/drip.json')).toHaveLength(1);
+  });
+
   it('cancels with ERR_CANCELLED', async () => {
     const ac = new AbortController();
     ac.abort();

@@ -1,3 +1,4 @@
+import { unsafePathReason } from '../../../src-main/engine/trust/paths';
 import { describe, it, expect } from 'vitest';
 import {
   assertChannel,
@@ -7,7 +8,6 @@ import {
   expiryFrom,
   isoSeconds,
   sortReleases,
-  unsafePathReason,
 } from '../../../src-main/engine/publish/feed-writer';
 
 describe('feed-writer rules', () => {
@@ -29,8 +29,8 @@ describe('feed-writer rules', () => {
   });
 
   it('refuses every path a client would refuse', () => {
-    expect(unsafePathReason('bin/demo')).toBeUndefined();
-    expect(unsafePathReason('a b/c.d')).toBeUndefined();
+    expect(unsafePathReason('bin/demo')).toBeNull();
+    expect(unsafePathReason('a b/c.d')).toBeNull();
     const bad = ['', '/etc/passwd', 'C:/x', 'c:x', 'a/../b', '..', './a', 'a//b', 'a/', 'a\\b', 'a\u0000b', 'a\nb'];
     for (const p of bad) expect(unsafePathReason(p), JSON.stringify(p)).toBeTypeOf('string');
     expect(() => assertPublishablePaths(['a/B.txt', 'a/b.txt'])).toThrow(expect.objectContaining({ code: 'ERR_UNSAFE_PATH' }));

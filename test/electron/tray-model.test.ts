@@ -1,0 +1,150 @@
+import { describe, it, expect } from 'vitest';
+import {
+  buildStartupErrorMenuModel,
+  buildTrayMenuModel,
+  pausedUntil,
+  tooltipText,
+  trayIconFile,
+  trayIconFiles,
+  trayStateOf,
+  type MenuItemModel,
+  type TrayMenuInput,
+} from '../../src-main/electron/tray-model';
+import type { ReleaseView } from '../../src-shared/api';
+import { CHECKED, point, progress, target } from './fixtures';
+
+const NOW = new Date('2025-01-15T12:00:00Z');
+const upToDate = (id: string) => target(id, { kind: 'up-to-date', checked_at: CHECKED });
+const available = (id: string, version: string, is_critical = false) => target(id, { kind: 'available', version, is_critical, is_breaking: false, checked_at: CHECKED });
+const failed = (id: string) => target(id, { kind: 'failed', error: { code: 'ERR_HASH_MISMATCH', message: 'hash differs' }, at: CHECKED });
+
+function find(items: MenuItemModel[], id: string): MenuItemModel | undefined {
+  for (const m of items) {
+    if (m.kind === 'separator') continue;
+    if (m.id === id) return m;
+    if (m.kind === 'submenu') {
+      const inner = find(m.items, id);
+      if (inner) return inner;
+    }
+  }
+  return undefined;
+}
+
+const input = (over: Partial<TrayMenuInput>): TrayMenuInput => ({ targets: [], latestPoints: {}, applyOnQuit: [], startAtLogin: false, now: NOW, ...over });
+
+describe('tray state and icon', () => {
+  it('picks the state by priority: working > error > critical > available > up to date', () => {
+    expect(trayStateOf([])).toBe('up-to-date');
+    expect(trayStateOf([upToDate('a'), target('b', { kind: 'checking' })])).toBe('up-to-date');
+    expect(trayStateOf([upToDate('a'), available('b', '2.0.0')])).toBe('available');
+    expect(trayStateOf([available('a', '2.0.0'), available('b', '2.0.1', true)])).toBe('critical');
+    expect(trayStateOf([available('a', '2.0.1', true), failed('b')])).toBe('error');
+    expect(trayStateOf([failed('b'), target('c', { kind: 'applying', version: '2.0.0', progress: progress(60) })])).toBe('working');
+    expect(trayStateOf([target('c', { kind: 'rolling-back', to_version: '1.0.0', progress: progress(10) })])).toBe('working');
+  });
+
+  it('counts an update remembered in `available` even when the state is up-to-date', () => {
+    const t = target('a', { kind: 'up-to-date', checked_at: CHECKED }, { available: { version: '3.0.0', is_critical: true } as ReleaseView });
+    expect(trayStateOf([t])).toBe('critical');
+  });
+
+  it('names the icon file per state, with template images on macOS', () => {
+    expect(trayIconFile('available', 'linux')).toBe('tray-available.png');
+    expect(trayIconFile('available', 'win32')).toBe('tray-available.png');
+    expect(trayIconFile('critical', 'darwin')).toBe('tray-criticalTemplate.png');
+    expect(trayIconFiles('working')).toEqual(['tray-working.png', 'tray-working@2x.png', 'tray-workingTemplate.png', 'tray-workingTemplate@2x.png']);
+  });
+});
+
+describe('tooltip', () => {
+  it('says what is going on', () => {
+    expect(tooltipText([])).toBe('Upkeep — no targets configured');
+    expect(tooltipText([upToDate('a')])).toBe('Upkeep — up to date');
+    expect(tooltipText([upToDate('a'), available('b', '2.0.0')])).toBe('Upkeep — 1 update available');
+    expect(tooltipText([available('a', '2.0.0'), available('b', '2.0.0')])).toBe('Upkeep — 2 updates available');
+    expect(tooltipText([available('a', '2.0.0'), available('b', '2.0.0', true)])).toBe('Upkeep — 2 updates available (1 critical)');
+    expect(tooltipText([available('b', '2.0.0', true)])).toBe('Upkeep — 1 critical update available');
+    expect(tooltipText([target('demo', { kind: 'downloading', version: '2.0.0', progress: progress(41.6) })])).toBe('Upkeep — updating demo 42%');
+    expect(tooltipText([target('demo', { kind: 'rolling-back', to_version: '1.0.0', progress: progress(5) })])).toBe('Upkeep — rolling back demo 5%');
+    expect(tooltipText([failed('demo')])).toBe('Upkeep — update of demo failed');
+    expect(tooltipText([failed('a'), failed('b')])).toBe('Upkeep — 2 targets need attention');
+  });
+});
+
+describe('menu model', () => {
+  it('has the fixed entries in order', () => {
+    const model = buildTrayMenuModel(input({ targets: [upToDate('a')] }));
+    const ids = model.map((m) => (m.kind === 'separator' ? '-' : m.id));
+    expect(ids).toEqual(['status', '-', 'check-now', '-', 'target:a', '-', 'open', 'pause', 'reload-config', '-', 'start-at-login', 'quit']);
+    expect(find(model, 'check-now')).toMatchObject({ label: 'Check now', enabled: true, action: { type: 'check-now' } });
+    expect(find(model, 'open')).toMatchObject({ action: { type: 'open', route: '#/' } });
+    expect(find(model, 'reload-config')).toMatchObject({ action: { type: 'reload-config' } });
+    expect(find(model, 'quit')).toMatchObject({ action: { type: 'quit' } });
+  });
+
+  it('gives each target update, rollback and apply-on-quit entries', () => {
+    const demo = available('demo', '1.3.0');
+    demo.points_count = 2;
+    const model = buildTrayMenuModel(
+      input({
+        targets: [demo, upToDate('db')],
+        latestPoints: { demo: point('demo', 'rb-2', '1.1.0', '1.2.0', '2025-01-10T00:00:00Z') },
+        applyOnQuit: [{ target: 'demo', version: '1.3.0' }],
+      }),
+    );
+    expect(find(model, 'target:demo')).toMatchObject({ kind: 'submenu', label: 'demo — update 1.3.0 available' });
+    expect(find(model, 'demo:apply')).toMatchObject({ label: 'Update to 1.3.0', enabled: true, action: { type: 'apply', target: 'demo', version: '1.3.0' } });
+    expect(find(model, 'demo:rollback')).toMatchObject({ label: 'Roll back to 1.1.0', enabled: true, action: { type: 'rollback', target: 'demo', rollback_id: 'rb-2' } });
+    expect(find(model, 'demo:apply-on-quit')).toMatchObject({ kind: 'checkbox', label: 'Apply when I quit', checked: true, action: { type: 'toggle-apply-on-quit', target: 'demo', version: '1.3.0' } });
+    expect(find(model, 'demo:open')).toMatchObject({ action: { type: 'open', route: '#/targets/demo' } });
+    expect(find(model, 'db:apply')).toMatchObject({ label: 'No update available', enabled: false });
+    expect(find(model, 'db:apply')).not.toHaveProperty('action');
+    expect(find(model, 'db:rollback')).toMatchObject({ label: 'No rollback point', enabled: false });
+    expect(find(model, 'db:apply-on-quit')).toBeUndefined();
+  });
+
+  it('disables update and rollback while the target is busy, and Check now when all are', () => {
+    const busy = target('demo', { kind: 'applying', version: '1.3.0', progress: progress(70) }, { available: { version: '1.3.0', is_critical: false } as ReleaseView });
+    const model = buildTrayMenuModel(input({ targets: [busy], latestPoints: { demo: point('demo', 'rb-1', '1.0.0', '1.2.0', CHECKED) } }));
+    expect(find(model, 'demo:apply')).toMatchObject({ enabled: false });
+    expect(find(model, 'demo:rollback')).toMatchObject({ enabled: false });
+    expect(find(model, 'check-now')).toMatchObject({ enabled: false });
+    expect(find(model, 'status')).toMatchObject({ label: 'updating demo 70%', enabled: false });
+    expect(find(model, 'target:demo')).toMatchObject({ label: 'demo — updating 70%' });
+  });
+
+  it('offers pause choices and Resume only while paused', () => {
+    const running = buildTrayMenuModel(input({ targets: [upToDate('a')] }));
+    expect(find(running, 'pause')).toMatchObject({ label: 'Pause updates' });
+    expect(find(running, 'pause:hour')).toMatchObject({ action: { type: 'pause', choice: 'hour' } });
+    expect(find(running, 'pause:tomorrow')).toMatchObject({ action: { type: 'pause', choice: 'tomorrow' } });
+    expect(find(running, 'pause:resume')).toMatchObject({ enabled: false });
+    const a = upToDate('a');
+    a.policy.paused_until = '2025-01-15T13:00:00Z';
+    const paused = buildTrayMenuModel(input({ targets: [a] }));
+    expect(find(paused, 'pause:resume')).toMatchObject({ enabled: true, action: { type: 'resume' } });
+    expect((find(paused, 'pause') as { label: string }).label).toMatch(/^Updates paused until \d\d:\d\d$/);
+  });
+
+  it('counts as paused only when every target is paused in the future', () => {
+    const a = upToDate('a');
+    const b = upToDate('b');
+    a.policy.paused_until = '2025-01-15T13:00:00Z';
+    expect(pausedUntil([a, b], NOW)).toBeNull();
+    b.policy.paused_until = '2025-01-15T12:30:00Z';
+    expect(pausedUntil([a, b], NOW)?.toISOString()).toBe('2025-01-15T12:30:00.000Z');
+    b.policy.paused_until = '2025-01-15T11:00:00Z';
+    expect(pausedUntil([a, b], NOW)).toBeNull();
+  });
+
+  it('reflects the start-at-login setting as a checkbox', () => {
+    expect(find(buildTrayMenuModel(input({ startAtLogin: true })), 'start-at-login')).toMatchObject({ kind: 'checkbox', checked: true, action: { type: 'toggle-start-at-login' } });
+    expect(find(buildTrayMenuModel(input({ startAtLogin: false })), 'start-at-login')).toMatchObject({ checked: false });
+  });
+
+  it('has a startup-error menu with retry, config location and quit', () => {
+    const m = buildStartupErrorMenuModel('targets.0.id: bad id');
+    expect(find(m, 'status')).toMatchObject({ label: 'Not running: targets.0.id: bad id', enabled: false });
+    expect(['retry-start', 'show-config', 'quit'].map((id) => (find(m, id) as { action: { type: string } }).action.type)).toEqual(['retry-start', 'show-config', 'quit']);
+  });
+});

@@ -1,0 +1,55 @@
+/**
+ * Child process for the crash suite: runs one engine command against a sandbox so the parent
+ * can SIGKILL it at any instant, then runs `recover` in a fresh process (what the next start of
+ * Upkeep does). Prints `PHASE <name>` the first time each phase is reached, `DONE <json>` at the end.
+ *
+ * Usage: node --import tsx crash-child.ts <apply|rollback|recover> <config.json>
+ */
+import { readFileSync } from 'node:fs';
+import { applyRelease, recover, rollbackToPoint } from '../../../src-main/engine/apply/index';
+import type { ApplyHooks, PlannedFile } from '../../../src-main/engine/apply/index';
+
+interface ChildConfig {
+  installDir: string;
+  stateDir: string;
+  pointsDir: string;
+  layout: 'in-place' | 'versioned';
+  version: string;
+  filesJson: string;
+  opId: string;
+}
+
+async function main(): Promise<void> {
+  const [cmd, cfgPath] = process.argv.slice(2);
+  const cfg = JSON.parse(readFileSync(cfgPath, 'utf8')) as ChildConfig;
+  const seen = new Set<string>();
+  const mark = (name: string): void => {
+    if (seen.has(name)) return;
+    seen.add(name);
+    process.stdout.write(`PHASE ${name}\n`);
+  };
+  const hooks: ApplyHooks = {
+    onProgress: (p) => mark(p.phase),
+    verify: async () => mark('verify'),
+  };
+  let result: unknown;
+  if (cmd === 'apply') {
+    const files = JSON.parse(readFileSync(cfg.filesJson, 'utf8')) as PlannedFile[];
+    result = await applyRelease(
+      { opId: cfg.opId, target: 'app', installDir: cfg.installDir, layout: cfg.layout, stateDir: cfg.stateDir, pointsDir: cfg.pointsDir, toVersion: cfg.version, files, retention: 3 },
+      hooks,
+    );
+  } else if (cmd === 'rollback') {
+    result = await rollbackToPoint({ target: 'app', installDir: cfg.installDir, stateDir: cfg.stateDir, pointsDir: cfg.pointsDir, opId: cfg.opId }, hooks);
+  } else if (cmd === 'recover') {
+    result = await recover(cfg);
+  } else {
+    throw new Error(`unknown command ${cmd}`);
+  }
+  process.stdout.write(`DONE ${JSON.stringify(result)}\n`);
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`${err instanceof Error ? err.stack : String(err)}\n`);
+  process.exit(1);
+});
