@@ -2,9 +2,11 @@ import { describe, it, expect, vi, beforeEach } from 'vitest';
 
 // What the preload sees of Electron: a contextBridge recording what is exposed, and an
 // ipcRenderer that records invokes and delivers events like the real one (event first).
-const exposed = new Map<string, unknown>();
-const invokes: { channel: string; args: unknown[] }[] = [];
-const listeners = new Map<string, Set<(event: unknown, ...args: unknown[]) => void>>();
+const { exposed, invokes, listeners } = vi.hoisted(() => ({
+  exposed: new Map<string, unknown>(),
+  invokes: [] as { channel: string; args: unknown[] }[],
+  listeners: new Map<string, Set<(event: unknown, ...args: unknown[]) => void>>(),
+}));
 
 vi.mock('electron', () => ({
   contextBridge: {
@@ -29,9 +31,10 @@ vi.mock('electron', () => ({
 
 import { EVENT_CHANNEL, IPC_PREFIX, type UpkeepBridge } from '../../src-shared/ipc-contract';
 import type { UpkeepEvent } from '../../src-shared/api';
+// Loading the preload runs it: it exposes the bridge through the mocked contextBridge.
+import '../../src-main/electron/preload';
 
 async function loadBridge(): Promise<UpkeepBridge> {
-  await import('../../src-main/electron/preload');
   return exposed.get('upkeep') as UpkeepBridge;
 }
 

@@ -242,9 +242,10 @@ export class FakeApi implements RendererApi {
     return this.run('download', [id, version], () => ({ success: true as const, target: id, version: version ?? '1.1.0', download_path: '/tmp/x', files: 1, bytes: 2048, reused_bytes: 0 }));
   }
   apply(id: string, opts?: { version?: string; verify_only?: boolean }) {
+    const before = this.targets.get(id); // the result reports the state the call started from
     return this.run('apply', [id, opts], (): ApplyResult => {
       if (this.applyResult) return this.applyResult(id, opts);
-      const t = this.target(id);
+      const t = before ?? this.target(id);
       return {
         success: true,
         target: id,
