@@ -27,7 +27,8 @@ export interface ShellLike {
 
 export interface IpcDeps {
   ipcMain: IpcMainLike;
-  core: UpdaterApi;
+  /** The core, or a getter returning it (null while it is not running: requests then fail with ERR_INTERNAL). */
+  core: UpdaterApi | (() => UpdaterApi | null);
   shell: ShellLike;
   /** Where the app's renderer comes from: the only sender accepted. */
   allowed: AppLocation | AppLocation[];
@@ -97,7 +98,9 @@ export async function handleIpcRequest(
   const schema = IPC_REQUESTS[channel] as z.ZodType;
   const parsed = schema.safeParse(args);
   if (!parsed.success) return { ok: false, error: { code: 'ERR_BAD_REQUEST', message: zodMessage(parsed.error) } };
-  const handler = handlersFor(deps.core, deps.shell)[channel] as (a: unknown) => Promise<unknown>;
+  const core = typeof deps.core === 'function' ? deps.core() : deps.core;
+  if (!core) return { ok: false, error: { code: 'ERR_INTERNAL', message: 'The Upkeep engine is not running' } };
+  const handler = handlersFor(core, deps.shell)[channel] as (a: unknown) => Promise<unknown>;
   try {
     const value = await handler(parsed.data);
     return { ok: true, value };

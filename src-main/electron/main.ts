@@ -124,13 +124,14 @@ function onCoreEvent(e: UpkeepEvent): void {
 /** Creates the core, starts its scheduler and (when enabled) the local API, and hooks the tray and IPC to it. */
 async function startCore(): Promise<void> {
   if (core) return;
+  let created: DaemonCore | null = null;
   try {
-    const c = await createDaemon({ configPath, actor: 'tray' });
+    created = await createDaemon({ configPath, actor: 'tray' });
+    const c = created;
     core = c;
     const cfg = c.config().config;
     setLogLevel(cfg.log.level);
     log.info(`core started with ${c.config().path}`);
-    stops.push(registerIpcHandlers({ ipcMain, core: c, shell, allowed: location }));
     stops.push(forwardEvents(c, () => windows.webContents()));
     stops.push(c.subscribe(onCoreEvent));
     presenter = createTrayPresenter({
@@ -154,6 +155,8 @@ async function startCore(): Promise<void> {
     await presenter.refresh();
   } catch (err) {
     core = null;
+    for (const stop of stops.splice(0)) stop();
+    if (created) await created.close().catch((e: unknown) => log.warn('closing the core failed', e));
     const message = err instanceof Error ? err.message : String(err);
     log.error('core did not start', err);
     tray().render('error', `Upkeep — not running: ${message}`, buildStartupErrorMenuModel(message));
@@ -197,6 +200,8 @@ if (!app.requestSingleInstanceLock()) {
   app.on('activate', () => windows.show());
   void app.whenReady().then(async () => {
     if (process.platform === 'win32') app.setAppUserModelId(APP_ID);
+    // Registered once for the app's lifetime; requests fail with ERR_INTERNAL while the core is down.
+    registerIpcHandlers({ ipcMain, core: () => core, shell, allowed: location });
     await startCore();
     const hidden = process.argv.includes(HIDDEN_ARG) || (process.platform === 'darwin' && app.getLoginItemSettings().wasOpenedAtLogin);
     if (!hidden) windows.show();

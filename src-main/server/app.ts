@@ -58,7 +58,7 @@ function applyCors(request: FastifyRequest, reply: FastifyReply, origins: readon
  */
 export async function buildApp(core: DaemonCore, opts: AppOptions = {}): Promise<FastifyInstance> {
   const log: LogFn = opts.log ?? (() => undefined);
-  const app = Fastify({ logger: false, bodyLimit: BODY_CEILING, routerOptions: { maxParamLength: 256 }, forceCloseConnections: 'idle' });
+  const app = Fastify({ logger: false, bodyLimit: BODY_CEILING, routerOptions: { maxParamLength: 256 }, forceCloseConnections: true });
   app.decorateRequest('principal', null);
 
   const ownMetrics = opts.metrics === undefined;

@@ -30,6 +30,10 @@ export interface ServerOptions {
 export interface RunningServer {
   url: string;
   port: number;
+  /**
+   * Stops listening, ends event streams and drops open connections (a request still waiting for
+   * an operation loses its response; the operation itself belongs to the core and goes on).
+   */
   close(): Promise<void>;
 }
 

@@ -21,6 +21,8 @@ export class SseParser {
   private dataLines: string[] = [];
   private eventType = '';
   private lastId: string | null = null;
+  /** The previous character was a CR: a LF right after it belongs to the same line ending. */
+  private afterCr = false;
   /** Reconnection delay the server asked for with `retry:`, in milliseconds. */
   retryMs: number | null = null;
 
@@ -34,7 +36,7 @@ export class SseParser {
   end(): SseMessage[] {
     this.buffer += this.decoder.decode();
     const out = this.drain(true);
-    this.buffer = '';
+    this.afterCr = false;
     this.dataLines = [];
     this.eventType = '';
     return out;
@@ -50,16 +52,21 @@ export class SseParser {
     let start = 0;
     for (let i = 0; i < this.buffer.length; i++) {
       const ch = this.buffer[i];
+      if (ch === '\n' && this.afterCr) {
+        // Second half of a CRLF whose CR ended the previous line (possibly in an earlier chunk).
+        this.afterCr = false;
+        start = i + 1;
+        continue;
+      }
+      this.afterCr = false;
       if (ch !== '\n' && ch !== '\r') continue;
-      // A CR at the very end may be the first half of CRLF: wait for the next chunk.
-      if (ch === '\r' && i === this.buffer.length - 1 && !atEnd) break;
       const line = this.buffer.slice(start, i);
-      if (ch === '\r' && this.buffer[i + 1] === '\n') i++;
+      this.afterCr = ch === '\r';
       start = i + 1;
       const message = this.line(line);
       if (message) out.push(message);
     }
-    this.buffer = this.buffer.slice(start);
+    this.buffer = atEnd ? '' : this.buffer.slice(start);
     return out;
   }
 

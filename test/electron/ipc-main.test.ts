@@ -190,6 +190,18 @@ describe('handleIpcRequest / isAllowedSender', () => {
     expect(calls).toEqual([]);
   });
 
+  it('answers ERR_INTERNAL while the core is not running, and uses it once it is', async () => {
+    const { core, calls } = fakeCore();
+    let current: UpdaterApi | null = null;
+    const deps = { core: () => current, shell: { openExternal: async () => {} }, allowed: FILE_LOC };
+    const before = await handleIpcRequest('listTargets', { senderFrame: { url: INDEX_URL } }, [], deps);
+    expect(before).toEqual({ ok: false, error: { code: 'ERR_INTERNAL', message: 'The Upkeep engine is not running' } });
+    current = core;
+    const after = await handleIpcRequest('listTargets', { senderFrame: { url: INDEX_URL } }, [], deps);
+    expect(after.ok).toBe(true);
+    expect(calls.map((c) => c.method)).toEqual(['listTargets']);
+  });
+
   it('accepts any of several locations', () => {
     expect(isAllowedSender('http://localhost:5173/x', [FILE_LOC, DEV_LOC])).toBe(true);
     expect(isAllowedSender(INDEX_URL, [FILE_LOC, DEV_LOC])).toBe(true);

@@ -85,8 +85,8 @@ export interface Sandbox {
 }
 
 /** Temp sandbox with install, state, points and cache dirs. */
-export async function makeSandbox(prefix = 'upkeep-apply-'): Promise<Sandbox> {
-  const root = await fsp.mkdtemp(path.join(os.tmpdir(), prefix));
+export async function makeSandbox(prefix = 'upkeep-apply-', baseDir = os.tmpdir()): Promise<Sandbox> {
+  const root = await fsp.mkdtemp(path.join(baseDir, prefix));
   const sb: Sandbox = {
     root,
     installDir: path.join(root, 'install'),
