@@ -51,10 +51,7 @@ export type IpcArgs<C extends IpcChannel> = z.input<(typeof IPC_REQUESTS)[C]>;
 type ApiMethod = Exclude<keyof UpdaterApi, 'subscribe'>;
 export type IpcResult<C extends IpcChannel> = C extends ApiMethod ? Awaited<ReturnType<UpdaterApi[C]>> : void;
 
-/** Prefix of every request channel name: `upkeep:<channel>`. */
-export const IPC_PREFIX = 'upkeep:';
-/** The main → renderer event channel carrying UpkeepEvent values. */
-export const EVENT_CHANNEL = 'upkeep:event';
+export { IPC_PREFIX, EVENT_CHANNEL } from './ipc-channels';
 
 /** Result envelope over IPC: errors keep their stable code across the boundary. */
 export type IpcResponse<T> = { ok: true; value: T } | { ok: false; error: { code: string; message: string } };

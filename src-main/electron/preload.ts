@@ -4,16 +4,14 @@
  * `onEvent` for the main → renderer event stream. Raw IPC events never reach the page.
  *
  * Sandboxed preloads can require nothing but 'electron', and electron-vite keeps node_modules
- * external, so this file imports no runtime value from src-shared (ipc-contract.ts pulls in zod).
- * The two channel constants are restated here with their types taken from the contract, so a
- * change there fails type-checking here.
+ * external, so the only runtime import from src-shared is the dependency-free channel names
+ * (ipc-channels.ts), which the build bundles in; the zod schemas stay in main.
  */
 import { contextBridge, ipcRenderer } from 'electron';
 import type { UpkeepEvent } from '../../src-shared/api';
-import type { EVENT_CHANNEL as ContractEventChannel, IPC_PREFIX as ContractPrefix, UpkeepBridge } from '../../src-shared/ipc-contract';
+import type { UpkeepBridge } from '../../src-shared/ipc-contract';
+import { IPC_PREFIX, EVENT_CHANNEL } from '../../src-shared/ipc-channels';
 
-const IPC_PREFIX: typeof ContractPrefix = 'upkeep:';
-const EVENT_CHANNEL: typeof ContractEventChannel = 'upkeep:event';
 
 /** The part of ipcRenderer the bridge needs. */
 export interface IpcRendererLike {

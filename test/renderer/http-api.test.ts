@@ -1,3 +1,6 @@
+// This test runs in Node (a real HTTP server on 127.0.0.1); it needs Node's types. ESLint still keeps
+// node:* and `process` out of src-renderer itself.
+/// <reference types="node" />
 import { describe, it, expect, afterEach } from 'vitest';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
