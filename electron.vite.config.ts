@@ -22,6 +22,7 @@ export default defineConfig({
     base: './',
     plugins: [react({})],
     build: {
+      minify: true,
       outDir: resolve(__dirname, 'out/renderer'),
       emptyOutDir: true,
       rollupOptions: { input: { index: resolve(__dirname, 'src-renderer/index.html') } },

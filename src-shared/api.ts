@@ -95,9 +95,11 @@ export interface ReleaseView {
 
 export type AutoApply = 'none' | 'critical' | 'all';
 
+export type WeekDay = 'mon' | 'tue' | 'wed' | 'thu' | 'fri' | 'sat' | 'sun';
+
 export interface MaintenanceWindow {
   /** Lowercase three-letter day names: mon … sun. Empty = every day. */
-  days: string[];
+  days: WeekDay[];
   /** "HH:MM" 24-hour, local to `timezone`. A window may cross midnight (start > end). */
   start: string;
   end: string;

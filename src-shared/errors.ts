@@ -51,6 +51,10 @@ export const ERROR_CODES = {
   ERR_APPLY_FAILED: 'failed',
   ERR_CANCELLED: 'failed',
   ERR_INTERNAL: 'failed',
+  /** Client side: the daemon could not be reached. */
+  ERR_NETWORK: 'failed',
+  /** Client side: the daemon's answer could not be understood. */
+  ERR_BAD_RESPONSE: 'failed',
 } as const satisfies Record<string, ErrorKind>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

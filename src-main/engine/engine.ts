@@ -331,7 +331,9 @@ export class Engine {
       const fetched = await this.fetchPhase(ctx, r.chosen, r.current);
       const p = targetPaths(ctx.loaded.config, ctx.target.id);
       const dir = await materialiseRelease(p.releasesDir, r.chosen.manifest.version, fetched.blobs, r.chosen.bytes);
-      await this.record(ctx.loaded, this.historyRecord(ctx.target.id, 'download', ctx.actor, ctx.started, r.current, r.chosen.manifest.version, 'success', undefined, ctx.opId, ctx.timings));
+      const rec = this.historyRecord(ctx.target.id, 'download', ctx.actor, ctx.started, r.current, r.chosen.manifest.version, 'success', undefined, ctx.opId, ctx.timings);
+      rec.bytes_downloaded = fetched.bytes - fetched.reusedBytes;
+      await this.record(ctx.loaded, rec);
       return {
         success: true, target: ctx.target.id, version: r.chosen.manifest.version, download_path: dir,
         files: fetched.blobs.size, bytes: fetched.bytes, reused_bytes: fetched.reusedBytes,
@@ -413,6 +415,7 @@ export class Engine {
       await updateRuntime(ctx.loaded.config.state_dir, t.id, (rt) => ({ ...rt, available: null, last_error: null }));
       const rec = this.historyRecord(t.id, 'apply', ctx.actor, ctx.started, current, m.version, 'success', undefined, ctx.opId, ctx.timings);
       rec.rollback_id = outcome.rollbackId;
+      rec.bytes_downloaded = fetched.bytes - fetched.reusedBytes;
       await this.record(ctx.loaded, rec);
       this.progress(ctx, 'commit', `Updated to ${m.version}`, 100);
       this.bus.notify({ type: 'update_completed', target: t.id, version: m.version, from_version: current, message: `${t.name ?? t.id} updated to ${m.version}` });

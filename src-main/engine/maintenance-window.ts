@@ -25,7 +25,7 @@ export function inMaintenanceWindow(now: Date, w: MaintenanceWindow | null): boo
   const { day, minutes } = localTime(now, w.timezone || 'UTC');
   const start = toMinutes(w.start);
   const end = toMinutes(w.end);
-  const dayOk = (d: string) => w.days.length === 0 || w.days.includes(d);
+  const dayOk = (d: string) => w.days.length === 0 || (w.days as string[]).includes(d);
   if (start === end) return dayOk(day); // a whole-day window
   if (start < end) return dayOk(day) && minutes >= start && minutes < end;
   // Crosses midnight: the late part belongs to today, the early part to yesterday's window.

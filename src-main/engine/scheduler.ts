@@ -56,6 +56,9 @@ export function decide(v: TargetView, now: Date, lastCheck: Date | null, downloa
   };
 }
 
+/** Shortest timer period, however short a check_interval is configured. */
+const MIN_PERIOD_MS = 1_000;
+
 export class Scheduler {
   private timer: NodeJS.Timeout | null = null;
   private readonly lastCheck = new Map<string, Date>();
@@ -67,9 +70,18 @@ export class Scheduler {
   /** Starts the timer (first tick at once). */
   start(): void {
     if (this.timer) return;
-    this.timer = setInterval(() => void this.tick(), this.periodMs);
-    this.timer.unref?.();
+    this.schedule();
     void this.tick();
+  }
+
+  /** (Re)arms the timer: every periodMs, or as often as the shortest configured check_interval asks. */
+  private schedule(): void {
+    if (this.timer) clearInterval(this.timer);
+    const cfg = this.engine.config().config;
+    const intervalsMs = cfg.targets.map((t) => (t.check_interval ?? cfg.check_interval ?? Infinity) * 1000);
+    const period = Math.max(MIN_PERIOD_MS, Math.min(this.periodMs, ...intervalsMs));
+    this.timer = setInterval(() => void this.tick(), period);
+    this.timer.unref?.();
   }
 
   async stop(): Promise<void> {
@@ -81,6 +93,7 @@ export class Scheduler {
   /** Forget check times (after a config reload changes schedules). */
   reset(): void {
     this.lastCheck.clear();
+    if (this.timer) this.schedule();
   }
 
   /** One pass over every target: check when due, then download/apply as policy allows. */

@@ -52,6 +52,7 @@ export function createEventStreams(core: DaemonCore, opts: EventStreamOptions = 
       'cache-control': 'no-cache, no-transform',
       connection: 'keep-alive',
       'x-accel-buffering': 'no',
+      'x-content-type-options': 'nosniff',
     });
     res.flushHeaders();
 

@@ -43,9 +43,7 @@ export function createIpcApi(bridge: UpkeepBridge): RendererApi {
     rollback: (id, rollbackId) => call('rollback', id, rollbackId),
     history: (id, limit) => call('history', id, limit),
     skipVersion: (id, version) => call('skipVersion', id, version),
-    // SettingsPatch types days as string[]; the channel schema narrows them to day names. Main
-    // validates the payload, so an invalid day is refused there with ERR_BAD_REQUEST.
-    updateSettings: (id, patch) => call('updateSettings', id, patch as IpcArgs<'updateSettings'>[1]),
+    updateSettings: (id, patch) => call('updateSettings', id, patch),
     reloadConfig: () => call('reloadConfig'),
     logs: (limit) => call('logs', limit),
     subscribe: (listener) => bridge.onEvent(listener),

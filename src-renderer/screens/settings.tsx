@@ -266,7 +266,9 @@ function PauseAndSkip({ target }: { target: TargetView }) {
         </button>
       </div>
 
-      <h2 id={`${uid}-skip`}>Skipped versions</h2>
+      <h2 id={`${uid}-skip`} className="section-gap">
+        Skipped versions
+      </h2>
       {skips.length === 0 ? (
         <p className="muted" data-testid="skip-empty">
           No versions are skipped.

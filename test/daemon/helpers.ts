@@ -74,7 +74,7 @@ export class Fixture {
   }
 
   /** The YAML text of a one-target config (`demo`, files, in-place) over this fixture's feed. */
-  configText(o: { target?: string[]; api?: string[]; top?: string[]; extraTargets?: string[] } = {}): string {
+  configText(o: { name?: string; target?: string[]; api?: string[]; top?: string[]; extraTargets?: string[] } = {}): string {
     return [
       'state_dir: ./state',
       ...(o.top ?? []),
@@ -87,7 +87,7 @@ export class Fixture {
       ...(o.api ?? []).map((l) => `  ${l}`),
       'targets:',
       '  - id: demo',
-      '    name: Demo server',
+      `    name: ${o.name ?? 'Demo server'}`,
       '    kind: files',
       '    install_dir: ./install',
       '    product: demo',

@@ -214,16 +214,18 @@ export async function createAdminToken(name = 'e2e-admin'): Promise<AdminToken> 
   return { token, sha256 };
 }
 
-/** Writes an upkeep.yaml for one files target "demo" (in-place layout) fed from `feedUrl`. */
-export async function writeDaemonConfig(f: FeedFixture, feedUrl: string, token: AdminToken): Promise<string> {
+/**
+ * Writes an upkeep.yaml for one files target "demo" (in-place layout) fed from `feedUrl` (an
+ * http://127.0.0.1 URL or a directory); with `token`, that token is the API's admin token.
+ */
+export async function writeDaemonConfig(f: FeedFixture, feedUrl: string, token?: AdminToken): Promise<string> {
   const file = path.join(f.dir, 'upkeep.yaml');
   await fsp.writeFile(file, [
     'state_dir: ./state',
     'api:',
     '  host: 127.0.0.1',
     '  port: 0',
-    '  tokens:',
-    `    - { name: e2e-admin, sha256: ${token.sha256}, scopes: [admin] }`,
+    ...(token ? ['  tokens:', `    - { name: e2e-admin, sha256: ${token.sha256}, scopes: [admin] }`] : ['  tokens: []']),
     'targets:',
     '  - id: demo',
     '    name: Demo service',
@@ -309,13 +311,22 @@ export interface Browser {
   close(): Promise<void>;
 }
 
+export interface LaunchOptions {
+  /**
+   * Ignore the page's Content-Security-Policy, to prove a defence holds on its own (the
+   * sanitiser), not only because the CSP also blocks inline script.
+   */
+  bypassCSP?: boolean;
+}
+
 /** Launches headless Chromium with a fresh profile directory and opens one page. */
-export async function launchBrowser(): Promise<Browser> {
+export async function launchBrowser(options: LaunchOptions = {}): Promise<Browser> {
   const profile = await tempDir('upkeep-chromium-');
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM_PATH,
     headless: true,
     viewport: { width: 1280, height: 800 },
+    bypassCSP: options.bypassCSP ?? false,
     args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   });
   const page = context.pages()[0] ?? (await context.newPage());
@@ -323,6 +334,9 @@ export async function launchBrowser(): Promise<Browser> {
   page.on('pageerror', (err) => errors.push(`pageerror: ${err.message}`));
   page.on('console', (msg) => {
     if (msg.type() === 'error') errors.push(`console: ${msg.text()}`);
+  });
+  page.on('response', (res) => {
+    if (res.status() >= 400) errors.push(`http ${res.status()}: ${res.request().method()} ${new URL(res.url()).pathname}`);
   });
   return {
     context,
@@ -345,4 +359,13 @@ export async function screenshot(page: Page, name: string): Promise<string> {
     await fsp.writeFile(path.join(DOCS_SCREENSHOTS_DIR, `${name}.png`), png);
   }
   return file;
+}
+
+/** Closes every toast on screen (as a user would), so screenshots show the screen underneath. */
+export async function dismissToasts(page: Page): Promise<void> {
+  const buttons = page.locator('[data-testid="toast"] button');
+  for (let n = await buttons.count(); n > 0; n = await buttons.count()) {
+    await buttons.first().click();
+    await page.waitForFunction((before) => document.querySelectorAll('[data-testid="toast"]').length < before, n);
+  }
 }

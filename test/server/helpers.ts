@@ -41,7 +41,7 @@ export async function startHarness(api: RawApi = apiWithTokens(), opts: ServerOp
 export interface JsonResponse {
   status: number;
   headers: Headers;
-  body: any; // eslint-disable-line @typescript-eslint/no-explicit-any
+  body: any;
   text: string;
 }
 

@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { makeConfig } from './fake-core';
 import { ADMIN, APPLIER, apiWithTokens, call, startHarness, type Harness } from './helpers';
 
 let h: Harness;
@@ -153,7 +154,6 @@ describe('request bodies and error mapping', () => {
     const body = { version: 'z'.repeat(200) };
     const before = await call(h.server, 'POST', '/api/targets/app/download', { token: ADMIN, json: body });
     expect(before.status).toBe(404); // within the limit: reaches the core, which has no such version
-    const { makeConfig } = await import('./fake-core');
     h.core.setConfig(makeConfig(apiWithTokens({ body_limit_bytes: 100 })));
     const after = await call(h.server, 'POST', '/api/targets/app/download', { token: ADMIN, json: body });
     expect(after.status).toBe(413);

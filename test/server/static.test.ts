@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DASHBOARD_CSP } from '../../src-main/server/static';
-import { call, startHarness, type Harness } from './helpers';
+import { apiWithTokens, call, startHarness, type Harness } from './helpers';
 
 let dir: string;
 let h: Harness | null = null;
@@ -45,7 +45,6 @@ describe('web dashboard', () => {
   });
 
   it('stays reachable with public_reads off (the page asks for the token itself)', async () => {
-    const { apiWithTokens } = await import('./helpers');
     h = await startHarness(apiWithTokens({ public_reads: false }), { staticDir: dir });
     expect((await call(h.server, 'GET', '/')).status).toBe(200);
     expect((await call(h.server, 'GET', '/api/targets')).status).toBe(401);

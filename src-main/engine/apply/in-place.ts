@@ -44,6 +44,7 @@ export async function planInPlace(inp: InPlaceInputs): Promise<{ journal: Journa
   const ops: JournalOp[] = [];
   const mkdirs: string[] = [];
   const mkdirSet = new Set<string>();
+  const existing = new Set<string>();
   const backedUp: FileRecord[] = [];
   const displaced: FileRecord[] = [];
   const observed: FileRecord[] = [];
@@ -66,7 +67,7 @@ export async function planInPlace(inp: InPlaceInputs): Promise<{ journal: Journa
     if (disk.kind === 'other' && disk.type === 'dir') {
       throw new OperationError('ERR_APPLY_FAILED', `cannot install ${f.path}: a directory is in the way`, { path: f.path });
     }
-    for (const dir of await missingDirs(path.dirname(dest))) {
+    for (const dir of await missingDirs(path.dirname(dest), existing)) {
       if (mkdirSet.has(dir)) continue;
       mkdirSet.add(dir);
       mkdirs.push(dir);

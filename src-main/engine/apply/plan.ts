@@ -77,16 +77,21 @@ export function stageName(dest: string, opId: string): string {
   return path.join(dir, `.${name}.upkeep-${opId}`);
 }
 
-/** The missing directories from `dir` up to the first existing ancestor, shallowest first. */
-export async function missingDirs(dir: string): Promise<string[]> {
+/**
+ * The missing directories from `dir` up to the first existing ancestor, shallowest first.
+ * `known` (optional, per planning run) caches directories already seen to exist.
+ */
+export async function missingDirs(dir: string, known?: Set<string>): Promise<string[]> {
   const out: string[] = [];
   let d = path.resolve(dir);
-  while (!(await lexists(d))) {
+  while (!known?.has(d) && !(await lexists(d))) {
     out.unshift(d);
     const up = path.dirname(d);
     if (up === d) break;
     d = up;
   }
+  known?.add(d);
+  for (const m of out) known?.add(m); // created by the caller's plan before anything needs them
   return out;
 }
 

@@ -159,6 +159,7 @@ async function planInPlaceRestore(
   const stage: StageItem[] = [];
   const ops: JournalOp[] = [];
   const mkdirSet = new Set<string>();
+  const existing = new Set<string>();
   const sorted = [...wanted].sort((a, b) => (a[0] < b[0] ? -1 : 1));
   const states = await mapLimit(sorted, IO_CONCURRENCY, ([rel]) => diskState(under(o.installDir, rel)));
   // Hash candidate sources in parallel (each is verified once; results are reused below).
@@ -181,7 +182,7 @@ async function planInPlaceRestore(
     }
     const src = await findSource(want);
     if (!src) throw new OperationError('ERR_APPLY_FAILED', `cannot restore ${rel}: its bytes (sha256 ${want.sha256}) are in no kept point`, { path: rel });
-    for (const dir of await missingDirs(path.dirname(dest))) {
+    for (const dir of await missingDirs(path.dirname(dest), existing)) {
       if (mkdirSet.has(dir)) continue;
       mkdirSet.add(dir);
       j.mkdirs.push(dir);

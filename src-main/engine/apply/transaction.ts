@@ -125,6 +125,7 @@ export async function executeTransaction(j: Journal, hooks: ApplyHooks = {}): Pr
     }
   }
   await setPhase(j, 'committed');
+  hooks.onProgress?.({ phase: 'commit', done: 0, total: 1 });
   await finishTransaction(j, hooks);
 }
 

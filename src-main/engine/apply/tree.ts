@@ -248,21 +248,33 @@ export async function assertSafePaths(installDir: string, relPaths: Iterable<str
     checked.set(abs, ok);
     return ok;
   };
+  // lstat of each directory component once, however many paths share it.
+  const kinds = new Map<string, Promise<'missing' | 'notdir' | 'link' | 'other'>>();
+  const kindOf = (abs: string): Promise<'missing' | 'notdir' | 'link' | 'other'> => {
+    let k = kinds.get(abs);
+    if (!k) {
+      k = fsp.lstat(abs).then(
+        (st) => (st.isSymbolicLink() ? 'link' : 'other'),
+        (err: unknown) => {
+          if (isCode(err, 'ENOENT')) return 'missing';
+          if (isCode(err, 'ENOTDIR')) return 'notdir';
+          throw err;
+        },
+      );
+      kinds.set(abs, k);
+    }
+    return k;
+  };
   for (const rel of relPaths) {
     assertRelativePath(rel);
     const segs = rel.split('/');
     let cur = installDir;
     for (let i = 0; i < segs.length; i++) {
       cur = path.join(cur, segs[i]);
-      let st;
-      try {
-        st = await fsp.lstat(cur);
-      } catch (err) {
-        if (isCode(err, 'ENOENT')) break;
-        if (isCode(err, 'ENOTDIR')) unsafe(rel, `a parent of it is not a directory`);
-        throw err;
-      }
-      if (st.isSymbolicLink() && !(await safeLink(cur))) {
+      const kind = await kindOf(cur);
+      if (kind === 'missing') break;
+      if (kind === 'notdir') unsafe(rel, `a parent of it is not a directory`);
+      if (kind === 'link' && !(await safeLink(cur))) {
         unsafe(rel, i === segs.length - 1 ? 'it is a symlink pointing outside the install dir' : `${segs.slice(0, i + 1).join('/')} is a symlink leading outside the install dir`);
       }
     }

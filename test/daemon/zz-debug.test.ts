@@ -1,0 +1,23 @@
+import { it } from 'vitest';
+import { promises as fsp } from 'node:fs';
+import path from 'node:path';
+import { runCli } from '/work/main/test/helpers/cli';
+import { Fixture, call, exists, spawnDaemon, waitFor } from '/work/main/test/daemon/helpers';
+it('dbg', async () => {
+  const fx = await Fixture.create('dbg-');
+  const started = path.join(fx.dir, 'smoke-started');
+  await fx.publish('1.0.0', { 'bin/demo': 'one' });
+  await fx.writeConfig(fx.configText({ target: ['hooks:', `  smoke: 'touch ${started}; sleep 2'`] }));
+  await runCli(['--config', fx.configPath, 'apply', '--json']);
+  await fsp.rm(started);
+  await fx.publish('1.1.0', { 'bin/demo': 'two' });
+  const c = await spawnDaemon(fx.configPath, ['--no-watch']);
+  const t0 = Date.now();
+  const applying = call(c.url, 'POST', '/api/updates/apply/1.1.0', { token: fx.admin.token }).then((r) => console.log('resp', Date.now() - t0, r.status, r.text), (e) => console.log('err', Date.now() - t0, e.cause?.message));
+  await waitFor('smoke', () => exists(started));
+  console.log('smoke at', Date.now() - t0);
+  process.kill(c.pid, 'SIGTERM');
+  const ex = await c.exited;
+  console.log('exit', Date.now() - t0, ex, c.stderr());
+  await applying;
+}, 30000);
