@@ -108,8 +108,8 @@ export interface FeedServer {
   /** Blob requests (by path) seen so far. */
   blobRequests: string[];
   /**
-   * Holds blobs larger than `minBytes`: each such response sends its first half and then waits
-   * until `release()` is called. Returns a promise that resolves once a held blob is waiting.
+   * Holds blobs larger than `minBytes`: each such response sends its first half (slowly) and then
+   * waits until `release()` is called. Returns a promise that resolves once a held blob is waiting.
    */
   hold(minBytes: number): Promise<void>;
   /** Lets held and future blobs through. */
@@ -153,9 +153,17 @@ export async function startFeedServer(root: string): Promise<FeedServer> {
       const half = Math.floor(size / 2);
       const fh = await fsp.open(abs, 'r');
       try {
-        const first = Buffer.alloc(half);
-        await fh.read(first, 0, half, 0);
-        res.write(first);
+        // Like a slow link: the first half in slices a little apart (so the client sees bytes
+        // arrive over time and reports progress), then nothing until release().
+        const slices = 8;
+        for (let i = 0; i < slices; i++) {
+          const from = Math.floor((half * i) / slices);
+          const to = Math.floor((half * (i + 1)) / slices);
+          const chunk = Buffer.alloc(to - from);
+          await fh.read(chunk, 0, chunk.length, from);
+          res.write(chunk);
+          await new Promise((resolve) => setTimeout(resolve, 150));
+        }
         onHeld?.();
         await gate;
         const rest = Buffer.alloc(size - half);
@@ -349,12 +357,15 @@ export async function launchBrowser(options: LaunchOptions = {}): Promise<Browse
   };
 }
 
-/** Saves a full-page PNG as test-results/e2e/<name>.png, and docs/screenshots/<name>.png when UPKEEP_UPDATE_SCREENSHOTS=1. */
-export async function screenshot(page: Page, name: string): Promise<string> {
+/**
+ * Saves a full-page PNG as test-results/e2e/<name>.png and, when UPKEEP_UPDATE_SCREENSHOTS=1 and
+ * `docs` is not false, as docs/screenshots/<name>.png (the README's pictures). Returns the first path.
+ */
+export async function screenshot(page: Page, name: string, options: { docs?: boolean } = {}): Promise<string> {
   await fsp.mkdir(RESULTS_DIR, { recursive: true });
   const file = path.join(RESULTS_DIR, `${name}.png`);
   const png = await page.screenshot({ path: file, fullPage: true, animations: 'disabled' });
-  if (process.env.UPKEEP_UPDATE_SCREENSHOTS === '1') {
+  if (process.env.UPKEEP_UPDATE_SCREENSHOTS === '1' && options.docs !== false) {
     await fsp.mkdir(DOCS_SCREENSHOTS_DIR, { recursive: true });
     await fsp.writeFile(path.join(DOCS_SCREENSHOTS_DIR, `${name}.png`), png);
   }

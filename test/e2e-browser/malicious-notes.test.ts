@@ -97,7 +97,7 @@ describe('hostile release notes', () => {
       // The notes did render (so the checks below look at real output, not an empty box).
       await expect.poll(() => notes.locator('li').allInnerTexts()).toEqual(['Safe item after the hostile ones']);
       expect(await notes.innerText()).toContain('Totally normal release');
-      await screenshot(page, `malicious-notes-csp-${csp}`);
+      await screenshot(page, `malicious-notes-csp-${csp}`, { docs: false });
 
       const audit = (): Promise<NotesAudit> =>
         page.evaluate(() => {

@@ -1,0 +1,125 @@
+/**
+ * Crash safety through the real command line: `upkeep apply` and `upkeep rollback` of a
+ * 2,000-file release are SIGKILLed at random instants; the next command (`upkeep status`)
+ * recovers, and the install dir is exactly the old or exactly the new tree — bytes and modes —
+ * with the recorded version agreeing. (test/engine/apply/crash.test.ts does the same at the
+ * engine level with more kills; UPKEEP_CLI_CRASH_RUNS sets the count here.)
+ */
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { spawn } from 'node:child_process';
+import { existsSync, promises as fsp } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { BIN, runCli } from '../helpers/cli';
+import { snapshot, type Entry } from '../helpers/tree';
+
+const RUNS = Math.max(2, Number(process.env.UPKEEP_CLI_CRASH_RUNS ?? 12) || 12);
+const FILES = 2000;
+// tmpfs when available: a SIGKILL loses no written data with or without fsync, so the crash
+// behaviour is the same, minus ~ms per fsync.
+const BASE = existsSync('/dev/shm') ? '/dev/shm' : os.tmpdir();
+
+let dir: string;
+let config: string;
+let v1: Entry[];
+let v2: Entry[];
+const install = () => path.join(dir, 'install');
+
+async function makeBuild(root: string, version: string): Promise<void> {
+  for (let i = 0; i < FILES; i++) {
+    // 1.1.0 changes every third file, drops files 1990+, and adds ten new ones.
+    if (version === '1.1.0' && i >= 1990) continue;
+    const changed = version === '1.1.0' && i % 3 === 0;
+    const rel = path.join(root, `d${i % 25}`, `f${i}.txt`);
+    await fsp.mkdir(path.dirname(rel), { recursive: true });
+    await fsp.writeFile(rel, `file ${i} ${changed ? 'v2' : 'v1'}\n`.repeat(8));
+    if (i % 97 === 0) await fsp.chmod(rel, changed ? 0o700 : 0o755);
+  }
+  if (version === '1.1.0') {
+    for (let i = 0; i < 10; i++) {
+      await fsp.mkdir(path.join(root, 'new'), { recursive: true });
+      await fsp.writeFile(path.join(root, 'new', `n${i}.txt`), `new ${i}\n`);
+    }
+  }
+}
+
+function runKilled(args: string[], afterMs: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, '--config', config, ...args], { stdio: 'ignore' });
+    const timer = setTimeout(() => child.kill('SIGKILL'), afterMs);
+    child.on('error', reject);
+    child.on('exit', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}
+
+async function timed(args: string[]): Promise<number> {
+  const t = Date.now();
+  const r = await runCli(['--config', config, ...args, '--json'], { timeoutMs: 120_000 });
+  expect(r.code, r.stderr + r.stdout).toBe(0);
+  return Date.now() - t;
+}
+
+beforeAll(async () => {
+  dir = await fsp.mkdtemp(path.join(BASE, 'upkeep-clicrash-'));
+  const keys = path.join(dir, 'keys');
+  expect((await runCli(['release', 'keygen', '--out', keys])).code).toBe(0);
+  const pub = (await fsp.readFile(path.join(keys, 'upkeep.pub'), 'utf8')).trim();
+  for (const v of ['1.0.0', '1.1.0']) {
+    const b = path.join(dir, `build-${v}`);
+    await makeBuild(b, v);
+    const r = await runCli(['release', 'publish', b, '--feed', path.join(dir, 'feed'), '--product', 'demo', '--version', v, '--key', path.join(keys, 'upkeep.key')], { timeoutMs: 120_000 });
+    expect(r.code, r.stderr).toBe(0);
+  }
+  v1 = await snapshot(path.join(dir, 'build-1.0.0'));
+  v2 = await snapshot(path.join(dir, 'build-1.1.0'));
+  config = path.join(dir, 'upkeep.yaml');
+  await fsp.writeFile(config, [
+    'state_dir: ./state',
+    'targets:',
+    '  - id: demo',
+    '    kind: files',
+    '    install_dir: ./install',
+    '    product: demo',
+    `    feed: { url: ${JSON.stringify(path.join(dir, 'feed'))} }`,
+    `    trust: { keys: [${JSON.stringify(pub)}] }`,
+    '    retention: 5',
+  ].join('\n'));
+  await timed(['apply', '--version', '1.0.0']);
+}, 300_000);
+
+afterAll(async () => {
+  await fsp.rm(dir, { recursive: true, force: true });
+});
+
+describe('SIGKILL during CLI apply and rollback', () => {
+  it(`recovers to exactly the old or the new tree after ${RUNS} random kills`, async () => {
+    // Uninterrupted runs measure how long each command takes (and prove both work).
+    const applyMs = await timed(['apply']);
+    expect(await snapshot(install())).toEqual(v2);
+    const rollbackMs = await timed(['rollback']);
+    expect(await snapshot(install())).toEqual(v1);
+
+    const seen = { old: 0, new: 0 };
+    for (let i = 0; i < RUNS; i++) {
+      const atV1 = JSON.stringify(await snapshot(install())) === JSON.stringify(v1);
+      const cmd = atV1 ? ['apply'] : ['rollback'];
+      const limit = atV1 ? applyMs : rollbackMs;
+      await runKilled(cmd, Math.floor(Math.random() * limit));
+      const st = await runCli(['--config', config, 'status', 'demo', '--json']);
+      expect(st.code, st.stderr).toBe(0);
+      const tree = await snapshot(install());
+      const isV1 = JSON.stringify(tree) === JSON.stringify(v1);
+      const isV2 = JSON.stringify(tree) === JSON.stringify(v2);
+      expect(isV1 || isV2, `run ${i} (${cmd[0]}): tree is neither 1.0.0 nor 1.1.0`).toBe(true);
+      expect(st.json.current_version).toBe(isV1 ? '1.0.0' : '1.1.0');
+      if (isV1 === atV1) seen.old++;
+      else seen.new++;
+    }
+    // Both outcomes occur, or the kills never landed inside an operation.
+    expect(seen.old).toBeGreaterThan(0);
+    expect(seen.new).toBeGreaterThan(0);
+  }, 600_000);
+});
