@@ -197,7 +197,7 @@ export class Engine {
   // ---------------------------------------------------------------- check
 
   /** Fetches and verifies the feed; reports the newest eligible release. */
-  async check(id: string, o: { actor?: Actor } = {}): Promise<CheckResult> {
+  async check(id: string, o: { actor?: Actor; quiet?: boolean } = {}): Promise<CheckResult> {
     const loaded = this.loaded;
     const t = findTarget(loaded.config, id);
     const actor = o.actor ?? this.actor;
@@ -227,12 +227,18 @@ export class Engine {
           message: `${t.name ?? t.id} ${release.version} is available${release.is_critical ? ' (critical)' : ''}`,
         });
       }
-      if (release || actor !== 'scheduler') {
+      this.bus.log('info', release ? `${t.id}: ${release.version} is available (installed: ${r.current ?? 'nothing'})` : `${t.id}: up to date (${r.current ?? 'nothing installed'})`, t.id);
+      if (!o.quiet && (release || actor !== 'scheduler')) {
         await this.record(loaded, this.historyRecord(t.id, 'check', actor, started, r.current, release?.version ?? null, release ? 'success' : 'up_to_date'));
       }
       return result;
     } catch (err) {
       const e = toUpkeepError(err);
+      if (o.quiet) {
+        if (!this.running.has(t.id)) await this.setState(t.id, null);
+        throw e;
+      }
+      this.bus.log('error', `${t.id}: check failed: ${e.message} (${e.code})`, t.id);
       await updateRuntime(loaded.config.state_dir, t.id, (rt) => ({ ...rt, last_checked_at: this.now().toISOString(), last_error: { code: e.code, message: e.message } }));
       if (!this.running.has(t.id)) await this.setState(t.id, { kind: 'failed', error: { code: e.code, message: e.message }, at: this.now().toISOString() });
       await this.record(loaded, this.historyRecord(t.id, 'check', actor, started, null, null, resultOf(e), e));
@@ -375,6 +381,7 @@ export class Engine {
       if (!r.chosen) return await this.upToDate(ctx, op, current, !!o.verifyOnly);
       const m = r.chosen.manifest;
       toVersion = m.version;
+      this.bus.log('info', `${t.id}: ${o.verifyOnly ? 'verifying' : 'updating'} ${current ?? 'nothing'} -> ${m.version} (by ${ctx.actor})`, t.id);
       if (!o.verifyOnly) {
         this.bus.notify({ type: 'update_started', target: t.id, version: m.version, from_version: current, is_critical: m.is_critical, message: `Updating ${t.name ?? t.id} to ${m.version}` });
       }
@@ -418,6 +425,7 @@ export class Engine {
       rec.bytes_downloaded = fetched.bytes - fetched.reusedBytes;
       await this.record(ctx.loaded, rec);
       this.progress(ctx, 'commit', `Updated to ${m.version}`, 100);
+      this.bus.log('info', `${t.id}: updated ${current ?? 'nothing'} -> ${m.version}; rollback point ${outcome.rollbackId ?? 'none'}`, t.id);
       this.bus.notify({ type: 'update_completed', target: t.id, version: m.version, from_version: current, message: `${t.name ?? t.id} updated to ${m.version}` });
       return {
         success: true, target: t.id, version: m.version, from_version: current, verify_only: false,
@@ -425,6 +433,7 @@ export class Engine {
       };
     } catch (err) {
       const e = toUpkeepError(err);
+      this.bus.log('error', `${t.id}: ${op} of ${toVersion ?? 'the newest release'} failed: ${e.message} (${e.code})${switched ? '; rolling back' : ''}`, t.id);
       if (switched && t.kind === 'files') {
         const withDetails = new OperationError(e.code, `${e.message} — rolled back to ${current ?? 'the previous state'}`, { ...(e.details ?? {}), rolled_back: true });
         try {
@@ -474,6 +483,7 @@ export class Engine {
   async rollback(id: string, o: { rollbackId?: string; actor?: Actor } = {}): Promise<RollbackResult> {
     const ctx = await this.begin(id, o.actor);
     const t = ctx.target;
+    let refreshAfter = false;
     try {
       if (t.kind !== 'files') return await runCommandRollback(this, ctx, t, o.rollbackId ?? null);
       const p = targetPaths(ctx.loaded.config, t.id);
@@ -490,15 +500,20 @@ export class Engine {
       const rec = this.historyRecord(t.id, 'rollback', ctx.actor, ctx.started, res.fromVersion, res.version, 'success', undefined, ctx.opId, ctx.timings);
       rec.rollback_id = res.rollbackId;
       await this.record(ctx.loaded, rec);
+      this.bus.log('info', `${t.id}: rolled back ${res.fromVersion ?? 'nothing'} -> ${res.version ?? 'nothing'} (point ${res.rollbackId})`, t.id);
       this.bus.notify({ type: 'rolled_back', target: t.id, version: res.version, from_version: res.fromVersion, message: `${t.name ?? t.id} rolled back to ${res.version ?? 'its state before the first install'}` });
+      refreshAfter = true;
       return { success: true, target: t.id, rollback_id: res.rollbackId, version: res.version, from_version: res.fromVersion, operation_id: ctx.opId };
     } catch (err) {
       const e = toUpkeepError(err);
+      this.bus.log('error', `${t.id}: rollback failed: ${e.message} (${e.code})`, t.id);
       await this.record(ctx.loaded, this.historyRecord(t.id, 'rollback', ctx.actor, ctx.started, null, null, resultOf(e), e, ctx.opId));
       await this.fail(ctx, e);
       throw e;
     } finally {
       await this.end(ctx);
+      // The versions rolled back from are still published: show them as available again.
+      if (refreshAfter) await this.check(t.id, { actor: ctx.actor, quiet: true }).catch(() => undefined);
     }
   }
 

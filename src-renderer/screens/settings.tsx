@@ -253,7 +253,7 @@ function PauseAndSkip({ target }: { target: TargetView }) {
   return (
     <section className="card" aria-labelledby={`${uid}-pause`}>
       <h2 id={`${uid}-pause`}>Pause</h2>
-      <p data-testid="pause-status">{paused ? `Automatic checks and updates are paused until ${formatDateTime(paused)}.` : 'Automatic checks and updates are running.'}</p>
+      <p data-testid="pause-status">{paused ? `Automatic downloads and updates are paused until ${formatDateTime(paused)}; checks go on.` : 'Automatic downloads and updates are running.'}</p>
       <div className="actions">
         <button type="button" className="button" disabled={busy} onClick={() => void write({ paused_until: pauseOneHour(new Date()) }, 'Paused for one hour.')} data-testid="pause-hour">
           Pause 1 hour

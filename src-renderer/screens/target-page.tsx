@@ -28,14 +28,12 @@ const TAB_LABELS: Record<TargetTab, string> = {
 
 function activityTitle(target: TargetView): string {
   switch (target.state.kind) {
+    // The phase ("Downloading", "Health check"…) follows the title, so the title names the goal.
     case 'downloading':
-      return `Downloading ${target.state.version}`;
     case 'verifying':
-      return `Verifying ${target.state.version}`;
     case 'applying':
-      return `Updating to ${target.state.version}`;
     case 'health-checking':
-      return `Checking health of ${target.state.version}`;
+      return target.state.version ? `Updating to ${target.state.version}` : 'Updating';
     case 'rolling-back':
       return target.state.to_version ? `Rolling back to ${target.state.to_version}` : 'Rolling back';
     default:

@@ -78,8 +78,11 @@ export async function runDaemonCommand(argv: string[], configPath: string | unde
       io.err(`${sig}: shutting down`);
       watcher?.close();
       process.off('SIGHUP', onHup);
-      await server?.close();
+      // Finish (or safely abort) the running operations first, while the API can still answer
+      // the callers waiting on them (new mutations get ERR_BUSY meanwhile); then stop listening.
       await core.close();
+      await new Promise((r) => setImmediate(r));
+      await server?.close();
       detachLog();
       resolve(0);
     };

@@ -113,13 +113,12 @@ export async function fsyncDirs(dirs: Iterable<string>): Promise<void> {
 }
 
 /**
- * Copies `src` to `dest` (replacing a leftover `dest`), sets `mode` exactly (chmod ignores the
+ * Copies `src` to `dest` (replacing a leftover regular file `dest`), sets `mode` exactly (chmod ignores the
  * umask) and fsyncs the file. The caller fsyncs the directory. Used to stage verified cache
  * blobs: a byte copy is needed here because the cache keeps its blob.
  */
 export async function copyDurable(src: string, dest: string, mode: number): Promise<void> {
-  await fsp.rm(dest, { force: true });
-  await fsp.copyFile(src, dest, fsc.COPYFILE_FICLONE);
+  await fsp.copyFile(src, dest, fsc.COPYFILE_FICLONE); // replaces a leftover `dest`
   await fsp.chmod(dest, mode & 0o7777);
   await fsyncPath(dest);
 }

@@ -1,7 +1,8 @@
 /**
  * Aggregates byte counts into progress samples (done/total, speed over a sliding window, ETA)
- * and throttles them to at most `hz` per second. No timers and no I/O: the clock is injected,
- * samples are pushed to `emit` from `add` and `finish`.
+ * and throttles them to at most `hz` per second. The clock is injected; samples are pushed to
+ * `emit` from `add` and `finish`, plus one trailing sample (a timer) when a throttled update
+ * would otherwise be the last one seen before a stall.
  */
 import { DEFAULT_LIMITS } from '../limits';
 
@@ -35,6 +36,7 @@ export class ProgressMeter {
   private readonly now: () => number;
   /** (time, bytes done) points; the first one is the anchor at or before the window start. */
   private samples: Array<{ t: number; done: number }>;
+  private trailing: NodeJS.Timeout | null = null;
 
   constructor(private readonly o: ProgressMeterOptions) {
     const hz = o.hz ?? DEFAULT_LIMITS.progressHz;
@@ -62,14 +64,31 @@ export class ProgressMeter {
       while (this.samples.length > 1 && (this.samples[1]?.t ?? t) <= t - this.windowMs) this.samples.shift();
     }
     if (this.lastEmit === null || t - this.lastEmit >= this.minIntervalMs) {
-      this.lastEmit = t;
-      this.o.emit(this.sample(t));
+      this.emitNow(t);
+    } else if (!this.trailing && Number.isFinite(this.minIntervalMs)) {
+      // Throttled: make sure this update is shown even if no more bytes arrive for a while.
+      this.trailing = setTimeout(() => {
+        this.trailing = null;
+        if (!this.finished) this.emitNow(this.now());
+      }, Math.max(1, this.minIntervalMs - (t - this.lastEmit)));
+      this.trailing.unref?.();
     }
+  }
+
+  private emitNow(t: number): void {
+    if (this.trailing) {
+      clearTimeout(this.trailing);
+      this.trailing = null;
+    }
+    this.lastEmit = t;
+    this.o.emit(this.sample(t));
   }
 
   /** Emits the final 100% sample (bytes_done = total, eta 0) exactly once; later calls do nothing. */
   finish(): void {
     if (this.finished) return;
+    if (this.trailing) clearTimeout(this.trailing);
+    this.trailing = null;
     const t = this.now();
     const speed = this.speed(t);
     this.finished = true;

@@ -30,7 +30,11 @@ async function main(): Promise<void> {
   };
   const hooks: ApplyHooks = {
     onProgress: (p) => mark(p.phase),
-    verify: async () => mark('verify'),
+    verify: async () => {
+      mark('verify');
+      // Simulates a slow health check, so the parent can kill the child while it verifies.
+      if (process.env.UPKEEP_CRASH_HOLD_VERIFY === '1') await new Promise((r) => setTimeout(r, 120_000));
+    },
   };
   let result: unknown;
   if (cmd === 'apply') {

@@ -20,7 +20,6 @@ import { makeSandbox, snapshot, toPlanned } from './helpers';
 
 const RUNS = Math.max(1, Number(process.env.UPKEEP_CRASH_RUNS ?? 50) || 50);
 const CHILD = path.resolve(__dirname, 'crash-child.ts');
-const MARKERS = ['stage', 'backup', 'switch', 'verify', 'commit'];
 /**
  * Where the sandbox lives: tmpfs when there is one. A SIGKILL loses no written data whether
  * or not it was fsynced (the kernel keeps it), so tmpfs tests exactly the same crash
@@ -42,7 +41,9 @@ interface Outcome {
 function runChild(args: string[], opts: { killAfterMs?: number; killOnMarker?: string; extraMs?: number } = {}): Promise<Outcome> {
   return new Promise((resolve, reject) => {
     const started = Date.now();
-    const child = spawn(process.execPath, ['-r', 'tsx/cjs', CHILD, ...args], { cwd: process.cwd(), stdio: ['ignore', 'pipe', 'pipe'] });
+    // Killing on the verify marker holds verify() open so the kill lands before the commit.
+    const env = { ...process.env, UPKEEP_CRASH_HOLD_VERIFY: opts.killOnMarker === 'verify' ? '1' : '0' };
+    const child = spawn(process.execPath, ['-r', 'tsx/cjs', CHILD, ...args], { cwd: process.cwd(), env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     let killed = false;
@@ -71,6 +72,13 @@ function runChild(args: string[], opts: { killAfterMs?: number; killOnMarker?: s
       resolve({ killed: killed && signal === 'SIGKILL', ms: Date.now() - started, markers, stdout, stderr, code });
     });
   });
+}
+
+/** Every entry name under `dir` (relative paths), without reading contents. */
+async function names(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const e of await fsp.readdir(dir, { withFileTypes: true, recursive: true })) out.push(path.relative(dir, path.join(e.parentPath, e.name)));
+  return out;
 }
 
 /** A deterministic pseudo-random generator (runs are reproducible given UPKEEP_CRASH_SEED). */
@@ -120,6 +128,9 @@ describe.each(['in-place', 'versioned'] as const)('crash safety (%s)', (layout) 
   let newTree: SnapEntry[];
   let tApply = 0;
   let tRollback = 0;
+  // Phase markers seen in uninterrupted runs; marker kills cycle through them, verify and commit first.
+  const markers: Record<'apply' | 'rollback', string[]> = { apply: [], rollback: [] };
+  const order = (seen: string[]): string[] => ['verify', 'commit', ...seen.filter((m) => m !== 'verify' && m !== 'commit')].filter((m) => seen.includes(m));
   const random = rng(Number(process.env.UPKEEP_CRASH_SEED ?? Date.now()));
 
   const reset = async (from: string): Promise<void> => {
@@ -153,7 +164,7 @@ describe.each(['in-place', 'versioned'] as const)('crash safety (%s)', (layout) 
       expect(e?.mode).toBe(f.mode);
     }
     if (layout === 'versioned') expect(byPath.get('current')?.target).toBe(installed?.version_dir);
-    const leftovers = (await snapshot(path.dirname(sb.installDir))).filter((e) => /\.upkeep-|\/\.tx-|upkeep-xdev|journal\.json/.test(e.path));
+    const leftovers = (await names(work)).filter((p) => /\.upkeep-|(^|\/)\.tx-|upkeep-xdev|journal\.json/.test(p));
     expect(leftovers, opIdNote).toEqual([]);
     return isOld ? 'old' : 'new';
   }
@@ -182,6 +193,7 @@ describe.each(['in-place', 'versioned'] as const)('crash safety (%s)', (layout) 
     const full = await runChild(['apply', cfgV2]);
     expect(full.code, full.stderr).toBe(0);
     tApply = full.ms;
+    markers.apply = order(full.markers);
     newTree = await snapshot(sb.installDir);
     expect(newTree).not.toEqual(oldTree);
     expect(newTree.filter((e) => e.type === 'file').length).toBeGreaterThanOrEqual(N);
@@ -190,6 +202,7 @@ describe.each(['in-place', 'versioned'] as const)('crash safety (%s)', (layout) 
     const fullRb = await runChild(['rollback', cfgV2]);
     expect(fullRb.code, fullRb.stderr).toBe(0);
     tRollback = fullRb.ms;
+    markers.rollback = order(fullRb.markers);
     expect(await snapshot(sb.installDir)).toEqual(oldTree);
   }, 600_000);
 
@@ -202,11 +215,14 @@ describe.each(['in-place', 'versioned'] as const)('crash safety (%s)', (layout) 
   async function crashLoop(kind: 'apply' | 'rollback'): Promise<Record<'old' | 'new', number>> {
     const counts = { old: 0, new: 0 };
     const T = kind === 'apply' ? tApply : tRollback;
+    let dirty = true;
     for (let i = 0; i < runs; i++) {
-      await reset(kind === 'apply' ? pristineApply : pristineRollback);
+      // A run that recovered to the starting state leaves it as the next run's start: no copy needed.
+      if (dirty) await reset(kind === 'apply' ? pristineApply : pristineRollback);
       const byMarker = i % 3 === 2;
+      const list = markers[kind];
       const opts = byMarker
-        ? { killOnMarker: MARKERS[Math.floor(random() * MARKERS.length)], extraMs: Math.floor(random() * 3) * 5 }
+        ? { killOnMarker: list[Math.floor(i / 3) % list.length], extraMs: Math.floor(random() * 3) * 5 }
         : { killAfterMs: Math.floor(random() * T) };
       const out = await runChild([kind, cfgV2], opts);
       if (!out.killed) expect(out.code, out.stderr).toBe(0);
@@ -217,6 +233,7 @@ describe.each(['in-place', 'versioned'] as const)('crash safety (%s)', (layout) 
       const state = await check(note);
       const which = kind === 'apply' ? state : state === 'old' ? 'new' : 'old';
       counts[which]++;
+      dirty = which === 'new';
       const pts = await listPoints(sb.pointsDir);
       expect(pts.map((p) => p.to_version), note).toEqual(state === 'new' ? ['2.0.0', '1.0.0'] : ['1.0.0']); // state is v1 (old) or v2 (new)
       if (!out.killed) expect(which, note).toBe('new');
@@ -228,8 +245,9 @@ describe.each(['in-place', 'versioned'] as const)('crash safety (%s)', (layout) 
     const counts = await crashLoop('apply');
     expect(counts.old + counts.new).toBe(runs);
     if (runs >= 6) {
-      expect(counts.old).toBeGreaterThan(0);
-      expect(counts.new).toBeGreaterThan(0);
+      // Kills while verify() holds always end old; kills after the commit marker always end new.
+      expect(counts.old, JSON.stringify(counts)).toBeGreaterThan(0);
+      expect(counts.new, JSON.stringify(counts)).toBeGreaterThan(0);
     }
   }, 900_000);
 
@@ -237,8 +255,9 @@ describe.each(['in-place', 'versioned'] as const)('crash safety (%s)', (layout) 
     const counts = await crashLoop('rollback');
     expect(counts.old + counts.new).toBe(runs);
     if (runs >= 6) {
-      expect(counts.old).toBeGreaterThan(0);
-      expect(counts.new).toBeGreaterThan(0);
+      // Kills while verify() holds always end old; kills after the commit marker always end new.
+      expect(counts.old, JSON.stringify(counts)).toBeGreaterThan(0);
+      expect(counts.new, JSON.stringify(counts)).toBeGreaterThan(0);
     }
   }, 900_000);
 });
