@@ -23,7 +23,8 @@ import { parseTrust } from './trust/feed-checks';
 import { candidateReleases, checkUpgradePolicy, filesForPlatform } from './trust/select';
 import { compareVersions } from './trust/versions';
 import { fetchRelease, materialiseRelease } from './fetch-release';
-import { applyRelease, readInstalled, listPoints, rollbackToPoint, recover } from './apply';
+import { applyRelease, readInstalled, listPoints, rollbackToPoint, recover, defaultMode } from './apply';
+import { BlobCache } from './net/blob-cache';
 import { readRuntime, updateRuntime, type RuntimeState } from './state/store';
 import { getMachineId } from './state/machine-id';
 import { appendHistory, readHistory } from './history';
@@ -33,6 +34,7 @@ import { runHealthCheck } from './health';
 import type { ManifestDetails } from './daemon-types';
 import { runCommandApply, runCommandRollback, commandCurrentVersion, listCommandPoints } from './command-target';
 import { DsseEnvelopeSchema } from '../../src-shared/feed-schema';
+import { exists } from './fs/atomic';
 
 export interface EngineOptions {
   loaded: LoadedConfig;
@@ -57,8 +59,6 @@ interface Resolved {
   chosen: LoadedManifest | null;
 }
 
-const DEFAULT_MODE = 0o644;
-const EXEC_MODE = 0o755;
 
 /** A new operation id: time-ordered and unique. */
 export function newOperationId(now: Date): string {
@@ -73,6 +73,7 @@ export class Engine {
   private readonly actor: Actor;
   private readonly states = new Map<string, TargetState>();
   private readonly running = new Map<string, { abort: AbortController; cancellable: boolean }>();
+  private readonly lastProgress = new Map<string, { op: string; phase: Phase; at: number }>();
 
   constructor(o: EngineOptions) {
     this.loaded = o.loaded;
@@ -489,7 +490,13 @@ export class Engine {
       const p = targetPaths(ctx.loaded.config, t.id);
       this.running.get(t.id)!.cancellable = false;
       await this.setState(t.id, { kind: 'rolling-back', to_version: null, progress: this.makeProgress(ctx, 'rollback', 'Rolling back', 0) });
-      const res = await rollbackToPoint({ target: t.id, installDir: t.install_dir, stateDir: p.stateDir, pointsDir: p.pointsDir, opId: ctx.opId, ...(o.rollbackId ? { rollbackId: o.rollbackId } : {}) }, {
+      const cache = new BlobCache(p.cacheDir);
+      // Bytes a point lacks (a managed file the user deleted) may still be in the download cache.
+      const findBlob = async (sha: string): Promise<string | null> => {
+        const blob = cache.pathFor(sha);
+        return (await exists(blob)) ? blob : null;
+      };
+      const res = await rollbackToPoint({ target: t.id, installDir: t.install_dir, stateDir: p.stateDir, pointsDir: p.pointsDir, opId: ctx.opId, findBlob, ...(o.rollbackId ? { rollbackId: o.rollbackId } : {}) }, {
         onProgress: (pr) => this.progress(ctx, 'rollback', `Restoring${pr.file ? ` ${pr.file}` : ''}`, Math.round((pr.done / Math.max(1, pr.total)) * 100), { files_done: pr.done, files_total: pr.total }),
       });
       try {
@@ -600,8 +607,15 @@ export class Engine {
     };
   }
 
-  /** Emits a progress event and keeps the target's live state in step with it. */
+  /**
+   * Emits a progress event and keeps the target's live state in step with it. Events within one
+   * phase are throttled to limits.progressHz; a new phase and 100 % always go out.
+   */
   progress(ctx: OpContext, phase: Phase, message: string, percent: number, extra: Partial<Progress> = {}): void {
+    const last = this.lastProgress.get(ctx.target.id);
+    const nowMs = Date.now();
+    if (last && last.op === ctx.opId && last.phase === phase && percent < 100 && nowMs - last.at < 1000 / this.limits.progressHz) return;
+    this.lastProgress.set(ctx.target.id, { op: ctx.opId, phase, at: nowMs });
     const p = this.makeProgress(ctx, phase, message, percent, extra);
     const version = (this.states.get(ctx.target.id) as { version?: string } | undefined)?.version ?? '';
     const kind: TargetState['kind'] = phase === 'download' ? 'downloading' : phase === 'verify' ? 'verifying' : phase === 'health' ? 'health-checking' : phase === 'rollback' ? 'rolling-back' : 'applying';
@@ -627,7 +641,7 @@ export class Engine {
 }
 
 function modeOf(f: { mode?: number | undefined; type: string }): number {
-  return f.mode ?? (f.type === 'executable' ? EXEC_MODE : DEFAULT_MODE);
+  return defaultMode(f.type, f.mode);
 }
 
 function phaseOf(p: string): Phase {

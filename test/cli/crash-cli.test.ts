@@ -13,7 +13,7 @@ import path from 'node:path';
 import { BIN, runCli } from '../helpers/cli';
 import { snapshot, type Entry } from '../helpers/tree';
 
-const RUNS = Math.max(2, Number(process.env.UPKEEP_CLI_CRASH_RUNS ?? 12) || 12);
+const RUNS = Math.max(2, Number(process.env.UPKEEP_CLI_CRASH_RUNS ?? 10) || 10);
 const FILES = 2000;
 // tmpfs when available: a SIGKILL loses no written data with or without fsync, so the crash
 // behaviour is the same, minus ~ms per fsync.

@@ -49,9 +49,12 @@ describe('auto_apply: critical in a running daemon', () => {
     expect(applied.available).toBeNull();
     expect(await snapshot(fx.installDir)).toEqual(await snapshot(await fx.build('1.1.0')));
 
-    const hist = await call(c.url, 'GET', '/api/targets/demo/history', { token: fx.reader.token });
-    const auto = hist.body.find((h: { operation: string }) => h.operation === 'apply');
-    expect(auto, JSON.stringify(hist.body, null, 1)).toMatchObject({ actor: 'scheduler', from_version: '1.0.0', to_version: '1.1.0', result: 'success' });
+    // The history record is appended just after the switch commits: wait for it.
+    const auto = await waitFor('the apply in history', async () => {
+      const hist = await call(c.url, 'GET', '/api/targets/demo/history', { token: fx.reader.token });
+      return hist.body.find((h: { operation: string; to_version: string }) => h.operation === 'apply' && h.to_version === '1.1.0');
+    });
+    expect(auto).toMatchObject({ actor: 'scheduler', from_version: '1.0.0', to_version: '1.1.0', result: 'success' });
 
     process.kill(c.pid, 'SIGTERM');
     expect(await c.exited).toEqual({ code: 0, signal: null });

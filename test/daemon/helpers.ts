@@ -141,7 +141,7 @@ export async function startInProcess(configPath: string): Promise<InProcess> {
 export interface JsonResponse {
   status: number;
   headers: Headers;
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+   
   body: any;
   text: string;
 }
@@ -272,12 +272,12 @@ export function spawnDaemon(configPath: string, extra: string[] = [], timeoutMs 
 export async function collectEvents(
   url: string,
   token: string,
-  until: (events: Array<{ event: string; data: any }>) => boolean, // eslint-disable-line @typescript-eslint/no-explicit-any
+  until: (events: Array<{ event: string; data: any }>) => boolean,  
   o: { timeoutMs?: number; onOpen?: () => void } = {},
-): Promise<Array<{ event: string; data: any }>> { // eslint-disable-line @typescript-eslint/no-explicit-any
+): Promise<Array<{ event: string; data: any }>> {  
   const ctrl = new AbortController();
   const timer = setTimeout(() => ctrl.abort(), o.timeoutMs ?? 20_000);
-  const events: Array<{ event: string; data: any }> = []; // eslint-disable-line @typescript-eslint/no-explicit-any
+  const events: Array<{ event: string; data: any }> = [];  
   try {
     const res = await fetch(`${url}/api/events`, { headers: { authorization: `Bearer ${token}`, accept: 'text/event-stream' }, signal: ctrl.signal });
     if (res.status !== 200 || !res.body) throw new Error(`GET /api/events answered ${res.status}`);

@@ -6,6 +6,7 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
+import { runCli } from '../helpers/cli';
 import { snapshot } from '../helpers/tree';
 import { Fixture, call, rawRequest, startInProcess, exists, type InProcess } from './helpers';
 
@@ -224,5 +225,19 @@ describe('seed and canonical routes against a real daemon', () => {
     const ro = await call(d.url, 'POST', '/api/targets/demo/apply', { token: reader, json: {} });
     expect(ro.status).toBe(403);
     expect(await snapshot(fx.installDir)).toEqual(oldTree);
+  });
+
+  it('a token made by `upkeep token create` works once its hash is in the config and reloaded', async () => {
+    const made = await runCli(['token', 'create', '--name', 'ci', '--scope', 'update:apply', '--json']);
+    expect(made.code, made.stderr).toBe(0);
+    expect(made.json.sha256).toMatch(/^[0-9a-f]{64}$/);
+    const before = await call(d.url, 'POST', '/api/targets/demo/check', { token: made.json.token });
+    expect(before.status).toBe(401);
+    await fx.writeConfig(fx.configText({ api: ['allowed_hosts: []'] }).replace('  tokens:\n', `  tokens:\n    - { name: ci, sha256: ${made.json.sha256}, scopes: [update:apply] }\n`));
+    expect((await call(d.url, 'POST', '/admin/reload', { token: admin })).status).toBe(200);
+    const after = await call(d.url, 'POST', '/api/targets/demo/check', { token: made.json.token });
+    expect(after.status, after.text).toBe(200);
+    const notAdmin = await call(d.url, 'POST', '/admin/reload', { token: made.json.token });
+    expect(notAdmin.status).toBe(403);
   });
 });

@@ -8,7 +8,7 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { decide, nextCheckDue, Scheduler } from '../../src-main/engine/scheduler';
 import type { Engine } from '../../src-main/engine/engine';
-import type { ReleaseView, TargetPolicy, TargetState, TargetView } from '../../src-shared/api';
+import type { MaintenanceWindow, ReleaseView, TargetPolicy, TargetState, TargetView } from '../../src-shared/api';
 import { FeedBuilder, engineFor, indexPayload, makeKey, type TestKey } from '../helpers/feed-builder';
 import { tempDir } from '../helpers/tree';
 
@@ -39,7 +39,7 @@ function view(p: Partial<TargetPolicy> = {}, available: ReleaseView | null = nul
 
 const plus = (d: Date, s: number) => new Date(d.getTime() + s * 1000);
 // A window that is closed at T0 (Monday 10:00 UTC) and open on Monday 02:00–04:00 UTC.
-const NIGHT = { days: ['mon'], start: '02:00', end: '04:00', timezone: 'UTC' };
+const NIGHT: MaintenanceWindow = { days: ['mon'], start: '02:00', end: '04:00', timezone: 'UTC' };
 
 describe('when checks are due', () => {
   it('interval: at once the first time, then every check_interval_s', () => {

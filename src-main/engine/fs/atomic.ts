@@ -18,9 +18,9 @@ export async function fsyncDir(dir: string): Promise<void> {
   }
 }
 
-/** fsyncs a regular file's data and metadata. */
+/** fsyncs a regular file's data and metadata (opened read-only, so read-only files work too). */
 export async function fsyncFile(file: string): Promise<void> {
-  const fh = await fsp.open(file, 'r+');
+  const fh = await fsp.open(file, 'r');
   try {
     await fh.sync();
   } finally {
