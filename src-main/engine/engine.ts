@@ -404,14 +404,14 @@ export class Engine {
         toVersion: m.version, retention: effectivePolicy(t, (await readRuntime(ctx.loaded.config.state_dir, t.id)).settings).retention,
         files: files.map((f) => ({ path: f.path, source: fetched.blobs.get(f.path)!, sha256: f.sha256, size: f.size, mode: modeOf(f) })),
       }, {
-        onProgress: (pr) => this.progress(ctx, phaseOf(pr.phase), `${labelOf(pr.phase)}${pr.file ? ` ${pr.file}` : ''}`, 50 + Math.round((pr.done / Math.max(1, pr.total)) * 40), { files_done: pr.done, files_total: pr.total, ...(pr.file ? { file: pr.file } : {}) }),
+        onProgress: (pr) => this.progress(ctx, phaseOf(pr.phase), `${labelOf(pr.phase)}${pr.file ? ` ${pr.file}` : ''}`, installPercent(pr.phase, pr.done, pr.total), { files_done: pr.done, files_total: pr.total, ...(pr.file ? { file: pr.file } : {}) }),
         verify: async () => {
           switched = true;
-          await this.phase(ctx, 'migrate', 'Running migrate hook', 90, () => runHook('migrate', t.hooks.migrate, hookCtx));
-          await this.phase(ctx, 'smoke', 'Running smoke hook', 93, () => runHook('smoke', t.hooks.smoke, hookCtx));
+          await this.phase(ctx, 'migrate', 'Running migrate hook', 89, () => runHook('migrate', t.hooks.migrate, hookCtx));
+          await this.phase(ctx, 'smoke', 'Running smoke hook', 91, () => runHook('smoke', t.hooks.smoke, hookCtx));
           if (t.health) {
             const health = t.health;
-            await this.phase(ctx, 'health', 'Checking health', 96, () => runHealthCheck(health, { version: m.version, signal: ctx.abort.signal }));
+            await this.phase(ctx, 'health', 'Checking health', 94, () => runHealthCheck(health, { version: m.version, signal: ctx.abort.signal }));
           }
         },
       });
@@ -642,6 +642,20 @@ export class Engine {
 
 function modeOf(f: { mode?: number | undefined; type: string }): number {
   return defaultMode(f.type, f.mode);
+}
+
+/** Install phases share 50–100 % in order, so the bar never moves backwards (download is 0–50). */
+const INSTALL_RANGES: Record<string, [number, number]> = {
+  stage: [50, 68],
+  backup: [68, 76],
+  switch: [76, 88],
+  commit: [97, 99],
+  rollback: [50, 99],
+};
+
+function installPercent(phase: string, done: number, total: number): number {
+  const [from, to] = INSTALL_RANGES[phase] ?? [50, 99];
+  return from + Math.round((Math.min(done, total) / Math.max(1, total)) * (to - from));
 }
 
 function phaseOf(p: string): Phase {
