@@ -76,9 +76,20 @@ async function stage(j: Journal, hooks: ApplyHooks): Promise<void> {
       }
     }
     if (!linked) await copyDurable(item.source, item.path, item.mode);
-    hooks.onProgress?.({ phase: 'stage', done: ++done, total: j.stage.length, file: item.path });
+    hooks.onProgress?.({ phase: 'stage', done: ++done, total: j.stage.length, file: displayPath(j, item.path) });
   });
   await fsyncDirs(dirsToSync);
+}
+
+/**
+ * The path a user recognises for progress lines: relative to the install dir, with staging
+ * names (`.<name>.upkeep-<op>`, `versions/.<v>.upkeep-<op>/`) shown as their destination.
+ */
+export function displayPath(j: Pick<Journal, 'install_dir'>, abs: string): string {
+  const rel = path.relative(j.install_dir, abs).split(path.sep).join('/');
+  return rel
+    .replace(/^versions\/\.([^/]+)\.upkeep-[^/]+\//, 'versions/$1/')
+    .replace(/(^|\/)\.([^/]+)\.upkeep-[^/]+$/, '$1$2');
 }
 
 /** Runs every op in order, then fsyncs every directory an op touched. */
@@ -92,7 +103,7 @@ async function switchOps(j: Journal, hooks: ApplyHooks): Promise<void> {
       touched.add(path.dirname(op.to));
     }
     const backup = op.t === 'rename' && isInside(j.backup_dir, op.to);
-    hooks.onProgress?.({ phase: backup ? 'backup' : 'switch', done: ++done, total: j.ops.length, file: op.t === 'rename' ? op.to : op.path });
+    hooks.onProgress?.({ phase: backup ? 'backup' : 'switch', done: ++done, total: j.ops.length, file: displayPath(j, op.t === 'rename' ? (backup ? op.from : op.to) : op.path) });
   }
   await fsyncDirs(touched);
 }
