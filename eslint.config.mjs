@@ -64,8 +64,8 @@ export default tseslint.config(
         ],
       }],
       'no-restricted-syntax': ['error', {
-        selector: "MemberExpression[object.name='ipcMain']",
-        message: 'Use the typed IPC map (src-main/electron/ipc-main.ts), not raw ipcMain.',
+        selector: "MemberExpression[object.name=/^ipc(Main|Renderer)$/]",
+        message: 'Use the typed IPC map (src-main/electron/ipc-main.ts, preload.ts), not raw ipcMain/ipcRenderer.',
       }],
     },
   },

@@ -28,6 +28,7 @@ export class Daemon implements DaemonCore {
   private readonly scheduler: Scheduler;
   private closed = false;
   private readonly unsubscribe: () => void;
+  private readonly lastProgressSent = new Map<string, { phase: string; step: number }>();
 
   constructor(readonly engine: Engine, private readonly opts: DaemonOptions, private readonly version: string) {
     this.startedAt = (opts.now ?? (() => new Date()))().toISOString();
@@ -43,6 +44,15 @@ export class Daemon implements DaemonCore {
       for (const hook of this.engine.config().config.webhooks) {
         void deliver(hook, e.notification, { log: (m) => this.engine.bus.log('warn', m) });
       }
+    } else if (e.type === 'progress') {
+      // update_progress goes only to webhooks that list it (at most one per phase change or 10 %).
+      const hooks = this.engine.config().config.webhooks.filter((h) => h.events?.includes('update_progress'));
+      const last = this.lastProgressSent.get(e.target);
+      const step = Math.floor(e.progress.percent / 10);
+      if (hooks.length === 0 || (last && last.phase === e.progress.phase && last.step === step)) return;
+      this.lastProgressSent.set(e.target, { phase: e.progress.phase, step });
+      const n = { type: 'update_progress' as const, target: e.target, at: new Date().toISOString(), message: `${e.progress.phase}: ${e.progress.message} (${Math.round(e.progress.percent)}%)` };
+      for (const hook of hooks) void deliver(hook, n, { log: (m) => this.engine.bus.log('warn', m) });
     }
   }
 

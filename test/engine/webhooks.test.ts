@@ -125,4 +125,22 @@ describe('webhooks from the daemon', () => {
       await core.close();
     }
   });
+
+  it('sends update_progress only to webhooks that ask for it, a few per operation', async () => {
+    rx = await receiver();
+    await fx.publish('1.0.0', { 'bin/demo': 'one', 'lib/a': 'a', 'lib/b': 'b' });
+    await fx.writeConfig(fx.configText({ top: ['webhooks:', `  - { url: ${JSON.stringify(rx.url)}, events: [update_progress], retries: 0, timeout_s: 5 }`] }));
+    const core = await createDaemon({ configPath: fx.configPath, env: {} });
+    try {
+      await core.apply('demo');
+      await waitFor('progress deliveries', () => rx.got.length >= 2, { timeoutMs: 10_000 });
+      const events = rx.got.map((r) => JSON.parse(r.body) as Notification & { event: string });
+      expect(events.every((e) => e.event === 'update_progress' && e.target === 'demo')).toBe(true);
+      expect(events.some((e) => e.message.startsWith('download:'))).toBe(true);
+      // Throttled to phase changes and 10 % steps: never more than phases x 11.
+      expect(events.length).toBeLessThanOrEqual(12 * 11);
+    } finally {
+      await core.close();
+    }
+  });
 });
