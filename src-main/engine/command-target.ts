@@ -57,14 +57,8 @@ function stepRunner(engine: Engine, ctx: OpContext, t: CommandTargetConfig, from
   const base = { target: t.id, fromVersion: from, toVersion: to, installDir: t.install_dir, defaultTimeoutMs: t.hook_timeout * 1000 };
   return async (name: StepName, percent: number, cmd: HookCommand | undefined = t.steps[name]) => {
     if (!cmd) return;
-    await engine.phase(ctx, 'step', `Running ${name} step`, percent, async () => {
-      try {
-        await runHook(name, cmd, { ...base, extraEnv: { UPKEEP_STEP: name } });
-      } catch (err) {
-        const e = toUpkeepError(err);
-        throw new OperationError('ERR_STEP_FAILED', `Step ${name} failed: ${e.message}`, { ...(e.details ?? {}), step: name });
-      }
-    });
+    // kind 'step': failures are ERR_STEP_FAILED naming the step, UPKEEP_STEP is set.
+    await engine.phase(ctx, 'step', `Running ${name} step`, percent, () => runHook(name, cmd, { ...base, kind: 'step', signal: ctx.abort.signal }));
   };
 }
 
@@ -78,6 +72,8 @@ async function apply(engine: Engine, ctx: OpContext, t: CommandTargetConfig, o: 
     return result;
   }
   const hookCtx = { target: t.id, fromVersion: o.from, toVersion: o.to, installDir: t.install_dir, defaultTimeoutMs: t.hook_timeout * 1000 };
+  // From here on the steps change the running system: cancelling is no longer safe.
+  engine.markNotCancellable(ctx);
   engine.bus.notify({ type: 'update_started', target: t.id, version: o.to, from_version: o.from, is_critical: o.manifest?.manifest.is_critical ?? false, message: `Updating ${t.name ?? t.id} to ${o.to}` });
   await engine.timed(ctx, 'pre_apply', () => runHook('pre_apply', t.hooks.pre_apply, hookCtx));
   const step = stepRunner(engine, ctx, t, o.from, o.to);

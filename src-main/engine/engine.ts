@@ -396,7 +396,7 @@ export class Engine {
         await this.record(ctx.loaded, this.historyRecord(t.id, 'verify', ctx.actor, ctx.started, current, m.version, 'success', undefined, ctx.opId, ctx.timings));
         return { success: true, target: t.id, version: m.version, from_version: current, verify_only: true, files_updated: changed, files_removed: [], rollback_id: null, operation_id: ctx.opId };
       }
-      this.running.get(t.id)!.cancellable = false;
+      this.markNotCancellable(ctx);
       const hookCtx = { target: t.id, fromVersion: current, toVersion: m.version, installDir: t.install_dir, defaultTimeoutMs: t.hook_timeout * 1000 };
       await this.timed(ctx, 'pre_apply', () => runHook('pre_apply', t.hooks.pre_apply, hookCtx));
       const outcome = await applyRelease({
@@ -488,7 +488,7 @@ export class Engine {
     try {
       if (t.kind !== 'files') return await runCommandRollback(this, ctx, t, o.rollbackId ?? null);
       const p = targetPaths(ctx.loaded.config, t.id);
-      this.running.get(t.id)!.cancellable = false;
+      this.markNotCancellable(ctx);
       await this.setState(t.id, { kind: 'rolling-back', to_version: null, progress: this.makeProgress(ctx, 'rollback', 'Rolling back', 0) });
       const cache = new BlobCache(p.cacheDir);
       // Bytes a point lacks (a managed file the user deleted) may still be in the download cache.
@@ -540,6 +540,12 @@ export class Engine {
   async history(id?: string, limit = 100): Promise<HistoryRecord[]> {
     const target = id !== undefined ? findTarget(this.loaded.config, id).id : undefined;
     return readHistory(this.loaded.config.state_dir, { ...(target ? { target } : {}), limit });
+  }
+
+  /** From now on the running operation of ctx's target can no longer be cancelled safely. */
+  markNotCancellable(ctx: OpContext): void {
+    const r = this.running.get(ctx.target.id);
+    if (r) r.cancellable = false;
   }
 
   /** Cancels the running operation of `id` while that is still safe. */

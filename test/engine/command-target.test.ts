@@ -89,7 +89,7 @@ describe('command targets', () => {
     expect(err).toBeInstanceOf(UpkeepError);
     const ue = err as UpkeepError;
     expect(ue.code).toBe('ERR_STEP_FAILED');
-    expect(ue.message).toContain('Step smoke failed');
+    expect(ue.message).toContain('smoke step failed: exit code 3');
     expect(ue.message).toContain('rolled back to 1.0.0');
     expect(ue.details).toMatchObject({ rolled_back: true, step: 'smoke' });
 
