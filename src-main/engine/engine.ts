@@ -4,10 +4,9 @@
  * operation in history, every change announced on the event bus. Hosts (CLI, daemon, tray) only
  * drive this class.
  */
-import { randomBytes } from 'node:crypto';
 import type {
   Actor, ApplyResult, CheckResult, DownloadResult, ErrorView, HistoryRecord, OperationKind, OperationResult,
-  Progress, Phase, ReleaseView, RollbackPointView, RollbackResult, TargetState, TargetView,
+  Progress, Phase, RollbackPointView, RollbackResult, TargetState, TargetView,
 } from '../../src-shared/api';
 import { NotFoundError, UpkeepError, toUpkeepError, OperationError } from '../../src-shared/errors';
 import type { TargetConfig, FilesTargetConfig } from './config/schema';
@@ -23,7 +22,7 @@ import { parseTrust } from './trust/feed-checks';
 import { candidateReleases, checkUpgradePolicy, filesForPlatform } from './trust/select';
 import { compareVersions } from './trust/versions';
 import { fetchRelease, materialiseRelease } from './fetch-release';
-import { applyRelease, readInstalled, listPoints, rollbackToPoint, recover, defaultMode } from './apply';
+import { applyRelease, readInstalled, listPoints, rollbackToPoint, recover } from './apply';
 import { BlobCache } from './net/blob-cache';
 import { readRuntime, updateRuntime, type RuntimeState } from './state/store';
 import { getMachineId } from './state/machine-id';
@@ -34,6 +33,7 @@ import { runHealthCheck } from './health';
 import type { ManifestDetails } from './daemon-types';
 import { runCommandApply, runCommandRollback, commandCurrentVersion, listCommandPoints } from './command-target';
 import { DsseEnvelopeSchema } from '../../src-shared/feed-schema';
+import { availableOf, derivedState, installPercent, labelOf, modeOf, newOperationId, phaseOf, resultOf } from './operation-helpers';
 import { exists } from './fs/atomic';
 
 export interface EngineOptions {
@@ -60,10 +60,6 @@ interface Resolved {
 }
 
 
-/** A new operation id: time-ordered and unique. */
-export function newOperationId(now: Date): string {
-  return `op_${now.toISOString().replace(/[-:.]/g, '').slice(0, 15)}_${randomBytes(3).toString('hex')}`;
-}
 
 export class Engine {
   readonly bus: EventBus;
@@ -250,14 +246,12 @@ export class Engine {
   /** Picks the release to act on: `version` exactly, else the newest eligible one. */
   private async resolve(loaded: LoadedConfig, t: TargetConfig, o: { version?: string; signal?: AbortSignal }): Promise<Resolved> {
     const current = await this.currentVersion(loaded, t);
-    const ft = this.feedTarget(loaded, t, await readRuntime(loaded.config.state_dir, t.id));
-    if (!ft) {
-      if (o.version) return { current, chosen: null };
-      return { current, chosen: null };
-    }
+    const runtime = await readRuntime(loaded.config.state_dir, t.id);
+    const ft = this.feedTarget(loaded, t, runtime);
+    // No feed (a command target driven by --version only): nothing to resolve.
+    if (!ft) return { current, chosen: null };
     const ctx = { stateDir: loaded.config.state_dir, limits: this.limits, now: this.now, ...(o.signal ? { signal: o.signal } : {}) };
     const { index, feedRoot } = await loadIndex(ft, ctx);
-    const runtime = await readRuntime(loaded.config.state_dir, t.id);
     const policy = effectivePolicy(t, runtime.settings, loaded.config.check_interval);
     if (o.version) {
       const entry = index.releases.find((e) => e.version === o.version);
@@ -335,7 +329,7 @@ export class Engine {
         await this.record(ctx.loaded, this.historyRecord(ctx.target.id, 'download', ctx.actor, ctx.started, r.current, r.current, 'up_to_date', undefined, ctx.opId));
         return { success: true, target: ctx.target.id, version: r.current ?? '', download_path: '', files: 0, bytes: 0, reused_bytes: 0, up_to_date: true };
       }
-      const fetched = await this.fetchPhase(ctx, r.chosen, r.current);
+      const fetched = await this.fetchPhase(ctx, r.chosen);
       const p = targetPaths(ctx.loaded.config, ctx.target.id);
       const dir = await materialiseRelease(p.releasesDir, r.chosen.manifest.version, fetched.blobs, r.chosen.bytes);
       const rec = this.historyRecord(ctx.target.id, 'download', ctx.actor, ctx.started, r.current, r.chosen.manifest.version, 'success', undefined, ctx.opId, ctx.timings);
@@ -386,7 +380,7 @@ export class Engine {
       if (!o.verifyOnly) {
         this.bus.notify({ type: 'update_started', target: t.id, version: m.version, from_version: current, is_critical: m.is_critical, message: `Updating ${t.name ?? t.id} to ${m.version}` });
       }
-      const fetched = await this.fetchPhase(ctx, r.chosen, current);
+      const fetched = await this.fetchPhase(ctx, r.chosen);
       const files = this.selectFiles(t, r.chosen);
       const p = targetPaths(ctx.loaded.config, t.id);
       if (o.verifyOnly) {
@@ -463,7 +457,7 @@ export class Engine {
     return { success: true, target: ctx.target.id, version: current ?? '', from_version: current, verify_only: verifyOnly, files_updated: [], files_removed: [], rollback_id: null, operation_id: ctx.opId, up_to_date: true };
   }
 
-  private async fetchPhase(ctx: OpContext, lm: LoadedManifest, current: string | null) {
+  private async fetchPhase(ctx: OpContext, lm: LoadedManifest) {
     const t = ctx.target;
     const files = this.selectFiles(t, lm);
     const p = targetPaths(ctx.loaded.config, t.id);
@@ -474,7 +468,6 @@ export class Engine {
       onProgress: (s) => this.progress(ctx, 'download', `Downloading${s.file ? ` ${s.file}` : ''}`, Math.round((s.bytes_done / Math.max(1, s.bytes_total)) * 50), s),
     });
     ctx.timings.download = Date.now() - started;
-    void current;
     return fetched;
   }
 
@@ -646,46 +639,4 @@ export class Engine {
   }
 }
 
-function modeOf(f: { mode?: number | undefined; type: string }): number {
-  return defaultMode(f.type, f.mode);
-}
-
-/** Install phases share 50–100 % in order, so the bar never moves backwards (download is 0–50). */
-const INSTALL_RANGES: Record<string, [number, number]> = {
-  stage: [50, 68],
-  backup: [68, 76],
-  switch: [76, 88],
-  commit: [97, 99],
-  rollback: [50, 99],
-};
-
-function installPercent(phase: string, done: number, total: number): number {
-  const [from, to] = INSTALL_RANGES[phase] ?? [50, 99];
-  return from + Math.round((Math.min(done, total) / Math.max(1, total)) * (to - from));
-}
-
-function phaseOf(p: string): Phase {
-  return p === 'stage' || p === 'backup' || p === 'switch' || p === 'commit' || p === 'rollback' ? p : 'switch';
-}
-
-function labelOf(p: string): string {
-  return p === 'stage' ? 'Staging' : p === 'backup' ? 'Backing up' : p === 'switch' ? 'Switching' : p === 'commit' ? 'Committing' : 'Restoring';
-}
-
-function resultOf(e: UpkeepError): OperationResult {
-  return e.kind === 'security' || e.kind === 'refused' ? 'refused' : 'failed';
-}
-
-/** The release the last check found (runtime.json keeps it as plain JSON). */
-export function availableOf(rt: RuntimeState): ReleaseView | null {
-  const a = rt.available as ReleaseView | null | undefined;
-  return a && typeof a === 'object' && typeof a.version === 'string' ? a : null;
-}
-
-function derivedState(rt: RuntimeState, available: TargetView['available']): TargetState {
-  const checkedAt = rt.last_checked_at ?? null;
-  if (rt.last_error) return { kind: 'failed', error: rt.last_error, at: checkedAt ?? new Date(0).toISOString() };
-  if (available) return { kind: 'available', version: available.version, is_critical: available.is_critical, is_breaking: available.is_breaking, checked_at: checkedAt ?? '' };
-  if (checkedAt) return { kind: 'up-to-date', checked_at: checkedAt };
-  return { kind: 'idle' };
-}
+export { availableOf, newOperationId } from './operation-helpers';
