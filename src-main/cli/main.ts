@@ -191,49 +191,52 @@ async function targetCommand(cmd: string, args: string[], g: Globals, out: CliIO
   }
   const maxPositionals = cmd === 'rollback' ? 2 : 1;
   if (positionals.length > maxPositionals) throw new UsageError('ERR_USAGE', `Too many arguments for "${cmd}"`);
-  const target = engine.target(targetId);
+  // `status` and `history` without a target cover every target; the rest act on one.
+  const allTargets = (cmd === 'status' || cmd === 'history') && targetId === undefined;
+  const target = allTargets ? null : engine.target(targetId);
+  const id = (): string => target!.id;
 
   const bar = new ProgressRenderer(out);
   const unsubscribe = engine.bus.subscribe((e) => bar.onEvent(e));
   try {
     switch (cmd) {
       case 'status': {
-        const views = targetId ? [await engine.view(target.id)] : await engine.views();
-        out.out(g.json ? JSON.stringify(targetId ? views[0] : views, null, 2) : formatStatus(views));
+        const views = allTargets ? await engine.views() : [await engine.view(id())];
+        out.out(g.json ? JSON.stringify(allTargets ? views : views[0], null, 2) : formatStatus(views));
         return EXIT.ok;
       }
       case 'check': {
-        const r = await engine.check(target.id);
+        const r = await engine.check(id());
         out.out(g.json ? JSON.stringify(r, null, 2) : formatCheck(r));
         return EXIT.ok;
       }
       case 'download': {
-        const r = await engine.download(target.id, { ...(values.version ? { version: values.version } : {}) });
+        const r = await engine.download(id(), { ...(values.version ? { version: values.version } : {}) });
         bar.done();
         out.out(g.json ? JSON.stringify(r, null, 2) : formatDownload(r));
         return EXIT.ok;
       }
       case 'apply': {
-        const r = await engine.apply(target.id, { ...(values.version ? { version: values.version } : {}), verifyOnly: Boolean(values['verify-only']) });
+        const r = await engine.apply(id(), { ...(values.version ? { version: values.version } : {}), verifyOnly: Boolean(values['verify-only']) });
         bar.done();
         out.out(g.json ? JSON.stringify(r, null, 2) : formatApply(r));
         return EXIT.ok;
       }
       case 'rollback': {
-        const r = await engine.rollback(target.id, { ...(extra ? { rollbackId: extra } : {}) });
+        const r = await engine.rollback(id(), { ...(extra ? { rollbackId: extra } : {}) });
         bar.done();
         out.out(g.json ? JSON.stringify(r, null, 2) : formatRollback(r));
         return EXIT.ok;
       }
       case 'points': {
-        const r = await engine.points(target.id);
-        out.out(g.json ? JSON.stringify(r, null, 2) : formatPoints(target.id, r));
+        const r = await engine.points(id());
+        out.out(g.json ? JSON.stringify(r, null, 2) : formatPoints(id(), r));
         return EXIT.ok;
       }
       case 'history': {
         const limit = values.limit !== undefined ? Number(values.limit) : 50;
         if (!Number.isInteger(limit) || limit < 1) throw new UsageError('ERR_USAGE', '--limit must be a positive integer');
-        const r = await engine.history(targetId ? target.id : undefined, limit);
+        const r = await engine.history(allTargets ? undefined : id(), limit);
         out.out(g.json ? JSON.stringify(r, null, 2) : formatHistory(r));
         return EXIT.ok;
       }

@@ -8,7 +8,7 @@ import type {
   Actor, ApplyResult, CheckResult, DownloadResult, ErrorView, HistoryRecord, OperationKind, OperationResult,
   Progress, Phase, RollbackPointView, RollbackResult, TargetState, TargetView,
 } from '../../src-shared/api';
-import { NotFoundError, UpkeepError, toUpkeepError, OperationError } from '../../src-shared/errors';
+import { NotFoundError, UpkeepError, UsageError, toUpkeepError, OperationError } from '../../src-shared/errors';
 import type { TargetConfig, FilesTargetConfig } from './config/schema';
 import { findTarget, type LoadedConfig } from './config/load';
 import { DEFAULT_LIMITS, type Limits } from './limits';
@@ -20,7 +20,7 @@ import { currentArch, currentPlatform } from './platform';
 import { loadIndex, loadManifest, type FeedTarget, type LoadedManifest } from './feed/native-feed';
 import { parseTrust } from './trust/feed-checks';
 import { candidateReleases, checkUpgradePolicy, filesForPlatform } from './trust/select';
-import { compareVersions } from './trust/versions';
+import { compareVersions, isValidVersion } from './trust/versions';
 import { fetchRelease, materialiseRelease } from './fetch-release';
 import { applyRelease, readInstalled, listPoints, rollbackToPoint, recover } from './apply';
 import { BlobCache } from './net/blob-cache';
@@ -32,7 +32,7 @@ import { runHook } from './hooks';
 import { runHealthCheck } from './health';
 import type { ManifestDetails } from './daemon-types';
 import { runCommandApply, runCommandRollback, commandCurrentVersion, listCommandPoints } from './command-target';
-import { DsseEnvelopeSchema } from '../../src-shared/feed-schema';
+import { DsseEnvelopeSchema, type ReleaseManifest } from '../../src-shared/feed-schema';
 import { availableOf, derivedState, installPercent, labelOf, modeOf, newOperationId, phaseOf, resultOf } from './operation-helpers';
 import { exists } from './fs/atomic';
 
@@ -257,6 +257,9 @@ export class Engine {
       const entry = index.releases.find((e) => e.version === o.version);
       if (!entry) throw new NotFoundError('ERR_MANIFEST_NOT_FOUND', `Manifest not found for version: ${o.version}`, { version: o.version });
       const chosen = await loadManifest(ft, feedRoot, entry, ctx);
+      if (!this.hasFilesForMachine(t, chosen)) {
+        throw new NotFoundError('ERR_NO_RELEASE', `${chosen.manifest.version} has no files for ${this.machineLabel(t)}`, { version: chosen.manifest.version });
+      }
       checkUpgradePolicy({ current, target: chosen.manifest, allowDowngrade: policy.allow_downgrade });
       return { current, chosen };
     }
@@ -265,6 +268,9 @@ export class Engine {
     let blocked: UpkeepError | null = null;
     for (const entry of candidates) {
       const lm = await loadManifest(ft, feedRoot, entry, ctx);
+      // A release built only for other platforms is not an update for this machine (installing
+      // its empty file set would remove every managed file).
+      if (!this.hasFilesForMachine(t, lm)) continue;
       try {
         checkUpgradePolicy({ current, target: lm.manifest, allowDowngrade: policy.allow_downgrade });
         return { current, chosen: lm };
@@ -291,6 +297,15 @@ export class Engine {
       allowInsecureHttp: t.feed.allow_insecure_http,
       trust: parseTrust(t.trust),
     };
+  }
+
+  /** Command targets may take file-less releases; a files target needs files for this machine. */
+  private hasFilesForMachine(t: TargetConfig, lm: LoadedManifest): boolean {
+    return t.kind !== 'files' || this.selectFiles(t, lm).length > 0;
+  }
+
+  private machineLabel(t: TargetConfig): string {
+    return `${currentPlatform(t.kind === 'files' ? t.platform : undefined)}/${currentArch(t.kind === 'files' ? t.arch : undefined)}`;
   }
 
   private selectFiles(t: TargetConfig, lm: LoadedManifest) {
@@ -361,12 +376,18 @@ export class Engine {
     let current: string | null = null;
     let toVersion: string | null = o.version ?? null;
     let switched = false;
+    let committed = false;
     try {
       if (t.kind === 'command') {
         const r = await this.resolve(ctx.loaded, t, { ...(o.version ? { version: o.version } : {}), signal: ctx.abort.signal });
         current = r.current;
         const version = r.chosen?.manifest.version ?? o.version ?? null;
         if (!version) return await this.upToDate(ctx, op, current, !!o.verifyOnly);
+        if (!r.chosen) {
+          // No feed: the version comes from the caller; hold it to the same rules as feed versions.
+          if (!isValidVersion(version)) throw new UsageError('ERR_USAGE', `"${version}" is not a SemVer version`);
+          checkUpgradePolicy({ current, target: { version } as ReleaseManifest, allowDowngrade: effectivePolicy(t, (await readRuntime(ctx.loaded.config.state_dir, t.id)).settings).allow_downgrade });
+        }
         toVersion = version;
         return await runCommandApply(this, ctx, t, { from: current, to: version, verifyOnly: !!o.verifyOnly, manifest: r.chosen });
       }
@@ -408,17 +429,26 @@ export class Engine {
             await this.phase(ctx, 'health', 'Checking health', 94, () => runHealthCheck(health, { version: m.version, signal: ctx.abort.signal }));
           }
         },
+        onCommitted: () => {
+          committed = true;
+        },
       });
+      // Committed: from here nothing may undo the update or claim a rollback. Bookkeeping that
+      // fails is logged; the installed tree and installed.json already say the truth.
       try {
         await this.timed(ctx, 'post_apply', () => runHook('post_apply', t.hooks.post_apply, hookCtx));
       } catch (err) {
         this.bus.log('warn', `post_apply hook failed after ${m.version} was committed: ${(err as Error).message}`, t.id);
       }
-      await updateRuntime(ctx.loaded.config.state_dir, t.id, (rt) => ({ ...rt, available: null, last_error: null }));
-      const rec = this.historyRecord(t.id, 'apply', ctx.actor, ctx.started, current, m.version, 'success', undefined, ctx.opId, ctx.timings);
-      rec.rollback_id = outcome.rollbackId;
-      rec.bytes_downloaded = fetched.bytes - fetched.reusedBytes;
-      await this.record(ctx.loaded, rec);
+      try {
+        await updateRuntime(ctx.loaded.config.state_dir, t.id, (rt) => ({ ...rt, available: null, last_error: null }));
+        const rec = this.historyRecord(t.id, 'apply', ctx.actor, ctx.started, current, m.version, 'success', undefined, ctx.opId, ctx.timings);
+        rec.rollback_id = outcome.rollbackId;
+        rec.bytes_downloaded = fetched.bytes - fetched.reusedBytes;
+        await this.record(ctx.loaded, rec);
+      } catch (err) {
+        this.bus.log('error', `${t.id}: ${m.version} is installed, but recording it failed: ${(err as Error).message}`, t.id);
+      }
       this.progress(ctx, 'commit', `Updated to ${m.version}`, 100);
       this.bus.log('info', `${t.id}: updated ${current ?? 'nothing'} -> ${m.version}; rollback point ${outcome.rollbackId ?? 'none'}`, t.id);
       this.bus.notify({ type: 'update_completed', target: t.id, version: m.version, from_version: current, message: `${t.name ?? t.id} updated to ${m.version}` });
@@ -427,9 +457,13 @@ export class Engine {
         files_updated: outcome.filesUpdated, files_removed: outcome.filesRemoved, rollback_id: outcome.rollbackId, operation_id: ctx.opId,
       };
     } catch (err) {
-      const e = toUpkeepError(err);
-      this.bus.log('error', `${t.id}: ${op} of ${toVersion ?? 'the newest release'} failed: ${e.message} (${e.code})${switched ? '; rolling back' : ''}`, t.id);
-      if (switched && t.kind === 'files') {
+      let e = toUpkeepError(err);
+      if (committed) {
+        e = new OperationError('ERR_APPLY_FAILED', `${toVersion} is installed, but finishing the update failed: ${e.message} — the next Upkeep command completes it`, { ...(e.details ?? {}), committed: true });
+      }
+      const rolledBack = switched && !committed && !e.details?.undo_failed && t.kind === 'files';
+      this.bus.log('error', `${t.id}: ${op} of ${toVersion ?? 'the newest release'} failed: ${e.message} (${e.code})${rolledBack ? '; rolled back' : ''}`, t.id);
+      if (rolledBack) {
         const withDetails = new OperationError(e.code, `${e.message} — rolled back to ${current ?? 'the previous state'}`, { ...(e.details ?? {}), rolled_back: true });
         try {
           await runHook('rollback', t.hooks.rollback, { target: t.id, fromVersion: toVersion, toVersion: current, installDir: t.install_dir, defaultTimeoutMs: t.hook_timeout * 1000 });
@@ -479,7 +513,13 @@ export class Engine {
     const t = ctx.target;
     let refreshAfter = false;
     try {
-      if (t.kind !== 'files') return await runCommandRollback(this, ctx, t, o.rollbackId ?? null);
+      this.markNotCancellable(ctx);
+      if (t.kind !== 'files') {
+        const res = await runCommandRollback(this, ctx, t, o.rollbackId ?? null);
+        await updateRuntime(ctx.loaded.config.state_dir, t.id, (rt) => ({ ...rt, last_error: null }));
+        refreshAfter = true;
+        return res;
+      }
       const p = targetPaths(ctx.loaded.config, t.id);
       this.markNotCancellable(ctx);
       await this.setState(t.id, { kind: 'rolling-back', to_version: null, progress: this.makeProgress(ctx, 'rollback', 'Rolling back', 0) });
@@ -500,6 +540,7 @@ export class Engine {
       const rec = this.historyRecord(t.id, 'rollback', ctx.actor, ctx.started, res.fromVersion, res.version, 'success', undefined, ctx.opId, ctx.timings);
       rec.rollback_id = res.rollbackId;
       await this.record(ctx.loaded, rec);
+      await updateRuntime(ctx.loaded.config.state_dir, t.id, (rt) => ({ ...rt, last_error: null }));
       this.bus.log('info', `${t.id}: rolled back ${res.fromVersion ?? 'nothing'} -> ${res.version ?? 'nothing'} (point ${res.rollbackId})`, t.id);
       this.bus.notify({ type: 'rolled_back', target: t.id, version: res.version, from_version: res.fromVersion, message: `${t.name ?? t.id} rolled back to ${res.version ?? 'its state before the first install'}` });
       refreshAfter = true;

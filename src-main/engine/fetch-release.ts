@@ -44,15 +44,21 @@ export async function fetchRelease(o: FetchReleaseOptions): Promise<FetchedRelea
     emit: (s) => o.onProgress?.({ ...s, files_done: filesDone, files_total: o.files.length, ...(current ? { file: current } : {}) }),
   });
   const queue = [...o.files];
+  // The first failure stops every worker: nothing keeps writing into the cache after we return.
+  const stop = new AbortController();
+  const onAbort = () => stop.abort(o.signal?.reason);
+  o.signal?.addEventListener('abort', onAbort, { once: true });
+  if (o.signal?.aborted) onAbort();
+  const signal = stop.signal;
   const worker = async (): Promise<void> => {
     for (let f = queue.shift(); f; f = queue.shift()) {
-      if (o.signal?.aborted) throw o.signal.reason ?? new Error('aborted');
+      if (signal.aborted) throw signal.reason ?? new Error('aborted');
       current = f.path;
       const url = resolveRelative(o.manifestUrl, f.url);
       const r = await cache.fetch({ url, sha256: f.sha256, size: f.size }, {
         allowInsecureHttp: o.allowInsecureHttp,
         limits: o.limits,
-        ...(o.signal ? { signal: o.signal } : {}),
+        signal,
         onBytes: (n) => meter.add(n),
       });
       if (r.reused) {
@@ -64,7 +70,16 @@ export async function fetchRelease(o: FetchReleaseOptions): Promise<FetchedRelea
     }
   };
   const n = Math.max(1, Math.min(o.concurrency ?? 4, o.files.length));
-  await Promise.all(Array.from({ length: n }, () => worker()));
+  const results = await Promise.allSettled(Array.from({ length: n }, () => worker().catch((err) => {
+    stop.abort(err);
+    throw err;
+  })));
+  o.signal?.removeEventListener('abort', onAbort);
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) {
+    // Report the error that started it, not a sibling's "aborted".
+    throw signal.reason ?? failed.reason;
+  }
   meter.finish();
   return { blobs, bytes: total, reusedBytes };
 }

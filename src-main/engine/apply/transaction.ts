@@ -21,6 +21,8 @@ export interface ApplyHooks {
   onProgress?: (p: { phase: ApplyPhase; done: number; total: number; file?: string }) => void;
   /** Runs after the switch (migrate/smoke hooks, health check). Throw to roll back automatically. */
   verify?: () => Promise<void>;
+  /** Called once the commit decision is durable (journal phase `committed`): no undo after this. */
+  onCommitted?: () => void;
 }
 
 function isInside(dir: string | null, p: string): boolean {
@@ -131,11 +133,19 @@ export async function executeTransaction(j: Journal, hooks: ApplyHooks = {}): Pr
     try {
       await hooks.verify();
     } catch (err) {
-      await undoTransaction(j, hooks);
+      try {
+        await undoTransaction(j, hooks);
+      } catch (undoErr) {
+        // The journal stays; the next start's recovery undoes the rest. Say so, and never claim
+        // a rollback that did not finish.
+        const cause = err instanceof Error ? err.message : String(err);
+        throw new OperationError('ERR_APPLY_FAILED', `${cause}; undoing the switch failed too (${(undoErr as Error).message}) — the next Upkeep command finishes the undo`, { target: j.target, undo_failed: true, cause_code: err instanceof UpkeepError ? err.code : null });
+      }
       throw err;
     }
   }
   await setPhase(j, 'committed');
+  hooks.onCommitted?.();
   hooks.onProgress?.({ phase: 'commit', done: 0, total: 1 });
   await finishTransaction(j, hooks);
 }
