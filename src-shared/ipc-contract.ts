@@ -7,13 +7,23 @@ import { z } from 'zod';
 import type { UpdaterApi, UpkeepEvent } from './api';
 
 const id = z.string().min(1).max(64);
+
+/** True for an IANA time zone this runtime knows ("Europe/Berlin", "UTC"). */
+export function isValidTimeZone(tz: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}
 const version = z.string().min(1).max(256);
 
 const maintenanceWindow = z.object({
   days: z.array(z.enum(['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'])),
   start: z.string().regex(/^\d\d:\d\d$/),
   end: z.string().regex(/^\d\d:\d\d$/),
-  timezone: z.string().min(1).max(64),
+  timezone: z.string().min(1).max(64).refine(isValidTimeZone, 'unknown time zone'),
 }).strict();
 
 export const SettingsPatchSchema = z.object({

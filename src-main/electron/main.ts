@@ -121,8 +121,21 @@ function onCoreEvent(e: UpkeepEvent): void {
   }
 }
 
-/** Creates the core, starts its scheduler and (when enabled) the local API, and hooks the tray and IPC to it. */
-async function startCore(): Promise<void> {
+let starting: Promise<void> | null = null;
+
+/**
+ * Creates the core, starts its scheduler and (when enabled) the local API, and hooks the tray
+ * and IPC to it. Concurrent calls ("Try again" clicked twice) share one start.
+ */
+function startCore(): Promise<void> {
+  if (core) return Promise.resolve();
+  starting ??= startCoreOnce().finally(() => {
+    starting = null;
+  });
+  return starting;
+}
+
+async function startCoreOnce(): Promise<void> {
   if (core) return;
   let created: DaemonCore | null = null;
   try {

@@ -16,6 +16,7 @@ import { Scheduler } from './scheduler';
 import { deliver } from './webhooks';
 import { updateRuntime } from './state/store';
 import { runHook } from './hooks';
+import { isValidCron } from './config/schema';
 
 const LOG_RING = 1000;
 
@@ -99,6 +100,7 @@ export class Daemon implements DaemonCore {
   }
 
   apply(id: string, o: { version?: string; verify_only?: boolean } = {}): Promise<ApplyResult> {
+    this.userActed(id);
     return this.track(this.engine.apply(id, { ...(o.version ? { version: o.version } : {}), verifyOnly: Boolean(o.verify_only), actor: this.actor() }));
   }
 
@@ -111,11 +113,21 @@ export class Daemon implements DaemonCore {
   }
 
   rollback(id: string, rollbackId?: string): Promise<RollbackResult> {
+    this.userActed(id);
     return this.track(this.engine.rollback(id, { ...(rollbackId ? { rollbackId } : {}), actor: this.actor() }));
   }
 
   history(id?: string, limit?: number): Promise<HistoryRecord[]> {
     return this.engine.history(id, limit);
+  }
+
+  /** A manual action on a target lifts the scheduler's hold on a failed automatic version. */
+  private userActed(id: string): void {
+    try {
+      this.scheduler.clearFailure(findTarget(this.engine.config().config, id).id);
+    } catch {
+      // Unknown target: the operation itself reports ERR_TARGET_NOT_FOUND.
+    }
   }
 
   async skipVersion(id: string, version: string): Promise<TargetView> {
@@ -131,6 +143,9 @@ export class Daemon implements DaemonCore {
   async updateSettings(id: string, patch: SettingsPatch): Promise<TargetView> {
     const parsed = SettingsPatchSchema.safeParse(patch);
     if (!parsed.success) throw new UpkeepError('ERR_BAD_REQUEST', `Invalid settings: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+    if (parsed.data.check_schedule && !isValidCron(parsed.data.check_schedule)) {
+      throw new UpkeepError('ERR_BAD_REQUEST', `Invalid settings: check_schedule: "${parsed.data.check_schedule}" is not a valid cron expression`);
+    }
     const t = findTarget(this.engine.config().config, id);
     await updateRuntime(this.engine.config().config.state_dir, t.id, (rt) => ({ ...rt, settings: { ...(rt.settings ?? {}), ...(parsed.data as SettingsPatch) } }));
     this.scheduler.reset();
@@ -155,6 +170,13 @@ export class Daemon implements DaemonCore {
       throw e instanceof ConfigError ? e : new ConfigError(e.message);
     }
     this.restartRequired = diffRestartRequired(old.config, next.config);
+    // Settings that need a restart keep their running values until then: swapping directories
+    // under a live daemon would split locks, journals and rollback points across two places.
+    next.config.state_dir = old.config.state_dir;
+    next.config.download_dir = old.config.download_dir;
+    next.config.backup_dir = old.config.backup_dir;
+    next.config.log = { ...next.config.log, file: old.config.log.file };
+    next.config.api = { ...next.config.api, host: old.config.api.host, port: old.config.api.port, enabled: old.config.api.enabled };
     this.engine.setConfig(next);
     this.generation += 1;
     this.scheduler.reset();
@@ -200,7 +222,10 @@ export class Daemon implements DaemonCore {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await this.scheduler.stop();
+    // Stop starting work first, cancel what can still be cancelled safely, then wait for the rest.
+    const schedulerStopped = this.scheduler.stop();
+    for (const t of this.engine.config().config.targets) this.engine.cancel(t.id);
+    await schedulerStopped;
     for (const t of this.engine.config().config.targets) this.engine.cancel(t.id);
     await Promise.allSettled([...this.inflight]);
     this.unsubscribe();

@@ -8,7 +8,7 @@ import type {
   Actor, ApplyResult, CheckResult, DownloadResult, ErrorView, HistoryRecord, OperationKind, OperationResult,
   Progress, Phase, RollbackPointView, RollbackResult, TargetState, TargetView,
 } from '../../src-shared/api';
-import { NotFoundError, UpkeepError, UsageError, toUpkeepError, OperationError } from '../../src-shared/errors';
+import { BusyError, NotFoundError, UpkeepError, UsageError, toUpkeepError, OperationError } from '../../src-shared/errors';
 import type { TargetConfig, FilesTargetConfig } from './config/schema';
 import { findTarget, type LoadedConfig } from './config/load';
 import { DEFAULT_LIMITS, type Limits } from './limits';
@@ -595,6 +595,7 @@ export class Engine {
   private async begin(id: string, actor?: Actor): Promise<OpContext> {
     const loaded = this.loaded;
     const target = findTarget(loaded.config, id);
+    if (this.running.has(target.id)) throw new BusyError(`${target.id} is busy with another operation in this process`, { target: target.id });
     const started = this.now();
     const opId = newOperationId(started);
     const who = actor ?? this.actor;

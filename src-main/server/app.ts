@@ -131,12 +131,29 @@ export async function buildApp(core: DaemonCore, opts: AppOptions = {}): Promise
     return address && typeof address === 'object' ? (address as AddressInfo).port : 0;
   };
 
+  /** True when `origin` names the same host:port the request was sent to. */
+  function isSameOrigin(origin: string, host: string | undefined): boolean {
+    try {
+      return new URL(origin).host === host;
+    } catch {
+      return false;
+    }
+  }
+
   app.addHook('onRequest', async (request, reply) => {
     const api = currentApi(core);
     if (!isAllowedHost(request.headers.host, { boundHost: boundHost(), port: listeningPort(), allowed: api.allowed_hosts })) {
       throw new UpkeepError('ERR_FORBIDDEN', `Host header not allowed: ${String(request.headers.host ?? '(none)').slice(0, 200)}`);
     }
     const corsOk = applyCors(request, reply, api.cors_origins);
+    // A page on another site must not drive the local API, not even with "simple" requests
+    // that skip CORS preflight (a GET that runs a check, a form POST). Browsers say where a
+    // request comes from; non-browser clients send neither header.
+    const site = request.headers['sec-fetch-site'];
+    const origin = request.headers.origin;
+    if ((site === 'cross-site' || (origin !== undefined && origin !== 'null' && !isSameOrigin(origin, request.headers.host))) && !corsOk) {
+      throw new UpkeepError('ERR_FORBIDDEN', 'Cross-site request refused (add the origin to api.cors_origins to allow it)');
+    }
     if (request.method === 'OPTIONS') {
       if (!corsOk) throw new UpkeepError('ERR_FORBIDDEN', 'Cross-origin request from an origin not in api.cors_origins');
       reply

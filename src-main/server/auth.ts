@@ -63,7 +63,8 @@ function scopesFromClaims(payload: Record<string, unknown>): Scope[] {
 
 async function verifyJwt(token: string, secret: string): Promise<Principal> {
   try {
-    const { payload } = await jwtVerify(token, new TextEncoder().encode(secret), { algorithms: ['HS256'] });
+    // An expiry is required: a token without one would be an admin credential forever.
+    const { payload } = await jwtVerify(token, new TextEncoder().encode(secret), { algorithms: ['HS256'], requiredClaims: ['exp'] });
     const name = typeof payload.sub === 'string' && payload.sub !== '' ? payload.sub : 'jwt';
     return { name, via: 'jwt', scopes: scopesFromClaims(payload as Record<string, unknown>) };
   } catch (err) {

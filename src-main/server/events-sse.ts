@@ -63,7 +63,11 @@ export function createEventStreams(core: DaemonCore, opts: EventStreamOptions = 
     function write(chunk: string): void {
       if (closed) return;
       res.write(chunk);
-      if (res.writableLength > maxBuffered) cleanup();
+      if (res.writableLength > maxBuffered) {
+        // A client that does not read: drop it and its buffer at once (end() would wait to drain).
+        cleanup();
+        res.destroy();
+      }
     }
 
     const unsubscribe = core.subscribe((event) => {

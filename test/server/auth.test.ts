@@ -112,8 +112,11 @@ describe('JWT (HS256)', () => {
     expect((await call(h.server, 'POST', '/admin/reload', { token: hs512 })).status).toBe(401);
     const unsigned = `${Buffer.from('{"alg":"none"}').toString('base64url')}.${Buffer.from('{"scope":"admin"}').toString('base64url')}.`;
     expect((await call(h.server, 'POST', '/admin/reload', { token: unsigned })).status).toBe(401);
-    const noScope = await jwt({ sub: 'x' });
+    const noScope = await jwt({ sub: 'x' }, { exp: '5m' });
     expect((await call(h.server, 'POST', '/api/targets/app/check', { token: noScope })).status).toBe(403);
+    // A token that never expires would be an admin credential forever: refused.
+    const noExp = await jwt({ scope: 'admin' });
+    expect((await call(h.server, 'POST', '/admin/reload', { token: noExp })).status).toBe(401);
     expect(h.core.called('reloadConfig')).toHaveLength(0);
   });
 
@@ -163,8 +166,9 @@ describe('Host header (DNS rebinding)', () => {
 describe('CORS', () => {
   it('sends no Access-Control-Allow-Origin unless the origin is configured', async () => {
     h = await startHarness();
+    // A foreign page's request is refused outright (it could have side effects even unread).
     const r = await call(h.server, 'GET', '/api/targets', { headers: { origin: 'https://evil.example' } });
-    expect(r.status).toBe(200);
+    expect(r.status).toBe(403);
     expect(r.headers.get('access-control-allow-origin')).toBeNull();
     const pre = await call(h.server, 'OPTIONS', '/api/targets/app/check', { headers: { origin: 'https://evil.example', 'access-control-request-method': 'POST' } });
     expect(pre.status).toBe(403);
@@ -179,5 +183,27 @@ describe('CORS', () => {
     expect(pre.status).toBe(204);
     expect(pre.headers.get('access-control-allow-origin')).toBe('https://ops.example');
     expect(pre.headers.get('access-control-allow-headers')).toContain('Authorization');
+  });
+});
+
+describe('cross-site requests', () => {
+  it('refuses requests a page on another site makes, even simple GETs, unless the origin is allowed', async () => {
+    h = await startHarness();
+    const cross = await call(h.server, 'GET', '/api/updates', { headers: { 'sec-fetch-site': 'cross-site' } });
+    expect(cross.status).toBe(403);
+    expect(cross.body.code).toBe('ERR_FORBIDDEN');
+    const foreign = await call(h.server, 'POST', '/api/targets/app/check', { token: ADMIN, headers: { origin: 'https://evil.example' } });
+    expect(foreign.status).toBe(403);
+    expect(h.core.called('check')).toHaveLength(0);
+    // The dashboard's own requests (same origin) and non-browser clients (no headers) pass.
+    const same = await call(h.server, 'POST', '/api/targets/app/check', { token: ADMIN, headers: { origin: h.server.url, 'sec-fetch-site': 'same-origin' } });
+    expect(same.status).toBe(200);
+    expect((await call(h.server, 'GET', '/api/targets')).status).toBe(200);
+  });
+
+  it('allows an origin listed in api.cors_origins', async () => {
+    h = await startHarness(apiWithTokens({ cors_origins: ['https://ops.example'] }));
+    const r = await call(h.server, 'POST', '/api/targets/app/check', { token: ADMIN, headers: { origin: 'https://ops.example', 'sec-fetch-site': 'cross-site' } });
+    expect(r.status).toBe(200);
   });
 });

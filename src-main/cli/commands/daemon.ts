@@ -57,10 +57,10 @@ export async function runDaemonCommand(argv: string[], configPath: string | unde
     );
   };
   let watcher: FSWatcher | null = null;
+  let timer: NodeJS.Timeout | null = null;
   if (cfg.path && !values['no-watch']) {
     // Editors replace files, so watch the directory and filter by name; debounce bursts of events.
     const file = path.basename(cfg.path);
-    let timer: NodeJS.Timeout | null = null;
     watcher = watch(path.dirname(cfg.path), (_ev, name) => {
       if (name !== file) return;
       if (timer) clearTimeout(timer);
@@ -73,10 +73,14 @@ export async function runDaemonCommand(argv: string[], configPath: string | unde
   return new Promise<number>((resolve) => {
     let stopping = false;
     const stop = async (sig: string) => {
-      if (stopping) return;
+      if (stopping) {
+        io.err(`${sig}: already shutting down, waiting for the running operation to finish safely`);
+        return;
+      }
       stopping = true;
       io.err(`${sig}: shutting down`);
       watcher?.close();
+      if (timer) clearTimeout(timer);
       process.off('SIGHUP', onHup);
       // Finish (or safely abort) the running operations first, while the API can still answer
       // the callers waiting on them (new mutations get ERR_BUSY meanwhile); then stop listening.
@@ -84,9 +88,14 @@ export async function runDaemonCommand(argv: string[], configPath: string | unde
       await new Promise((r) => setImmediate(r));
       await server?.close();
       detachLog();
+      process.off('SIGTERM', onTerm);
+      process.off('SIGINT', onInt);
       resolve(0);
     };
-    process.once('SIGTERM', () => void stop('SIGTERM'));
-    process.once('SIGINT', () => void stop('SIGINT'));
+    // Kept for the whole shutdown: a second signal must not kill a half-done apply.
+    const onTerm = () => void stop('SIGTERM');
+    const onInt = () => void stop('SIGINT');
+    process.on('SIGTERM', onTerm);
+    process.on('SIGINT', onInt);
   });
 }

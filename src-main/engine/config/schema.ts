@@ -3,6 +3,20 @@
  * path resolution live in load.ts. Every duration is in seconds unless its name says otherwise.
  */
 import { z } from 'zod';
+import { Cron } from 'croner';
+import { isValidTimeZone } from '../../../src-shared/ipc-contract';
+
+/** True when croner accepts `pattern` as a cron expression. */
+export function isValidCron(pattern: string): boolean {
+  try {
+    new Cron(pattern, { paused: true }).stop();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const timeZone = z.string().refine(isValidTimeZone, 'unknown time zone (use an IANA name like Europe/Berlin)');
 
 const duration = z.number().positive();
 const hhmm = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'expected "HH:MM" (24-hour)');
@@ -12,7 +26,7 @@ export const MaintenanceWindowSchema = z.object({
   days: z.array(z.enum(DAYS)).default([]),
   start: hhmm,
   end: hhmm,
-  timezone: z.string().default('UTC'),
+  timezone: timeZone.default('UTC'),
 }).strict();
 
 export const HealthSchema = z.object({
@@ -55,7 +69,7 @@ export const TrustSchema = z.object({
 
 const policyFields = {
   channel: z.string().min(1).default('stable'),
-  check_schedule: z.string().min(1).optional(),
+  check_schedule: z.string().min(1).refine(isValidCron, 'not a valid cron expression').optional(),
   check_interval: duration.optional(),
   maintenance_window: MaintenanceWindowSchema.optional(),
   auto_download: z.boolean().default(false),
@@ -147,7 +161,7 @@ export const ConfigSchema = z.object({
   api: ApiSchema.default(ApiSchema.parse({})),
   webhooks: z.array(WebhookSchema).default([]),
   notifications: z.object({
-    quiet_hours: z.object({ start: hhmm, end: hhmm, timezone: z.string().default('UTC') }).strict().optional(),
+    quiet_hours: z.object({ start: hhmm, end: hhmm, timezone: timeZone.default('UTC') }).strict().optional(),
   }).strict().default({}),
   targets: z.array(TargetSchema).min(1, 'targets needs at least one target'),
 }).strict().superRefine((c, ctx) => {
