@@ -89,6 +89,10 @@ export function toHttpError(err: unknown, opts: { bodyLimit?: number } = {}): Ht
     const e = err as { code: string; message?: unknown };
     return { status: statusForCode(e.code), code: e.code, message: typeof e.message === 'string' ? e.message : e.code };
   }
+  // Errors that carry their own 4xx status (static file serving: not found, forbidden path).
+  const status = err && typeof err === 'object' ? Number((err as { status?: unknown; statusCode?: unknown }).statusCode ?? (err as { status?: unknown }).status) : NaN;
+  if (status === 404) return { status, code: 'ERR_NOT_FOUND', message: 'Not found' };
+  if (status >= 400 && status < 500) return { status, code: status === 403 ? 'ERR_FORBIDDEN' : 'ERR_BAD_REQUEST', message: status === 403 ? 'Forbidden' : 'Bad request' };
   return { status: 500, code: 'ERR_INTERNAL', message: 'Internal server error' };
 }
 
