@@ -22,19 +22,17 @@ import { parseTrust } from './trust/feed-checks';
 import { candidateReleases, checkUpgradePolicy, filesForPlatform } from './trust/select';
 import { compareVersions, isValidVersion } from './trust/versions';
 import { fetchRelease, materialiseRelease } from './fetch-release';
-import { applyRelease, readInstalled, listPoints, rollbackToPoint, recover } from './apply';
-import { BlobCache } from './net/blob-cache';
+import { readInstalled, listPoints, recover } from './apply';
 import { readRuntime, updateRuntime, type RuntimeState } from './state/store';
 import { getMachineId } from './state/machine-id';
 import { appendHistory, readHistory } from './history';
 import { acquireTargetLock } from './lock';
 import { runHook } from './hooks';
-import { runHealthCheck } from './health';
 import type { ManifestDetails } from './daemon-types';
+import { installFiles, rollbackFiles, verifyFiles, type ApplyFlags } from './files-target';
 import { runCommandApply, runCommandRollback, commandCurrentVersion, listCommandPoints } from './command-target';
 import { DsseEnvelopeSchema, type ReleaseManifest } from '../../src-shared/feed-schema';
-import { availableOf, derivedState, installPercent, labelOf, modeOf, newOperationId, phaseOf, resultOf } from './operation-helpers';
-import { exists } from './fs/atomic';
+import { availableOf, derivedState, newOperationId, resultOf } from './operation-helpers';
 
 export interface EngineOptions {
   loaded: LoadedConfig;
@@ -375,8 +373,8 @@ export class Engine {
     const op: OperationKind = o.verifyOnly ? 'verify' : 'apply';
     let current: string | null = null;
     let toVersion: string | null = o.version ?? null;
-    let switched = false;
-    let committed = false;
+    // Set by the install: the tree was switched; the commit is durable.
+    const flags: ApplyFlags = { switched: false, committed: false };
     try {
       if (t.kind === 'command') {
         const r = await this.resolve(ctx.loaded, t, { ...(o.version ? { version: o.version } : {}), signal: ctx.abort.signal });
@@ -403,65 +401,14 @@ export class Engine {
       }
       const fetched = await this.fetchPhase(ctx, r.chosen);
       const files = this.selectFiles(t, r.chosen);
-      const p = targetPaths(ctx.loaded.config, t.id);
-      if (o.verifyOnly) {
-        const installed = await readInstalled(p.stateDir);
-        const have = new Map((installed?.files ?? []).map((f) => [f.path, f]));
-        const changed = files.filter((f) => have.get(f.path)?.sha256 !== f.sha256 || have.get(f.path)?.mode !== modeOf(f)).map((f) => f.path);
-        await this.record(ctx.loaded, this.historyRecord(t.id, 'verify', ctx.actor, ctx.started, current, m.version, 'success', undefined, ctx.opId, ctx.timings));
-        return { success: true, target: t.id, version: m.version, from_version: current, verify_only: true, files_updated: changed, files_removed: [], rollback_id: null, operation_id: ctx.opId };
-      }
-      this.markNotCancellable(ctx);
-      const hookCtx = { target: t.id, fromVersion: current, toVersion: m.version, installDir: t.install_dir, defaultTimeoutMs: t.hook_timeout * 1000 };
-      await this.timed(ctx, 'pre_apply', () => runHook('pre_apply', t.hooks.pre_apply, hookCtx));
-      const outcome = await applyRelease({
-        opId: ctx.opId, target: t.id, installDir: t.install_dir, layout: t.layout, stateDir: p.stateDir, pointsDir: p.pointsDir,
-        toVersion: m.version, retention: effectivePolicy(t, (await readRuntime(ctx.loaded.config.state_dir, t.id)).settings).retention,
-        files: files.map((f) => ({ path: f.path, source: fetched.blobs.get(f.path)!, sha256: f.sha256, size: f.size, mode: modeOf(f) })),
-      }, {
-        onProgress: (pr) => this.progress(ctx, phaseOf(pr.phase), `${labelOf(pr.phase)}${pr.file ? ` ${pr.file}` : ''}`, installPercent(pr.phase, pr.done, pr.total), { files_done: pr.done, files_total: pr.total, ...(pr.file ? { file: pr.file } : {}) }),
-        verify: async () => {
-          switched = true;
-          await this.phase(ctx, 'migrate', 'Running migrate hook', 89, () => runHook('migrate', t.hooks.migrate, hookCtx));
-          await this.phase(ctx, 'smoke', 'Running smoke hook', 91, () => runHook('smoke', t.hooks.smoke, hookCtx));
-          if (t.health) {
-            const health = t.health;
-            await this.phase(ctx, 'health', 'Checking health', 94, () => runHealthCheck(health, { version: m.version, signal: ctx.abort.signal }));
-          }
-        },
-        onCommitted: () => {
-          committed = true;
-        },
-      });
-      // Committed: from here nothing may undo the update or claim a rollback. Bookkeeping that
-      // fails is logged; the installed tree and installed.json already say the truth.
-      try {
-        await this.timed(ctx, 'post_apply', () => runHook('post_apply', t.hooks.post_apply, hookCtx));
-      } catch (err) {
-        this.bus.log('warn', `post_apply hook failed after ${m.version} was committed: ${(err as Error).message}`, t.id);
-      }
-      try {
-        await updateRuntime(ctx.loaded.config.state_dir, t.id, (rt) => ({ ...rt, available: null, last_error: null }));
-        const rec = this.historyRecord(t.id, 'apply', ctx.actor, ctx.started, current, m.version, 'success', undefined, ctx.opId, ctx.timings);
-        rec.rollback_id = outcome.rollbackId;
-        rec.bytes_downloaded = fetched.bytes - fetched.reusedBytes;
-        await this.record(ctx.loaded, rec);
-      } catch (err) {
-        this.bus.log('error', `${t.id}: ${m.version} is installed, but recording it failed: ${(err as Error).message}`, t.id);
-      }
-      this.progress(ctx, 'commit', `Updated to ${m.version}`, 100);
-      this.bus.log('info', `${t.id}: updated ${current ?? 'nothing'} -> ${m.version}; rollback point ${outcome.rollbackId ?? 'none'}`, t.id);
-      this.bus.notify({ type: 'update_completed', target: t.id, version: m.version, from_version: current, message: `${t.name ?? t.id} updated to ${m.version}` });
-      return {
-        success: true, target: t.id, version: m.version, from_version: current, verify_only: false,
-        files_updated: outcome.filesUpdated, files_removed: outcome.filesRemoved, rollback_id: outcome.rollbackId, operation_id: ctx.opId,
-      };
+      if (o.verifyOnly) return await verifyFiles(this, ctx, t, { manifest: m, files, current });
+      return await installFiles(this, ctx, t, { manifest: m, files, fetched, current }, flags);
     } catch (err) {
       let e = toUpkeepError(err);
-      if (committed) {
+      if (flags.committed) {
         e = new OperationError('ERR_APPLY_FAILED', `${toVersion} is installed, but finishing the update failed: ${e.message} — the next Upkeep command completes it`, { ...(e.details ?? {}), committed: true });
       }
-      const rolledBack = switched && !committed && !e.details?.undo_failed && t.kind === 'files';
+      const rolledBack = flags.switched && !flags.committed && !e.details?.undo_failed && t.kind === 'files';
       this.bus.log('error', `${t.id}: ${op} of ${toVersion ?? 'the newest release'} failed: ${e.message} (${e.code})${rolledBack ? '; rolled back' : ''}`, t.id);
       if (rolledBack) {
         const withDetails = new OperationError(e.code, `${e.message} — rolled back to ${current ?? 'the previous state'}`, { ...(e.details ?? {}), rolled_back: true });
@@ -520,31 +467,10 @@ export class Engine {
         refreshAfter = true;
         return res;
       }
-      const p = targetPaths(ctx.loaded.config, t.id);
-      this.markNotCancellable(ctx);
       await this.setState(t.id, { kind: 'rolling-back', to_version: null, progress: this.makeProgress(ctx, 'rollback', 'Rolling back', 0) });
-      const cache = new BlobCache(p.cacheDir);
-      // Bytes a point lacks (a managed file the user deleted) may still be in the download cache.
-      const findBlob = async (sha: string): Promise<string | null> => {
-        const blob = cache.pathFor(sha);
-        return (await exists(blob)) ? blob : null;
-      };
-      const res = await rollbackToPoint({ target: t.id, installDir: t.install_dir, stateDir: p.stateDir, pointsDir: p.pointsDir, opId: ctx.opId, findBlob, ...(o.rollbackId ? { rollbackId: o.rollbackId } : {}) }, {
-        onProgress: (pr) => this.progress(ctx, 'rollback', `Restoring${pr.file ? ` ${pr.file}` : ''}`, Math.round((pr.done / Math.max(1, pr.total)) * 100), { files_done: pr.done, files_total: pr.total }),
-      });
-      try {
-        await runHook('rollback', t.hooks.rollback, { target: t.id, fromVersion: res.fromVersion, toVersion: res.version, installDir: t.install_dir, defaultTimeoutMs: t.hook_timeout * 1000 });
-      } catch (err) {
-        this.bus.log('warn', `rollback hook failed after restoring ${res.version ?? 'the previous state'}: ${(err as Error).message}`, t.id);
-      }
-      const rec = this.historyRecord(t.id, 'rollback', ctx.actor, ctx.started, res.fromVersion, res.version, 'success', undefined, ctx.opId, ctx.timings);
-      rec.rollback_id = res.rollbackId;
-      await this.record(ctx.loaded, rec);
-      await updateRuntime(ctx.loaded.config.state_dir, t.id, (rt) => ({ ...rt, last_error: null }));
-      this.bus.log('info', `${t.id}: rolled back ${res.fromVersion ?? 'nothing'} -> ${res.version ?? 'nothing'} (point ${res.rollbackId})`, t.id);
-      this.bus.notify({ type: 'rolled_back', target: t.id, version: res.version, from_version: res.fromVersion, message: `${t.name ?? t.id} rolled back to ${res.version ?? 'its state before the first install'}` });
+      const res = await rollbackFiles(this, ctx, t, o.rollbackId ?? null);
       refreshAfter = true;
-      return { success: true, target: t.id, rollback_id: res.rollbackId, version: res.version, from_version: res.fromVersion, operation_id: ctx.opId };
+      return res;
     } catch (err) {
       const e = toUpkeepError(err);
       this.bus.log('error', `${t.id}: rollback failed: ${e.message} (${e.code})`, t.id);
@@ -641,7 +567,7 @@ export class Engine {
     }
   }
 
-  private makeProgress(ctx: OpContext, phase: Phase, message: string, percent: number, extra: Partial<Progress> = {}): Progress {
+  makeProgress(ctx: OpContext, phase: Phase, message: string, percent: number, extra: Partial<Progress> = {}): Progress {
     return {
       operation_id: ctx.opId, phase, message, bytes_done: 0, bytes_total: 0, speed_bps: 0, eta_s: null,
       files_done: 0, files_total: 0, percent, cancellable: this.running.get(ctx.target.id)?.cancellable ?? false, ...extra,
