@@ -10,6 +10,8 @@ import { normaliseFeedUrl, resolveRelative } from '../net/url-policy';
 import { verifyIndex, verifyManifest, sha256Hex, type Trust } from '../trust/feed-checks';
 import { getFeedMemory, setFeedMemory, getCachedIndex } from '../state/store';
 import type { Limits } from '../limits';
+import { acquireTargetLock, type TargetLock } from '../lock';
+import { createHash } from 'node:crypto';
 
 export interface FeedTarget {
   id: string;
@@ -46,6 +48,35 @@ export function feedRoot(feedUrl: string, baseDir?: string): string {
  */
 export async function loadIndex(t: FeedTarget, ctx: FeedContext): Promise<LoadedIndex> {
   const root = feedRoot(t.feedUrl);
+  // One reader of a feed channel's memory at a time, across processes: a check that fetched an
+  // older index just before another process accepted a newer one must not lower (or spuriously
+  // refuse) the remembered sequence.
+  const lock = await acquireFeedLock(ctx, root, t.channel);
+  try {
+    return await loadIndexLocked(t, root, ctx);
+  } finally {
+    await lock.release();
+  }
+}
+
+const FEED_LOCK_RETRY_MS = 50;
+
+/** The cross-process lock of one feed channel's memory; waits (bounded) while another process holds it. */
+async function acquireFeedLock(ctx: FeedContext, root: string, channel: string): Promise<TargetLock> {
+  const name = `feed-${createHash('sha256').update(`${root}\n${channel}`).digest('hex').slice(0, 32)}`;
+  const deadline = Date.now() + ctx.limits.metadataTimeoutMs;
+  for (;;) {
+    try {
+      return await acquireTargetLock(ctx.stateDir, name, { actor: 'feed', opId: 'feed-memory' });
+    } catch (err) {
+      if (!(err instanceof UpkeepError && err.code === 'ERR_BUSY') || Date.now() > deadline) throw err;
+      if (ctx.signal?.aborted) throw ctx.signal.reason;
+      await new Promise((r) => setTimeout(r, FEED_LOCK_RETRY_MS));
+    }
+  }
+}
+
+async function loadIndexLocked(t: FeedTarget, root: string, ctx: FeedContext): Promise<LoadedIndex> {
   const url = resolveRelative(root, `channels/${encodeURIComponent(t.channel)}.json`);
   const memory = await getFeedMemory(ctx.stateDir, root, t.channel);
   let cached = memory ? await getCachedIndex(ctx.stateDir, root, t.channel) : null;

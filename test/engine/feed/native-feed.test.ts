@@ -1,0 +1,64 @@
+/**
+ * The native feed client under concurrency: a check whose index fetch is slow must not lose
+ * against a check (another process: daemon, CLI, tray) that accepted a newer index meanwhile —
+ * no spurious replay refusal, and the remembered sequence never goes down.
+ */
+import { describe, it, expect, afterEach } from 'vitest';
+import { promises as fsp } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { FeedBuilder, makeKey, indexPayload, engineFor } from '../../helpers/feed-builder';
+import { tempDir } from '../../helpers/tree';
+import { getFeedMemory } from '../../../src-main/engine/state/store';
+import { feedRoot } from '../../../src-main/engine/feed/native-feed';
+
+const cleanups: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0)) await c();
+});
+
+/** Serves `dir`; the first index request is answered with the bytes it saw, but only after `held` resolves. */
+async function feedServer(dir: string, held: Promise<void>) {
+  let indexRequests = 0;
+  const server = http.createServer(async (req, res) => {
+    try {
+      const bytes = await fsp.readFile(path.join(dir, decodeURIComponent(new URL(req.url!, 'http://x').pathname)));
+      if (req.url!.includes('/channels/') && ++indexRequests === 1) await held;
+      res.end(bytes);
+    } catch {
+      res.statusCode = 404;
+      res.end();
+    }
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  cleanups.push(() => new Promise<void>((r) => server.close(() => r())));
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+}
+
+describe('feed memory across concurrent checks', () => {
+  it('a slow check that fetched an older index does not fail or lower the remembered sequence', async () => {
+    const d = await tempDir('upkeep-feedmem-');
+    cleanups.push(() => fsp.rm(d, { recursive: true, force: true }));
+    const feed = new FeedBuilder(path.join(d, 'feed'));
+    const key = makeKey();
+    const e1 = await feed.release('1.0.0', { a: 'a' }, [key]);
+    await feed.index('stable', indexPayload(2, [e1]), [key]);
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    const url = await feedServer(feed.dir, held);
+    const [slow, fast] = [0, 1].map(() => engineFor(d, url, { keys: [key.line], threshold: 1 }));
+
+    // The slow check fetches the index (sequence 2) and is held; the publisher moves to 3.
+    const slowCheck = slow!.check('demo');
+    await new Promise((r) => setTimeout(r, 200));
+    await feed.index('stable', indexPayload(3, [e1]), [key]);
+    // Another process checks now; it may not overtake the slow one's read-verify-remember.
+    const fastCheck = fast!.check('demo');
+    await new Promise((r) => setTimeout(r, 200));
+    release();
+    const results = await Promise.allSettled([slowCheck, fastCheck]);
+    expect(results.map((r) => (r.status === 'rejected' ? (r.reason as { code?: string }).code : 'ok'))).toEqual(['ok', 'ok']);
+    expect((await getFeedMemory(path.join(d, 'state'), feedRoot(url), 'stable'))?.sequence).toBe(3);
+  });
+});
