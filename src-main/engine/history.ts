@@ -3,6 +3,8 @@
  * HistoryRecord per line. Appends use O_APPEND with one write() per line and an fsync, so lines
  * from several processes never interleave and a crash can at worst leave a torn last line, which
  * readers skip. Reading walks the file backwards, so "the last 50" stays cheap on a long history.
+ * Past MAX_HISTORY_BYTES the file is rotated to `history-<time>.jsonl` (the newest
+ * KEEP_ROTATED kept); reads continue into rotated files when the current one has too few records.
  */
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
@@ -13,6 +15,45 @@ import { fsyncDir } from './fs/atomic';
 const CHUNK = 64 * 1024;
 /** A "line" longer than this is not one we wrote; it is skipped rather than buffered. */
 const MAX_LINE = 1024 * 1024;
+
+/** Size at which the history file is rotated. */
+export const MAX_HISTORY_BYTES = 8 * 1024 * 1024;
+/** Rotated history files kept. */
+const KEEP_ROTATED = 3;
+const ROTATED_RE = /^history-\d{8}T\d{9}Z-[0-9a-f]{6}\.jsonl$/;
+
+/** Rotated history files, newest first. */
+async function rotatedFiles(stateDir: string): Promise<string[]> {
+  let names: string[];
+  try {
+    names = await fsp.readdir(stateDir);
+  } catch {
+    return [];
+  }
+  return names.filter((n) => ROTATED_RE.test(n)).sort().reverse().map((n) => path.join(stateDir, n));
+}
+
+/**
+ * Moves a full history file aside under a unique name (racing processes each move a different
+ * inode, so nothing is overwritten) and prunes the oldest rotated files.
+ */
+async function rotateIfFull(stateDir: string, maxBytes: number): Promise<void> {
+  const file = historyFile(stateDir);
+  try {
+    if ((await fsp.stat(file)).size < maxBytes) return;
+  } catch {
+    return;
+  }
+  const stamp = new Date().toISOString().replace(/[-:.]/g, '');
+  const suffix = Math.floor(Math.random() * 0xffffff).toString(16).padStart(6, '0');
+  try {
+    await fsp.rename(file, path.join(stateDir, `history-${stamp}-${suffix}.jsonl`));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  for (const old of (await rotatedFiles(stateDir)).slice(KEEP_ROTATED)) await fsp.rm(old, { force: true });
+  await fsyncDir(stateDir);
+}
 
 /** Path of the history file inside a state directory. */
 export function historyFile(stateDir: string): string {
@@ -32,12 +73,13 @@ async function endsTorn(fh: fsp.FileHandle): Promise<boolean> {
  * Appends one record durably (fsynced before returning). Safe to call from several processes at
  * once: each record is written with a single O_APPEND write.
  */
-export async function appendHistory(stateDir: string, rec: HistoryRecord): Promise<void> {
+export async function appendHistory(stateDir: string, rec: HistoryRecord, o: { maxBytes?: number } = {}): Promise<void> {
   if (!rec || typeof rec.id !== 'string' || typeof rec.target !== 'string') {
     throw new UsageError('ERR_USAGE', 'history record needs string id and target');
   }
   const file = historyFile(stateDir);
   await fsp.mkdir(stateDir, { recursive: true });
+  await rotateIfFull(stateDir, o.maxBytes ?? MAX_HISTORY_BYTES);
   let created = false;
   try {
     await fsp.access(file);
@@ -82,14 +124,24 @@ function parseLine(line: Buffer): HistoryRecord | null {
 export async function readHistory(stateDir: string, o: { target?: string; limit?: number } = {}): Promise<HistoryRecord[]> {
   const limit = o.limit === undefined ? Infinity : Math.max(0, Math.floor(o.limit));
   const out: HistoryRecord[] = [];
-  if (limit === 0) return out;
+  for (const file of [historyFile(stateDir), ...(await rotatedFiles(stateDir))]) {
+    if (out.length >= limit) break;
+    await readFileBackwards(file, o.target, limit, out);
+  }
+  return out;
+}
+
+/** Adds the records of one file, newest first, to `out` until it holds `limit`. */
+async function readFileBackwards(file: string, target: string | undefined, limit: number, out: HistoryRecord[]): Promise<void> {
+  if (limit === 0) return;
   let fh: fsp.FileHandle;
   try {
-    fh = await fsp.open(historyFile(stateDir), 'r');
+    fh = await fsp.open(file, 'r');
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return out;
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
     throw err;
   }
+  const o = { target };
   const take = (line: Buffer): boolean => {
     const rec = parseLine(line);
     if (rec && (o.target === undefined || rec.target === o.target)) out.push(rec);
@@ -107,13 +159,12 @@ export async function readHistory(stateDir: string, o: { target?: string; limit?
       let end = data.length;
       for (let i = data.length - 1; i >= 0; i--) {
         if (data[i] !== 0x0a) continue;
-        if (take(data.subarray(i + 1, end))) return out;
+        if (take(data.subarray(i + 1, end))) return;
         end = i;
       }
       carry = end > MAX_LINE ? Buffer.alloc(0) : Buffer.from(data.subarray(0, end));
     }
     take(carry);
-    return out;
   } finally {
     await fh.close();
   }

@@ -103,3 +103,25 @@ const [dir, who] = [process.argv[2]!, process.argv[3]!];
     await expect(appendHistory(tmp, { target: 'x' } as unknown as HistoryRecord)).rejects.toMatchObject({ code: 'ERR_USAGE' });
   });
 });
+
+describe('history rotation', () => {
+  let root: string;
+  beforeEach(async () => {
+    root = await fsp.mkdtemp(path.join(os.tmpdir(), 'upkeep-histrot-'));
+  });
+  afterEach(async () => {
+    await fsp.rm(root, { recursive: true, force: true });
+  });
+
+  it('rotates a full file, keeps three rotated files, and reads on across them', async () => {
+    for (let i = 0; i < 40; i++) await appendHistory(root, rec(i), { maxBytes: 2000 });
+    const names = await fsp.readdir(root);
+    const rotated = names.filter((n) => /^history-.*\.jsonl$/.test(n));
+    expect(rotated.length).toBeGreaterThan(0);
+    expect(rotated.length).toBeLessThanOrEqual(3);
+    expect((await fsp.stat(historyFile(root))).size).toBeLessThan(2000 + 1000);
+    // The newest records come first, across the current file and the rotated ones, in order.
+    const recent = await readHistory(root, { limit: 12 });
+    expect(recent.map((r) => r.id)).toEqual(Array.from({ length: 12 }, (_, k) => rec(39 - k).id));
+  });
+});
