@@ -28,7 +28,7 @@ export interface DaemonCore extends UpdaterApi {
   /** The config in force now (swapped atomically on reload). */
   config(): LoadedConfig;
   info(): Promise<DaemonInfo>;
-  /** Id of the target the seed-compatible routes act on. */
+  /** Id of the target the compatibility routes act on. */
   defaultTargetId(): string;
   /** The signed manifest of one version (fetched and verified). ERR_MANIFEST_NOT_FOUND if absent. */
   getManifest(targetId: string, version: string): Promise<ManifestDetails>;

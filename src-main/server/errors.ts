@@ -1,6 +1,6 @@
 /**
  * The HTTP API's one table from error kinds to statuses, and the error bodies of each route family
- * (canonical routes, and the shapes the seed-compatible routes promised their clients). Every body
+ * (canonical routes, and the shapes the compatibility routes promised their clients). Every body
  * carries the stable `code` exactly as the engine raised it.
  */
 import { ZodError } from 'zod';
@@ -35,13 +35,13 @@ export interface HttpError {
 export type ErrorStyle =
   /** `{error:{code,message}, code, message}` — the canonical /api routes. */
   | 'canonical'
-  /** `{error: message, status, code}` — seed 000's read routes (e.g. manifest not found). */
+  /** `{error: message, status, code}` — the ThemisDB hot-reload API's read routes (e.g. manifest not found). */
   | 'seed-read'
-  /** `{success:false, error: message, code}` — seed 000's mutating routes. */
+  /** `{success:false, error: message, code}` — the ThemisDB hot-reload API's mutating routes. */
   | 'seed-op'
-  /** `{status:'error', message, error, code}` — seed 001's /admin/reload. */
+  /** `{status:'error', message, error, code}` — the config-reload API's /admin/reload. */
   | 'seed-admin'
-  /** `{status:'failed', message, error, code}` — seed 002's /api/v1 routes. */
+  /** `{status:'failed', message, error, code}` — the CAIO update API's /api/v1 routes. */
   | 'seed-v1';
 
 function zodMessage(err: ZodError): string {
@@ -96,7 +96,7 @@ export function toHttpError(err: unknown, opts: { bodyLimit?: number } = {}): Ht
   return { status: 500, code: 'ERR_INTERNAL', message: 'Internal server error' };
 }
 
-/** Text seed 001 shows for authentication failures. */
+/** Text the config hot-reload API shows for authentication failures. */
 function adminMessage(e: HttpError): string {
   if (e.code === 'ERR_UNAUTHORIZED') return e.message.startsWith('Authentication') ? e.message : `Authentication required: ${e.message}`;
   if (e.code === 'ERR_FORBIDDEN') return `Forbidden: ${e.message}`;

@@ -1,10 +1,10 @@
 /**
  * Routes compatible with the products Upkeep replaces, acting on the default target with the
  * exact response shapes their clients parse:
- *   seed 000 (hot-reload API): /api/updates, /api/updates/manifests/:version, download, apply,
+ *   the ThemisDB hot-reload API: /api/updates, /api/updates/manifests/:version, download, apply,
  *     rollback, rollback points;
- *   seed 001 (config hot reload): POST /admin/reload;
- *   seed 002 (service update API): /api/v1/version, /api/v1/update, /api/v1/restart.
+ *   the config hot-reload API: POST /admin/reload;
+ *   the CAIO update API: /api/v1/version, /api/v1/update, /api/v1/restart.
  */
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { z } from 'zod';
@@ -21,7 +21,7 @@ const SeedApplyBody = z.object({ verify_only: LooseBoolean.optional() });
 const V1UpdateBody = z.object({ target_version: VersionSchema.nullable().optional() });
 const V1RestartBody = z.object({ graceful: LooseBoolean.optional() });
 
-/** A manifest file in seed 000's field names. */
+/** A manifest file in the ThemisDB hot-reload API's field names. */
 export function seedFile(f: ReleaseFileView): Record<string, unknown> {
   return { path: f.path, type: f.type, sha256_hash: f.sha256, size_bytes: f.size, platform: f.platform, architecture: f.arch, download_url: f.url };
 }
@@ -63,13 +63,13 @@ function targetHasRestart(ctx: ServerContext, id: string): boolean {
   return t !== undefined && t.restart !== undefined;
 }
 
-/** Registers the seed-compatible routes on `app`. */
+/** Registers the compatibility routes on `app`. */
 export function registerSeedRoutes(app: FastifyInstance, ctx: ServerContext): void {
   const { core } = ctx;
   const seedRead = { config: { access: 'read' as const, style: 'seed-read' as const } };
   const seedOp = { config: { access: 'apply' as const, style: 'seed-op' as const } };
 
-  // ---- seed 000 -------------------------------------------------------------------------------
+  // ---- the ThemisDB hot-reload API -----------------------------------------------------
   app.get('/api/updates', seedRead, async () => {
     const id = core.defaultTargetId();
     const r = await core.check(id);
@@ -137,7 +137,7 @@ export function registerSeedRoutes(app: FastifyInstance, ctx: ServerContext): vo
     return { rollback_points: points.map((p) => ({ rollback_id: p.rollback_id, timestamp: p.created_at })), count: points.length };
   });
 
-  // ---- seed 001 -------------------------------------------------------------------------------
+  // ---- the config hot-reload API -------------------------------------------------------
   app.post('/admin/reload', { config: { access: 'admin', style: 'seed-admin' } }, async () => {
     const r = await core.reloadConfig('api');
     return {
@@ -149,7 +149,7 @@ export function registerSeedRoutes(app: FastifyInstance, ctx: ServerContext): vo
     };
   });
 
-  // ---- seed 002 -------------------------------------------------------------------------------
+  // ---- the CAIO update API -------------------------------------------------------------
   app.get('/api/v1/version', { config: { access: 'read', style: 'seed-v1' } }, async () => {
     const id = core.defaultTargetId();
     const view = await core.getTarget(id);

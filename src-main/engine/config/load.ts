@@ -161,7 +161,7 @@ export async function loadConfig(o: { path?: string; env?: NodeJS.ProcessEnv; cw
   return parseConfig(text, { file, dir: path.dirname(file), env });
 }
 
-/** The target the seed-compatible routes act on: the one marked default, else the first. */
+/** The target the compatibility routes act on: the one marked default, else the first. */
 export function defaultTarget(config: Config): TargetConfig {
   return config.targets.find((t) => t.default) ?? config.targets[0]!;
 }

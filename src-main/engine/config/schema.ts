@@ -84,7 +84,7 @@ const targetBase = {
   id: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, 'target id: lowercase letters, digits, - and _'),
   name: z.string().min(1).optional(),
   install_dir: z.string().min(1),
-  /** Marks the target the seed-compatible routes act on (default: the first one). */
+  /** Marks the target the compatibility routes act on (default: the first one). */
   default: z.boolean().default(false),
   hook_timeout: duration.default(300),
   /** Command that restarts the managed software (POST /api/v1/restart). */
