@@ -8,6 +8,7 @@ import { UpkeepError, UsageError, toUpkeepError, type ErrorKind } from '../../sr
 import { processIO, type CliIO } from './io';
 import { loadConfig, parseConfig } from '../engine/config/load';
 import { Engine } from '../engine/engine';
+import { packageVersion } from '../engine/version';
 import { runRelease } from './commands/release';
 import { ProgressRenderer } from './progress-bar';
 import { formatApply, formatCheck, formatDownload, formatHistory, formatPoints, formatRollback, formatStatus } from './format';
@@ -136,15 +137,6 @@ export async function main(argv: string[], io?: CliIO): Promise<number> {
   }
 }
 
-function packageVersion(): string {
-  // dist/node/src-main/cli/main.js or src-main/cli/main.ts -> package.json at the root.
-  for (const rel of ['../../../../package.json', '../../package.json']) {
-    try {
-      return (require(path.join(__dirname, rel)) as { version: string }).version;
-    } catch {}
-  }
-  return '0.0.0';
-}
 
 async function configCommand(args: string[], g: Globals, out: CliIO): Promise<number> {
   if (args[0] !== 'validate') throw new UsageError('ERR_USAGE', 'Usage: upkeep config validate [FILE]');

@@ -15,9 +15,9 @@ import { runHealthCheck } from './health';
 import type { Engine, OpContext } from './engine';
 import type { LoadedManifest } from './feed/native-feed';
 import { targetPaths } from './target-paths';
+import { newRollbackId } from './apply';
 import { effectivePolicy } from './policy';
 import { readRuntime, updateRuntime } from './state/store';
-import { randomBytes } from 'node:crypto';
 
 interface CommandState {
   version: string | null;
@@ -107,7 +107,7 @@ async function apply(engine: Engine, ctx: OpContext, t: CommandTargetConfig, o: 
   const state = (await readState(p.stateDir)) ?? { version: null, updated_at: '', points: [] };
   const now = new Date();
   const point: RollbackPointView = {
-    rollback_id: `rb_${now.toISOString().replace(/[-:.]/g, '').slice(0, 15)}_${randomBytes(3).toString('hex')}`,
+    rollback_id: newRollbackId(now),
     target: t.id, from_version: o.from, to_version: o.to, created_at: now.toISOString(), size_bytes: 0, files: 0,
   };
   const retention = effectivePolicy(t, (await readRuntime(ctx.loaded.config.state_dir, t.id)).settings).retention;

@@ -10,13 +10,15 @@ import { ConfigError, UpkeepError, toUpkeepError } from '../../src-shared/errors
 import { SettingsPatchSchema } from '../../src-shared/ipc-contract';
 import type { DaemonCore, DaemonOptions, ManifestDetails, ReloadOutcome, RestartResult } from './daemon-types';
 import { defaultTarget, diffRestartRequired, findTarget, loadConfig, type LoadedConfig } from './config/load';
-import { Engine, availableOf } from './engine';
+import { Engine } from './engine';
+import { availableOf } from './operation-helpers';
 import { EventBus } from './events';
 import { Scheduler } from './scheduler';
 import { deliver } from './webhooks';
 import { updateRuntime } from './state/store';
 import { runHook } from './hooks';
 import { isValidCron } from './config/schema';
+import { packageVersion } from './version';
 
 const LOG_RING = 1000;
 
@@ -236,14 +238,6 @@ export class Daemon implements DaemonCore {
   }
 }
 
-function packageVersion(): string {
-  for (const rel of ['../../../../package.json', '../../package.json']) {
-    try {
-      return (require(require('node:path').join(__dirname, rel)) as { version: string }).version;
-    } catch {}
-  }
-  return '0.0.0';
-}
 
 /** Loads the config, recovers interrupted operations and returns a running core (scheduler not started). */
 export async function createDaemon(o: DaemonOptions = {}): Promise<Daemon> {

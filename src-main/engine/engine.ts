@@ -607,4 +607,3 @@ export class Engine {
   }
 }
 
-export { availableOf, newOperationId } from './operation-helpers';

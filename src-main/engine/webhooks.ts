@@ -3,6 +3,7 @@
  * HMAC-SHA256 (header X-Upkeep-Signature: sha256=<hex of the body>) when a secret is set.
  */
 import { createHmac } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { request } from 'undici';
 import type { Notification } from '../../src-shared/api';
 import type { Config } from './config/schema';
@@ -14,7 +15,6 @@ export function signBody(secret: string, body: string): string {
   return `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Delivers one notification to one webhook; resolves true when a 2xx was received. */
 export async function deliver(hook: Webhook, n: Notification, o: { backoffMs?: number; log?: (msg: string) => void } = {}): Promise<boolean> {

@@ -20,7 +20,7 @@ export type { ApplyHooks, ApplyPhase } from './transaction';
 export type { Installed, Layout } from './installed';
 export { readInstalled, writeInstalled } from './installed';
 export type { RollbackPoint } from './points';
-export { listPoints, prunePoints, deletePoint } from './points';
+export { listPoints, prunePoints, deletePoint, newRollbackId } from './points';
 export { rollbackToPoint } from './restore';
 export type { RollbackOptions, RollbackOutcome } from './restore';
 export { recover } from './recover';
