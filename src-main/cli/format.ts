@@ -1,28 +1,8 @@
 /**
  * Human output of the command line (the --json output is the result objects themselves).
  */
+import { formatBytes, formatDuration } from '../../src-shared/format';
 import type { ApplyResult, CheckResult, DownloadResult, HistoryRecord, RollbackPointView, RollbackResult, TargetView } from '../../src-shared/api';
-
-/** 1536 -> "1.5 KB". */
-export function formatBytes(n: number): string {
-  const units = ['B', 'KB', 'MB', 'GB', 'TB'];
-  let v = n;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return `${i === 0 ? v : v.toFixed(1)} ${units[i]}`;
-}
-
-/** 65000 -> "1m 5s". */
-export function formatDuration(ms: number): string {
-  const s = Math.round(ms / 1000);
-  if (s < 60) return `${s}s`;
-  const m = Math.floor(s / 60);
-  if (m < 60) return `${m}m ${s % 60}s`;
-  return `${Math.floor(m / 60)}h ${m % 60}m`;
-}
 
 function stateLabel(v: TargetView): string {
   const s = v.state;

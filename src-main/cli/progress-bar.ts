@@ -4,19 +4,19 @@
  */
 import type { UpkeepEvent, Progress } from '../../src-shared/api';
 import type { CliIO } from './io';
-import { formatBytes, formatDuration } from './format';
+import { formatBytes, formatRate, formatSeconds } from '../../src-shared/format';
 
 const WIDTH = 24;
 
-/** One line of a progress bar, e.g. `[#######.........]  42% Downloading bin/demo 1.2 MB/3.4 MB 1.1 MB/s 3s left`. */
+/** One line of a progress bar, e.g. `[#######.........]  42% Downloading bin/demo 1.2 MiB/3.4 MiB 1.1 MiB/s 3 s left`. */
 export function progressLine(p: Progress): string {
   const pct = Math.max(0, Math.min(100, Math.round(p.percent)));
   const filled = Math.round((pct / 100) * WIDTH);
   const bar = `[${'#'.repeat(filled)}${'.'.repeat(WIDTH - filled)}]`;
   const parts = [`${bar} ${String(pct).padStart(3)}%`, p.message];
   if (p.bytes_total > 0) parts.push(`${formatBytes(p.bytes_done)}/${formatBytes(p.bytes_total)}`);
-  if (p.speed_bps > 0) parts.push(`${formatBytes(p.speed_bps)}/s`);
-  if (p.eta_s !== null && p.eta_s > 0) parts.push(`${formatDuration(p.eta_s * 1000)} left`);
+  if (p.speed_bps > 0) parts.push(formatRate(p.speed_bps));
+  if (p.eta_s !== null && p.eta_s > 0) parts.push(`${formatSeconds(p.eta_s)} left`);
   return parts.join(' ');
 }
 

@@ -5,7 +5,7 @@
  */
 import { useEffect, useId, useState } from 'react';
 import type { Progress } from '../../src-shared/api';
-import { formatBytes, formatSeconds, formatSpeed } from '../format';
+import { formatBytes, formatRate, formatSeconds } from '../../src-shared/format';
 import { phaseLabel } from '../status';
 
 interface FileLine {
@@ -91,7 +91,7 @@ export function ProgressPanel({ title, progress, onCancel, cancelling }: Progres
         </div>
         <div>
           <dt>Speed</dt>
-          <dd>{formatSpeed(progress.speed_bps)}</dd>
+          <dd>{formatRate(progress.speed_bps)}</dd>
         </div>
         <div>
           <dt>Time left</dt>

@@ -7,7 +7,8 @@ import type { ErrorView, HistoryRecord, OperationResult, TargetView } from '../.
 import { Skeleton } from '../components/banners';
 import { ErrorMessage } from '../components/error-message';
 import { useApi, useUpkeep } from '../context';
-import { formatDateTime, formatDuration } from '../format';
+import { formatDuration } from '../../src-shared/format';
+import { formatDateTime } from '../format';
 import { isWorking } from '../status';
 
 /** How many records the tab shows. */

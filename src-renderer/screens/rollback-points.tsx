@@ -9,7 +9,8 @@ import { Skeleton } from '../components/banners';
 import { ConfirmDialog } from '../components/confirm-dialog';
 import { ErrorMessage } from '../components/error-message';
 import { useApi, useUpkeep } from '../context';
-import { formatBytes, formatDateTime } from '../format';
+import { formatBytes } from '../../src-shared/format';
+import { formatDateTime } from '../format';
 import { isWorking } from '../status';
 import type { Outcome } from '../store';
 

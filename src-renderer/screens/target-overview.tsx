@@ -5,7 +5,8 @@
 import type { ApplyResult, CheckResult, ReleaseView, TargetView } from '../../src-shared/api';
 import { FlagBadge } from '../components/status-badge';
 import { useApi, useUpkeep } from '../context';
-import { formatBytes, formatDateTime } from '../format';
+import { formatBytes } from '../../src-shared/format';
+import { formatDateTime } from '../format';
 import { ReleaseNotes } from '../markdown';
 import { isWorking } from '../status';
 import type { Outcome } from '../store';

@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { formatBytes, formatDuration, formatSeconds, formatSpeed } from '../../src-renderer/format';
+import { formatBytes, formatDuration, formatRate, formatSeconds } from '../../src-shared/format';
 import { parseHash, targetHref } from '../../src-renderer/router';
 import { buildSettingsPatch, pauseUntilTomorrow, validateSettings, valuesFromPolicy } from '../../src-renderer/screens/settings-form';
 import { statusLabel } from '../../src-renderer/status';
@@ -11,8 +11,8 @@ describe('formatting', () => {
     expect(formatBytes(0)).toBe('0 B');
     expect(formatBytes(1536)).toBe('1.5 KiB');
     expect(formatBytes(5 * 1024 ** 3)).toBe('5 GiB');
-    expect(formatSpeed(0)).toBe('—');
-    expect(formatSpeed(2.25 * 1024 * 1024)).toBe('2.25 MiB/s');
+    expect(formatRate(0)).toBe('—');
+    expect(formatRate(2.25 * 1024 * 1024)).toBe('2.25 MiB/s');
     expect(formatSeconds(null)).toBe('—');
     expect(formatSeconds(3725)).toBe('1 h 2 min');
     expect(formatDuration(1234)).toBe('1.2 s');

@@ -132,7 +132,7 @@ describe('target page', () => {
     const api = new FakeApi();
     api.records = [
       makeHistory(),
-      makeHistory({ id: 'h-2', started_at: '2025-03-02T12:00:00Z', result: 'rolled_back', error_code: 'ERR_HEALTH_CHECK_FAILED', error_message: 'GET /health returned 503', from_version: '1.0.0', to_version: '1.1.0', actor: 'scheduler', duration_ms: 850 }),
+      makeHistory({ id: 'h-2', started_at: '2025-03-02T12:00:00Z', result: 'rolled_back', error_code: 'ERR_HEALTH_CHECK_FAILED', error_message: 'GET /health returned 503', from_version: '1.0.0', to_version: '1.1.0', actor: 'scheduler', duration_ms: 400 }),
     ];
     renderApp(api, '#/targets/demo/history');
     const rows = await screen.findAllByTestId('history-row');
@@ -143,7 +143,7 @@ describe('target page', () => {
     expect(rows[0].textContent).toContain('scheduler');
     expect(rows[0].textContent).toContain('1.0.0 → 1.1.0');
     expect(within(rows[0]).getByTestId('history-error-code').textContent).toBe('ERR_HEALTH_CHECK_FAILED');
-    expect(rows[0].textContent).toContain('850 ms');
+    expect(rows[0].textContent).toContain('0.4 s');
     expect(rows[1].textContent).toContain('Succeeded');
     expect(rows[1].textContent).toContain('4.2 s');
     expect(api.callsOf('history')[0]).toEqual(['demo', 100]);
