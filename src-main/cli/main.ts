@@ -6,13 +6,12 @@
 import { parseArgs } from 'node:util';
 import { UpkeepError, UsageError, toUpkeepError, type ErrorKind } from '../../src-shared/errors';
 import { processIO, type CliIO } from './io';
-import { loadConfig, parseConfig } from '../engine/config/load';
+import { loadConfig, parseConfig, readConfigFile } from '../engine/config/load';
 import { Engine } from '../engine/engine';
 import { packageVersion } from '../engine/version';
 import { runRelease } from './commands/release';
 import { ProgressRenderer } from './progress-bar';
 import { formatApply, formatCheck, formatDownload, formatHistory, formatPoints, formatRollback, formatStatus } from './format';
-import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 
 export const EXIT = { ok: 0, failed: 1, usage: 2, refused: 3, busy: 4 } as const;
@@ -141,12 +140,7 @@ export async function main(argv: string[], io?: CliIO): Promise<number> {
 async function configCommand(args: string[], g: Globals, out: CliIO): Promise<number> {
   if (args[0] !== 'validate') throw new UsageError('ERR_USAGE', 'Usage: upkeep config validate [FILE]');
   const file = path.resolve(args[1] ?? g.config ?? process.env.UPKEEP_CONFIG ?? 'upkeep.yaml');
-  let text: string;
-  try {
-    text = await fsp.readFile(file, 'utf8');
-  } catch (err) {
-    throw new UpkeepError('ERR_CONFIG_INVALID', `Cannot read config file ${file}: ${(err as Error).message}`);
-  }
+  const text = await readConfigFile(file);
   const loaded = parseConfig(text, { file, dir: path.dirname(file), env: process.env });
   const targets = loaded.config.targets.map((t) => t.id);
   if (g.json) out.out(JSON.stringify({ valid: true, file, targets }));

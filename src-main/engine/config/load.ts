@@ -3,9 +3,9 @@
  * overrides, validate with the zod schema, resolve relative paths against the file's directory.
  * Every problem is reported as `<file>:<line>:<col>: <key.path>: <message>`, all at once.
  */
-import { promises as fsp } from 'node:fs';
+import { promises as fsp, constants as fsc } from 'node:fs';
 import path from 'node:path';
-import { LineCounter, parseDocument, isMap, isScalar, type Document, type Node as YamlNode } from 'yaml';
+import { LineCounter, parseDocument, isMap, isScalar, isAlias, visit, type Document, type Node as YamlNode } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError, NotFoundError, UsageError } from '../../../src-shared/errors';
 import { ConfigSchema, type Config, type TargetConfig } from './schema';
@@ -116,22 +116,57 @@ function resolvePaths(config: Config, dir: string): Config {
   };
 }
 
+/** Largest config file accepted, in bytes (1 MiB). */
+export const MAX_CONFIG_BYTES = 1024 * 1024;
+/** Most alias nodes (`*name`) a config document may hold. */
+export const MAX_CONFIG_ALIASES = 100;
+/** The YAML 1.2 core schema's tags: the only explicit tags a config may use. */
+const CORE_TAGS = new Set(['tag:yaml.org,2002:str', 'tag:yaml.org,2002:int', 'tag:yaml.org,2002:float', 'tag:yaml.org,2002:bool', 'tag:yaml.org,2002:null', 'tag:yaml.org,2002:map', 'tag:yaml.org,2002:seq']);
+
+/** Explicit tags outside the core schema and alias counts above the limit, as issues with positions. */
+function documentIssues(doc: Document, lc: LineCounter): ConfigIssue[] {
+  const out: ConfigIssue[] = [];
+  let aliases = 0;
+  let aliasPos: Pos = null;
+  visit(doc, {
+    Node(_key, node) {
+      const at = node.range ? lc.linePos(node.range[0]) : null;
+      if (isAlias(node)) {
+        aliases++;
+        if (aliases === MAX_CONFIG_ALIASES + 1) aliasPos = at;
+        return undefined;
+      }
+      if (node.tag !== undefined && !CORE_TAGS.has(node.tag)) {
+        out.push({ path: '(syntax)', line: at?.line ?? null, col: at?.col ?? null, message: `custom YAML tag ${node.tag} is not allowed` });
+      }
+      return undefined;
+    },
+  });
+  if (aliases > MAX_CONFIG_ALIASES) {
+    const at = aliasPos as Pos;
+    out.push({ path: '(syntax)', line: at?.line ?? null, col: at?.col ?? null, message: `more than ${MAX_CONFIG_ALIASES} aliases` });
+  }
+  return out;
+}
+
 /**
  * Parses and validates config text. Environment overrides (see env.ts) apply before validation;
  * relative paths resolve against `dir`. Throws ConfigError listing every problem with its line.
  */
 export function parseConfig(text: string, o: { file: string | null; dir: string; env?: NodeJS.ProcessEnv }): LoadedConfig {
   const lc = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false });
+  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, schema: 'core', customTags: [] });
   if (doc.errors.length > 0) {
     throw fail(o.file, doc.errors.map((e) => {
       const pos = lc.linePos(e.pos[0]);
       return { path: '(syntax)', line: pos.line, col: pos.col, message: e.message.split('\n')[0]! };
     }));
   }
+  const shape = documentIssues(doc, lc);
+  if (shape.length > 0) throw fail(o.file, shape);
   let raw: unknown;
   try {
-    raw = doc.toJS({ maxAliasCount: 100 });
+    raw = doc.toJS({ maxAliasCount: MAX_CONFIG_ALIASES });
   } catch (err) {
     throw fail(o.file, [{ path: '(syntax)', line: null, col: null, message: (err as Error).message }]);
   }
@@ -142,22 +177,49 @@ export function parseConfig(text: string, o: { file: string | null; dir: string;
 }
 
 /**
+ * Reads a config file that must be a regular file of at most MAX_CONFIG_BYTES. Opened
+ * non-blocking so a FIFO never hangs, checked with fstat on the open descriptor (no race with a
+ * swap), and read bounded so a device like /dev/zero never fills memory. Throws ConfigError.
+ */
+export async function readConfigFile(file: string): Promise<string> {
+  const refuse = (why: string): ConfigError => new ConfigError(`${file}: ${why}`, { file, issues: [{ path: '(file)', line: null, message: why }] });
+  let fh: fsp.FileHandle;
+  try {
+    fh = await fsp.open(file, fsc.O_RDONLY | fsc.O_NONBLOCK);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw refuse(code === 'ENOENT' ? 'config file not found' : code === 'EISDIR' ? 'config path is a directory' : `cannot read config file (${code ?? (err as Error).message})`);
+  }
+  try {
+    const st = await fh.stat();
+    if (st.isDirectory()) throw refuse('config path is a directory');
+    if (!st.isFile()) throw refuse('config path is not a regular file');
+    if (st.size > MAX_CONFIG_BYTES) throw refuse(`config file is larger than ${MAX_CONFIG_BYTES} bytes`);
+    const buf = Buffer.alloc(MAX_CONFIG_BYTES + 1);
+    let n = 0;
+    while (n < buf.length) {
+      const { bytesRead } = await fh.read(buf, n, buf.length - n, n);
+      if (bytesRead === 0) break;
+      n += bytesRead;
+    }
+    if (n > MAX_CONFIG_BYTES) throw refuse(`config file is larger than ${MAX_CONFIG_BYTES} bytes`);
+    return buf.subarray(0, n).toString('utf8');
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
  * Reads and validates the config file: `o.path`, else $UPKEEP_CONFIG, else `<cwd>/upkeep.yaml`.
- * A missing or unreadable file is a ConfigError naming the path.
+ * A missing or unreadable file, a file that is not regular (FIFO, device) or one larger than
+ * MAX_CONFIG_BYTES is a ConfigError naming the path.
  */
 export async function loadConfig(o: { path?: string; env?: NodeJS.ProcessEnv; cwd?: string } = {}): Promise<LoadedConfig> {
   const env = o.env ?? process.env;
   const cwd = o.cwd ?? process.cwd();
   const chosen = o.path ?? (env.UPKEEP_CONFIG && env.UPKEEP_CONFIG.trim() !== '' ? env.UPKEEP_CONFIG : path.join(cwd, 'upkeep.yaml'));
   const file = path.resolve(cwd, chosen);
-  let text: string;
-  try {
-    text = await fsp.readFile(file, 'utf8');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'config file not found' : code === 'EISDIR' ? 'config path is a directory' : `cannot read config file (${code ?? (err as Error).message})`;
-    throw new ConfigError(`${file}: ${why}`, { file, issues: [{ path: '(file)', line: null, message: why }] });
-  }
+  const text = await readConfigFile(file);
   return parseConfig(text, { file, dir: path.dirname(file), env });
 }
 

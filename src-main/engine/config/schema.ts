@@ -19,6 +19,10 @@ export function isValidCron(pattern: string): boolean {
 const timeZone = z.string().refine(isValidTimeZone, 'unknown time zone (use an IANA name like Europe/Berlin)');
 
 const duration = z.number().positive();
+/** Longest timeout accepted, in seconds (24 h): timers past 2^31 ms would fire at once. */
+export const MAX_TIMEOUT_S = 24 * 3600;
+/** A timeout in seconds: positive and at most MAX_TIMEOUT_S. */
+const timeout = duration.max(MAX_TIMEOUT_S, `at most ${MAX_TIMEOUT_S} seconds (24 h)`);
 const hhmm = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'expected "HH:MM" (24-hour)');
 const DAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as const;
 
@@ -33,14 +37,14 @@ export const HealthSchema = z.object({
   url: z.string().url().optional(),
   command: z.string().min(1).optional(),
   expect_version: z.boolean().default(false),
-  timeout_s: duration.default(10),
+  timeout_s: timeout.default(10),
   retries: z.number().int().min(0).default(5),
-  interval_s: z.number().min(0).default(1),
+  interval_s: z.number().min(0).max(MAX_TIMEOUT_S).default(1),
 }).strict().refine((h) => Boolean(h.url) !== Boolean(h.command), { message: 'health needs exactly one of url or command' });
 
 const hookCommand = z.union([
   z.string().min(1),
-  z.object({ run: z.string().min(1), timeout_s: duration.optional() }).strict(),
+  z.object({ run: z.string().min(1), timeout_s: timeout.optional() }).strict(),
 ]);
 
 export const HooksSchema = z.object({
@@ -86,7 +90,7 @@ const targetBase = {
   install_dir: z.string().min(1),
   /** Marks the target the compatibility routes act on (default: the first one). */
   default: z.boolean().default(false),
-  hook_timeout: duration.default(300),
+  hook_timeout: timeout.default(300),
   /** Command that restarts the managed software (POST /api/v1/restart). */
   restart: hookCommand.optional(),
   health: HealthSchema.optional(),
@@ -145,7 +149,7 @@ export const WebhookSchema = z.object({
   secret: z.string().min(1).optional(),
   events: z.array(z.string()).optional(),
   retries: z.number().int().min(0).max(10).default(3),
-  timeout_s: duration.default(10),
+  timeout_s: timeout.default(10),
 }).strict();
 
 export const ConfigSchema = z.object({
