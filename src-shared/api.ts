@@ -5,7 +5,8 @@
  */
 import type { ErrorCode } from './errors';
 
-export type Actor = 'cli' | 'tray' | 'scheduler' | 'api' | 'dashboard' | 'recovery' | string;
+/** Who started an operation (recorded in history). */
+export type Actor = 'cli' | 'tray' | 'scheduler' | 'api' | 'dashboard' | 'recovery';
 
 /** Phases of one operation on one target (the persisted pipeline's steps). */
 export type Phase =
@@ -49,20 +50,8 @@ export interface ErrorView {
   message: string;
 }
 
-/** The state of one target: a discriminated union switched exhaustively by UIs. */
-export type TargetState =
-  | { kind: 'idle' }
-  | { kind: 'checking' }
-  | { kind: 'up-to-date'; checked_at: string }
-  | { kind: 'available'; version: string; is_critical: boolean; is_breaking: boolean; checked_at: string }
-  | { kind: 'downloading'; version: string; progress: Progress }
-  | { kind: 'verifying'; version: string; progress: Progress }
-  | { kind: 'applying'; version: string; progress: Progress }
-  | { kind: 'health-checking'; version: string; progress: Progress }
-  | { kind: 'rolling-back'; to_version: string | null; progress: Progress }
-  | { kind: 'failed'; error: ErrorView; at: string };
-
-export type TargetStateKind = TargetState['kind'];
+export type { TargetState, TargetStateKind } from './target-state';
+import type { TargetState } from './target-state';
 
 export interface ReleaseFileView {
   path: string;

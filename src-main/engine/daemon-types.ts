@@ -2,7 +2,7 @@
  * The daemon core's public shape: what the HTTP server and Electron main drive. It is the
  * UpdaterApi (the UI contract) plus the few things only hosts need.
  */
-import type { UpdaterApi, ReleaseView, DaemonInfo } from '../../src-shared/api';
+import type { Actor, UpdaterApi, ReleaseView, DaemonInfo } from '../../src-shared/api';
 import type { DsseEnvelope } from '../../src-shared/feed-schema';
 import type { LoadedConfig } from './config/load';
 
@@ -47,7 +47,7 @@ export interface DaemonOptions {
   configPath?: string;
   env?: NodeJS.ProcessEnv;
   /** Who starts operations from this host ('tray', 'api'...), recorded in history. */
-  actor?: string;
+  actor?: Actor;
   /** Injected clock for tests. */
   now?: () => Date;
 }

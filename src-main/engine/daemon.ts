@@ -3,6 +3,7 @@
  * log ring — behind the DaemonCore interface that the HTTP server and Electron main drive.
  */
 import type {
+  Actor,
   ApplyResult, CheckResult, DaemonInfo, DownloadResult, HistoryRecord, LogLine, RollbackPointView, RollbackResult,
   SettingsPatch, TargetView, UpkeepEvent,
 } from '../../src-shared/api';
@@ -233,7 +234,7 @@ export class Daemon implements DaemonCore {
     this.unsubscribe();
   }
 
-  private actor(): string {
+  private actor(): Actor {
     return this.opts.actor ?? 'api';
   }
 }

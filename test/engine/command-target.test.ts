@@ -44,7 +44,7 @@ describe('command targets', () => {
       ...names.map((n) => `      ${n}: ${step(n)}`),
     ].join('\n');
     const loaded = parseConfig(text, { file: path.join(dir, 'upkeep.yaml'), dir, env: {} });
-    return new Engine({ loaded, actor: 'test' });
+    return new Engine({ loaded, actor: 'cli' });
   }
 
   const lines = async () => (await fsp.readFile(log, 'utf8')).trim().split('\n');
@@ -125,7 +125,7 @@ describe('command targets', () => {
       '      switch: "exit 4"',
       '      rollback: "exit 5"',
     ].join('\n');
-    const bad = new Engine({ loaded: parseConfig(text, { file: path.join(dir, 'upkeep.yaml'), dir, env: {} }), actor: 'test' });
+    const bad = new Engine({ loaded: parseConfig(text, { file: path.join(dir, 'upkeep.yaml'), dir, env: {} }), actor: 'cli' });
     const err = (await bad.apply('stack', { version: '1.1.0' }).then(() => null, (x: unknown) => x)) as UpkeepError;
     expect(err.code).toBe('ERR_STEP_FAILED');
     expect(err.message).toContain('the rollback step failed too');

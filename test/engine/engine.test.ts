@@ -87,7 +87,7 @@ describe('command targets without a feed', () => {
       `      rollback: "echo $UPKEEP_TO_VERSION > ${path.join(d, 'running')}"`,
     ].join('\n');
     await fsp.mkdir(path.join(d, 'svc'), { recursive: true });
-    return new Engine({ loaded: parseConfig(text, { file: path.join(d, 'upkeep.yaml'), dir: d, env: {} }), actor: 'test' });
+    return new Engine({ loaded: parseConfig(text, { file: path.join(d, 'upkeep.yaml'), dir: d, env: {} }), actor: 'cli' });
   }
 
   it('refuses a downgrade and a non-SemVer version like feed versions', async () => {

@@ -135,7 +135,7 @@ describe('Scheduler.tick(now) over a real engine and feed', () => {
     };
     await publish('1.0.0', 'v1.0.0');
     const engine = engineFor(dir, feed.dir, { keys: [key.line], threshold: 1 }, extra);
-    await engine.apply('demo', { actor: 'test' });
+    await engine.apply('demo', { actor: 'cli' });
     let checks = 0;
     engine.bus.subscribe((e) => {
       if (e.type === 'state' && e.target.state.kind === 'checking') checks += 1;

@@ -88,5 +88,5 @@ export function engineFor(dir: string, feedDir: string, trust: { keys: string[];
     ...extra.map((l) => `    ${l}`),
   ].join('\n');
   const loaded = parseConfig(text, { file: path.join(dir, 'upkeep.yaml'), dir, env: {} });
-  return new Engine({ loaded, actor: 'test', limits: { ...DEFAULT_LIMITS, retries: 1, backoffBaseMs: 5, maxBackoffMs: 10, ...limits } });
+  return new Engine({ loaded, actor: 'cli', limits: { ...DEFAULT_LIMITS, retries: 1, backoffBaseMs: 5, maxBackoffMs: 10, ...limits } });
 }

@@ -5,7 +5,8 @@
  */
 import type { ChannelIndex, IndexEntry, ReleaseManifest } from '../../../src-shared/feed-schema';
 import { NotFoundError, UpkeepError } from '../../../src-shared/errors';
-import { fetchBytes } from '../net/fetcher';
+import type { Fetcher } from '../net/fetcher';
+import { defaultFetcher } from '../net/default-fetcher';
 import { normaliseFeedUrl, resolveRelative } from '../net/url-policy';
 import { verifyIndex, verifyManifest, sha256Hex, type Trust } from '../trust/feed-checks';
 import { getFeedMemory, setFeedMemory, getCachedIndex } from '../state/store';
@@ -27,6 +28,8 @@ export interface FeedContext {
   limits: Limits;
   now: () => Date;
   signal?: AbortSignal;
+  /** Network edge (default: the production fetcher). */
+  fetcher?: Fetcher;
 }
 
 export interface LoadedIndex {
@@ -82,7 +85,7 @@ async function loadIndexLocked(t: FeedTarget, root: string, ctx: FeedContext): P
   let cached = memory ? await getCachedIndex(ctx.stateDir, root, t.channel) : null;
   let res;
   try {
-    res = await fetchBytes(url, {
+    res = await (ctx.fetcher ?? defaultFetcher).fetchBytes(url, {
       maxBytes: ctx.limits.maxIndexBytes,
       etag: cached ? memory?.etag ?? null : null,
       lastModified: cached ? memory?.last_modified ?? null : null,
@@ -138,7 +141,7 @@ export async function loadManifest(t: FeedTarget, root: string, entry: IndexEntr
   const url = resolveRelative(root, entry.manifest);
   let res;
   try {
-    res = await fetchBytes(url, {
+    res = await (ctx.fetcher ?? defaultFetcher).fetchBytes(url, {
       maxBytes: entry.size,
       allowInsecureHttp: t.allowInsecureHttp,
       limits: ctx.limits,

@@ -15,6 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { Agent, request, type Dispatcher } from 'undici';
 import { DEFAULT_LIMITS, type Limits } from '../limits';
 import { NetworkError, NotFoundError, UpkeepError, VerificationError } from '../../../src-shared/errors';
+import type { DownloadOptions } from './download';
 import { checkRedirectAllowed, checkUrlAllowed, normaliseFeedUrl, redactUrl, resolveRelative } from './url-policy';
 
 export interface FetchOptions {
@@ -31,9 +32,21 @@ export type FetchResult =
   | { notModified: true }
   | { notModified: false; bytes: Buffer; etag: string | null; lastModified: string | null; url: string };
 
-/** The I/O edge feeds read documents through; tests may inject another one. */
+/**
+ * The network edge of the engine (python-tuf's `FetcherInterface`): small documents into memory
+ * and artifacts onto disk, both from http(s), file:// URLs or plain paths, bounded and retrying.
+ * The production implementation is `defaultFetcher` (net/default-fetcher.ts); tests inject an
+ * in-memory one.
+ */
 export interface Fetcher {
+  /** A whole document of at most `o.maxBytes` bytes (conditional GET with `etag`/`lastModified`). */
   fetchBytes(url: string, o: FetchOptions): Promise<FetchResult>;
+  /**
+   * Streams `o.url` into `o.partial` (resuming what it holds), checking size and SHA-256 while
+   * writing, then renames it to `o.dest`. Throws ERR_HASH_MISMATCH / ERR_SIZE_MISMATCH /
+   * ERR_DOWNLOAD_FAILED / ERR_CANCELLED; `dest` exists only with verified bytes.
+   */
+  download(o: DownloadOptions): Promise<void>;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -391,6 +404,3 @@ export function localError(err: unknown, url: string): Error {
   if (code === 'ENOENT' || code === 'ENOTDIR') return new NotFoundError('ERR_NOT_FOUND', `Not found: ${url}`, { url, status: 404 });
   return new NetworkError('ERR_DOWNLOAD_FAILED', `Cannot read ${url}: ${(err as Error).message}`, { url, cause: code });
 }
-
-/** The production Fetcher. */
-export const defaultFetcher: Fetcher = { fetchBytes };

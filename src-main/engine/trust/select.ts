@@ -63,7 +63,7 @@ export function candidateReleases(index: ChannelIndex, o: SelectOptions): IndexE
 export interface UpgradePolicyOptions {
   /** Installed version; null for a fresh install (always allowed). */
   current: string | null;
-  target: ReleaseManifest;
+  target: Pick<ReleaseManifest, 'version' | 'min_upgrade_from'>;
   /** Config allows installing an older (or the same) version. */
   allowDowngrade: boolean;
   /** The user explicitly asked for this older (or the same) version. */
@@ -147,6 +147,6 @@ export function checkInstallTrees(m: ReleaseManifest): void {
  * count, see isMajorBump) or a non-empty breaking_changes list. Never applied automatically.
  * For a fresh install (current null) only breaking_changes counts.
  */
-export function isBreaking(current: string | null, m: ReleaseManifest): boolean {
+export function isBreaking(current: string | null, m: Pick<ReleaseManifest, 'version' | 'breaking_changes'>): boolean {
   return m.breaking_changes.length > 0 || isMajorBump(current, m.version);
 }
