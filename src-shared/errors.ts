@@ -36,6 +36,10 @@ export const ERROR_CODES = {
   ERR_PRODUCT_MISMATCH: 'security',
   ERR_VERSION_MISMATCH: 'security',
   ERR_UNSAFE_PATH: 'security',
+  /** A file mode with setuid, setgid, sticky or world-writable bits. */
+  ERR_UNSAFE_MODE: 'security',
+  /** The install dir or a parent is writable by another user (StrictModes-style check). */
+  ERR_UNSAFE_INSTALL_DIR: 'security',
   ERR_INSECURE_URL: 'security',
   ERR_INCOMPATIBLE_UPGRADE: 'refused',
   ERR_DOWNGRADE: 'refused',
@@ -49,6 +53,10 @@ export const ERROR_CODES = {
   ERR_STEP_FAILED: 'failed',
   ERR_HEALTH_CHECK_FAILED: 'failed',
   ERR_APPLY_FAILED: 'failed',
+  /** ENOSPC/EDQUOT, or too little free space found before starting; names the directory and bytes needed. */
+  ERR_DISK_FULL: 'failed',
+  /** Managed files changed locally and the target says `on_local_change: refuse`; lists them. */
+  ERR_LOCAL_CHANGES: 'refused',
   ERR_CANCELLED: 'failed',
   ERR_INTERNAL: 'failed',
   /** Client side: the daemon could not be reached. */

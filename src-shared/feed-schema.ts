@@ -53,6 +53,20 @@ export const FILE_TYPES = ['file', 'executable', 'library', 'config', 'data'] as
 export const PLATFORMS = ['linux', 'darwin', 'win32', 'any'] as const;
 export const ARCHES = ['x64', 'arm64', 'any'] as const;
 
+/**
+ * Why a manifest file mode is refused (ERR_UNSAFE_MODE), or null when it is plain permission
+ * bits: no setuid (0o4000), setgid (0o2000) or sticky (0o1000) bit and not world-writable
+ * (0o002). FEED-FORMAT.md, "mode"; checked by the publisher and by the client.
+ */
+export function unsafeModeReason(mode: number): string | null {
+  if ((mode & 0o4000) !== 0) return 'setuid bit';
+  if ((mode & 0o2000) !== 0) return 'setgid bit';
+  if ((mode & 0o1000) !== 0) return 'sticky bit';
+  if ((mode & 0o002) !== 0) return 'world-writable';
+  if (mode < 0 || mode > 0o777) return 'not permission bits';
+  return null;
+}
+
 export const ManifestFileSchema = z.object({
   path: z.string(),
   type: z.enum(FILE_TYPES).default('file'),

@@ -51,9 +51,9 @@ async function expectRefused(s: Setup & { engine: ReturnType<typeof engineFor> }
   expect((await s.engine.view('demo')).current_version).toBe('1.0.0');
 }
 
-async function withManifestFiles(s: Setup, files: Array<{ path: string; data?: string }>) {
+async function withManifestFiles(s: Setup, files: Array<{ path: string; data?: string; mode?: number }>) {
   const list = [];
-  for (const f of files) list.push({ path: f.path, type: 'file', ...(await s.feed.blob(f.data ?? `x ${f.path}`)) });
+  for (const f of files) list.push({ path: f.path, type: 'file', ...(f.mode !== undefined ? { mode: f.mode } : {}), ...(await s.feed.blob(f.data ?? `x ${f.path}`)) });
   const payload = { schema: 'upkeep.manifest/1', product: 'demo', version: '1.1.0', channel: 'stable', released_at: '2026-11-20T00:00:00Z', files: list };
   const m = await s.feed.manifest('1.1.0', payload, [s.key]);
   await s.feed.index('stable', indexPayload(2, [{ version: '1.1.0', ...m }, s.entry1]), [s.key]);
@@ -85,6 +85,20 @@ describe('malicious manifests paths', () => {
     await withManifestFiles(s, [{ path: 'bin/app' }, { path: 'plugins/evil.so' }]);
     await expectRefused(s, 'ERR_UNSAFE_PATH');
     expect(await fsp.readdir(outside)).toEqual(['keep.txt']);
+  });
+});
+
+describe('malicious manifest modes', () => {
+  const cases: Array<[string, number]> = [
+    ['setuid', 0o4755],
+    ['setgid', 0o2755],
+    ['sticky', 0o1755],
+    ['world-writable', 0o666],
+  ];
+  it.each(cases)('%s => ERR_UNSAFE_MODE, install untouched', async (_name, mode) => {
+    const s = await setup();
+    await withManifestFiles(s, [{ path: 'bin/app' }, { path: 'bin/helper', mode }]);
+    await expectRefused(s, 'ERR_UNSAFE_MODE');
   });
 });
 

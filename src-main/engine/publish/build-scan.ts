@@ -10,6 +10,7 @@ import path from 'node:path';
 import { UsageError, VerificationError } from '../../../src-shared/errors';
 import { DEFAULT_LIMITS } from '../limits';
 import { assertPublishablePaths } from './feed-writer';
+import { assertSafeMode } from '../trust/select';
 
 export interface ScannedFile {
   /** Manifest path: relative to the build dir, `/`-separated. */
@@ -60,7 +61,8 @@ function kindOf(st: Stats): string {
  * Symlinks are accepted only when they resolve to a regular file inside the build; the manifest
  * then lists the target's bytes at the link's path (the feed format has no links).
  * Throws ERR_USAGE (missing/empty build, special file, directory link, too many files) or
- * ERR_UNSAFE_PATH (link leaving the build, path a client would refuse).
+ * ERR_UNSAFE_PATH (link leaving the build, path a client would refuse) or ERR_UNSAFE_MODE (a file
+ * with setuid, setgid or sticky bits or writable by everyone: fix the build's modes first).
  */
 export async function scanBuild(buildDir: string, maxFiles: number = DEFAULT_LIMITS.maxManifestFiles): Promise<BuildScan> {
   let root: string;
@@ -123,6 +125,7 @@ export async function scanBuild(buildDir: string, maxFiles: number = DEFAULT_LIM
     const { sha256, size } = await hashFile(f.source);
     if (size !== st.size) throw new UsageError('ERR_USAGE', `Build file "${f.rel}" changed while it was being read; publish from a finished build`, { path: f.rel });
     const mode = st.mode & 0o7777;
+    assertSafeMode(f.rel, mode);
     files.push({ path: f.rel, source: f.source, sha256, size, mode, type: (mode & 0o111) !== 0 ? 'executable' : 'file' });
     bytes += size;
   }

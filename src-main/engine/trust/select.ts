@@ -4,8 +4,8 @@
  * files of one platform/arch. Inputs are already verified (feed-checks.ts); nothing here does I/O.
  */
 import { createHash } from 'node:crypto';
-import { PolicyError } from '../../../src-shared/errors';
-import { ARCHES, PLATFORMS, type ChannelIndex, type IndexEntry, type ManifestFile, type ReleaseManifest } from '../../../src-shared/feed-schema';
+import { PolicyError, VerificationError } from '../../../src-shared/errors';
+import { ARCHES, PLATFORMS, unsafeModeReason, type ChannelIndex, type IndexEntry, type ManifestFile, type ReleaseManifest } from '../../../src-shared/feed-schema';
 import { assertSafeRelativePath, checkManifestPaths, unsafePathError } from './paths';
 import { compareVersions, isMajorBump, isValidVersion, satisfiesRange } from './versions';
 
@@ -133,12 +133,25 @@ export function filesForPlatform(m: ReleaseManifest, platform: string, arch: str
  */
 export function checkInstallTrees(m: ReleaseManifest): void {
   for (const f of m.files) assertSafeRelativePath(f.path);
+  for (const f of m.files) assertSafeMode(f.path, f.mode);
   for (const platform of PLATFORMS) {
     if (platform === 'any') continue;
     for (const arch of ARCHES) {
       if (arch === 'any') continue;
       checkManifestPaths(filesForPlatform(m, platform, arch).map((f) => f.path));
     }
+  }
+}
+
+/**
+ * Refuses a file mode with setuid, setgid or sticky bits or a world-writable one
+ * (VerificationError ERR_UNSAFE_MODE naming the path, the mode in octal and the reason).
+ */
+export function assertSafeMode(filePath: string, mode: number | undefined): void {
+  if (mode === undefined) return;
+  const reason = unsafeModeReason(mode);
+  if (reason !== null) {
+    throw new VerificationError('ERR_UNSAFE_MODE', `Unsafe mode ${mode.toString(8).padStart(4, '0')} for ${JSON.stringify(filePath.slice(0, 200))} (${reason})`, { path: filePath.slice(0, 200), mode, reason });
   }
 }
 

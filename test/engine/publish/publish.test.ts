@@ -189,6 +189,12 @@ describe('publish', () => {
     await expect(fsp.access(path.join(tmp, 'feed/manifests/1.0.1.json'))).rejects.toMatchObject({ code: 'ENOENT' });
   });
 
+  it.each([['setuid', 0o4755], ['setgid', 0o2750], ['sticky', 0o1644], ['world-writable', 0o646]] as const)('refuses a build file with a %s mode (ERR_UNSAFE_MODE), writing nothing', async (_name, mode) => {
+    await makeBuild('build1', { 'bin/ok': { data: 'ok', mode: 0o755 }, 'bin/bad': { data: 'bad', mode } });
+    await expect(publish(baseOptions({}))).rejects.toMatchObject({ code: 'ERR_UNSAFE_MODE', details: { path: 'bin/bad', mode } });
+    await expect(fsp.access(path.join(tmp, 'feed/manifests/1.0.0.json'))).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+
   it('refuses another product on an existing channel', async () => {
     await makeBuild('build1', { a: { data: 'a' } });
     await publish(baseOptions({}));
