@@ -28,6 +28,8 @@ export const ERROR_CODES = {
   ERR_HASH_MISMATCH: 'security',
   ERR_SIZE_MISMATCH: 'security',
   ERR_SIGNATURE_INVALID: 'security',
+  /** Trust is configured but the release carries no signature to check. */
+  ERR_SIGNATURE_MISSING: 'security',
   ERR_SIGNATURE_THRESHOLD: 'security',
   ERR_PAYLOAD_TYPE: 'security',
   ERR_METADATA_INVALID: 'security',

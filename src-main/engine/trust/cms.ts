@@ -1,0 +1,137 @@
+/**
+ * CMS / PKCS#7 detached signatures (RFC 5652 SignedData, as made by `openssl cms -sign -binary`
+ * or a seed-000 manifest's `signature`), verified with `pkijs` + `asn1js` against the `x509:`
+ * certificates of trust. A SignerInfo counts when its signature (and the messageDigest signed
+ * attribute, when present) verifies over the message AND its certificate either is a trusted
+ * certificate or chains to one (pkijs' certificate chain validation, validity dates checked at
+ * `now`). It counts as the trusted certificate it was pinned to or chained to, so two signers
+ * under one trusted CA count once toward a threshold.
+ */
+import * as asn1js from 'asn1js';
+import * as pkijs from 'pkijs';
+import type { TrustedKey, X509TrustedKey } from './trusted-keys';
+import { failedResult, type SignatureResult } from './threshold';
+
+/** Largest CMS signature accepted (bytes, in any of its encodings). */
+export const MAX_CMS_SIGNATURE_BYTES = 1024 * 1024;
+/** Most SignerInfos looked at in one SignedData. */
+export const MAX_CMS_SIGNERS = 16;
+
+const ID_SIGNED_DATA = '1.2.840.113549.1.7.2';
+
+function toArrayBuffer(bytes: Uint8Array): ArrayBuffer {
+  return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
+}
+
+/**
+ * The DER bytes of a CMS signature given as DER, as PEM (`-----BEGIN CMS-----`, `PKCS7` or
+ * `PKCS #7 SIGNED DATA`), or as bare base64 text (a JSON `signature` field). Null when none fits.
+ */
+export function cmsDer(input: Uint8Array | string): Buffer | null {
+  const bytes = typeof input === 'string' ? Buffer.from(input, 'utf8') : Buffer.from(input);
+  if (bytes.length > 0 && bytes[0] === 0x30) return bytes;
+  const text = bytes.toString('latin1');
+  const pem = /-----BEGIN ([A-Z0-9 #]+)-----([\s\S]*?)-----END \1-----/.exec(text);
+  const body = (pem ? pem[2]! : text).replace(/\s+/g, '');
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(body)) return null;
+  const der = Buffer.from(body, 'base64');
+  return der.length > 0 && der[0] === 0x30 ? der : null;
+}
+
+function subjectOf(cert: pkijs.Certificate): string {
+  const cn = cert.subject.typesAndValues.find((tv) => tv.type === '2.5.4.3');
+  return cn ? `"${String(cn.value.valueBlock.value)}"` : 'an unnamed subject';
+}
+
+function errorMessage(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  if (err && typeof err === 'object' && 'message' in err) return String((err as { message: unknown }).message);
+  return String(err);
+}
+
+function parseSignedData(der: Buffer): pkijs.SignedData {
+  const asn1 = asn1js.fromBER(toArrayBuffer(der));
+  if (asn1.offset === -1) throw new Error(`not DER: ${asn1.result.error}`);
+  if (asn1.offset !== der.length) throw new Error('trailing bytes after the DER structure');
+  const info = new pkijs.ContentInfo({ schema: asn1.result });
+  if (info.contentType !== ID_SIGNED_DATA) throw new Error(`content type ${info.contentType} is not SignedData`);
+  return new pkijs.SignedData({ schema: info.content });
+}
+
+/**
+ * Verifies a detached CMS signature over `message` with the x509 keys among `keys` (others are
+ * ignored). Never throws for bad input: malformed DER, a message mismatch, an untrusted or expired
+ * signer certificate each add a `problems` line. `signers` holds the distinct ids of the trusted
+ * certificates the valid SignerInfos were pinned or chained to. `now` is when certificates must be
+ * valid (default: the current time).
+ */
+export async function verifyCms(message: Uint8Array, signature: Uint8Array | string, keys: readonly TrustedKey[], o: { now?: Date } = {}): Promise<SignatureResult> {
+  const size = typeof signature === 'string' ? Buffer.byteLength(signature) : signature.length;
+  if (size > MAX_CMS_SIGNATURE_BYTES) return failedResult('cms', `CMS signature of ${size} bytes; at most ${MAX_CMS_SIGNATURE_BYTES} are accepted`);
+  const der = cmsDer(signature);
+  if (!der) return failedResult('cms', 'Malformed CMS signature: not DER, PEM or base64 of DER');
+  let signed: pkijs.SignedData;
+  try {
+    signed = parseSignedData(der);
+  } catch (err) {
+    return failedResult('cms', `Malformed CMS signature: ${errorMessage(err)}`);
+  }
+  const count = signed.signerInfos.length;
+  if (count === 0) return failedResult('cms', 'The CMS signature has no signer');
+  if (count > MAX_CMS_SIGNERS) return failedResult('cms', `The CMS signature has ${count} signers; at most ${MAX_CMS_SIGNERS} are accepted`);
+  const eContent = signed.encapContentInfo.eContent;
+  if (eContent) {
+    const embedded = Buffer.from(eContent.getValue());
+    if (!embedded.equals(Buffer.from(message))) return failedResult('cms', 'The CMS signature embeds content that differs from the data');
+  }
+  if (message.length === 0) return failedResult('cms', 'A CMS signature cannot be checked over empty data');
+  const trusted = keys.filter((k): k is X509TrustedKey => k.kind === 'x509');
+  const anchors = trusted.map((k) => ({ key: k, cert: pkijs.Certificate.fromBER(toArrayBuffer(k.der)) }));
+  // A signer certificate may be left out of the SignedData (openssl -nocerts) when the trusted
+  // certificate is the signer's own: offer the trusted ones for the signer lookup too.
+  signed.certificates = [...(signed.certificates ?? []), ...anchors.map((a) => a.cert)];
+  const data = toArrayBuffer(message);
+  const now = o.now ?? new Date();
+
+  const signers: string[] = [];
+  const signerLabels: string[] = [];
+  const problems: string[] = [];
+  for (let i = 0; i < count; i++) {
+    let signerCert: pkijs.Certificate | undefined;
+    try {
+      const r = await signed.verify({ signer: i, data, checkChain: false, extendedMode: true, checkDate: now });
+      signerCert = r.signerCertificate ?? undefined;
+      if (!r.signatureVerified) throw new Error(r.message || 'signature does not verify');
+    } catch (err) {
+      problems.push(`CMS signer ${i + 1}: ${errorMessage(err).replace(/^Error during verification: /, '')}`);
+      continue;
+    }
+    const who = signerCert ? subjectOf(signerCert) : `signer ${i + 1}`;
+    let anchor: X509TrustedKey | undefined;
+    let lastChainError = '';
+    for (const a of anchors) {
+      try {
+        const r = await signed.verify({ signer: i, data, checkChain: true, trustedCerts: [a.cert], extendedMode: true, checkDate: now });
+        if (r.signatureVerified) {
+          anchor = a.key;
+          break;
+        }
+      } catch (err) {
+        lastChainError = errorMessage(err);
+      }
+    }
+    if (!anchor) {
+      problems.push(
+        anchors.length === 0
+          ? `CMS signature by ${who}, but no x509 certificate is trusted`
+          : `CMS signature by ${who}, whose certificate is not a trusted certificate nor issued by one${lastChainError ? ` (${lastChainError})` : ''}`,
+      );
+      continue;
+    }
+    if (!signers.includes(anchor.id)) {
+      signers.push(anchor.id);
+      signerLabels.push(anchor.label);
+    }
+  }
+  return { kind: 'cms', signers, signerLabels, problems };
+}
