@@ -31,6 +31,8 @@ export const ERROR_CODES = {
   /** Trust is configured but the release carries no signature to check. */
   ERR_SIGNATURE_MISSING: 'security',
   ERR_SIGNATURE_THRESHOLD: 'security',
+  /** Trust has keys but the release carries no signature they could check. */
+  ERR_SIGNATURE_MISSING: 'security',
   ERR_PAYLOAD_TYPE: 'security',
   ERR_METADATA_INVALID: 'security',
   ERR_METADATA_EXPIRED: 'security',
@@ -51,6 +53,8 @@ export const ERROR_CODES = {
   ERR_DOWNLOAD_FAILED: 'failed',
   ERR_DOWNLOAD_TIMEOUT: 'failed',
   ERR_TOO_MANY_REDIRECTS: 'failed',
+  /** An upstream API (GitHub) rate-limited the request; details.reset_at says when it resets. */
+  ERR_RATE_LIMITED: 'failed',
   ERR_HOOK_FAILED: 'failed',
   ERR_STEP_FAILED: 'failed',
   ERR_HEALTH_CHECK_FAILED: 'failed',
