@@ -31,8 +31,6 @@ export const ERROR_CODES = {
   /** Trust is configured but the release carries no signature to check. */
   ERR_SIGNATURE_MISSING: 'security',
   ERR_SIGNATURE_THRESHOLD: 'security',
-  /** Trust has keys but the release carries no signature they could check. */
-  ERR_SIGNATURE_MISSING: 'security',
   ERR_PAYLOAD_TYPE: 'security',
   ERR_METADATA_INVALID: 'security',
   ERR_METADATA_EXPIRED: 'security',
