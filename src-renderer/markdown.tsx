@@ -1,5 +1,6 @@
 /**
- * Release notes: Markdown rendered with react-markdown, HTML sanitised by rehype-sanitize (raw HTML
+ * Release notes: GitHub-flavoured Markdown (remark-gfm: tables, task lists, strikethrough,
+ * autolinks, footnotes) rendered with react-markdown, HTML sanitised by rehype-sanitize (raw HTML
  * is never interpreted — rehype-raw is deliberately not used), and every URL checked so that only
  * http(s) links survive. Links open outside the app: in a new tab with `noopener noreferrer`, or,
  * in Electron, through the bridge's openExternal channel. Images are shown as links, never loaded
@@ -8,6 +9,7 @@
 import type { ComponentProps, MouseEvent } from 'react';
 import Markdown, { type Components } from 'react-markdown';
 import rehypeSanitize from 'rehype-sanitize';
+import remarkGfm from 'remark-gfm';
 
 /** The URL when it is an absolute http(s) URL, else undefined (the attribute is then dropped). */
 export function safeHttpUrl(url: string): string | undefined {
@@ -78,11 +80,17 @@ export function ReleaseNotes({ markdown, openExternal }: ReleaseNotesProps) {
     h2: ({ children }) => <h4>{children}</h4>,
     h3: ({ children }) => <h5>{children}</h5>,
     h4: ({ children }) => <h6>{children}</h6>,
+    // Wide tables scroll inside the notes instead of widening the page.
+    table: ({ children }) => (
+      <div className="md-table-wrap">
+        <table>{children}</table>
+      </div>
+    ),
   };
   if (markdown.trim() === '') return <p className="muted" data-testid="release-notes">No release notes were published for this version.</p>;
   return (
     <div className="markdown" data-testid="release-notes">
-      <Markdown rehypePlugins={[rehypeSanitize]} urlTransform={urlTransform} components={components}>
+      <Markdown remarkPlugins={[remarkGfm]} rehypePlugins={[rehypeSanitize]} urlTransform={urlTransform} components={components}>
         {markdown}
       </Markdown>
     </div>

@@ -41,8 +41,67 @@ function pct(progress: Progress | null | undefined): string {
   return typeof p === 'number' && Number.isFinite(p) ? ` ${Math.max(0, Math.min(100, Math.round(p)))}%` : '';
 }
 
-/** Badge text: "Up to date", "Update available", "Critical update", "Downloading 42%", "Failed: ERR_…". */
+/** The code of an operation the user cancelled: shown as "Cancelled", never as a failure. */
+export const CANCELLED_CODE = 'ERR_CANCELLED';
+
+/** True for a failed state (or error) that is really a cancellation by the user. */
+export function isCancelled(error: { code: string } | null | undefined): boolean {
+  return error?.code === CANCELLED_CODE;
+}
+
+/**
+ * What a working state is doing, named after the state kind (not the pipeline phase, which can
+ * lag or run ahead): "Downloading", "Verifying", "Applying", "Checking health", "Rolling back".
+ */
+export function workingLabel(kind: 'downloading' | 'verifying' | 'applying' | 'health-checking' | 'rolling-back'): string {
+  switch (kind) {
+    case 'downloading':
+      return 'Downloading';
+    case 'verifying':
+      return 'Verifying';
+    case 'applying':
+      return 'Applying';
+    case 'health-checking':
+      return 'Checking health';
+    case 'rolling-back':
+      return 'Rolling back';
+    default:
+      return assertNever(kind);
+  }
+}
+
+/**
+ * Title of the progress panel, from the state kind: "Downloading 1.2.0", "Checking health of
+ * 1.2.0", "Rolling back to 1.0.0", "Rolling back to no installed version"; null when not working.
+ */
+export function activityTitle(state: TargetState): string | null {
+  switch (state.kind) {
+    case 'downloading':
+    case 'verifying':
+    case 'applying':
+      return `${workingLabel(state.kind)} ${state.version}`;
+    case 'health-checking':
+      return `Checking health of ${state.version}`;
+    case 'rolling-back':
+      return state.to_version ? `Rolling back to ${state.to_version}` : 'Rolling back to no installed version';
+    case 'idle':
+    case 'checking':
+    case 'up-to-date':
+    case 'available':
+    case 'failed':
+      return null;
+    default:
+      return assertNever(state);
+  }
+}
+
+/**
+ * Badge text: "Up to date", "Update available", "Critical update", "Downloading 42%",
+ * "Checking health", "Cancelled", "Failed: ERR_…". A working state's word comes from its kind; the
+ * percent (of the whole operation) only from progress of the same operation.
+ */
 export function statusLabel(state: TargetState, live?: Progress | null): string {
+  const pctOf = (progress: Progress) => pct(live && live.operation_id === progress.operation_id ? live : progress);
   switch (state.kind) {
     case 'idle':
       return 'Not checked yet';
@@ -53,17 +112,14 @@ export function statusLabel(state: TargetState, live?: Progress | null): string 
     case 'available':
       return state.is_critical ? 'Critical update' : 'Update available';
     case 'downloading':
-      return `Downloading${pct(live ?? state.progress)}`;
     case 'verifying':
-      return `Verifying${pct(live ?? state.progress)}`;
     case 'applying':
-      return `Applying${pct(live ?? state.progress)}`;
-    case 'health-checking':
-      return 'Checking health…';
     case 'rolling-back':
-      return `Rolling back${pct(live ?? state.progress)}`;
+      return `${workingLabel(state.kind)}${pctOf(state.progress)}`;
+    case 'health-checking':
+      return workingLabel(state.kind);
     case 'failed':
-      return `Failed: ${state.error.code}`;
+      return isCancelled(state.error) ? 'Cancelled' : `Failed: ${state.error.code}`;
     default:
       return assertNever(state);
   }
@@ -86,7 +142,7 @@ export function statusTone(state: TargetState): Tone {
     case 'rolling-back':
       return 'busy';
     case 'failed':
-      return 'danger';
+      return isCancelled(state.error) ? 'neutral' : 'danger';
     default:
       return assertNever(state);
   }

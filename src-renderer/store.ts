@@ -17,7 +17,7 @@ import {
   type UpkeepEvent,
 } from '../src-shared/api';
 import type { ConnectionState, RendererApi } from './api/types';
-import { stateProgress } from './status';
+import { isCancelled, stateProgress } from './status';
 
 /** Most log lines kept in memory. */
 export const MAX_LOG_LINES = 1000;
@@ -32,7 +32,22 @@ export interface Toast {
   title: string;
   message: string;
   target: string | null;
+  /**
+   * The condition the toast is about: `target:<id>` (an operation or check of that target) or
+   * `config` (reloading the configuration). A newer toast with the same key replaces the older
+   * one, and an error toast leaves once its condition is gone (the target works again, the
+   * configuration reloaded).
+   */
+  key?: string;
 }
+
+/** Toast key of everything about one target's operations. */
+export function targetKey(id: string): string {
+  return `target:${id}`;
+}
+
+/** Toast key of configuration reloads. */
+export const CONFIG_KEY = 'config';
 
 /** What the last user action on a target came to, shown next to its buttons. */
 export interface Outcome {
@@ -40,6 +55,8 @@ export interface Outcome {
   ok: boolean;
   message: string;
   error?: ErrorView;
+  /** The user cancelled the operation: shown as "Cancelled", not as a failure. */
+  cancelled?: boolean;
 }
 
 export interface AuthState {
@@ -81,8 +98,11 @@ export interface UpkeepActions {
   clearOutcome(targetId: string): void;
   /** Turns any thrown value into an ErrorView, noting a sign-in need on 401/403. */
   reportError(err: unknown): ErrorView;
+  /** Shows a toast; one with the `key` of a toast on screen replaces it. */
   pushToast(toast: Omit<Toast, 'id'>): void;
   dismissToast(id: number): void;
+  /** Removes the error toasts about a condition that is gone (see Toast.key). */
+  clearErrorToasts(key: string): void;
   addLogLines(lines: LogLine[]): void;
   /** Replaces the log with lines read from the engine, keeping streamed lines newer than them. */
   setLogHistory(lines: LogLine[]): void;
@@ -115,25 +135,41 @@ function authProblem(err: unknown, view: ErrorView): AuthState | null {
 
 function toastFor(n: Notification): Omit<Toast, 'id'> | null {
   const target = n.target;
+  const key = target ? targetKey(target) : undefined;
+  const base = { target, ...(key ? { key } : {}) };
   switch (n.type) {
     case 'update_progress':
       return null; // shown by the progress panel, not as a toast
     case 'update_available':
       return { level: n.is_critical ? 'warning' : 'info', title: n.is_critical ? 'Critical update available' : 'Update available', message: n.message, target };
     case 'update_started':
-      return { level: 'info', title: 'Update started', message: n.message, target };
+      return { level: 'info', title: 'Update started', message: n.message, ...base };
     case 'update_completed':
-      return { level: 'success', title: 'Update applied', message: n.message, target };
+      return { level: 'success', title: 'Update applied', message: n.message, ...base };
     case 'update_failed':
-      return { level: 'error', title: 'Update failed', message: n.error ? `${n.message} (${n.error.code})` : n.message, target };
+      // Cancelling is the user's choice, not a failure.
+      if (isCancelled(n.error)) return { level: 'info', title: 'Cancelled', message: `${n.version ? `The update to ${n.version} was cancelled` : 'The operation was cancelled'}. Nothing was changed.`, ...base };
+      return { level: 'error', title: 'Update failed', message: n.error ? `${n.message} (${n.error.code})` : n.message, ...base };
     case 'rolled_back':
-      return { level: 'warning', title: 'Rolled back', message: n.message, target };
+      return { level: 'warning', title: 'Rolled back', message: n.message, ...base };
     case 'config_reloaded':
-      return { level: 'success', title: 'Configuration reloaded', message: n.message, target };
+      return { level: 'success', title: 'Configuration reloaded', message: n.message, target, key: CONFIG_KEY };
     case 'config_reload_failed':
-      return { level: 'error', title: 'Configuration reload failed', message: n.error ? `${n.message} (${n.error.code})` : n.message, target };
+      return { level: 'error', title: 'Configuration reload failed', message: n.error ? `${n.message} (${n.error.code})` : n.message, target, key: CONFIG_KEY };
     default:
       return { level: 'info', title: 'Upkeep', message: n.message, target };
+  }
+}
+
+/** True when a target's view shows that whatever failed on it before is over. */
+function failureGone(view: TargetView): boolean {
+  switch (view.state.kind) {
+    case 'up-to-date':
+    case 'available':
+    case 'idle':
+      return view.last_error === null;
+    default:
+      return false;
   }
 }
 
@@ -168,6 +204,7 @@ export function createUpkeepStore(api: RendererApi): UpkeepStore {
             const order = s.order.includes(view.id) ? s.order : [...s.order, view.id];
             return { targets: { ...s.targets, [view.id]: view }, order, progress };
           });
+          if (failureGone(view)) get().clearErrorToasts(targetKey(view.id));
           return;
         }
         case 'progress':
@@ -213,6 +250,7 @@ export function createUpkeepStore(api: RendererApi): UpkeepStore {
         const list = await api.listTargets();
         const targets: Record<string, TargetView> = {};
         for (const t of list) targets[t.id] = t;
+        for (const t of list) if (failureGone(t)) get().clearErrorToasts(targetKey(t.id));
         set((s) => {
           const progress: Record<string, Progress> = {};
           for (const t of list) {
@@ -248,7 +286,7 @@ export function createUpkeepStore(api: RendererApi): UpkeepStore {
         outcome = { action, ...describe(result) };
       } catch (err) {
         const error = get().reportError(err);
-        outcome = { action, ok: false, message: error.message, error };
+        outcome = isCancelled(error) ? { action, ok: false, cancelled: true, message: 'Cancelled. Nothing was changed.' } : { action, ok: false, message: error.message, error };
       }
       set((s) => {
         const pending = { ...s.pending };
@@ -276,11 +314,19 @@ export function createUpkeepStore(api: RendererApi): UpkeepStore {
 
     pushToast(toast) {
       const id = ++toastSeq;
-      set((s) => ({ toasts: [...s.toasts, { ...toast, id }].slice(-MAX_TOASTS) }));
+      set((s) => {
+        const kept = toast.key === undefined ? s.toasts : s.toasts.filter((t) => t.key !== toast.key);
+        return { toasts: [...kept, { ...toast, id }].slice(-MAX_TOASTS) };
+      });
     },
 
     dismissToast(id) {
       set((s) => ({ toasts: s.toasts.filter((t) => t.id !== id) }));
+    },
+
+    clearErrorToasts(key) {
+      if (!get().toasts.some((t) => t.key === key && t.level === 'error')) return;
+      set((s) => ({ toasts: s.toasts.filter((t) => !(t.key === key && t.level === 'error')) }));
     },
 
     addLogLines(lines) {

@@ -124,6 +124,17 @@ export interface TargetView {
   last_checked_at: string | null;
   last_error: ErrorView | null;
   points_count: number;
+  /**
+   * A release newer than the installed (and the available) one that this machine is not yet in,
+   * held back by the channel's staged rollout: its version and the rollout's percent (0–100).
+   * Null or absent when no release is held back.
+   */
+  rollout_pending?: { version: string; percent: number } | null;
+  /**
+   * The version a manual rollback moved away from: not applied automatically until a newer
+   * release appears or the user applies it. Null or absent when nothing is held.
+   */
+  held_version?: string | null;
 }
 
 export interface CheckResult {

@@ -4,7 +4,7 @@
  */
 import { useEffect, useRef, useState } from 'react';
 import { useUpkeep, useUpkeepStore } from '../context';
-import { isWorking, phaseLabel, statusLabel } from '../status';
+import { statusLabel } from '../status';
 
 /** Shown while live updates are not arriving. */
 export function OfflineBanner() {
@@ -28,8 +28,8 @@ export function OfflineBanner() {
 }
 
 /**
- * A visually hidden aria-live region: announces when a target's status or its operation's phase
- * changes ("Demo: Downloading", "Demo: Up to date") — not every percent, which would be noise.
+ * A visually hidden aria-live region: announces when a target's status changes ("Demo: Downloading",
+ * "Demo: Checking health", "Demo: Up to date") — not every percent, which would be noise.
  */
 export function LiveAnnouncer() {
   const store = useUpkeepStore();
@@ -43,8 +43,7 @@ export function LiveAnnouncer() {
       for (const id of s.order) {
         const t = s.targets[id];
         if (!t) continue;
-        const p = s.progress[id];
-        const summary = isWorking(t.state) && p ? phaseLabel(p.phase) : statusLabel(t.state).replace(/ \d+%$/, '');
+        const summary = statusLabel(t.state).replace(/ \d+%$/, '');
         if (last.current[id] !== undefined && last.current[id] !== summary) changes.push(`${t.name}: ${summary}`);
         last.current[id] = summary;
       }

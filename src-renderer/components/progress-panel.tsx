@@ -1,5 +1,6 @@
 /**
- * Live progress of the running operation: phase, bytes done/total, speed, ETA, a percent bar
+ * Live progress of the running operation: a title naming the state ("Checking health of 1.2.0"),
+ * the pipeline step and its message, bytes done/total, speed, ETA, a percent bar
  * (role=progressbar with aria-valuenow), a per-file list on demand, and Cancel while the engine
  * says cancelling is still safe.
  */
@@ -55,8 +56,8 @@ export function ProgressPanel({ title, progress, onCancel, cancelling }: Progres
   return (
     <section className="card progress-panel" aria-labelledby={headingId} data-testid="progress-panel" data-phase={progress.phase}>
       <div className="progress-head">
-        <h2 id={headingId} className="progress-title">
-          <span className="spinner" aria-hidden="true" /> {title}: <span data-testid="progress-phase">{phaseLabel(progress.phase)}</span>
+        <h2 id={headingId} className="progress-title" data-testid="progress-title">
+          <span className="spinner" aria-hidden="true" /> {title}
         </h2>
         {progress.cancellable && onCancel ? (
           <button type="button" className="button" onClick={onCancel} disabled={cancelling} data-testid="cancel-button">
@@ -64,8 +65,11 @@ export function ProgressPanel({ title, progress, onCancel, cancelling }: Progres
           </button>
         ) : null}
       </div>
-      <p className="progress-message" data-testid="progress-message">
-        {progress.message}
+      <p className="progress-message">
+        <span className="progress-step" data-testid="progress-phase">
+          {phaseLabel(progress.phase)}
+        </span>
+        <span data-testid="progress-message">{progress.message}</span>
       </p>
       <div
         className="progress-track"

@@ -8,14 +8,21 @@ import type { ErrorView, RollbackPointView, RollbackResult, TargetView } from '.
 import { Skeleton } from '../components/banners';
 import { ConfirmDialog } from '../components/confirm-dialog';
 import { ErrorMessage } from '../components/error-message';
+import { PathText } from '../components/path-text';
 import { useApi, useUpkeep } from '../context';
 import { formatBytes } from '../../src-shared/format';
 import { formatDateTime } from '../format';
 import { isWorking } from '../status';
 import type { Outcome } from '../store';
 
+/** The confirm text of a rollback to the first point (nothing installed before it). */
+export function removesInstallSentence(name: string): string {
+  return `This removes the installed files of ${name}.`;
+}
+
 /** Outcome text of a rollback call. */
 export function describeRollback(r: RollbackResult): Omit<Outcome, 'action'> {
+  if (r.success && r.version === null) return { ok: true, message: `Rolled back from ${r.from_version ?? 'the installed version'}: the installed files were removed.` };
   if (r.success) return { ok: true, message: `Rolled back from ${r.from_version ?? 'the updated version'} to ${r.version ?? 'the earlier version'}.` };
   return { ok: false, message: `Rollback ${r.rollback_id} did not complete.` };
 }
@@ -102,7 +109,7 @@ export function RollbackPointsTab({ target }: { target: TargetView }) {
                       className="button"
                       onClick={() => setConfirming(p)}
                       disabled={busy}
-                      aria-label={`Roll back to ${p.from_version ?? 'the earlier state'} (point ${p.rollback_id})`}
+                      aria-label={p.from_version === null ? `Roll back to before ${p.to_version} was installed, removing the installed files (point ${p.rollback_id})` : `Roll back to ${p.from_version} (point ${p.rollback_id})`}
                       data-testid="rollback-button"
                     >
                       Roll back
@@ -114,9 +121,24 @@ export function RollbackPointsTab({ target }: { target: TargetView }) {
           </table>
         </div>
       ) : null}
-      {confirming ? (
+      {confirming && confirming.from_version === null ? (
         <ConfirmDialog
-          title={`Roll back ${target.name} to ${confirming.from_version ?? 'the earlier state'}?`}
+          title={`Remove ${target.name}?`}
+          confirmLabel="Remove installed files"
+          danger
+          onConfirm={confirm}
+          onCancel={() => setConfirming(null)}
+          testId="rollback-dialog"
+        >
+          <p data-testid="removes-install">{removesInstallSentence(target.name)}</p>
+          <p>
+            This point is the first installation ({confirming.to_version}, {formatDateTime(confirming.created_at)}): before it, nothing was installed in <PathText path={target.install_dir} />. Rolling back to it
+            leaves no installed version. The rollback is journaled: if it is interrupted, Upkeep finishes or undoes it on next start.
+          </p>
+        </ConfirmDialog>
+      ) : confirming ? (
+        <ConfirmDialog
+          title={`Roll back ${target.name} to ${confirming.from_version}?`}
           confirmLabel="Roll back"
           danger
           onConfirm={confirm}
@@ -124,10 +146,11 @@ export function RollbackPointsTab({ target }: { target: TargetView }) {
           testId="rollback-dialog"
         >
           <p>
-            This restores the files saved on {formatDateTime(confirming.created_at)}, before the update from {confirming.from_version ?? 'none'} to {confirming.to_version}.
+            This restores the files saved on {formatDateTime(confirming.created_at)}, before the update from {confirming.from_version} to {confirming.to_version}.
           </p>
           <p>
-            The installed version {target.current_version ?? ''} will be replaced. The rollback is journaled: if it is interrupted, Upkeep finishes or undoes it on next start.
+            The installed version {target.current_version ?? ''} will be replaced{target.current_version ? ` and held: Upkeep does not apply ${target.current_version} automatically again until a newer release appears` : ''}. The rollback is
+            journaled: if it is interrupted, Upkeep finishes or undoes it on next start.
           </p>
         </ConfirmDialog>
       ) : null}

@@ -7,7 +7,7 @@ import { useId, useMemo, useState, type FormEvent, type ReactNode } from 'react'
 import type { ErrorView, SettingsPatch, TargetView } from '../../src-shared/api';
 import { ErrorMessage } from '../components/error-message';
 import { useApi, useUpkeep } from '../context';
-import { formatDateTime } from '../format';
+import { pauseSentence } from '../policy-text';
 import {
   DAYS,
   DAY_LABELS,
@@ -253,7 +253,7 @@ function PauseAndSkip({ target }: { target: TargetView }) {
   return (
     <section className="card" aria-labelledby={`${uid}-pause`}>
       <h2 id={`${uid}-pause`}>Pause</h2>
-      <p data-testid="pause-status">{paused ? `Automatic downloads and updates are paused until ${formatDateTime(paused)}; checks go on.` : 'Automatic downloads and updates are running.'}</p>
+      <p data-testid="pause-status">{pauseSentence(target.policy)}</p>
       <div className="actions">
         <button type="button" className="button" disabled={busy} onClick={() => void write({ paused_until: pauseOneHour(new Date()) }, 'Paused for one hour.')} data-testid="pause-hour">
           Pause 1 hour

@@ -3,11 +3,13 @@
  * and the actions Check now / Verify only / Apply / Skip this version.
  */
 import type { ApplyResult, CheckResult, ReleaseView, TargetView } from '../../src-shared/api';
+import { PathText } from '../components/path-text';
 import { FlagBadge } from '../components/status-badge';
 import { useApi, useUpkeep } from '../context';
 import { formatBytes } from '../../src-shared/format';
 import { formatDateTime } from '../format';
 import { ReleaseNotes } from '../markdown';
+import { automaticShort } from '../policy-text';
 import { isWorking } from '../status';
 import type { Outcome } from '../store';
 
@@ -21,6 +23,17 @@ export function describeApply(r: ApplyResult): Omit<Outcome, 'action'> {
   }
   const message = r.rolled_back ? `The update to ${r.version} failed and was rolled back to ${r.from_version ?? 'the previous version'}.` : `The update to ${r.version} failed.`;
   return { ok: false, message, ...(r.error ? { error: r.error } : {}) };
+}
+
+/** The sentence for a release this machine is not yet in: "1.2.0 is rolling out; this machine is not yet in it." */
+export function rolloutSentence(version: string): string {
+  return `${version} is rolling out; this machine is not yet in it.`;
+}
+
+/** The sentence for a version held after a manual rollback. */
+export function heldSentence(held: string, available: string | null): string {
+  const what = `You rolled back from ${held}, so it is held: Upkeep does not apply it automatically until a newer release appears.`;
+  return available === held ? `${what} Apply installs it now.` : what;
 }
 
 /** Outcome text of a check call. */
@@ -96,6 +109,7 @@ export function TargetOverviewTab({ target }: { target: TargetView }) {
             {version && critical ? <FlagBadge kind="critical" /> : null}
             {version && breaking ? <FlagBadge kind="breaking" /> : null}
             {release?.migrations_required ? <FlagBadge kind="migrations" /> : null}
+            {version && target.held_version === version ? <FlagBadge kind="held" /> : null}
           </div>
         </div>
         <dl className="version-grid">
@@ -112,11 +126,24 @@ export function TargetOverviewTab({ target }: { target: TargetView }) {
             <dd>{formatDateTime(target.last_checked_at)}</dd>
           </div>
         </dl>
-        {!version ? (
+        {!version && target.rollout_pending ? (
+          <p className="notice notice-info" data-testid="rollout-pending">
+            {rolloutSentence(target.rollout_pending.version)}{' '}
+            <span className="muted">
+              The staged rollout has reached {target.rollout_pending.percent}% of machines; Upkeep offers it here once this machine is included.
+            </span>
+          </p>
+        ) : null}
+        {!version && !target.rollout_pending ? (
           <p className="muted">
             {state.kind === 'up-to-date'
               ? `${target.name} is on the newest release of the ${target.policy.channel} channel.`
               : 'Check the feed to see whether a newer release is published.'}
+          </p>
+        ) : null}
+        {target.held_version ? (
+          <p className="notice notice-warn" data-testid="held-version">
+            {heldSentence(target.held_version, version)}
           </p>
         ) : null}
         {skipped ? <p className="muted">You chose to skip this version. Remove it from the skip list in Settings to install it.</p> : null}
@@ -167,7 +194,7 @@ export function TargetOverviewTab({ target }: { target: TargetView }) {
           <div>
             <dt>Directory</dt>
             <dd>
-              <code>{target.install_dir}</code>
+              <PathText path={target.install_dir} testId="install-dir" />
             </dd>
           </div>
           <div>
@@ -176,17 +203,7 @@ export function TargetOverviewTab({ target }: { target: TargetView }) {
           </div>
           <div>
             <dt>Automatic updates</dt>
-            <dd>
-              {target.policy.paused_until
-                ? `Paused until ${formatDateTime(target.policy.paused_until)}`
-                : target.policy.auto_apply === 'none'
-                  ? target.policy.auto_download
-                    ? 'Download only'
-                    : 'Off'
-                  : target.policy.auto_apply === 'critical'
-                    ? 'Critical updates only'
-                    : 'All updates'}
-            </dd>
+            <dd>{automaticShort(target.policy)}</dd>
           </div>
           <div>
             <dt>Rollback points</dt>

@@ -12,7 +12,7 @@ import { StatusBadge } from '../components/status-badge';
 import { useApi, useUpkeep } from '../context';
 import { formatVersion } from '../format';
 import { TARGET_TABS, targetHref, type TargetTab } from '../router';
-import { isWorking, stateProgress } from '../status';
+import { activityTitle, isCancelled, isWorking, stateProgress } from '../status';
 import { toErrorView } from '../store';
 import { HistoryTab } from './history';
 import { RollbackPointsTab } from './rollback-points';
@@ -25,21 +25,6 @@ const TAB_LABELS: Record<TargetTab, string> = {
   history: 'History',
   settings: 'Settings',
 };
-
-function activityTitle(target: TargetView): string {
-  switch (target.state.kind) {
-    // The phase ("Downloading", "Health check"…) follows the title, so the title names the goal.
-    case 'downloading':
-    case 'verifying':
-    case 'applying':
-    case 'health-checking':
-      return target.state.version ? `Updating to ${target.state.version}` : 'Updating';
-    case 'rolling-back':
-      return target.state.to_version ? `Rolling back to ${target.state.to_version}` : 'Rolling back';
-    default:
-      return 'Working';
-  }
-}
 
 /** Progress, outcome and failure of the target, above the tabs. */
 function Activity({ target }: { target: TargetView }) {
@@ -74,13 +59,17 @@ function Activity({ target }: { target: TargetView }) {
 
   return (
     <div className="activity" data-testid="activity">
-      {progress ? <ProgressPanel title={activityTitle(target)} progress={progress} onCancel={() => void cancel()} cancelling={cancelling} /> : null}
+      {progress ? <ProgressPanel title={activityTitle(target.state) ?? 'Working'} progress={progress} onCancel={() => void cancel()} cancelling={cancelling} /> : null}
       {!progress && pending ? <Loading label={`${pending === 'check' ? 'Checking for updates' : 'Working'}…`} /> : null}
       {cancelError ? <ErrorMessage error={cancelError} title="Could not cancel" /> : null}
       {outcome && !pending ? (
-        <div className={`outcome ${outcome.ok ? 'outcome-ok' : 'outcome-failed'}`} data-testid="operation-result" data-ok={outcome.ok ? 'true' : 'false'} data-action={outcome.action}>
+        <div className={`outcome ${outcome.ok ? 'outcome-ok' : 'outcome-failed'}`} data-testid="operation-result" data-ok={outcome.ok ? 'true' : 'false'} data-cancelled={outcome.cancelled ? 'true' : undefined} data-action={outcome.action}>
           {outcome.ok ? (
             <p className="notice notice-ok" role="status">
+              {outcome.message}
+            </p>
+          ) : outcome.cancelled ? (
+            <p className="notice notice-info" role="status" data-testid="cancelled">
               {outcome.message}
             </p>
           ) : outcome.error ? (
@@ -95,7 +84,15 @@ function Activity({ target }: { target: TargetView }) {
           </button>
         </div>
       ) : null}
-      {!outcome && !pending && target.state.kind === 'failed' ? <ErrorMessage error={target.state.error} title="The last operation failed" /> : null}
+      {!outcome && !pending && target.state.kind === 'failed' ? (
+        isCancelled(target.state.error) ? (
+          <p className="notice notice-info" role="status" data-testid="cancelled">
+            Cancelled. Nothing was changed.
+          </p>
+        ) : (
+          <ErrorMessage error={target.state.error} title="The last operation failed" />
+        )
+      ) : null}
     </div>
   );
 }
@@ -153,7 +150,7 @@ export function TargetPage({ id, tab }: { id: string; tab: TargetTab }) {
           </p>
         </div>
         <div className="target-header-status">
-          <StatusBadge state={target.state} targetId={target.id} />
+          <StatusBadge state={target.state} targetId={target.id} rollout={target.rollout_pending} />
           <p className="current-version-line">
             Current version <strong data-testid="current-version">{formatVersion(target.current_version)}</strong>
           </p>

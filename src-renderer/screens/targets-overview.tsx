@@ -10,7 +10,7 @@ import { useApi, useUpkeep } from '../context';
 import { formatDateTime, formatVersion } from '../format';
 import { targetHref } from '../router';
 import { isWorking } from '../status';
-import { toErrorView } from '../store';
+import { CONFIG_KEY, targetKey, toErrorView } from '../store';
 
 function TargetCard({ target }: { target: TargetView }) {
   const state = target.state;
@@ -25,7 +25,7 @@ function TargetCard({ target }: { target: TargetView }) {
             {target.name}
           </a>
         </h2>
-        <StatusBadge state={state} targetId={target.id} />
+        <StatusBadge state={state} targetId={target.id} rollout={target.rollout_pending} />
       </div>
       <p className="muted target-sub">
         <code>{target.id}</code>
@@ -39,7 +39,7 @@ function TargetCard({ target }: { target: TargetView }) {
         </div>
         <div>
           <dt>Available</dt>
-          <dd data-testid="available-version">{available ?? 'None'}</dd>
+          <dd data-testid="available-version">{available ?? (target.rollout_pending ? `${target.rollout_pending.version} (rolling out)` : 'None')}</dd>
         </div>
         <div>
           <dt>Last checked</dt>
@@ -50,6 +50,16 @@ function TargetCard({ target }: { target: TargetView }) {
         <p className="flags">
           {critical ? <FlagBadge kind="critical" /> : null}
           {breaking ? <FlagBadge kind="breaking" /> : null}
+        </p>
+      ) : null}
+      {!available && target.rollout_pending ? (
+        <p className="muted" data-testid="rollout-pending">
+          {target.rollout_pending.version} is rolling out; this machine is not yet in it.
+        </p>
+      ) : null}
+      {target.held_version ? (
+        <p className="muted" data-testid="held-version">
+          {target.held_version} is held after a rollback: it is not applied automatically.
         </p>
       ) : null}
       {target.policy.paused_until ? <p className="muted">Automatic updates paused until {formatDateTime(target.policy.paused_until)}</p> : null}
@@ -80,7 +90,7 @@ export function TargetsOverview() {
         await api.check(id);
       } catch (err) {
         const e = reportError(err);
-        pushToast({ level: 'error', title: `Check failed for ${t.name}`, message: `${e.message} (${e.code})`, target: id });
+        pushToast({ level: 'error', title: `Check failed for ${t.name}`, message: `${e.message} (${e.code})`, target: id, key: targetKey(id) });
       }
       await refreshTarget(id);
     }
@@ -92,12 +102,13 @@ export function TargetsOverview() {
     try {
       const r = await api.reloadConfig();
       const restart = r.restart_required.length > 0 ? ` Restart needed for: ${r.restart_required.join(', ')}.` : '';
-      pushToast({ level: 'success', title: 'Configuration reloaded', message: `Generation ${r.config_generation}.${restart}`, target: null });
+      // The engine announces the reload too; both toasts share one key, so one stays on screen.
+      pushToast({ level: 'success', title: 'Configuration reloaded', message: `Generation ${r.config_generation}.${restart}`, target: null, key: CONFIG_KEY });
       await loadTargets();
     } catch (err) {
       const e = toErrorView(err);
       reportError(err);
-      pushToast({ level: 'error', title: 'Configuration reload failed', message: `${e.message} (${e.code})`, target: null });
+      pushToast({ level: 'error', title: 'Configuration reload failed', message: `${e.message} (${e.code})`, target: null, key: CONFIG_KEY });
     }
     setReloading(false);
   };

@@ -250,7 +250,7 @@ describe('settings form', () => {
     const until = Date.parse(patch.paused_until);
     expect(until - Date.now()).toBeGreaterThan(59 * 60_000);
     expect(until - Date.now()).toBeLessThanOrEqual(60 * 60_000);
-    await waitFor(() => expect(screen.getByTestId('pause-status').textContent).toContain('paused until'));
+    await waitFor(() => expect(screen.getByTestId('pause-status').textContent).toMatch(/^Paused until /));
     await user.click(screen.getByRole('button', { name: 'Resume' }));
     expect(api.callsOf('updateSettings')[1]).toEqual(['demo', { paused_until: null }]);
     await user.click(screen.getByRole('button', { name: 'Stop skipping 1.0.5' }));

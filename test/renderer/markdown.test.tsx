@@ -76,4 +76,37 @@ describe('release notes rendering', () => {
     expect(safeHttpUrl('//evil.example/x')).toBeUndefined();
     expect(safeHttpUrl('https://')).toBeUndefined();
   });
+
+  it('renders GitHub-flavoured Markdown: tables, task lists, strikethrough, autolinks — still sanitised', () => {
+    const gfm = [
+      '| area | change |',
+      '|---|---|',
+      '| http | stricter parsing <script>alert(1)</script> |',
+      '| auth | [rotated](javascript:alert(2)) secret |',
+      '',
+      '- [x] hardened header parsing',
+      '- [ ] faster start-up',
+      '',
+      'The ~~old~~ new default.',
+      '',
+      'Details at https://example.com/advisory',
+    ].join('\n');
+    const { container } = render(<ReleaseNotes markdown={gfm} />);
+    const table = container.querySelector('table');
+    expect(table).not.toBeNull();
+    expect([...table!.querySelectorAll('th')].map((th) => th.textContent)).toEqual(['area', 'change']);
+    expect([...table!.querySelectorAll('tbody tr')].map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent?.trim()))).toEqual([
+      // Raw HTML is dropped (the script's text stays as plain text, never run).
+      ['http', 'stricter parsing alert(1)'],
+      ['auth', 'rotated secret'],
+    ]);
+    const boxes = [...container.querySelectorAll<HTMLInputElement>('li input[type="checkbox"]')];
+    expect(boxes.map((b) => b.checked)).toEqual([true, false]);
+    expect(boxes.every((b) => b.disabled)).toBe(true);
+    expect(container.querySelector('del')?.textContent).toBe('old');
+    expect(container.querySelector('a[href="https://example.com/advisory"]')).not.toBeNull();
+    expect(container.querySelector('script')).toBeNull();
+    expect(container.textContent).not.toContain('|---|');
+    for (const a of container.querySelectorAll('a')) expect(a.getAttribute('href')).toMatch(/^https?:\/\//);
+  });
 });

@@ -26,7 +26,7 @@ describe('status labels', () => {
     expect(statusLabel({ kind: 'checking' })).toBe('Checking…');
     expect(statusLabel({ kind: 'verifying', version: '1', progress: p })).toBe('Verifying 42%');
     expect(statusLabel({ kind: 'applying', version: '1', progress: p }, makeProgress({ percent: 90 }))).toBe('Applying 90%');
-    expect(statusLabel({ kind: 'health-checking', version: '1', progress: p })).toBe('Checking health…');
+    expect(statusLabel({ kind: 'health-checking', version: '1', progress: p })).toBe('Checking health');
     expect(statusLabel({ kind: 'rolling-back', to_version: '1', progress: p })).toBe('Rolling back 42%');
   });
 });
