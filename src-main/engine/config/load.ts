@@ -111,6 +111,7 @@ function resolvePaths(config: Config, dir: string): Config {
     targets: config.targets.map((t) => {
       const next = { ...t, install_dir: resolveIn(dir, t.install_dir) } as TargetConfig;
       if (next.feed && !isUrlLike(next.feed.url)) next.feed = { ...next.feed, url: resolveIn(dir, next.feed.url) };
+      if (next.trust?.tuf_root) next.trust = { ...next.trust, tuf_root: resolveIn(dir, next.trust.tuf_root) };
       return next;
     }),
   };

@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { Cron } from 'croner';
 import { isValidTimeZone } from '../../../src-shared/ipc-contract';
+import { FeedSchema, TrustSchema, feedTrustIssues } from './feed-schema';
 
 /** True when croner accepts `pattern` as a cron expression. */
 export function isValidCron(pattern: string): boolean {
@@ -58,18 +59,7 @@ export const HooksSchema = z.object({
 export const STEP_NAMES = ['backup', 'pull', 'migrate', 'smoke', 'switch', 'health', 'confirm', 'rollback'] as const;
 export const StepsSchema = z.object(Object.fromEntries(STEP_NAMES.map((s) => [s, hookCommand.optional()])) as Record<(typeof STEP_NAMES)[number], z.ZodOptional<typeof hookCommand>>).strict();
 
-export const FeedSchema = z.object({
-  url: z.string().min(1),
-  /** Allow plain http:// to non-loopback hosts (never the default). */
-  allow_insecure_http: z.boolean().default(false),
-}).strict();
-
-export const TrustSchema = z.object({
-  keys: z.array(z.string().min(1)).min(1, 'trust.keys needs at least one public key'),
-  threshold: z.number().int().min(1).default(1),
-}).strict()
-  .refine((t) => new Set(t.keys.map((k) => k.trim())).size === t.keys.length, { message: 'trust.keys lists the same key twice', path: ['keys'] })
-  .refine((t) => t.threshold <= t.keys.length, { message: 'trust.threshold is larger than the number of keys', path: ['threshold'] });
+export { FeedSchema, TrustSchema, type FeedConfig, type TrustConfig } from './feed-schema';
 
 const policyFields = {
   channel: z.string().min(1).default('stable'),
@@ -107,7 +97,9 @@ export const FilesTargetSchema = z.object({
   hooks: HooksSchema.default({}),
   platform: z.enum(['linux', 'darwin', 'win32']).optional(),
   arch: z.enum(['x64', 'arm64']).optional(),
-}).strict();
+}).strict().superRefine((t, ctx) => {
+  for (const i of feedTrustIssues(t.feed, t.trust)) ctx.addIssue({ code: 'custom', message: i.message, path: i.path });
+});
 
 export const CommandTargetSchema = z.object({
   ...targetBase,
@@ -121,7 +113,10 @@ export const CommandTargetSchema = z.object({
   steps: StepsSchema,
   hooks: HooksSchema.default({}),
 }).strict().refine((t) => Boolean(t.feed) === Boolean(t.trust), { message: 'a command target with a feed needs trust (and trust needs a feed)' })
-  .refine((t) => !t.feed || Boolean(t.product), { message: 'a command target with a feed needs product' });
+  .refine((t) => !t.feed || Boolean(t.product), { message: 'a command target with a feed needs product' })
+  .superRefine((t, ctx) => {
+    for (const i of feedTrustIssues(t.feed, t.trust)) ctx.addIssue({ code: 'custom', message: i.message, path: i.path });
+  });
 
 export const TargetSchema = z.discriminatedUnion('kind', [FilesTargetSchema, CommandTargetSchema]);
 
