@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util';
 import { UpkeepError, UsageError, toUpkeepError, type ErrorKind } from '../../src-shared/errors';
 import { processIO, type CliIO } from './io';
 import { loadConfig, parseConfig, readConfigFile } from '../engine/config/load';
+import { checkTrustKeys } from '../engine/config/trust-keys';
 import { Engine } from '../engine/engine';
 import { packageVersion } from '../engine/version';
 import { runRelease } from './commands/release';
@@ -142,6 +143,7 @@ async function configCommand(args: string[], g: Globals, out: CliIO): Promise<nu
   const file = path.resolve(args[1] ?? g.config ?? process.env.UPKEEP_CONFIG ?? 'upkeep.yaml');
   const text = await readConfigFile(file);
   const loaded = parseConfig(text, { file, dir: path.dirname(file), env: process.env });
+  await checkTrustKeys(loaded);
   const targets = loaded.config.targets.map((t) => t.id);
   if (g.json) out.out(JSON.stringify({ valid: true, file, targets }));
   else out.out(`${file}: valid (${targets.length} target${targets.length === 1 ? '' : 's'}: ${targets.join(', ')})`);

@@ -5,6 +5,7 @@
  * `config validate` can print it and the engine treats every feed alike.
  */
 import { z } from 'zod';
+import { keyLineProblem } from './trust-keys';
 
 const insecure = {
   /** Allow plain http:// to non-loopback hosts (never the default). */
@@ -99,9 +100,15 @@ export const FeedSchema = z.discriminatedUnion('type', [
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
+/** One `trust.keys` line, its syntax checked by the trust key parser (kind, base64, length). */
+const trustKeyLine = z.string().min(1).superRefine((line, ctx) => {
+  const problem = keyLineProblem(line);
+  if (problem !== null) ctx.addIssue({ code: 'custom', message: problem });
+});
+
 export const TrustSchema = z.object({
-  /** Public keys: ed25519:…, minisign:RW…, openpgp:FILE, x509:FILE. */
-  keys: z.array(z.string().min(1)).default([]),
+  /** Public keys: ed25519:…, minisign:RW…, openpgp:FILE, x509:FILE (syntax checked here; files by checkTrustKeys). */
+  keys: z.array(trustKeyLine).default([]),
   threshold: z.number().int().min(1).default(1),
   /** Accept releases verified only by published checksums (logged as a warning). */
   checksums_only: z.boolean().default(false),

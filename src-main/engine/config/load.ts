@@ -10,6 +10,7 @@ import type { z } from 'zod';
 import { ConfigError, NotFoundError, UsageError } from '../../../src-shared/errors';
 import { ConfigSchema, type Config, type TargetConfig } from './schema';
 import { applyEnvOverrides } from './env';
+import { checkTrustKeys, resolveKeyLine } from './trust-keys';
 
 export interface LoadedConfig {
   config: Config;
@@ -112,6 +113,7 @@ function resolvePaths(config: Config, dir: string): Config {
       const next = { ...t, install_dir: resolveIn(dir, t.install_dir) } as TargetConfig;
       if (next.feed && !isUrlLike(next.feed.url)) next.feed = { ...next.feed, url: resolveIn(dir, next.feed.url) };
       if (next.trust?.tuf_root) next.trust = { ...next.trust, tuf_root: resolveIn(dir, next.trust.tuf_root) };
+      if (next.trust) next.trust = { ...next.trust, keys: next.trust.keys.map((k) => resolveKeyLine(k, dir)) };
       return next;
     }),
   };
@@ -213,7 +215,8 @@ export async function readConfigFile(file: string): Promise<string> {
 /**
  * Reads and validates the config file: `o.path`, else $UPKEEP_CONFIG, else `<cwd>/upkeep.yaml`.
  * A missing or unreadable file, a file that is not regular (FIFO, device) or one larger than
- * MAX_CONFIG_BYTES is a ConfigError naming the path.
+ * MAX_CONFIG_BYTES is a ConfigError naming the path; so is an `openpgp:`/`x509:` trust key whose
+ * file is missing or not one key/certificate (checkTrustKeys, with line and column).
  */
 export async function loadConfig(o: { path?: string; env?: NodeJS.ProcessEnv; cwd?: string } = {}): Promise<LoadedConfig> {
   const env = o.env ?? process.env;
@@ -221,7 +224,9 @@ export async function loadConfig(o: { path?: string; env?: NodeJS.ProcessEnv; cw
   const chosen = o.path ?? (env.UPKEEP_CONFIG && env.UPKEEP_CONFIG.trim() !== '' ? env.UPKEEP_CONFIG : path.join(cwd, 'upkeep.yaml'));
   const file = path.resolve(cwd, chosen);
   const text = await readConfigFile(file);
-  return parseConfig(text, { file, dir: path.dirname(file), env });
+  const loaded = parseConfig(text, { file, dir: path.dirname(file), env });
+  await checkTrustKeys(loaded);
+  return loaded;
 }
 
 /** The target the compatibility routes act on: the one marked default, else the first. */

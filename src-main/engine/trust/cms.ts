@@ -7,6 +7,7 @@
  * `now`). It counts as the trusted certificate it was pinned to or chained to, so two signers
  * under one trusted CA count once toward a threshold.
  */
+import { createHash, X509Certificate } from 'node:crypto';
 import * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
 import type { TrustedKey, X509TrustedKey } from './trusted-keys';
@@ -49,6 +50,51 @@ function errorMessage(err: unknown): string {
   return String(err);
 }
 
+function derOf(cert: pkijs.Certificate): Buffer {
+  return Buffer.from(cert.toSchema().toBER(false));
+}
+
+function validAt(cert: X509Certificate, now: Date): boolean {
+  return Date.parse(cert.validFrom) <= now.getTime() && now.getTime() <= Date.parse(cert.validTo);
+}
+
+/**
+ * The trusted certificate that vouches for `signerCert` at `now`: one holding the same public key
+ * (pinned; the configured certificate must be valid at `now`), else one the signer chains to
+ * through the embedded intermediates (pkijs chain validation, dates checked at `now`). A string
+ * says why none does.
+ */
+async function trustAnchorOf(
+  signerCert: pkijs.Certificate,
+  embedded: pkijs.Certificate[],
+  anchors: Array<{ key: X509TrustedKey; cert: pkijs.Certificate }>,
+  now: Date,
+): Promise<X509TrustedKey | string> {
+  if (anchors.length === 0) return 'no x509 certificate is trusted';
+  const signerDer = derOf(signerCert);
+  const spki = new X509Certificate(signerDer).publicKey.export({ type: 'spki', format: 'der' });
+  const keyId = `x509:${createHash('sha256').update(spki).digest('hex')}`;
+  const pinned = anchors.find((a) => a.key.id === keyId);
+  if (pinned) {
+    return validAt(pinned.key.certificate, now) ? pinned.key : `the trusted certificate ${pinned.key.label} is not valid at ${now.toISOString()}`;
+  }
+  // Intermediates only: self-signed certificates inside the signature are never anchors, and
+  // pkijs' path building can fail when unrelated roots are offered alongside the trusted one.
+  const intermediates = embedded.filter((c) => !derOf(c).equals(signerDer) && !c.issuer.isEqual(c.subject));
+  let why = 'its certificate is not a trusted certificate nor issued by one';
+  for (const a of anchors) {
+    const engine = new pkijs.CertificateChainValidationEngine({ trustedCerts: [a.cert], certs: [...intermediates, signerCert], checkDate: now });
+    try {
+      const r = await engine.verify();
+      if (r.result) return a.key;
+      if (!/No valid certificate paths found/i.test(r.resultMessage)) why = `${why} (${r.resultMessage})`;
+    } catch (err) {
+      why = `${why} (${errorMessage(err)})`;
+    }
+  }
+  return why;
+}
+
 function parseSignedData(der: Buffer): pkijs.SignedData {
   const asn1 = asn1js.fromBER(toArrayBuffer(der));
   if (asn1.offset === -1) throw new Error(`not DER: ${asn1.result.error}`);
@@ -87,9 +133,11 @@ export async function verifyCms(message: Uint8Array, signature: Uint8Array | str
   if (message.length === 0) return failedResult('cms', 'A CMS signature cannot be checked over empty data');
   const trusted = keys.filter((k): k is X509TrustedKey => k.kind === 'x509');
   const anchors = trusted.map((k) => ({ key: k, cert: pkijs.Certificate.fromBER(toArrayBuffer(k.der)) }));
+  const embedded = (signed.certificates ?? []).filter((c): c is pkijs.Certificate => c instanceof pkijs.Certificate);
   // A signer certificate may be left out of the SignedData (openssl -nocerts) when the trusted
   // certificate is the signer's own: offer the trusted ones for the signer lookup too.
-  signed.certificates = [...(signed.certificates ?? []), ...anchors.map((a) => a.cert)];
+  const embeddedDer = embedded.map(derOf);
+  signed.certificates = [...(signed.certificates ?? []), ...anchors.filter((a) => !embeddedDer.some((d) => d.equals(a.key.der))).map((a) => a.cert)];
   const data = toArrayBuffer(message);
   const now = o.now ?? new Date();
 
@@ -97,40 +145,23 @@ export async function verifyCms(message: Uint8Array, signature: Uint8Array | str
   const signerLabels: string[] = [];
   const problems: string[] = [];
   for (let i = 0; i < count; i++) {
-    let signerCert: pkijs.Certificate | undefined;
+    let signerCert: pkijs.Certificate;
     try {
       const r = await signed.verify({ signer: i, data, checkChain: false, extendedMode: true, checkDate: now });
-      signerCert = r.signerCertificate ?? undefined;
-      if (!r.signatureVerified) throw new Error(r.message || 'signature does not verify');
+      if (!r.signatureVerified || !r.signerCertificate) throw new Error(r.message || 'signature does not verify');
+      signerCert = r.signerCertificate;
     } catch (err) {
       problems.push(`CMS signer ${i + 1}: ${errorMessage(err).replace(/^Error during verification: /, '')}`);
       continue;
     }
-    const who = signerCert ? subjectOf(signerCert) : `signer ${i + 1}`;
-    let anchor: X509TrustedKey | undefined;
-    let lastChainError = '';
-    for (const a of anchors) {
-      try {
-        const r = await signed.verify({ signer: i, data, checkChain: true, trustedCerts: [a.cert], extendedMode: true, checkDate: now });
-        if (r.signatureVerified) {
-          anchor = a.key;
-          break;
-        }
-      } catch (err) {
-        lastChainError = errorMessage(err);
-      }
-    }
-    if (!anchor) {
-      problems.push(
-        anchors.length === 0
-          ? `CMS signature by ${who}, but no x509 certificate is trusted`
-          : `CMS signature by ${who}, whose certificate is not a trusted certificate nor issued by one${lastChainError ? ` (${lastChainError})` : ''}`,
-      );
+    const found = await trustAnchorOf(signerCert, embedded, anchors, now);
+    if (typeof found === 'string') {
+      problems.push(`CMS signature by ${subjectOf(signerCert)}: ${found}`);
       continue;
     }
-    if (!signers.includes(anchor.id)) {
-      signers.push(anchor.id);
-      signerLabels.push(anchor.label);
+    if (!signers.includes(found.id)) {
+      signers.push(found.id);
+      signerLabels.push(found.label);
     }
   }
   return { kind: 'cms', signers, signerLabels, problems };

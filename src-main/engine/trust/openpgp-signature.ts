@@ -38,6 +38,9 @@ export async function verifyOpenPgp(message: Uint8Array, signature: Uint8Array |
   }
   const packets = sig.packets.length;
   if (packets === 0) return failedResult('openpgp', 'The OpenPGP signature holds no signature packet');
+  if (!sig.packets.every((p) => p instanceof openpgp.SignaturePacket && p.issuerKeyID !== undefined)) {
+    return failedResult('openpgp', 'Malformed OpenPGP signature: a packet is not a complete signature');
+  }
   if (packets > MAX_OPENPGP_SIGNATURES) return failedResult('openpgp', `The OpenPGP signature holds ${packets} signatures; at most ${MAX_OPENPGP_SIGNATURES} are accepted`);
   const trusted = keys.filter((k): k is OpenPgpTrustedKey => k.kind === 'openpgp');
   if (trusted.length === 0) {
@@ -46,6 +49,7 @@ export async function verifyOpenPgp(message: Uint8Array, signature: Uint8Array |
   }
   let verification: Awaited<ReturnType<typeof openpgp.verify>>;
   try {
+    // Anything the package throws on odd input is a refusal, never an exception out of here.
     verification = await openpgp.verify({
       message: await openpgp.createMessage({ binary: new Uint8Array(message) }),
       signature: sig,

@@ -146,7 +146,7 @@ export function parseKeyLine(text: string, baseDir?: string): KeyLine {
   const line = text.trim();
   const colon = line.indexOf(':');
   const kind = colon > 0 ? line.slice(0, colon) : '';
-  const value = colon > 0 ? line.slice(colon + 1).trim() : '';
+  const value = colon > 0 ? line.slice(colon + 1) : '';
   if (!(TRUSTED_KEY_KINDS as readonly string[]).includes(kind)) {
     throw invalid(
       kind === ''
@@ -155,7 +155,7 @@ export function parseKeyLine(text: string, baseDir?: string): KeyLine {
       { kind: kind === '' ? null : kind.slice(0, 24) },
     );
   }
-  if (value === '') throw invalid(`The ${kind} key line has no value after "${kind}:"`, { kind });
+  if (value.trim() === '') throw invalid(`The ${kind} key line has no value after "${kind}:"`, { kind });
   switch (kind as TrustedKeyKind) {
     case 'ed25519':
       return { kind: 'ed25519', line, publicKey: parseEd25519Line(value) };
@@ -164,9 +164,9 @@ export function parseKeyLine(text: string, baseDir?: string): KeyLine {
       return { kind: 'minisign', line, keyNum: k.keyNum, publicKey: k.publicKey };
     }
     default: {
-      if (value.includes('\0')) throw invalid(`The ${kind} key file path contains a NUL byte`, { kind });
-      const file = path.isAbsolute(value) || baseDir === undefined ? value : path.resolve(baseDir, value);
-      return { kind: kind as 'openpgp' | 'x509', line, file };
+      const file = value.trim();
+      if (file.includes('\0')) throw invalid(`The ${kind} key file path contains a NUL byte`, { kind });
+      return { kind: kind as 'openpgp' | 'x509', line, file: path.isAbsolute(file) || baseDir === undefined ? file : path.resolve(baseDir, file) };
     }
   }
 }
