@@ -8,6 +8,7 @@ import type { Limits } from '../limits';
 import type { Clock } from '../clock';
 import type { Fetcher } from '../net/fetcher';
 import type { Release } from './release';
+import type { TrustConfig } from '../config/feed-schema';
 
 /** The user's choices a feed applies when it lists candidates. */
 export interface FeedPolicy {
@@ -62,6 +63,8 @@ export interface FeedEnv {
   /** Feed platform/arch names of the machine the release is for. */
   platform: string;
   arch: string;
+  /** Where a feed reports what users should know but that does not fail it (skipped tags, weak verification). */
+  log?: (level: 'info' | 'warn', message: string) => void;
 }
 
 /** A target's feed settings after config validation and UI overrides. */
@@ -73,8 +76,8 @@ export interface FeedSpec {
   channel: string;
   /** The target's `feed` config block (its `type` selects the factory). */
   feed: { type?: string; url: string; allow_insecure_http: boolean } & Record<string, unknown>;
-  /** The target's `trust` config block, when the feed type uses one. */
-  trust: { keys: string[]; threshold: number } | undefined;
+  /** The target's `trust` config block, when the feed type uses one (config/feed-schema.ts). */
+  trust: TrustConfig | undefined;
 }
 
 /** Builds the feed of one target for one operation. Throws ERR_CONFIG_INVALID for settings it cannot use. */

@@ -6,9 +6,11 @@
 import { UsageError } from '../../../src-shared/errors';
 import type { Feed, FeedEnv, FeedFactory, FeedSpec } from './feed';
 import { createNativeFeed } from './native-feed-adapter';
+import { createGithubFeed } from './github-feed';
 
 export const FEED_FACTORIES: Readonly<Record<string, FeedFactory>> = Object.freeze({
   native: createNativeFeed,
+  github: createGithubFeed,
 });
 
 /** The feed types this build understands. */
