@@ -104,8 +104,9 @@ function scopeText(access: Access): string {
 
 /**
  * Checks a request's credentials against what the route needs, reading the config in force now.
- * Reads are public while `api.public_reads` is on. Resolves with the principal (null when no
- * credentials were needed); rejects with ERR_UNAUTHORIZED (none or invalid) or ERR_FORBIDDEN.
+ * Reads are public while `api.public_reads` is on, but a presented token is checked even then.
+ * Resolves with the principal (null when no credentials were presented or needed); rejects with
+ * ERR_UNAUTHORIZED (none or invalid) or ERR_FORBIDDEN.
  */
 export async function authorize(
   access: Access,
@@ -113,7 +114,9 @@ export async function authorize(
   api: ApiConfig,
 ): Promise<Principal | null> {
   if (access === 'public') return null;
-  if (access === 'read' && api.public_reads) return null;
+  // A token presented where none is needed is still checked: a wrong token is refused at once
+  // rather than silently ignored until the first action that needs it.
+  if (access === 'read' && api.public_reads && presented === null) return null;
   if (presented === null) throw new AuthError('ERR_UNAUTHORIZED', 'Missing token');
   const principal = await authenticate(presented, api);
   if (!grants(principal.scopes, access)) {

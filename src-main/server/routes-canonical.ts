@@ -1,6 +1,6 @@
 /**
  * The canonical, target-scoped routes: a thin JSON skin over the `UpdaterApi` methods of the core
- * (`/api/info`, `/api/targets/:id/...`, `/api/history`, `/api/logs`, `/api/events`, `/health`,
+ * (`/api/info`, `/api/session`, `/api/targets/:id/...`, `/api/history`, `/api/logs`, `/api/events`, `/health`,
  * `/metrics`). Bodies and parameters are validated with zod; errors are mapped by the app's error
  * handler.
  */
@@ -41,6 +41,13 @@ export function registerCanonicalRoutes(app: FastifyInstance, ctx: ServerContext
   });
 
   app.get('/api/info', read, async () => core.info());
+
+  // Who the presented token is (the dashboard's sign-in checks a token here before keeping it).
+  // A wrong token is refused with 401 by the auth hook; no token on public reads is anonymous.
+  app.get('/api/session', read, async (request) => {
+    const p = request.principal;
+    return p ? { authenticated: true, name: p.name, via: p.via, scopes: p.scopes } : { authenticated: false, name: null, via: null, scopes: [] };
+  });
 
   app.get('/api/targets', read, async () => core.listTargets());
 

@@ -19,7 +19,7 @@ import {
   type UpkeepEvent,
 } from '../../src-shared/api';
 import { SseParser, type SseMessage } from './sse';
-import { CLIENT_ERROR, type ConnectionState, type RendererApi } from './types';
+import { CLIENT_ERROR, type ConnectionState, type RendererApi, type SessionView } from './types';
 
 /** sessionStorage key of the dashboard's bearer token. */
 export const TOKEN_STORAGE_KEY = 'upkeep.token';
@@ -109,8 +109,8 @@ export function createHttpApi(options: HttpApiOptions): RendererApi {
     return token ? { Authorization: `Bearer ${token}` } : {};
   }
 
-  async function request<T>(method: string, path: string, body?: unknown): Promise<T> {
-    const headers: Record<string, string> = { Accept: 'application/json', ...authHeaders() };
+  async function request<T>(method: string, path: string, body?: unknown, withToken: string | null = token): Promise<T> {
+    const headers: Record<string, string> = { Accept: 'application/json', ...(withToken ? { Authorization: `Bearer ${withToken}` } : {}) };
     const init: RequestInit = { method, headers, cache: 'no-store', credentials: 'same-origin' };
     if (body !== undefined) {
       headers['Content-Type'] = 'application/json';
@@ -296,6 +296,7 @@ export function createHttpApi(options: HttpApiOptions): RendererApi {
       return () => connectionListeners.delete(listener);
     },
     getToken: () => token,
+    checkToken: (candidate) => request<SessionView>('GET', '/api/session', undefined, candidate.trim()),
     setToken: (next) => {
       token = next && next.trim() !== '' ? next.trim() : null;
       try {

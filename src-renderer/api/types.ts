@@ -19,6 +19,21 @@ export interface ClientExtras {
   getToken?(): string | null;
   /** Sets or clears the bearer token; the event stream reconnects with it. */
   setToken?(token: string | null): void;
+  /**
+   * Asks the daemon who `token` is, without keeping it (`GET /api/session`). Rejects with an
+   * ApiError ERR_UNAUTHORIZED (401) when the daemon refuses the token.
+   */
+  checkToken?(token: string): Promise<SessionView>;
+}
+
+/** The daemon's answer to `GET /api/session`: who the presented token is. */
+export interface SessionView {
+  authenticated: boolean;
+  /** Token name from the config, or the JWT's subject; null when anonymous. */
+  name: string | null;
+  via: 'token' | 'jwt' | null;
+  /** Granted scopes: admin, update:apply, read. */
+  scopes: string[];
 }
 
 /** The API object the renderer is given. */

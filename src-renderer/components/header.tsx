@@ -4,8 +4,15 @@
  * request is refused with 401/403 the reason is shown here next to the field.
  */
 import { useState, type FormEvent } from 'react';
+import type { ErrorView } from '../../src-shared/api';
 import { useApi, useUpkeep } from '../context';
+import { toErrorView } from '../store';
 import type { Route } from '../router';
+
+/** What a refused sign-in says on the form. */
+function refusal(error: ErrorView): string {
+  return error.code === 'ERR_UNAUTHORIZED' ? `This token was refused: ${error.message} (${error.code})` : `Could not check the token: ${error.message} (${error.code})`;
+}
 
 function TokenForm() {
   const api = useApi();
@@ -14,20 +21,34 @@ function TokenForm() {
   const hasToken = useUpkeep(() => Boolean(api.getToken?.()));
   const [value, setValue] = useState('');
   const [editing, setEditing] = useState(false);
+  const [checking, setChecking] = useState(false);
+  const [refused, setRefused] = useState<string | null>(null);
 
-  const submit = (e: FormEvent) => {
+  // The token is checked with the daemon before it is kept: a wrong one is refused here, at once.
+  const submit = async (e: FormEvent) => {
     e.preventDefault();
-    if (value.trim() === '') return;
-    setToken(value);
-    setValue('');
-    setEditing(false);
+    const candidate = value.trim();
+    if (candidate === '') return;
+    setChecking(true);
+    setRefused(null);
+    try {
+      if (api.checkToken) await api.checkToken(candidate);
+      setToken(candidate);
+      setValue('');
+      setEditing(false);
+    } catch (err) {
+      setRefused(refusal(toErrorView(err)));
+    } finally {
+      setChecking(false);
+    }
   };
 
   const showField = !hasToken || editing || auth.needed;
+  const described = [auth.needed ? 'upkeep-auth-message' : '', refused ? 'upkeep-token-refused' : ''].filter(Boolean).join(' ');
   return (
     <div className="token-area">
       {showField ? (
-        <form className="token-form" onSubmit={submit} aria-label="Sign in with an access token">
+        <form className="token-form" onSubmit={(e) => void submit(e)} aria-label="Sign in with an access token">
           <label htmlFor="upkeep-token">Access token</label>
           <input
             id="upkeep-token"
@@ -35,14 +56,22 @@ function TokenForm() {
             autoComplete="off"
             spellCheck={false}
             value={value}
-            onChange={(e) => setValue(e.target.value)}
-            aria-invalid={auth.needed || undefined}
-            aria-describedby={auth.needed ? 'upkeep-auth-message' : undefined}
+            onChange={(e) => {
+              setValue(e.target.value);
+              setRefused(null);
+            }}
+            aria-invalid={auth.needed || refused !== null || undefined}
+            aria-describedby={described || undefined}
             data-testid="token-input"
           />
-          <button type="submit" className="button button-primary" data-testid="token-submit">
-            Sign in
+          <button type="submit" className="button button-primary" disabled={checking} data-testid="token-submit">
+            {checking ? 'Checking…' : 'Sign in'}
           </button>
+          {refused ? (
+            <p id="upkeep-token-refused" className="field-error token-refused" role="alert" data-testid="token-refused">
+              {refused}
+            </p>
+          ) : null}
         </form>
       ) : (
         <div className="token-status">

@@ -291,4 +291,39 @@ describe('sign-in', () => {
     expect(screen.queryByTestId('auth-message')).toBeNull();
     expect(screen.getByTestId('token-status').textContent).toContain('Signed in');
   });
+
+  it('checks the token at once: a wrong token is refused on the form and not kept', async () => {
+    const user = userEvent.setup();
+    const api = new FakeApi();
+    api.transport = 'http';
+    const kept: (string | null)[] = [];
+    const checked: string[] = [];
+    Object.assign(api, {
+      setToken: (t: string | null) => {
+        kept.push(t);
+        api.token = t;
+      },
+      getToken: () => api.token,
+      checkToken: async (t: string) => {
+        checked.push(t);
+        if (t !== 'right-token') throw new ApiError('ERR_UNAUTHORIZED', 'Invalid token', 401);
+        return { authenticated: true, name: 'ops', via: 'token', scopes: ['admin'] };
+      },
+    });
+    renderApp(api, '#/');
+    await screen.findByTestId('target-card');
+    await user.type(screen.getByLabelText('Access token'), 'wrong-token');
+    await user.click(screen.getByRole('button', { name: 'Sign in' }));
+    expect((await screen.findByTestId('token-refused')).textContent).toBe('This token was refused: Invalid token (ERR_UNAUTHORIZED)');
+    expect(screen.getByLabelText('Access token').getAttribute('aria-invalid')).toBe('true');
+    expect(kept).toEqual([]);
+    expect(screen.queryByTestId('token-status')).toBeNull();
+    await user.clear(screen.getByLabelText('Access token'));
+    expect(screen.queryByTestId('token-refused')).toBeNull();
+    await user.type(screen.getByLabelText('Access token'), 'right-token');
+    await user.click(screen.getByRole('button', { name: 'Sign in' }));
+    expect((await screen.findByTestId('token-status')).textContent).toContain('Signed in');
+    expect(checked).toEqual(['wrong-token', 'right-token']);
+    expect(kept).toEqual(['right-token']);
+  });
 });

@@ -91,6 +91,26 @@ describe('HTTP api: requests', () => {
     expect(api.getToken!()).toBe('new-token');
   });
 
+  it('checks a candidate token with GET /api/session without keeping it', async () => {
+    const { fn, seen } = fakeFetch((req) =>
+      req.headers.authorization === 'Bearer good' ? json(200, { authenticated: true, name: 'ops', via: 'token', scopes: ['admin'] }) : json(401, { code: 'ERR_UNAUTHORIZED', message: 'Invalid token' }),
+    );
+    const storage = memoryStorage({ [TOKEN_STORAGE_KEY]: 'old' });
+    const api = createHttpApi({ baseUrl: 'http://h', fetch: fn, storage });
+    expect(await api.checkToken!(' good ')).toEqual({ authenticated: true, name: 'ops', via: 'token', scopes: ['admin'] });
+    const refused = await api.checkToken!('bad').catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(ApiError);
+    expect((refused as ApiError).code).toBe('ERR_UNAUTHORIZED');
+    expect((refused as ApiError).status).toBe(401);
+    expect(seen.map((s) => [s.method, s.url, s.headers.authorization])).toEqual([
+      ['GET', 'http://h/api/session', 'Bearer good'],
+      ['GET', 'http://h/api/session', 'Bearer bad'],
+    ]);
+    // Checking never replaces the token in use.
+    expect(api.getToken!()).toBe('old');
+    expect(storage.data.get(TOKEN_STORAGE_KEY)).toBe('old');
+  });
+
   it('uses the canonical routes, methods and bodies', async () => {
     const { fn, seen } = fakeFetch((req) => (req.url.endsWith('/admin/reload') ? json(200, { status: 'ok', message: 'reloaded', config_generation: 7, timestamp: 'x', restart_required: ['api.port'] }) : json(200, {})));
     const api = createHttpApi({ baseUrl: 'http://h', fetch: fn });

@@ -72,6 +72,22 @@ describe('bearer tokens', () => {
     expect((await call(h.server, 'GET', '/health')).status).toBe(200);
   });
 
+  it('a presented token is checked on public reads too; /api/session names it', async () => {
+    h = await startHarness();
+    expect((await call(h.server, 'GET', '/api/targets', { token: 'wrong' })).status).toBe(401);
+    const anonymous = await call(h.server, 'GET', '/api/session');
+    expect(anonymous.status).toBe(200);
+    expect(anonymous.body).toEqual({ authenticated: false, name: null, via: null, scopes: [] });
+    const wrong = await call(h.server, 'GET', '/api/session', { token: 'not-a-configured-token' });
+    expect(wrong.status).toBe(401);
+    expect(wrong.body.code).toBe('ERR_UNAUTHORIZED');
+    const reader = await call(h.server, 'GET', '/api/session', { token: READER });
+    expect(reader.status).toBe(200);
+    expect(reader.body).toMatchObject({ authenticated: true, via: 'token', scopes: ['read'] });
+    const admin = await call(h.server, 'GET', '/api/session', { token: ADMIN });
+    expect(admin.body).toMatchObject({ authenticated: true, scopes: ['admin'] });
+  });
+
   it('the event stream takes the token as ?access_token= when reads are locked', async () => {
     h = await startHarness(apiWithTokens({ public_reads: false }));
     const denied = await fetch(`${h.server.url}/api/events`);
