@@ -1,9 +1,33 @@
 #!/usr/bin/env node
 'use strict';
 // The built command line. `npm ci` builds it through the `prepare` script.
+const fs = require('node:fs');
 const path = require('node:path');
-const entry = path.join(__dirname, '..', 'dist', 'node', 'src-main', 'cli', 'main.js');
-require(entry).main(process.argv.slice(2)).then(
+const built = path.join(__dirname, '..', 'dist', 'node', 'src-main', 'cli');
+if (!fs.existsSync(path.join(built, 'main.js'))) {
+  console.error(`upkeep: the command line is not built (${built} is missing); run "npm run build:node" in ${path.join(__dirname, '..')}.`);
+  process.exit(2);
+}
+// The Node.js check runs before anything that would fail on an old Node with a cryptic error.
+function declaredEngines() {
+  // Packaged, this file sits in app.asar.unpacked and package.json stays inside app.asar.
+  for (const dir of [path.join(__dirname, '..'), path.join(__dirname, '..').replace(/app\.asar\.unpacked$/, 'app.asar')]) {
+    try {
+      return require(path.join(dir, 'package.json')).engines.node;
+    } catch {
+      // try the next place; without it only the runtime range is checked
+    }
+  }
+  return undefined;
+}
+const check = require(path.join(built, 'node-check.js')).checkNodeVersion(process.version, declaredEngines());
+if (!check.ok) {
+  console.error(check.message);
+  process.exit(2);
+}
+// The warning is for people at a terminal; scripts and logs get the command's output unchanged.
+if (check.warning && process.stderr.isTTY) console.error(check.warning);
+require(path.join(built, 'main.js')).main(process.argv.slice(2)).then(
   (code) => { process.exitCode = code; },
-  (err) => { console.error(err && err.stack ? err.stack : String(err)); process.exitCode = 1; }
+  (err) => { console.error(`upkeep: unexpected error: ${err && err.message ? err.message : String(err)}`); process.exitCode = 1; }
 );

@@ -1,21 +1,37 @@
 /**
  * Output of the command line: human lines (with a progress bar on a TTY) or one JSON document.
  */
+import { createInterface } from 'node:readline/promises';
+
 export interface CliIO {
-  /** `--json`: print exactly one JSON document on stdout. */
+  /** `--json`: print exactly one JSON document. */
   json: boolean;
   /** stdout is a terminal (progress bars allowed). */
   isTTY: boolean;
   out(text: string): void;
   err(text: string): void;
+  /** Asks a yes/no question; present only when stdin and stderr are a terminal and not --json. */
+  ask?: (question: string) => Promise<boolean>;
+}
+
+/** Reads one answer from the terminal; "y" or "yes" (any case) is yes, anything else no. */
+async function askTerminal(question: string): Promise<boolean> {
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    return /^\s*y(es)?\s*$/i.test(await rl.question(question));
+  } finally {
+    rl.close();
+  }
 }
 
 /** The process's own streams. */
 export function processIO(json: boolean): CliIO {
+  const interactive = Boolean(process.stdin.isTTY) && Boolean(process.stderr.isTTY) && !json;
   return {
     json,
     isTTY: Boolean(process.stdout.isTTY) && !json,
     out: (t) => process.stdout.write(t.endsWith('\n') ? t : t + '\n'),
     err: (t) => process.stderr.write(t.endsWith('\n') ? t : t + '\n'),
+    ...(interactive ? { ask: askTerminal } : {}),
   };
 }

@@ -3,8 +3,8 @@
  * Exit codes: 0 success (also "up to date"), 1 operation failed (and was rolled back),
  * 2 usage or config error, 3 refused for security/verification, 4 busy.
  */
-import { parseArgs } from 'node:util';
 import { UpkeepError, UsageError, toUpkeepError, type ErrorKind } from '../../src-shared/errors';
+import { commandHelp, commandSpec, mainUsage, parseCommandArgs, unknownCommand, unknownSubcommand } from './spec';
 import { processIO, type CliIO } from './io';
 import { loadConfig, parseConfig, readConfigFile } from '../engine/config/load';
 import { checkTrustKeys } from '../engine/config/trust-keys';
@@ -12,6 +12,7 @@ import { Engine } from '../engine/engine';
 import { packageVersion } from '../engine/version';
 import { runRelease } from './commands/release';
 import { ProgressRenderer } from './progress-bar';
+import { guardRollback } from './rollback-guard';
 import { formatApply, formatCheck, formatDownload, formatHistory, formatPoints, formatRollback, formatStatus } from './format';
 import path from 'node:path';
 
@@ -33,35 +34,8 @@ export function exitCodeFor(err: UpkeepError): number {
   return EXIT_BY_KIND[err.kind];
 }
 
-export const USAGE = `Usage: upkeep [--config FILE] [--json] <command> [options]
-
-Targets:
-  status [TARGET]                         installed version, last check, state
-  check [TARGET]                          fetch and verify the feed; report the newest release
-  download [TARGET] [--version V]         download and verify without installing
-  apply [TARGET] [--version V] [--verify-only]
-                                          install the newest eligible release (or V)
-  rollback [TARGET] [ROLLBACK_ID]         restore a rollback point (default: the newest)
-  points [TARGET]                         list rollback points
-  history [TARGET] [--limit N]            list past operations
-  config validate [FILE]                  validate a configuration file
-
-Daemon:
-  daemon                                  run the scheduler and the local HTTP API
-  token create --name NAME --scope SCOPE  create an API token (printed once)
-
-Publishing:
-  release keygen --out DIR
-  release publish BUILD_DIR --feed DIR --product P --version V [--channel C] --key KEY ...
-  release rollout --feed DIR --channel C --version V --percent N --key KEY ...
-
-Global options:
-  --config FILE   configuration file (default: $UPKEEP_CONFIG, else ./upkeep.yaml)
-  --json          print one JSON document
-  --help          this text
-
-Exit codes: 0 ok or up to date, 1 failed (rolled back), 2 usage/config, 3 refused (verification), 4 busy.
-`;
+/** The top-level help text. */
+export const USAGE = mainUsage();
 
 interface Globals {
   config?: string;
@@ -95,9 +69,18 @@ export async function main(argv: string[], io?: CliIO): Promise<number> {
     const g = splitGlobals(argv);
     json = g.json;
     const cmd = g.rest[0];
-    if (!cmd || g.help || cmd === 'help') {
+    if (!cmd || (cmd === 'help' && g.rest.length === 1)) {
       out.out(USAGE);
       return cmd || g.help ? EXIT.ok : EXIT.usage;
+    }
+    if (cmd === 'help' || g.help) {
+      // `upkeep help X` and `upkeep X --help`: that command's usage and options.
+      const name = cmd === 'help' ? g.rest[1]! : cmd;
+      const spec = commandSpec(name);
+      if (!spec) throw unknownCommand(name);
+      if (name === 'release') return await runRelease([...g.rest.slice(cmd === 'help' ? 2 : 1).filter((a) => !a.startsWith('-')).slice(0, 1), '--help'], out);
+      out.out(commandHelp(spec));
+      return EXIT.ok;
     }
     const args = g.rest.slice(1);
     switch (cmd) {
@@ -127,7 +110,7 @@ export async function main(argv: string[], io?: CliIO): Promise<number> {
       case 'history':
         return await targetCommand(cmd, args, g, out);
       default:
-        throw new UsageError('ERR_USAGE', `Unknown command "${cmd}". Run "upkeep --help".`);
+        throw unknownCommand(cmd);
     }
   } catch (err) {
     const e = toUpkeepError(err);
@@ -139,8 +122,11 @@ export async function main(argv: string[], io?: CliIO): Promise<number> {
 
 
 async function configCommand(args: string[], g: Globals, out: CliIO): Promise<number> {
-  if (args[0] !== 'validate') throw new UsageError('ERR_USAGE', 'Usage: upkeep config validate [FILE]');
-  const file = path.resolve(args[1] ?? g.config ?? process.env.UPKEEP_CONFIG ?? 'upkeep.yaml');
+  const spec = commandSpec('config')!;
+  if (args[0] !== 'validate') throw unknownSubcommand(spec, args[0]);
+  const { positionals } = parseCommandArgs(spec, args.slice(1));
+  if (positionals.length > 1) throw new UsageError('ERR_USAGE', `config validate: unexpected argument "${positionals[1]}"`);
+  const file = path.resolve(positionals[0] ?? g.config ?? process.env.UPKEEP_CONFIG ?? 'upkeep.yaml');
   const text = await readConfigFile(file);
   const loaded = parseConfig(text, { file, dir: path.dirname(file), env: process.env });
   await checkTrustKeys(loaded);
@@ -151,22 +137,8 @@ async function configCommand(args: string[], g: Globals, out: CliIO): Promise<nu
 }
 
 async function targetCommand(cmd: string, args: string[], g: Globals, out: CliIO): Promise<number> {
-  const options = {
-    version: { type: 'string' as const },
-    'verify-only': { type: 'boolean' as const },
-    limit: { type: 'string' as const },
-  };
-  let parsed;
-  try {
-    parsed = parseArgs({ args, options, allowPositionals: true, strict: true });
-  } catch (err) {
-    throw new UsageError('ERR_USAGE', (err as Error).message);
-  }
-  const { values, positionals } = parsed;
-  const allowed: Record<string, string[]> = { download: ['version'], apply: ['version', 'verify-only'], history: ['limit'] };
-  for (const k of Object.keys(values)) {
-    if (!(allowed[cmd] ?? []).includes(k)) throw new UsageError('ERR_USAGE', `"${cmd}" has no option --${k}`);
-  }
+  const { values, positionals } = parseCommandArgs(commandSpec(cmd)!, args);
+  const version = typeof values.version === 'string' ? values.version : undefined;
   const loaded = await loadConfig({ ...(g.config ? { path: g.config } : {}), env: process.env });
   const engine = new Engine({ loaded, actor: 'cli' });
   await engine.recoverAll('cli');
@@ -199,19 +171,23 @@ async function targetCommand(cmd: string, args: string[], g: Globals, out: CliIO
         return EXIT.ok;
       }
       case 'download': {
-        const r = await engine.download(id(), { ...(values.version ? { version: values.version } : {}) });
+        const r = await engine.download(id(), { ...(version ? { version } : {}) });
         bar.done();
         out.out(g.json ? JSON.stringify(r, null, 2) : formatDownload(r));
         return EXIT.ok;
       }
       case 'apply': {
-        const r = await engine.apply(id(), { ...(values.version ? { version: values.version } : {}), verifyOnly: Boolean(values['verify-only']) });
+        const r = await engine.apply(id(), { ...(version ? { version } : {}), verifyOnly: Boolean(values['verify-only']) });
         bar.done();
         out.out(g.json ? JSON.stringify(r, null, 2) : formatApply(r));
         return EXIT.ok;
       }
       case 'rollback': {
-        const r = await engine.rollback(id(), { ...(extra ? { rollbackId: extra } : {}) });
+        const t = target!;
+        const point = await guardRollback({
+          targetId: t.id, targetName: t.name ?? t.id, rollbackId: extra, points: await engine.points(t.id), yes: Boolean(values.yes), ...(out.ask ? { ask: out.ask } : {}),
+        });
+        const r = await engine.rollback(t.id, { rollbackId: point.rollback_id });
         bar.done();
         out.out(g.json ? JSON.stringify(r, null, 2) : formatRollback(r));
         return EXIT.ok;
@@ -222,7 +198,7 @@ async function targetCommand(cmd: string, args: string[], g: Globals, out: CliIO
         return EXIT.ok;
       }
       case 'history': {
-        const limit = values.limit !== undefined ? Number(values.limit) : 50;
+        const limit = typeof values.limit === 'string' ? Number(values.limit) : 50;
         if (!Number.isInteger(limit) || limit < 1) throw new UsageError('ERR_USAGE', '--limit must be a positive integer');
         const r = await engine.history(allTargets ? undefined : id(), limit);
         out.out(g.json ? JSON.stringify(r, null, 2) : formatHistory(r));
@@ -231,8 +207,11 @@ async function targetCommand(cmd: string, args: string[], g: Globals, out: CliIO
       default:
         throw new UsageError('ERR_USAGE', `Unknown command "${cmd}"`);
     }
+  } catch (err) {
+    bar.finish(toUpkeepError(err).code);
+    throw err;
   } finally {
-    bar.done();
+    bar.finish();
     unsubscribe();
   }
 }

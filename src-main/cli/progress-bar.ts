@@ -20,9 +20,15 @@ export function progressLine(p: Progress): string {
   return parts.join(' ');
 }
 
+/**
+ * Draws progress and prints the engine's warnings as they come. Error lines are held until the
+ * command ends (`finish`): the command's own error line already says what the engine's error line
+ * about the same failure says, so each error is printed once.
+ */
 export class ProgressRenderer {
   private lastPhase = '';
   private drawn = false;
+  private readonly heldErrors: string[] = [];
 
   constructor(private readonly io: CliIO, private readonly write: (s: string) => void = (s) => process.stderr.write(s)) {}
 
@@ -37,9 +43,23 @@ export class ProgressRenderer {
         this.lastPhase = e.progress.phase;
         this.io.err(`${e.progress.phase}: ${e.progress.message}`);
       }
-    } else if (e.type === 'log' && (e.line.level === 'warn' || e.line.level === 'error')) {
+    } else if (e.type === 'log' && e.line.level === 'warn') {
       this.done();
-      this.io.err(`${e.line.level}: ${e.line.message}`);
+      this.io.err(`warn: ${e.line.message}`);
+    } else if (e.type === 'log' && e.line.level === 'error') {
+      this.heldErrors.push(e.line.message);
+    }
+  }
+
+  /**
+   * Ends the output of a command: prints held error lines, except those about `failedCode` (the
+   * error the command itself reports).
+   */
+  finish(failedCode?: string): void {
+    this.done();
+    for (const m of this.heldErrors.splice(0)) {
+      if (failedCode && m.includes(`(${failedCode})`)) continue;
+      this.io.err(`error: ${m}`);
     }
   }
 

@@ -70,8 +70,9 @@ export async function installFiles(
     onProgress: (pr) => engine.progress(ctx, phaseOf(pr.phase), `${labelOf(pr.phase)}${pr.file ? ` ${pr.file}` : ''}`, installPercent(pr.phase, pr.done, pr.total), { files_done: pr.done, files_total: pr.total, ...(pr.file ? { file: pr.file } : {}) }),
     verify: async () => {
       flags.switched = true;
-      await engine.phase(ctx, 'migrate', 'Running migrate hook', 89, () => runHook('migrate', t.hooks.migrate, hookCtx));
-      await engine.phase(ctx, 'smoke', 'Running smoke hook', 91, () => runHook('smoke', t.hooks.smoke, hookCtx));
+      // A phase is shown only for a hook the target has: no "Running migrate hook" without one.
+      if (t.hooks.migrate) await engine.phase(ctx, 'migrate', 'Running migrate hook', 89, () => runHook('migrate', t.hooks.migrate, hookCtx));
+      if (t.hooks.smoke) await engine.phase(ctx, 'smoke', 'Running smoke hook', 91, () => runHook('smoke', t.hooks.smoke, hookCtx));
       if (t.health) {
         const health = t.health;
         await engine.phase(ctx, 'health', 'Checking health', 94, () => runHealthCheck(health, { version: m.version, signal: ctx.abort.signal }));

@@ -3,7 +3,6 @@
  * dashboard), reloads the config on SIGHUP or when the file changes, and shuts down gracefully
  * on SIGTERM/SIGINT (a running apply finishes or is safely undone; never half-applied).
  */
-import { parseArgs } from 'node:util';
 import { watch, existsSync, type FSWatcher } from 'node:fs';
 import path from 'node:path';
 import { UsageError } from '../../../src-shared/errors';
@@ -11,6 +10,7 @@ import type { CliIO } from '../io';
 import { createDaemon } from '../../engine/daemon';
 import { startServer, type RunningServer } from '../../server/index';
 import { attachDaemonLog } from '../daemon-log';
+import { commandSpec, parseCommandArgs } from '../spec';
 
 /** out/renderer of this package (the built dashboard), if present. */
 export function dashboardDir(): string | null {
@@ -25,13 +25,9 @@ export function dashboardDir(): string | null {
 }
 
 export async function runDaemonCommand(argv: string[], configPath: string | undefined, io: CliIO): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({ args: argv, options: { host: { type: 'string' }, port: { type: 'string' }, dashboard: { type: 'string' }, 'no-watch': { type: 'boolean' } }, strict: true });
-  } catch (err) {
-    throw new UsageError('ERR_USAGE', (err as Error).message);
-  }
-  const { values } = parsed;
+  const { values: raw, positionals } = parseCommandArgs(commandSpec('daemon')!, argv);
+  if (positionals.length > 0) throw new UsageError('ERR_USAGE', `daemon: unexpected argument "${positionals[0]}". Run "upkeep daemon --help".`);
+  const values = raw as { host?: string; port?: string; dashboard?: string; 'no-watch'?: boolean };
   const port = values.port !== undefined ? Number(values.port) : undefined;
   if (port !== undefined && (!Number.isInteger(port) || port < 0 || port > 65535)) throw new UsageError('ERR_USAGE', '--port must be 0–65535');
 

@@ -6,6 +6,7 @@ import { promises as fsp } from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { UsageError } from '../../../src-shared/errors';
 import type { CliIO } from '../io';
+import { commandSpec, suggest, unknownSubcommand } from '../spec';
 import { keygen } from '../../engine/publish/keygen';
 import { publish, type PublishOptions } from '../../engine/publish/publish';
 import { setRollout } from '../../engine/publish/rollout';
@@ -77,11 +78,21 @@ const ROLLOUT_OPTIONS: Options = {
 type Values = Record<string, string | boolean | Array<string | boolean> | undefined>;
 
 function parse(command: string, args: string[], options: Options): { values: Values; positionals: string[] } {
+  const names = Object.keys(options);
+  for (const a of args) {
+    if (a === '--') break;
+    if (a === '-h' || !a.startsWith('--')) continue;
+    const name = a.slice(2).split('=')[0]!;
+    if (!names.includes(name)) {
+      const near = suggest(name, names);
+      throw new UsageError('ERR_USAGE', `release ${command}: unknown option "--${name}".${near ? ` Did you mean "--${near}"?` : ''} Run "upkeep release --help".`);
+    }
+  }
   try {
     const { values, positionals } = parseArgs({ args, options, strict: true, allowPositionals: true });
     return { values: values as Values, positionals };
   } catch (err) {
-    throw new UsageError('ERR_USAGE', `release ${command}: ${(err as Error).message}`);
+    throw new UsageError('ERR_USAGE', `release ${command}: ${(err as Error).message.split(/\. |\n/)[0]!.replace(/\.$/, '')}. Run "upkeep release --help".`);
   }
 }
 
@@ -250,6 +261,6 @@ export async function runRelease(argv: string[], io: CliIO): Promise<number> {
     case 'rollout':
       return runRollout(rest, io);
     default:
-      throw new UsageError('ERR_USAGE', `Unknown release command "${command}"; expected keygen, publish or rollout (see "upkeep release help")`);
+      throw unknownSubcommand(commandSpec('release')!, command);
   }
 }

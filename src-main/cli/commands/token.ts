@@ -3,9 +3,9 @@
  * once, with the config line that stores only its SHA-256.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { parseArgs } from 'node:util';
 import { UsageError } from '../../../src-shared/errors';
 import type { CliIO } from '../io';
+import { commandSpec, parseCommandArgs, unknownSubcommand } from '../spec';
 
 const SCOPES = ['admin', 'update:apply', 'read'];
 
@@ -16,13 +16,11 @@ export function createToken(): { token: string; sha256: string } {
 }
 
 export async function runTokenCommand(argv: string[], io: CliIO): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({ args: argv, options: { name: { type: 'string' }, scope: { type: 'string', multiple: true } }, allowPositionals: true, strict: true });
-  } catch (err) {
-    throw new UsageError('ERR_USAGE', (err as Error).message);
-  }
-  const { values, positionals } = parsed;
+  const spec = commandSpec('token')!;
+  if (argv[0] !== 'create') throw unknownSubcommand(spec, argv[0]);
+  const parsed = parseCommandArgs(spec, argv);
+  const values = parsed.values as { name?: string; scope?: string[] };
+  const positionals = parsed.positionals;
   if (positionals[0] !== 'create' || positionals.length !== 1) throw new UsageError('ERR_USAGE', 'Usage: upkeep token create --name NAME --scope admin|update:apply|read');
   if (!values.name || !/^[A-Za-z0-9_.-]{1,64}$/.test(values.name)) throw new UsageError('ERR_USAGE', '--name is required (letters, digits, . _ -)');
   const scopes = values.scope ?? [];
