@@ -50,7 +50,7 @@ describe('upkeep rollback', () => {
     const points = (await runCli(['--config', config, 'points', '--json'])).json as { rollback_id: string }[];
     expect(points).toHaveLength(1);
     const id = points[0]!.rollback_id;
-    const typo = `${id.slice(0, -2)}${id.slice(-1)}${id.slice(-2, -1)}`;
+    const typo = `${id.slice(0, -1)}${id.endsWith('0') ? '1' : '0'}`;
     const before = await snapshot(install());
     const r = await runCli(['--config', config, 'rollback', typo, '--yes']);
     expect(r.code).toBe(2);
