@@ -41,3 +41,25 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   hookTimeoutMs: 300_000,
   maxCapturedOutputBytes: 64 * 1024,
 });
+
+/** Bounds on one archive extraction (`engine/archive/extract.ts`). */
+export interface ArchiveLimits {
+  /** Most entries (files, directories, links) one archive may hold. */
+  maxEntries: number;
+  /** Most bytes all extracted files may add up to (hard-link copies included). */
+  maxTotalBytes: number;
+  /**
+   * Most decompressed bytes per archive byte (tar stream or zip entries vs the archive's size on
+   * disk), enforced once more than `ARCHIVE_RATIO_GRACE_BYTES` have been decompressed.
+   */
+  maxRatio: number;
+}
+
+/** Decompressed bytes always allowed before the ratio bound applies (tiny archives of empty files). */
+export const ARCHIVE_RATIO_GRACE_BYTES = 1024 * 1024;
+
+export const DEFAULT_ARCHIVE_LIMITS: Readonly<ArchiveLimits> = Object.freeze({
+  maxEntries: 100_000,
+  maxTotalBytes: 4 * 1024 * 1024 * 1024,
+  maxRatio: 200,
+});
