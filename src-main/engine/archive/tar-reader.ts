@@ -10,7 +10,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { createReadStream, promises as fsp } from 'node:fs';
+import { createReadStream } from 'node:fs';
 import { createGunzip } from 'node:zlib';
 import type { Readable } from 'node:stream';
 import { Parser, type ReadEntry } from 'tar';
@@ -164,26 +164,29 @@ async function openDecoded(file: string, compression: 'none' | 'gzip' | 'xz', wr
 }
 
 async function openXz(file: string, writer: TreeWriter): Promise<Decoded> {
-  const fh = await fsp.open(file, 'r');
+  let stderr = '';
+  let exited: Promise<number | null>;
   let child: ChildProcess;
   try {
-    child = spawn('xz', ['--decompress', '--stdout', '--quiet', `--memlimit-decompress=${XZ_MEMLIMIT}`], {
-      stdio: [fh.fd, 'pipe', 'pipe'],
+    child = spawn('xz', ['--decompress', '--stdout', '--quiet', `--memlimit-decompress=${XZ_MEMLIMIT}`], { stdio: ['pipe', 'pipe', 'pipe'] });
+    // Listeners first, before any await: xz may fail at once and close every pipe right away.
+    child.stderr!.on('data', (c: Buffer) => {
+      if (stderr.length < XZ_STDERR_BYTES) stderr += c.toString('utf8');
     });
+    exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
     await Promise.race([once(child, 'spawn'), once(child, 'error').then(([e]) => Promise.reject(e as Error))]);
+    child.on('error', () => undefined);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     throw new OperationError('ERR_APPLY_FAILED', `Cannot decompress .tar.xz: the xz program could not be started (${code ?? String(err)})`, {
       cause: code,
     });
-  } finally {
-    await fh.close();
   }
-  let stderr = '';
-  child.stderr!.on('data', (c: Buffer) => {
-    if (stderr.length < XZ_STDERR_BYTES) stderr += c.toString('utf8');
-  });
-  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+  // xz stops reading when it fails (EPIPE on its stdin): its exit status reports the cause.
+  child.stdin!.on('error', () => undefined);
+  const src = createReadStream(file);
+  src.on('error', () => child.kill());
+  src.pipe(child.stdin!);
   return {
     stream: child.stdout!,
     done: async () => {
@@ -191,6 +194,7 @@ async function openXz(file: string, writer: TreeWriter): Promise<Decoded> {
       if (code !== 0) throw writer.refuse(`xz: ${stderr.trim().replace(/^xz: \(stdin\): /, '') || `exit code ${code}`}`);
     },
     kill: () => {
+      src.destroy();
       if (child.exitCode === null && child.signalCode === null) child.kill();
     },
     describe: (e) => writer.refuse(`xz: ${e.message}`),

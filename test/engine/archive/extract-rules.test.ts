@@ -275,6 +275,22 @@ describe('corrupt streams and cancellation', () => {
     expect((await refusal(junk, 'tar')).message).toMatch(/malformed tar/);
   });
 
+  it('without an xz program, .tar.xz fails with ERR_APPLY_FAILED naming xz (nothing left behind)', async () => {
+    const src = path.join(tmp.dir, 'src');
+    await buildTree(src);
+    const xz = path.join(tmp.dir, 'ok.tar.xz');
+    execFileSync('tar', ['-cJf', xz, '-C', src, 'app']);
+    const saved = process.env.PATH;
+    process.env.PATH = path.join(tmp.dir, 'no-bin');
+    try {
+      const err = await refusal(xz, 'tar.xz');
+      expect(err.code).toBe('ERR_APPLY_FAILED');
+      expect(err.message).toMatch(/xz program could not be started \(ENOENT\)/);
+    } finally {
+      process.env.PATH = saved;
+    }
+  });
+
   it('an aborted signal stops the extraction with ERR_CANCELLED and removes what was written', async () => {
     const file = await writeRaw(Array.from({ length: 50 }, (_, i) => ({ path: `f${i}`, data: Buffer.alloc(10_000, i) })));
     const ac = new AbortController();
