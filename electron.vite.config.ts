@@ -1,14 +1,23 @@
 import { resolve } from 'node:path';
 import { defineConfig } from 'electron-vite';
 import react from '@vitejs/plugin-react';
+import { originalFsPlugin } from './scripts/main-build';
 
 // One build for the tray app: Electron main, the preload bridge and the React renderer.
 // The renderer build (out/renderer) is also what the daemon serves as the web dashboard.
+//
+// Main bundles its npm dependencies (externalizeDeps: false) for two reasons:
+// - ESM-only packages (jose, content-disposition, cookie, fast-xml-parser's helpers) cannot be
+//   require()d from app.asar by the packaged main process; bundled, they are plain code.
+// - every `fs` in the bundle is Electron's `original-fs`: Electron's own `fs` treats `*.asar`
+//   files as directories, and the engine must see a managed install's `app.asar` as the file it is.
 export default defineConfig({
   main: {
+    plugins: [originalFsPlugin()],
     build: {
       outDir: 'out/main',
-      rollupOptions: { input: { index: resolve(__dirname, 'src-main/electron/main.ts') } },
+      externalizeDeps: false,
+      rollupOptions: { input: { index: resolve(__dirname, 'src-main/electron/main.ts') }, external: ['electron', 'original-fs'] },
     },
   },
   preload: {
