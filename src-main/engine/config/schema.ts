@@ -99,6 +99,7 @@ export const FilesTargetSchema = z.object({
   arch: z.enum(['x64', 'arm64']).optional(),
 }).strict().superRefine((t, ctx) => {
   for (const i of feedTrustIssues(t.feed, t.trust)) ctx.addIssue({ code: 'custom', message: i.message, path: i.path });
+  if (t.feed.type === 'hmac-manifest') ctx.addIssue({ code: 'custom', message: 'an hmac-manifest feed publishes no files: use it with a command target', path: ['feed', 'type'] });
 });
 
 export const CommandTargetSchema = z.object({

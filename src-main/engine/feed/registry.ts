@@ -7,10 +7,16 @@ import { UsageError } from '../../../src-shared/errors';
 import type { Feed, FeedEnv, FeedFactory, FeedSpec } from './feed';
 import { createNativeFeed } from './native-feed-adapter';
 import { createGithubFeed } from './github-feed';
+import { createElectronBuilderFeed } from './electron-builder-feed';
+import { createSparkleFeed } from './sparkle-feed';
+import { createHmacManifestFeed } from './hmac-manifest-feed';
 
 export const FEED_FACTORIES: Readonly<Record<string, FeedFactory>> = Object.freeze({
   native: createNativeFeed,
   github: createGithubFeed,
+  'electron-builder': createElectronBuilderFeed,
+  sparkle: createSparkleFeed,
+  'hmac-manifest': createHmacManifestFeed,
 });
 
 /** The feed types this build understands. */

@@ -2,10 +2,9 @@
  * Sparkle appcasts (RSS 2.0 with the Sparkle namespace
  * `http://www.andymatuschak.org/xml-namespaces/sparkle`, any prefix), as pure functions: parse
  * with fast-xml-parser, keep the valid items, pick the best one for an installation the way
- * Sparkle's appcast driver does, and verify an `sparkle:edSignature` (Ed25519 over the whole
- * archive, key = the app's `SUPublicEDKey`, base64 of the 32-byte public key).
+ * Sparkle's appcast driver does. The `sparkle:edSignature` of an enclosure (Ed25519 over the whole
+ * archive, key = the app's `SUPublicEDKey`) is checked by sparkle-feed.ts with trust/signatures.ts.
  */
-import { createPublicKey, verify as cryptoVerify } from 'node:crypto';
 import { XMLParser } from 'fast-xml-parser';
 import { VerificationError } from '../../../src-shared/errors';
 import { compareSparkleVersions } from './sparkle-version';
@@ -290,27 +289,6 @@ export function rolloutGroupOf(machineIdHex: string): number {
 export function deltaFor(item: SparkleItem, installed: string | null): SparkleDelta | null {
   if (installed === null) return null;
   return item.deltas.find((d) => compareSparkleVersions(d.deltaFrom, installed) === 0) ?? null;
-}
-
-const ED25519_SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
-
-/**
- * Verifies a Sparkle `edSignature`: pure Ed25519 (RFC 8032) over the whole archive's bytes with a
- * `SUPublicEDKey` (base64 of 32 bytes). Ed25519 without prehash needs the whole message, so the
- * caller passes the bytes of an archive whose size is already bounded. Throws VerificationError
- * ERR_SIGNATURE_INVALID when the signature does not verify or is malformed, ERR_KEY_INVALID-free:
- * a malformed key is also ERR_SIGNATURE_INVALID (it cannot verify anything).
- */
-export function verifyEdSignature(archive: Uint8Array, edSignatureB64: string, publicKeysB64: readonly string[]): void {
-  const sig = Buffer.from(edSignatureB64, 'base64');
-  if (sig.length !== 64) throw new VerificationError('ERR_SIGNATURE_INVALID', `Sparkle edSignature is ${sig.length} bytes, not 64`);
-  for (const k of publicKeysB64) {
-    const raw = Buffer.from(k, 'base64');
-    if (raw.length !== 32) continue;
-    const key = createPublicKey({ key: Buffer.concat([ED25519_SPKI_PREFIX, raw]), format: 'der', type: 'spki' });
-    if (cryptoVerify(null, archive, key, sig)) return;
-  }
-  throw new VerificationError('ERR_SIGNATURE_INVALID', 'The Sparkle edSignature does not verify with any trusted key');
 }
 
 /**

@@ -16,11 +16,13 @@ import {
   isMajorUpgradeFor,
   parseAppcast,
   rolloutGroupOf,
-  verifyEdSignature,
   type SparkleSelectOptions,
 } from '../../../src-main/engine/feed/sparkle';
 import { compareSparkleVersions } from '../../../src-main/engine/feed/sparkle-version';
 import { UpkeepError } from '../../../src-shared/errors';
+import { verifyEd25519Signature } from '../../../src-main/engine/trust/signatures';
+import { requireThreshold } from '../../../src-main/engine/trust/threshold';
+import { loadTrustedKeys } from '../../../src-main/engine/trust/trusted-keys';
 
 const DIR = path.resolve(__dirname, '../../../../shared/vectors/sparkle');
 const read = (name: string): Buffer => readFileSync(path.join(DIR, name));
@@ -198,19 +200,20 @@ describe('Sparkle appcast vectors', () => {
     expect(Buffer.from(read('lunar_SUPublicEDKey.txt').toString('utf8').trim(), 'base64')).toHaveLength(32);
   });
 
-  it('edSignature oracle: signed-test-file.txt verifies with SUPublicEDKey; a changed byte or signature does not', () => {
-    const key = 'rhHib+w769W2/6/t+oM1ZxgjBB93BfBKMLO0Qo1etQs=';
+  it('edSignature oracle: signed-test-file.txt verifies with SUPublicEDKey; a changed byte or signature does not', async () => {
+    const [key] = await loadTrustedKeys(['ed25519:rhHib+w769W2/6/t+oM1ZxgjBB93BfBKMLO0Qo1etQs=']);
+    const [lunar] = await loadTrustedKeys([`ed25519:${read('lunar_SUPublicEDKey.txt').toString('utf8').trim()}`]);
     const sig = 'EIawm2YkDZ2gBfkEMF2+1VuuTeXnCGZOdnMdVgPPvDZioq7bvDayXqKkIIzSjKMmeFdcFJOHdnba5ZV60+gPBw==';
+    const check = (file: Buffer, s: string, keys = [key!]) => () => requireThreshold([verifyEd25519Signature(file, s, keys)], 1, 'signed-test-file.txt');
     const file = read('signed-test-file.txt');
-    expect(() => verifyEdSignature(file, sig, [key])).not.toThrow();
+    expect(check(file, sig)).not.toThrow();
     const changed = Buffer.from(file);
     changed[0] = changed[0]! ^ 1;
-    expect(codeOf(() => verifyEdSignature(changed, sig, [key]))).toBe('ERR_SIGNATURE_INVALID');
+    expect(codeOf(check(changed, sig))).toBe('ERR_SIGNATURE_INVALID');
     const badSig = Buffer.from(sig, 'base64');
     badSig[10] = badSig[10]! ^ 0x80;
-    expect(codeOf(() => verifyEdSignature(file, badSig.toString('base64'), [key]))).toBe('ERR_SIGNATURE_INVALID');
-    const lunarKey = read('lunar_SUPublicEDKey.txt').toString('utf8').trim();
-    expect(codeOf(() => verifyEdSignature(file, sig, [lunarKey]))).toBe('ERR_SIGNATURE_INVALID');
-    expect(codeOf(() => verifyEdSignature(file, 'AAAA', [key]))).toBe('ERR_SIGNATURE_INVALID');
+    expect(codeOf(check(file, badSig.toString('base64')))).toBe('ERR_SIGNATURE_INVALID');
+    expect(codeOf(check(file, sig, [lunar!]))).toBe('ERR_SIGNATURE_INVALID');
+    expect(codeOf(check(file, 'AAAA'))).toBe('ERR_SIGNATURE_INVALID');
   });
 });
