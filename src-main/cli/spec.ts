@@ -85,7 +85,7 @@ export const COMMANDS: CommandSpec[] = [
       { name: 'scope', type: 'string', arg: 'SCOPE', multiple: true, help: 'admin, update:apply or read' },
     ],
   },
-  { name: 'release', usage: 'upkeep release keygen|publish|rollout ...', summary: 'publish signed releases (see "upkeep release --help")', subcommands: ['keygen', 'publish', 'rollout', 'help'], options: [] },
+  { name: 'release', usage: 'upkeep release keygen|publish|rollout|manifest ...', summary: 'publish signed releases (see "upkeep release --help")', subcommands: ['keygen', 'publish', 'rollout', 'manifest', 'help'], options: [] },
   { name: 'version', usage: 'upkeep version', summary: 'print the version', options: [] },
   { name: 'help', usage: 'upkeep help [COMMAND]', summary: 'this text, or a command\'s help', options: [] },
 ];

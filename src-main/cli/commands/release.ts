@@ -1,5 +1,6 @@
 /**
- * `upkeep release keygen | publish | rollout`: the publisher's side of a native Upkeep feed.
+ * `upkeep release keygen | publish | rollout | manifest`: the publisher's side of a native Upkeep feed
+ * (manifest: an HMAC-signed release manifest, release-manifest.ts).
  * Argument parsing and output only; the work is done by src-main/engine/publish.
  */
 import { promises as fsp } from 'node:fs';
@@ -10,6 +11,7 @@ import { commandSpec, suggest, unknownSubcommand } from '../spec';
 import { keygen } from '../../engine/publish/keygen';
 import { publish, type PublishOptions } from '../../engine/publish/publish';
 import { setRollout } from '../../engine/publish/rollout';
+import { RELEASE_MANIFEST_USAGE, runReleaseManifest } from './release-manifest';
 
 export const RELEASE_USAGE = `Usage: upkeep release <command> [options]
 
@@ -31,6 +33,7 @@ Commands:
       [--expires-in DAYS]
       Set the share of machines (0-100) that may take version V; 0 halts the rollout.
 
+${RELEASE_MANIFEST_USAGE}
   help
       Show this text.
 `;
@@ -260,6 +263,8 @@ export async function runRelease(argv: string[], io: CliIO): Promise<number> {
       return runPublish(rest, io);
     case 'rollout':
       return runRollout(rest, io);
+    case 'manifest':
+      return runReleaseManifest(rest, io);
     default:
       throw unknownSubcommand(commandSpec('release')!, command);
   }
