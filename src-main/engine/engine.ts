@@ -446,6 +446,8 @@ export class Engine {
     const started = Date.now();
     const fetched = await fetchRelease({
       files, manifestUrl: lm.url, cacheDir: p.cacheDir, allowInsecureHttp: t.feed?.allow_insecure_http ?? false, limits: this.limits, signal: ctx.abort.signal,
+      // Staging copies every file next to its destination at most once (backups are renames).
+      ...(t.kind === 'files' ? { reserve: [{ dir: t.install_dir, bytes: files.reduce((n, f) => n + f.size, 0) }] } : {}),
       onProgress: (s) => this.progress(ctx, 'download', `Downloading${s.file ? ` ${s.file}` : ''}`, Math.round((s.bytes_done / Math.max(1, s.bytes_total)) * 50), s),
     });
     ctx.timings.download = Date.now() - started;

@@ -10,6 +10,7 @@ import { ProgressMeter } from './net/progress';
 import { resolveRelative } from './net/url-policy';
 import type { Limits } from './limits';
 import { writeFileDurable } from './fs/atomic';
+import { assertFreeSpace } from './fs/space';
 
 export interface FetchedRelease {
   /** path in the release -> verified blob path in the cache */
@@ -27,12 +28,24 @@ export interface FetchReleaseOptions {
   signal?: AbortSignal;
   /** Parallel transfers (small: feeds are often one server). */
   concurrency?: number;
+  /**
+   * Space the operation will need after the download on other directories (staging, backups;
+   * bytes). Checked together with the bytes still to download before anything is fetched.
+   */
+  reserve?: Array<{ dir: string; bytes: number }>;
   onProgress?: (p: { bytes_done: number; bytes_total: number; speed_bps: number; eta_s: number | null; files_done: number; files_total: number; file?: string }) => void;
 }
 
-/** Fetches (or reuses) every file; each one's size and SHA-256 verified before it enters the cache. */
+/**
+ * Fetches (or reuses) every file; each one's size and SHA-256 verified before it enters the cache.
+ * Refuses with ERR_DISK_FULL before fetching anything when the bytes still to download plus
+ * `reserve` do not fit (summed per filesystem).
+ */
 export async function fetchRelease(o: FetchReleaseOptions): Promise<FetchedRelease> {
   const cache = new BlobCache(o.cacheDir);
+  let missing = 0;
+  for (const f of new Map(o.files.map((x) => [x.sha256, x])).values()) if (!(await cache.has(f.sha256, f.size))) missing += f.size;
+  await assertFreeSpace([{ dir: o.cacheDir, bytes: missing }, ...(o.reserve ?? [])]);
   const blobs = new Map<string, string>();
   const total = o.files.reduce((n, f) => n + f.size, 0);
   let filesDone = 0;

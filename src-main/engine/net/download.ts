@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { DEFAULT_LIMITS, type Limits } from '../limits';
 import { fsyncDir } from '../fs/atomic';
 import { NetworkError, UpkeepError, VerificationError } from '../../../src-shared/errors';
+import { diskFullError, isDiskFull } from '../fs/space';
 import { checkUrlAllowed, normaliseFeedUrl, redactUrl } from './url-policy';
 import {
   RetryableFailure,
@@ -54,13 +55,15 @@ class PartialFile {
   private constructor(
     readonly file: string,
     private readonly fh: fsp.FileHandle,
+    /** The signed size (bytes): what the file will need in all. */
+    private readonly max: number,
   ) {}
 
   /** Opens (creating) the partial; keeps and re-hashes existing bytes unless there are more than `max`. */
   static async open(file: string, max: number, signal: AbortSignal | undefined): Promise<PartialFile> {
     await fsp.mkdir(path.dirname(file), { recursive: true });
     const fh = await fsp.open(file, fsc.O_RDWR | fsc.O_CREAT, 0o644);
-    const pf = new PartialFile(file, fh);
+    const pf = new PartialFile(file, fh, max);
     try {
       const { size } = await fh.stat();
       if (size > max) await fh.truncate(0);
@@ -88,8 +91,14 @@ class PartialFile {
   async append(chunk: Buffer): Promise<void> {
     let off = 0;
     while (off < chunk.length) {
-      const { bytesWritten } = await this.fh.write(chunk, off, chunk.length - off, this.written + off);
-      off += bytesWritten;
+      try {
+        const { bytesWritten } = await this.fh.write(chunk, off, chunk.length - off, this.written + off);
+        off += bytesWritten;
+      } catch (err) {
+        // Final, never retried: the caller removes the partial file.
+        if (isDiskFull(err)) throw diskFullError(path.dirname(this.file), Math.max(0, this.max - this.written));
+        throw err;
+      }
     }
     this.hash.update(chunk);
     this.written += chunk.length;
@@ -186,8 +195,13 @@ export async function downloadFile(o: DownloadOptions): Promise<void> {
     if (path.dirname(o.partial) !== path.dirname(o.dest)) await fsyncDir(path.dirname(o.partial));
   } catch (err) {
     if (!closed) await pf.close();
-    if (err instanceof UpkeepError && (err.code === 'ERR_HASH_MISMATCH' || err.code === 'ERR_SIZE_MISMATCH')) {
+    if (err instanceof UpkeepError && (err.code === 'ERR_HASH_MISMATCH' || err.code === 'ERR_SIZE_MISMATCH' || err.code === 'ERR_DISK_FULL')) {
       await fsp.rm(o.partial, { force: true });
+    }
+    if (isDiskFull(err)) {
+      // Out of space while syncing or renaming: no partial left behind, one clear error.
+      await fsp.rm(o.partial, { force: true });
+      throw diskFullError(path.dirname(o.dest), o.size);
     }
     throw err;
   }

@@ -1,0 +1,85 @@
+/**
+ * Free space: a disk-full condition (ENOSPC, EDQUOT) is never a network error and never worth a
+ * retry. It becomes ERR_DISK_FULL naming the directory and the bytes needed, and operations
+ * check free space up front (download + staging + backup) so they refuse before writing.
+ */
+import { promises as fsp } from 'node:fs';
+import path from 'node:path';
+import { OperationError } from '../../../src-shared/errors';
+
+/** True for "no space left" and "quota exceeded" errors (also when wrapped as `cause`). */
+export function isDiskFull(err: unknown): boolean {
+  let e: unknown = err;
+  for (let i = 0; i < 3 && e && typeof e === 'object'; i++) {
+    const code = (e as { code?: unknown }).code;
+    if (code === 'ENOSPC' || code === 'EDQUOT') return true;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return false;
+}
+
+/**
+ * ERR_DISK_FULL for `dir`: details `{ dir, bytes_needed, bytes_free? }` (bytes). The message says
+ * how much space to free.
+ */
+export function diskFullError(dir: string, bytesNeeded: number, bytesFree?: number): OperationError {
+  const free = bytesFree === undefined ? '' : ` (${bytesFree} bytes free)`;
+  return new OperationError('ERR_DISK_FULL', `not enough disk space in ${dir}: ${bytesNeeded} bytes needed${free}; nothing was switched`, {
+    dir,
+    bytes_needed: bytesNeeded,
+    ...(bytesFree === undefined ? {} : { bytes_free: bytesFree }),
+  });
+}
+
+/** The nearest existing directory at or above `dir`. */
+async function existingAncestor(dir: string): Promise<{ dir: string; dev: number }> {
+  let d = path.resolve(dir);
+  for (;;) {
+    try {
+      const st = await fsp.stat(d);
+      return { dir: d, dev: st.dev };
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== 'ENOENT' && code !== 'ENOTDIR') throw err;
+    }
+    const up = path.dirname(d);
+    if (up === d) return { dir: d, dev: -1 };
+    d = up;
+  }
+}
+
+/** Bytes an unprivileged writer may still use on the filesystem holding `dir` (statfs bavail × bsize). */
+export async function freeBytes(dir: string): Promise<number> {
+  const at = await existingAncestor(dir);
+  const st = await fsp.statfs(at.dir);
+  return Number(st.bavail) * Number(st.bsize);
+}
+
+/** Fixed allowance per filesystem for journals, directories and metadata (bytes). */
+export const SPACE_MARGIN = 1024 * 1024;
+
+/**
+ * Checks that every filesystem has room for what will be written to it: the needs are summed per
+ * filesystem (device id), plus SPACE_MARGIN. Throws ERR_DISK_FULL naming the first directory of
+ * a filesystem that is short, the bytes needed and the bytes free.
+ */
+export async function assertFreeSpace(needs: ReadonlyArray<{ dir: string; bytes: number }>): Promise<void> {
+  const byDev = new Map<number, { dir: string; bytes: number }>();
+  for (const n of needs) {
+    if (n.bytes <= 0) continue;
+    const at = await existingAncestor(n.dir);
+    const cur = byDev.get(at.dev);
+    if (cur) cur.bytes += n.bytes;
+    else byDev.set(at.dev, { dir: n.dir, bytes: n.bytes });
+  }
+  for (const need of byDev.values()) {
+    const free = await freeBytes(need.dir);
+    const total = need.bytes + SPACE_MARGIN;
+    if (free < total) throw diskFullError(need.dir, total, free);
+  }
+}
+
+/** The device id of the filesystem holding `dir` (or its nearest existing ancestor). */
+export async function deviceOf(dir: string): Promise<number> {
+  return (await existingAncestor(dir)).dev;
+}

@@ -1,0 +1,145 @@
+/**
+ * Disk full on a small real filesystem (a 6 MiB tmpfs mounted by the test): during download,
+ * staging and backup. Each ends with ERR_DISK_FULL naming the directory and the bytes needed,
+ * no retries, no partial files, nothing switched, the space reclaimed.
+ */
+import { execFileSync } from 'node:child_process';
+import { createServer, type Server } from 'node:http';
+import { promises as fsp, mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { applyRelease } from '../../../src-main/engine/apply/index';
+import { downloadFile } from '../../../src-main/engine/net/download';
+import { freeBytes } from '../../../src-main/engine/fs/space';
+import { DEFAULT_LIMITS } from '../../../src-main/engine/limits';
+import type { UpkeepError } from '../../../src-shared/errors';
+import { sha256, snapshot, toPlanned } from './helpers';
+
+const MNT = mkdtempSync(path.join(os.tmpdir(), 'upkeep-full-'));
+let mounted = false;
+try {
+  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=6m', 'tmpfs', MNT], { stdio: 'pipe' });
+  mounted = true;
+} catch (err) {
+  console.warn(`disk-full tests skipped: mounting a 6 MiB tmpfs was refused (${(err as Error).message.split('\n')[0]})`);
+}
+
+afterAll(() => {
+  if (mounted) execFileSync('umount', [MNT]);
+  rmSync(MNT, { recursive: true, force: true });
+});
+
+const MiB = 1024 * 1024;
+const data = (n: number, seed: number): Buffer => Buffer.alloc(n, seed);
+
+describe.skipIf(!mounted)('disk full on a 6 MiB tmpfs', () => {
+  let outside: string; // on the normal temp filesystem
+  beforeEach(async () => {
+    outside = await fsp.mkdtemp(path.join(os.tmpdir(), 'upkeep-full-out-'));
+  });
+  afterEach(async () => {
+    for (const n of await fsp.readdir(MNT)) await fsp.rm(path.join(MNT, n), { recursive: true, force: true });
+    await fsp.rm(outside, { recursive: true, force: true });
+  });
+
+  it('download: ERR_DISK_FULL after one request (no retries), partial removed', async () => {
+    const body = data(7 * MiB, 1);
+    let requests = 0;
+    const server: Server = createServer((req, res) => {
+      requests++;
+      res.setHeader('content-length', body.length);
+      res.end(body);
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(server.address() as { port: number }).port}/blob`;
+    try {
+      const err = (await downloadFile({
+        url, dest: path.join(MNT, 'cache', 'blob'), partial: path.join(MNT, 'cache', 'partial', 'blob'), size: body.length, sha256: sha256(body),
+        allowInsecureHttp: false, limits: { ...DEFAULT_LIMITS, retries: 3, backoffBaseMs: 5, maxBackoffMs: 10 },
+      }).catch((e: unknown) => e)) as UpkeepError;
+      expect(err.code).toBe('ERR_DISK_FULL');
+      expect(err.details).toMatchObject({ dir: path.join(MNT, 'cache', 'partial') });
+      expect((err.details as { bytes_needed: number }).bytes_needed).toBeGreaterThan(0);
+      expect(requests).toBe(1);
+      expect(await snapshot(path.join(MNT, 'cache'))).toEqual([{ path: 'partial', type: 'dir', mode: expect.any(Number) }]);
+    } finally {
+      server.close();
+    }
+  });
+
+  it('staging: refused before writing when it cannot fit; ENOSPC mid-staging undone to the old tree', async () => {
+    const install = path.join(MNT, 'install');
+    const plan = (op: string, version: string, files: Awaited<ReturnType<typeof toPlanned>>) => ({
+      opId: op, target: 'app', installDir: install, layout: 'in-place' as const, stateDir: path.join(MNT, 'state'), pointsDir: path.join(MNT, 'points'), toVersion: version, files, retention: 3,
+    });
+    const cache = path.join(outside, 'cache');
+    await applyRelease(plan('op1', '1.0.0', await toPlanned(cache, [{ path: 'a.bin', content: data(MiB, 2) }, { path: 'b.bin', content: data(MiB, 3) }])));
+    const before = await snapshot(MNT);
+
+    // 1. Too big to stage at all: refused up front, naming the install dir.
+    const big = await toPlanned(cache, [{ path: 'a.bin', content: data(6 * MiB, 4) }, { path: 'b.bin', content: data(MiB, 3) }]);
+    const e1 = (await applyRelease(plan('op2', '2.0.0', big)).catch((e: unknown) => e)) as UpkeepError;
+    expect(e1.code).toBe('ERR_DISK_FULL');
+    expect(e1.details).toMatchObject({ dir: install });
+    expect((e1.details as { bytes_needed: number }).bytes_needed).toBeGreaterThanOrEqual(6 * MiB);
+    expect(e1.message).toMatch(new RegExp(`${install}: \\d+ bytes needed`));
+    expect(await snapshot(MNT)).toEqual(before);
+
+    // 2. Fits when checked, then the disk fills up while staging (another writer): undone.
+    const files = await toPlanned(cache, Array.from({ length: 4 }, (_, i) => ({ path: `n/f${i}.bin`, content: data(MiB / 2, 10 + i) })));
+    const filler = path.join(MNT, 'filler');
+    let filled = false;
+    const e2 = (await applyRelease(plan('op3', '3.0.0', files), {
+      onProgress: (p) => {
+        if (p.phase === 'stage' && !filled) {
+          filled = true;
+          // Takes every byte left (synchronously, before the next staged copy).
+          execFileSync('sh', ['-c', `dd if=/dev/zero of=${filler} bs=64k 2>/dev/null || true`]);
+        }
+      },
+    }).catch((e: unknown) => e)) as UpkeepError;
+    expect(filled).toBe(true);
+    expect(e2.code).toBe('ERR_DISK_FULL');
+    await fsp.rm(filler);
+    expect(await snapshot(MNT)).toEqual(before);
+  });
+
+  it('backup on another filesystem: refused up front, and ENOSPC while copying backups undone', async () => {
+    const install = path.join(outside, 'install');
+    const points = path.join(MNT, 'points');
+    const plan = (op: string, version: string, files: Awaited<ReturnType<typeof toPlanned>>) => ({
+      opId: op, target: 'app', installDir: install, layout: 'in-place' as const, stateDir: path.join(outside, 'state'), pointsDir: points, toVersion: version, files, retention: 3,
+    });
+    const cache = path.join(outside, 'cache');
+    const v1 = Array.from({ length: 4 }, (_, i) => ({ path: `f${i}.bin`, content: data(2 * MiB, 20 + i) }));
+    await applyRelease(plan('op1', '1.0.0', await toPlanned(cache, v1)));
+    const before = await snapshot(install);
+    const pointsBefore = await snapshot(MNT);
+    // Backing up 8 MiB of old files into a 6 MiB filesystem cannot work: refused, naming the points dir.
+    const v2 = await toPlanned(cache, v1.map((f, i) => ({ ...f, content: data(2 * MiB, 40 + i) })));
+    const e1 = (await applyRelease(plan('op2', '2.0.0', v2)).catch((e: unknown) => e)) as UpkeepError;
+    expect(e1.code).toBe('ERR_DISK_FULL');
+    expect(String((e1.details as { dir: string }).dir).startsWith(points)).toBe(true);
+    expect(await snapshot(install)).toEqual(before);
+    expect(await snapshot(MNT)).toEqual(pointsBefore);
+
+    // Two files fit by the numbers; the disk fills while backing up: undone, space reclaimed.
+    const v3 = await toPlanned(cache, [...v1.slice(0, 2).map((f, i) => ({ ...f, content: data(2 * MiB, 60 + i) })), ...v1.slice(2)]);
+    let filled = false;
+    const e2 = (await applyRelease(plan('op3', '3.0.0', v3), {
+      onProgress: (p) => {
+        if (p.phase === 'backup' && !filled) {
+          filled = true;
+          execFileSync('sh', ['-c', `dd if=/dev/zero of=${path.join(MNT, 'filler')} bs=64k 2>/dev/null || true`]);
+        }
+      },
+    }).catch((e: unknown) => e)) as UpkeepError;
+    expect(filled).toBe(true);
+    expect(e2.code).toBe('ERR_DISK_FULL');
+    expect(await snapshot(install)).toEqual(before);
+    await fsp.rm(path.join(MNT, 'filler'));
+    expect(await snapshot(MNT)).toEqual(pointsBefore);
+    expect(await freeBytes(MNT)).toBeGreaterThan(5 * MiB);
+  });
+});
