@@ -161,6 +161,12 @@ export interface DownloadResult {
   up_to_date?: boolean;
 }
 
+/** A locally edited managed file: its path and where the user's bytes were kept (install-relative). */
+export interface LocalCopyView {
+  path: string;
+  kept_as: string;
+}
+
 export interface ApplyResult {
   success: boolean;
   target: string;
@@ -174,6 +180,8 @@ export interface ApplyResult {
   rolled_back?: boolean;
   /** Nothing newer to apply: the target is already current. */
   up_to_date?: boolean;
+  /** Managed files edited locally whose user copy was kept beside the new one (`on_local_change: keep`). */
+  local_copies?: LocalCopyView[];
   error?: ErrorView;
 }
 
@@ -217,6 +225,8 @@ export interface HistoryRecord {
   timings?: Record<string, number>;
   /** Bytes fetched from the network by this operation (reused cache bytes excluded). */
   bytes_downloaded?: number;
+  /** Managed files edited locally whose user copy was kept beside the new one (`on_local_change: keep`). */
+  local_copies?: LocalCopyView[];
 }
 
 export type NotificationKind =

@@ -45,7 +45,8 @@ export function formatDownload(r: DownloadResult): string {
 export function formatApply(r: ApplyResult): string {
   if (r.up_to_date) return `${r.target}: up to date (${r.version || 'nothing installed'})`;
   if (r.verify_only) return `${r.target}: ${r.version} verified (${r.files_updated.length} files would change); nothing installed`;
-  return `${r.target}: updated ${r.from_version ?? 'nothing'} -> ${r.version} (${r.files_updated.length} files updated, ${r.files_removed.length} removed); rollback point ${r.rollback_id ?? 'none'}`;
+  const kept = (r.local_copies ?? []).map((c) => `\n  ${c.path} was edited locally: your copy is kept as ${c.kept_as}`).join('');
+  return `${r.target}: updated ${r.from_version ?? 'nothing'} -> ${r.version} (${r.files_updated.length} files updated, ${r.files_removed.length} removed); rollback point ${r.rollback_id ?? 'none'}${kept}`;
 }
 
 export function formatRollback(r: RollbackResult): string {

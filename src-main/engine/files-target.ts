@@ -64,7 +64,8 @@ export async function installFiles(
   await engine.timed(ctx, 'pre_apply', () => runHook('pre_apply', t.hooks.pre_apply, hookCtx));
   const outcome = await applyRelease({
     opId: ctx.opId, target: t.id, installDir: t.install_dir, layout: t.layout, stateDir: p.stateDir, pointsDir: p.pointsDir,
-    toVersion: m.version, retention: effectivePolicy(t, (await readRuntime(ctx.loaded.config.state_dir, t.id)).settings).retention,
+    toVersion: m.version, onLocalChange: t.on_local_change,
+    reservedDirs: [ctx.loaded.config.state_dir, ctx.loaded.config.download_dir, ctx.loaded.config.backup_dir, ctx.loaded.config.log.file, p.stateDir, p.pointsDir, p.cacheDir].filter((d): d is string => typeof d === 'string'), retention: effectivePolicy(t, (await readRuntime(ctx.loaded.config.state_dir, t.id)).settings).retention,
     files: r.files.map((f) => ({ path: f.path, source: r.fetched.blobs.get(f.path)!, sha256: f.sha256, size: f.size, mode: modeOf(f) })),
   }, {
     onProgress: (pr) => engine.progress(ctx, phaseOf(pr.phase), `${labelOf(pr.phase)}${pr.file ? ` ${pr.file}` : ''}`, installPercent(pr.phase, pr.done, pr.total), { files_done: pr.done, files_total: pr.total, ...(pr.file ? { file: pr.file } : {}) }),
@@ -94,16 +95,19 @@ export async function installFiles(
     const rec = engine.historyRecord(t.id, 'apply', ctx.actor, ctx.started, r.current, m.version, 'success', undefined, ctx.opId, ctx.timings);
     rec.rollback_id = outcome.rollbackId;
     rec.bytes_downloaded = r.fetched.bytes - r.fetched.reusedBytes;
+    if (outcome.localCopies.length > 0) rec.local_copies = outcome.localCopies;
     await engine.record(ctx.loaded, rec);
   } catch (err) {
     engine.bus.log('error', `${t.id}: ${m.version} is installed, but recording it failed: ${(err as Error).message}`, t.id);
   }
+  for (const c of outcome.localCopies) engine.bus.log('warn', `${t.id}: ${c.path} was edited locally; your copy is kept as ${c.kept_as}`, t.id);
   engine.progress(ctx, 'commit', `Updated to ${m.version}`, 100);
   engine.bus.log('info', `${t.id}: updated ${r.current ?? 'nothing'} -> ${m.version}; rollback point ${outcome.rollbackId ?? 'none'}`, t.id);
   engine.bus.notify({ type: 'update_completed', target: t.id, version: m.version, from_version: r.current, message: `${t.name ?? t.id} updated to ${m.version}` });
   return {
     success: true, target: t.id, version: m.version, from_version: r.current, verify_only: false,
     files_updated: outcome.filesUpdated, files_removed: outcome.filesRemoved, rollback_id: outcome.rollbackId, operation_id: ctx.opId,
+    ...(outcome.localCopies.length > 0 ? { local_copies: outcome.localCopies } : {}),
   };
 }
 
@@ -116,7 +120,7 @@ export async function rollbackFiles(engine: Engine, ctx: OpContext, t: FilesTarg
     const blob = cache.pathFor(sha);
     return (await exists(blob)) ? blob : null;
   };
-  const res = await rollbackToPoint({ target: t.id, installDir: t.install_dir, stateDir: p.stateDir, pointsDir: p.pointsDir, opId: ctx.opId, findBlob, ...(rollbackId ? { rollbackId } : {}) }, {
+  const res = await rollbackToPoint({ target: t.id, installDir: t.install_dir, stateDir: p.stateDir, pointsDir: p.pointsDir, opId: ctx.opId, findBlob, onLocalChange: t.on_local_change, ...(rollbackId ? { rollbackId } : {}) }, {
     onProgress: (pr) => engine.progress(ctx, 'rollback', `Restoring${pr.file ? ` ${pr.file}` : ''}`, Math.round((pr.done / Math.max(1, pr.total)) * 100), { files_done: pr.done, files_total: pr.total }),
   });
   try {
@@ -126,6 +130,7 @@ export async function rollbackFiles(engine: Engine, ctx: OpContext, t: FilesTarg
   }
   const rec = engine.historyRecord(t.id, 'rollback', ctx.actor, ctx.started, res.fromVersion, res.version, 'success', undefined, ctx.opId, ctx.timings);
   rec.rollback_id = res.rollbackId;
+  if (res.localCopies.length > 0) rec.local_copies = res.localCopies;
   await engine.record(ctx.loaded, rec);
   await updateRuntime(ctx.loaded.config.state_dir, t.id, (rt) => ({ ...rt, last_error: null }));
   engine.bus.log('info', `${t.id}: rolled back ${res.fromVersion ?? 'nothing'} -> ${res.version ?? 'nothing'} (point ${res.rollbackId})`, t.id);

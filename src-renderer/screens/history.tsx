@@ -106,6 +106,11 @@ export function HistoryTab({ target }: { target: TargetView }) {
                         '—'
                       )}
                       {r.error_message ? <div className="small muted">{r.error_message}</div> : null}
+                      {(r.local_copies ?? []).map((c) => (
+                        <div key={c.path} className="small muted" data-testid="history-local-copy">
+                          {c.path} was edited locally; your copy is kept as <code>{c.kept_as}</code>
+                        </div>
+                      ))}
                     </td>
                     <td>{formatDuration(r.duration_ms)}</td>
                   </tr>

@@ -5,12 +5,13 @@
 import path from 'node:path';
 import { readInstalled } from './installed';
 import type { ApplyOutcome, ApplyPlan } from './plan';
-import { assertOpId } from './plan';
+import { assertNotReserved, assertOpId } from './plan';
 import { planInPlace } from './in-place';
 import { newRollbackId, nextSeq, pointDir } from './points';
 import { recover } from './recover';
 import type { ApplyHooks } from './transaction';
-import { executeTransaction } from './transaction';
+import { executeTransaction, spaceNeeded } from './transaction';
+import { assertFreeSpace } from '../fs/space';
 import { lexists } from './tree';
 import { planVersioned } from './versioned';
 
@@ -43,6 +44,7 @@ export async function applyRelease(plan: ApplyPlan, hooks: ApplyHooks = {}): Pro
     pointsDir: path.resolve(plan.pointsDir),
     retention: Math.max(1, Math.floor(plan.retention)),
   };
+  assertNotReserved(p.installDir, p.layout === 'versioned' ? ['versions', 'current'] : p.files.map((f) => f.path), p.reservedDirs ?? []);
   await recover(p);
   const installed = await readInstalled(p.stateDir);
   const now = new Date();
@@ -50,6 +52,7 @@ export async function applyRelease(plan: ApplyPlan, hooks: ApplyHooks = {}): Pro
   while (await lexists(pointDir(p.pointsDir, rollbackId))) rollbackId = newRollbackId(now);
   const inputs = { plan: p, installed, rollbackId, seq: await nextSeq(p.pointsDir), now };
   const { journal, outcome } = p.layout === 'versioned' ? await planVersioned(inputs) : await planInPlace(inputs);
+  await assertFreeSpace(await spaceNeeded(journal));
   await executeTransaction(journal, hooks);
   return outcome;
 }

@@ -14,8 +14,11 @@
  *
  * Undo of `rename A->B` runs iff B exists and A does not, which is correct in every phase
  * from `switching` on because all staged names exist (fsynced) before the phase is written.
- * Undo of a `link` op points the link back at its old target. Both are idempotent, so undo
- * itself can crash and be re-run.
+ * Undo of a `link` op points the link back at its old target; undo of `mkdir` removes the
+ * directory when it exists and is empty, undo of `rmdir` creates it again when missing. All are
+ * idempotent, so undo itself can crash and be re-run. Ops run in the order: entries moved away
+ * (backups), emptied directories removed, directories created, staged entries renamed into
+ * place — so a path can change type (file ↔ directory ↔ link) between versions.
  */
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
@@ -30,7 +33,11 @@ export type JournalPhase = 'staging' | 'switching' | 'switched' | 'committed';
 export type JournalOp =
   | { t: 'rename'; from: string; to: string }
   /** Atomically (re)point symlink `path` from `old` to `new` target (null = absent). */
-  | { t: 'link'; path: string; old: string | null; new: string | null; tmp: string };
+  | { t: 'link'; path: string; old: string | null; new: string | null; tmp: string }
+  /** Create directory `path` with `mode` (a file of the old tree stood there). Undo: remove it when empty. */
+  | { t: 'mkdir'; path: string; mode: number }
+  /** Remove the emptied directory `path` (an entry of the new tree goes there). Undo: create it with `mode`. */
+  | { t: 'rmdir'; path: string; mode: number };
 
 /** A file to write under a temporary name before switching. */
 export interface StageItem {
@@ -43,6 +50,8 @@ export interface StageItem {
   mode: number;
   /** Hard-link the source instead of copying (same inode: the source must have `mode`). */
   link: boolean;
+  /** When set, the staged entry is a symbolic link with this literal target (`source` unused). */
+  symlink?: string;
 }
 
 export interface Journal {
@@ -130,10 +139,24 @@ async function pointLink(p: string, target: string | null, tmp: string): Promise
   await fsyncDir(path.dirname(p));
 }
 
+/** Creates `dir` with exactly `mode` (chmod: the umask never decides); true when it was created. */
+export async function mkdirMode(dir: string, mode: number): Promise<boolean> {
+  try {
+    await fsp.mkdir(dir, { mode: 0o700 });
+  } catch (err) {
+    if (isCode(err, 'EEXIST')) return false;
+    throw err;
+  }
+  await fsp.chmod(dir, mode & 0o777);
+  return true;
+}
+
 /** Runs one op forward. Idempotent for `link`; `rename` must run once (its undo rule covers crashes). */
 export async function runOp(op: JournalOp): Promise<void> {
   if (op.t === 'rename') await moveEntry(op.from, op.to);
-  else await pointLink(op.path, op.new, op.tmp);
+  else if (op.t === 'link') await pointLink(op.path, op.new, op.tmp);
+  else if (op.t === 'mkdir') await mkdirMode(op.path, op.mode);
+  else await fsp.rmdir(op.path);
 }
 
 /** Undoes one op if it ran (see the rule in the module comment). Idempotent. */
@@ -142,6 +165,25 @@ export async function undoOp(op: JournalOp): Promise<void> {
     if ((await lexists(op.to)) && !(await lexists(op.from))) {
       await moveEntry(op.to, op.from);
       await fsyncDir(path.dirname(op.from));
+    }
+    return;
+  }
+  if (op.t === 'mkdir') {
+    try {
+      await fsp.rmdir(op.path);
+    } catch (err) {
+      // Never created (the crash came first), not empty (undo of later ops failed: refuse to
+      // guess), or a file of the old tree is back at that path: nothing to undo here.
+      if (isCode(err, 'ENOENT') || isCode(err, 'ENOTDIR')) return;
+      throw err;
+    }
+    await fsyncDir(path.dirname(op.path));
+    return;
+  }
+  if (op.t === 'rmdir') {
+    if (!(await lexists(op.path))) {
+      await mkdirMode(op.path, op.mode);
+      await fsyncDir(path.dirname(op.path));
     }
     return;
   }

@@ -3,18 +3,24 @@
  */
 import { createHash } from 'node:crypto';
 import path from 'node:path';
-import { OperationError } from '../../../src-shared/errors';
+import { OperationError, VerificationError } from '../../../src-shared/errors';
 import type { Layout } from './installed';
+import type { LocalChangePolicy, LocalCopy } from './switch-plan';
 import type { FileRecord } from './tree';
 import { assertRelativePath, lexists } from './tree';
 
-/** One file of the new tree: `source` is a verified blob in the download cache (never modified). */
+/**
+ * One entry of the new tree: `source` is a verified blob in the download cache (never
+ * modified). A symbolic link has `target` (relative, feed-checked to stay inside the install
+ * dir), `source` and `sha256` empty, size and mode 0.
+ */
 export interface PlannedFile {
   path: string;
   source: string;
   sha256: string;
   size: number;
   mode: number;
+  target?: string;
 }
 
 export interface ApplyPlan {
@@ -31,6 +37,13 @@ export interface ApplyPlan {
   files: PlannedFile[];
   /** Rollback points kept per target after a successful commit. */
   retention: number;
+  /** What to do with managed files edited locally (default `keep`). */
+  onLocalChange?: LocalChangePolicy;
+  /**
+   * Upkeep's own directories (state, downloads, backups; absolute). When one lies inside the
+   * install dir, release paths into it (or onto it) are refused with ERR_UNSAFE_PATH.
+   */
+  reservedDirs?: string[];
 }
 
 export interface ApplyOutcome {
@@ -38,6 +51,8 @@ export interface ApplyOutcome {
   filesUpdated: string[];
   filesRemoved: string[];
   fromVersion: string | null;
+  /** Managed files edited locally whose user copy was kept beside the new one. */
+  localCopies: LocalCopy[];
 }
 
 /** The mode a manifest file gets: its `mode`, else 0755 for executables and 0644 otherwise. */
@@ -47,7 +62,8 @@ export function defaultMode(type: string | undefined, mode?: number): number {
 }
 
 /** A FileRecord of a planned file. */
-export function recordOf(f: { path: string; sha256: string; size: number; mode: number }): FileRecord {
+export function recordOf(f: { path: string; sha256: string; size: number; mode: number; target?: string }): FileRecord {
+  if (f.target !== undefined) return { path: f.path, sha256: '', size: 0, mode: 0, target: f.target };
   return { path: f.path, sha256: f.sha256, size: f.size, mode: f.mode & 0o7777 };
 }
 
@@ -65,6 +81,29 @@ export function assertTreeShape(files: { path: string }[]): void {
   for (const f of files) {
     for (let d = path.posix.dirname(f.path); d !== '.'; d = path.posix.dirname(d)) {
       if (seen.has(d)) throw new OperationError('ERR_APPLY_FAILED', `release lists ${d} both as a file and as a directory`, { path: d });
+    }
+  }
+}
+
+/**
+ * Refuses release paths that would land in (or replace) one of Upkeep's own directories inside
+ * the install dir: VerificationError ERR_UNSAFE_PATH naming the path and the directory.
+ * Compared case-insensitively, so a case-insensitive volume cannot be used to slip past it.
+ */
+export function assertNotReserved(installDir: string, rels: Iterable<string>, reserved: readonly string[]): void {
+  const root = path.resolve(installDir);
+  const inside: string[] = [];
+  for (const d of reserved) {
+    const rel = path.relative(root, path.resolve(d));
+    if (rel === '') inside.push('');
+    else if (!rel.startsWith('..') && !path.isAbsolute(rel)) inside.push(rel.split(path.sep).join('/').toLowerCase());
+  }
+  if (inside.length === 0) return;
+  for (const p of rels) {
+    const lp = p.toLowerCase();
+    const hit = inside.find((r) => r === '' || lp === r || lp.startsWith(`${r}/`) || r.startsWith(`${lp}/`));
+    if (hit !== undefined) {
+      throw new VerificationError('ERR_UNSAFE_PATH', `refusing ${p}: it lies in (or replaces) Upkeep's own directory ${hit === '' ? '(the install dir itself)' : hit} inside the install dir`, { path: p, reserved: hit });
     }
   }
 }

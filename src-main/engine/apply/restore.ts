@@ -14,15 +14,18 @@ import path from 'node:path';
 import { NotFoundError, OperationError } from '../../../src-shared/errors';
 import type { Installed } from './installed';
 import { readInstalled } from './installed';
-import type { Journal, JournalOp, StageItem } from './journal';
-import { assertOpId, missingDirs, stageName } from './plan';
+import type { Journal } from './journal';
+import { assertOpId } from './plan';
 import type { RollbackPoint } from './points';
 import { isRollbackId, listPoints, pointDir } from './points';
 import { recover } from './recover';
 import type { ApplyHooks } from './transaction';
-import { executeTransaction } from './transaction';
+import { executeTransaction, spaceNeeded } from './transaction';
+import { assertFreeSpace } from '../fs/space';
+import type { LocalChangePolicy, LocalCopy } from './switch-plan';
+import { isCaseInsensitiveDir, planSwitch } from './switch-plan';
 import type { DiskState, FileRecord } from './tree';
-import { assertSafePaths, diskState, IO_CONCURRENCY, mapLimit, under } from './tree';
+import { assertSafePaths, diskState, under } from './tree';
 import { CURRENT_LINK, readCurrent, VERSIONS_DIR } from './versioned';
 
 export interface RollbackOptions {
@@ -35,10 +38,18 @@ export interface RollbackOptions {
   opId: string;
   /** Optional extra place to find bytes by SHA-256 (e.g. the download cache); null when absent. */
   findBlob?: (sha256: string) => Promise<string | null>;
+  /**
+   * Managed files edited locally since the last apply: `overwrite` (default) restores the
+   * point's bytes; `keep` and `refuse` keep the user's copy beside as `<name>.local-<date>`
+   * (a rollback is never refused for local edits).
+   */
+  onLocalChange?: LocalChangePolicy;
 }
 
 export interface RollbackOutcome {
   rollbackId: string;
+  /** Locally edited files whose user copy was kept beside the restored one. */
+  localCopies: LocalCopy[];
   /** Version installed after the rollback (null = nothing installed). */
   version: string | null;
   fromVersion: string | null;
@@ -63,10 +74,11 @@ export async function rollbackToPoint(o: RollbackOptions, hooks: ApplyHooks = {}
   }
   const consumed = points.filter((p) => p.seq >= point.seq); // newest first
   const installed = await readInstalled(opts.stateDir);
-  const journal =
-    point.layout === 'versioned' ? await planVersionedRestore(opts, point, consumed, installed) : await planInPlaceRestore(opts, point, consumed, points, installed);
+  const { journal, localCopies } =
+    point.layout === 'versioned' ? { journal: await planVersionedRestore(opts, point, consumed, installed), localCopies: [] } : await planInPlaceRestore(opts, point, consumed, points, installed);
+  await assertFreeSpace(await spaceNeeded(journal));
   await executeTransaction(journal, hooks);
-  return { rollbackId: point.rollback_id, version: point.before?.version ?? null, fromVersion: installed?.version ?? null };
+  return { rollbackId: point.rollback_id, version: point.before?.version ?? null, fromVersion: installed?.version ?? null, localCopies };
 }
 
 function baseJournal(o: RollbackOptions, point: RollbackPoint, consumed: RollbackPoint[], installed: Installed | null): Journal {
@@ -115,18 +127,17 @@ async function planInPlaceRestore(
   consumed: RollbackPoint[],
   all: RollbackPoint[],
   installed: Installed | null,
-): Promise<Journal> {
+): Promise<{ journal: Journal; localCopies: LocalCopy[] }> {
   const wanted = new Map<string, FileRecord>();
   for (const f of point.before?.files ?? []) wanted.set(f.path, f);
   for (const p of [...consumed].reverse()) for (const f of p.displaced ?? []) if (!wanted.has(f.path)) wanted.set(f.path, f);
-  const managed = new Set((installed?.layout === 'in-place' ? installed.files : []).map((f) => f.path));
-  await assertSafePaths(o.installDir, [...wanted.keys(), ...managed]);
 
   // Where bytes may be found, best first: consumed points (hard-linked: they are deleted on
   // commit, so no inode stays shared), other points and the current tree (copied, so a later
   // in-place write by the application can never alter a kept backup).
   const candidates = new Map<string, { abs: string; linkable: boolean }[]>();
   const add = (sha: string, abs: string, linkable: boolean): void => {
+    if (sha === '') return; // a symbolic link: recreated from its target, never copied
     const list = candidates.get(sha) ?? [];
     list.push({ abs, linkable });
     candidates.set(sha, list);
@@ -156,51 +167,26 @@ async function planInPlaceRestore(
   const j = baseJournal(o, point, consumed, installed);
   const txDir = path.join(o.pointsDir, `.tx-${o.opId}`);
   j.backup_dir = txDir;
-  const stage: StageItem[] = [];
-  const ops: JournalOp[] = [];
-  const mkdirSet = new Set<string>();
-  const existing = new Set<string>();
-  const sorted = [...wanted].sort((a, b) => (a[0] < b[0] ? -1 : 1));
-  const states = await mapLimit(sorted, IO_CONCURRENCY, ([rel]) => diskState(under(o.installDir, rel)));
-  // Hash candidate sources in parallel (each is verified once; results are reused below).
-  await mapLimit(sorted, IO_CONCURRENCY, async ([, want], i) => {
-    const d = states[i];
-    if (d.kind === 'file' && d.sha256 === want.sha256 && d.mode === want.mode) return;
-    for (const c of candidates.get(want.sha256) ?? []) {
-      if (!verified.has(c.abs)) verified.set(c.abs, await diskState(c.abs));
-      const st = verified.get(c.abs);
-      if (st?.kind === 'file' && st.sha256 === want.sha256) return;
-    }
+  const sorted = [...wanted.values()].sort((a, b) => (a.path < b.path ? -1 : 1));
+  const sw = await planSwitch({
+    installDir: o.installDir,
+    opId: o.opId,
+    backupFilesDir: path.join(txDir, 'files'),
+    recorded: installed?.layout === 'in-place' ? installed.files : [],
+    want: sorted,
+    caseInsensitive: await isCaseInsensitiveDir(o.installDir),
+    onLocalChange: o.onLocalChange === 'overwrite' || o.onLocalChange === undefined ? 'overwrite' : 'keep',
+    findSource,
+    now: new Date(),
   });
-  for (const [i, [rel, want]] of sorted.entries()) {
-    const dest = under(o.installDir, rel);
-    const disk = states[i];
-    if (disk.kind === 'file' && disk.sha256 === want.sha256 && disk.mode === want.mode) continue;
-    if (disk.kind === 'other' && disk.type === 'dir') throw new OperationError('ERR_APPLY_FAILED', `cannot restore ${rel}: a directory is in the way`, { path: rel });
-    if (disk.kind !== 'missing' && !managed.has(rel)) {
-      throw new OperationError('ERR_APPLY_FAILED', `cannot restore ${rel}: a file Upkeep does not manage is in the way; move it away first`, { path: rel });
-    }
-    const src = await findSource(want);
-    if (!src) throw new OperationError('ERR_APPLY_FAILED', `cannot restore ${rel}: its bytes (sha256 ${want.sha256}) are in no kept point`, { path: rel });
-    for (const dir of await missingDirs(path.dirname(dest), existing)) {
-      if (mkdirSet.has(dir)) continue;
-      mkdirSet.add(dir);
-      j.mkdirs.push(dir);
-    }
-    const tmp = stageName(dest, o.opId);
-    stage.push({ path: tmp, source: src.source, sha256: want.sha256, size: want.size, mode: want.mode, link: src.link });
-    if (disk.kind !== 'missing') ops.push({ t: 'rename', from: dest, to: under(path.join(txDir, 'files'), rel) });
-    ops.push({ t: 'rename', from: tmp, to: dest });
+  if (sw.displaced.length > 0) {
+    const rel = sw.displaced[0]!.path;
+    throw new OperationError('ERR_APPLY_FAILED', `cannot restore ${rel}: a file Upkeep does not manage is in the way; move it away first`, { path: rel });
   }
-  for (const rel of [...managed].sort()) {
-    if (wanted.has(rel)) continue;
-    const dest = under(o.installDir, rel);
-    const disk = await diskState(dest);
-    if (disk.kind === 'missing' || (disk.kind === 'other' && disk.type === 'dir')) continue;
-    ops.push({ t: 'rename', from: dest, to: under(path.join(txDir, 'files'), rel) });
-    j.removed.push(rel);
-  }
-  j.stage = stage;
-  j.ops = ops;
-  return j;
+  j.mkdirs = sw.mkdirs;
+  j.scratch = sw.scratch;
+  j.removed = sw.removed;
+  j.stage = sw.stage;
+  j.ops = sw.ops;
+  return { journal: j, localCopies: sw.localCopies };
 }

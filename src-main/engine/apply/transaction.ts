@@ -8,12 +8,16 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { OperationError, UpkeepError } from '../../../src-shared/errors';
 import { fsyncDir } from '../fs/atomic';
+import { deviceOf, diskFullError, isDiskFull, SPACE_MARGIN } from '../fs/space';
 import { setInstalled } from './installed';
 import type { Journal } from './journal';
-import { deleteJournal, setPhase, undoOp, runOp, writeJournal } from './journal';
+import { deleteJournal, mkdirMode, setPhase, undoOp, runOp, writeJournal } from './journal';
 import { deletePoint, prunePoints, sweepPointLeftovers, writePoint } from './points';
 import { copyDurable, dirBytes, fsyncDirs, IO_CONCURRENCY, isCode, mapLimit, pruneEmptyParents, rmdirIfEmpty, rmrf, under } from './tree';
 import { pruneVersions, VERSIONS_DIR } from './versioned';
+
+/** Mode of the directories Upkeep creates in an install dir (explicit: never the umask's choice). */
+export const DIR_MODE = 0o755;
 
 export type ApplyPhase = 'stage' | 'backup' | 'switch' | 'commit' | 'rollback';
 
@@ -35,11 +39,7 @@ function isInside(dir: string | null, p: string): boolean {
 async function stage(j: Journal, hooks: ApplyHooks): Promise<void> {
   const dirsToSync = new Set<string>();
   for (const d of j.mkdirs) {
-    try {
-      await fsp.mkdir(d);
-    } catch (err) {
-      if (!isCode(err, 'EEXIST')) throw err;
-    }
+    await mkdirMode(d, DIR_MODE);
     dirsToSync.add(path.dirname(d));
   }
   for (const d of j.scratch) {
@@ -67,6 +67,12 @@ async function stage(j: Journal, hooks: ApplyHooks): Promise<void> {
   }
   let done = 0;
   await mapLimit(j.stage, IO_CONCURRENCY, async (item) => {
+    if (item.symlink !== undefined) {
+      await fsp.rm(item.path, { force: true });
+      await fsp.symlink(item.symlink, item.path);
+      hooks.onProgress?.({ phase: 'stage', done: ++done, total: j.stage.length, file: displayPath(j, item.path) });
+      return;
+    }
     let linked = false;
     if (item.link) {
       try {
@@ -81,6 +87,29 @@ async function stage(j: Journal, hooks: ApplyHooks): Promise<void> {
     hooks.onProgress?.({ phase: 'stage', done: ++done, total: j.stage.length, file: displayPath(j, item.path) });
   });
   await fsyncDirs(dirsToSync);
+}
+
+/**
+ * What a transaction will write, per directory (bytes): staged copies in the install dir (hard
+ * links and symbolic links need none) and backups, which are renames on the same filesystem and
+ * copies on another one.
+ */
+export async function spaceNeeded(j: Journal): Promise<Array<{ dir: string; bytes: number }>> {
+  const staged = j.stage.filter((s) => !s.link && s.symlink === undefined).reduce((n, s) => n + s.size, 0);
+  const out = [{ dir: j.install_dir, bytes: staged }];
+  if (j.backup_dir && (await deviceOf(j.backup_dir)) !== (await deviceOf(j.install_dir))) {
+    let backup = 0;
+    for (const op of j.ops) {
+      if (op.t !== 'rename' || !isInside(j.backup_dir, op.to)) continue;
+      try {
+        backup += (await fsp.lstat(op.from)).size;
+      } catch (err) {
+        if (!isCode(err, 'ENOENT')) throw err;
+      }
+    }
+    out.push({ dir: j.backup_dir, bytes: backup });
+  }
+  return out;
 }
 
 /**
@@ -103,6 +132,8 @@ async function switchOps(j: Journal, hooks: ApplyHooks): Promise<void> {
     if (op.t === 'rename') {
       touched.add(path.dirname(op.from));
       touched.add(path.dirname(op.to));
+    } else {
+      touched.add(path.dirname(op.path));
     }
     const backup = op.t === 'rename' && isInside(j.backup_dir, op.to);
     hooks.onProgress?.({ phase: backup ? 'backup' : 'switch', done: ++done, total: j.ops.length, file: displayPath(j, op.t === 'rename' ? (backup ? op.from : op.to) : op.path) });
@@ -116,9 +147,14 @@ async function switchOps(j: Journal, hooks: ApplyHooks): Promise<void> {
  * the old tree and rethrows (a verify error as it was; other errors as ERR_APPLY_FAILED).
  */
 export async function executeTransaction(j: Journal, hooks: ApplyHooks = {}): Promise<void> {
-  await fsp.mkdir(j.state_dir, { recursive: true });
   j.phase = 'staging';
-  await writeJournal(j);
+  try {
+    await fsp.mkdir(j.state_dir, { recursive: true });
+    await writeJournal(j);
+  } catch (err) {
+    if (isDiskFull(err)) throw diskFullError(j.state_dir, SPACE_MARGIN);
+    throw err;
+  }
   try {
     await stage(j, hooks);
     await setPhase(j, 'switching');
@@ -126,6 +162,10 @@ export async function executeTransaction(j: Journal, hooks: ApplyHooks = {}): Pr
     await setPhase(j, 'switched');
   } catch (err) {
     await undoTransaction(j, hooks);
+    if (isDiskFull(err)) {
+      const need = await spaceNeeded(j);
+      throw diskFullError(need[0]?.dir ?? j.install_dir, need.reduce((n, x) => n + x.bytes, 0));
+    }
     if (err instanceof UpkeepError) throw err;
     throw new OperationError('ERR_APPLY_FAILED', `${j.kind} failed and was undone: ${(err as Error).message}`, { target: j.target });
   }
@@ -158,7 +198,7 @@ export async function undoTransaction(j: Journal, hooks: ApplyHooks = {}): Promi
     let done = 0;
     for (const op of [...j.ops].reverse()) {
       await undoOp(op);
-      if (op.t === 'rename') touched.add(path.dirname(op.from));
+      touched.add(path.dirname(op.t === 'rename' ? op.from : op.path));
       hooks.onProgress?.({ phase: 'rollback', done: ++done, total: j.ops.length });
     }
     await fsyncDirs(touched);

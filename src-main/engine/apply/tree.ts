@@ -6,22 +6,41 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, promises as fsp, constants as fsc } from 'node:fs';
 import path from 'node:path';
-import { VerificationError } from '../../../src-shared/errors';
+import { OperationError, VerificationError } from '../../../src-shared/errors';
 import { fsyncDir } from '../fs/atomic';
 
-/** What one managed file is: relative POSIX path, content hash, size and permission bits. */
+/**
+ * What one managed entry is: relative POSIX path, content hash, size (bytes) and permission
+ * bits; a symbolic link has `target` (its literal relative target), an empty `sha256`, size 0
+ * and mode 0.
+ */
 export interface FileRecord {
   path: string;
   sha256: string;
   size: number;
   mode: number;
+  target?: string;
 }
 
 /** What is on disk at a path right now (lstat, never following a final symlink). */
 export type DiskState =
   | { kind: 'missing' }
   | { kind: 'file'; sha256: string; size: number; mode: number }
-  | { kind: 'other'; type: 'dir' | 'symlink' | 'special'; mode: number };
+  | { kind: 'link'; target: string }
+  | { kind: 'other'; type: 'dir' | 'special'; mode: number };
+
+/** True when what is on disk is exactly the record: same bytes and mode, or the same link target. */
+export function matchesDisk(rec: FileRecord, disk: DiskState): boolean {
+  if (rec.target !== undefined) return disk.kind === 'link' && disk.target === rec.target;
+  return disk.kind === 'file' && disk.sha256 === rec.sha256 && disk.mode === (rec.mode & 0o7777);
+}
+
+/** The record of what is on disk at `rel` (null for missing, directories and special files). */
+export function recordOfDisk(rel: string, disk: DiskState): FileRecord | null {
+  if (disk.kind === 'file') return { path: rel, sha256: disk.sha256, size: disk.size, mode: disk.mode };
+  if (disk.kind === 'link') return { path: rel, sha256: '', size: 0, mode: 0, target: disk.target };
+  return null;
+}
 
 /** Files up to this size are hashed with one read; larger ones are streamed. */
 const SMALL_FILE = 1024 * 1024;
@@ -47,7 +66,7 @@ export async function diskState(p: string): Promise<DiskState> {
   const mode = st.mode & 0o7777;
   if (st.isFile()) return { kind: 'file', sha256: await hashFile(p, st.size), size: st.size, mode };
   if (st.isDirectory()) return { kind: 'other', type: 'dir', mode };
-  if (st.isSymbolicLink()) return { kind: 'other', type: 'symlink', mode };
+  if (st.isSymbolicLink()) return { kind: 'link', target: await fsp.readlink(p) };
   return { kind: 'other', type: 'special', mode };
 }
 
@@ -107,7 +126,8 @@ export async function fsyncDirs(dirs: Iterable<string>): Promise<void> {
     try {
       await fsyncDir(d);
     } catch (err) {
-      if (!isCode(err, 'ENOENT')) throw err;
+      // Gone, or replaced by a file (a type change): its entries' fate is synced with its parent.
+      if (!isCode(err, 'ENOENT') && !isCode(err, 'ENOTDIR')) throw err;
     }
   });
 }
@@ -218,10 +238,12 @@ function inside(root: string, p: string): boolean {
 /**
  * Refuses to write through symlinks: for each relative path, every existing parent component
  * inside `installDir` that is a symlink must resolve inside the install dir, and the destination
- * itself must not be a symlink resolving (or dangling) outside it. Throws
- * VerificationError ERR_UNSAFE_PATH before anything is changed.
+ * itself must not be a symlink resolving (or dangling) outside it unless it is in `managed` (then it
+ * is replaced by renaming the link, never followed). Throws VerificationError ERR_UNSAFE_PATH, or
+ * OperationError ERR_APPLY_FAILED when an unmanaged file stands where a directory must go, before
+ * anything is changed.
  */
-export async function assertSafePaths(installDir: string, relPaths: Iterable<string>): Promise<void> {
+export async function assertSafePaths(installDir: string, relPaths: Iterable<string>, managed?: ReadonlySet<string>): Promise<void> {
   let realRoot: string;
   try {
     realRoot = await fsp.realpath(installDir);
@@ -272,7 +294,12 @@ export async function assertSafePaths(installDir: string, relPaths: Iterable<str
       cur = path.join(cur, segs[i]);
       const kind = await kindOf(cur);
       if (kind === 'missing') break;
-      if (kind === 'notdir') unsafe(rel, `a parent of it is not a directory`);
+      if (kind === 'notdir') {
+        // A layout conflict, not an attack: a file Upkeep does not manage sits where a directory goes.
+        throw new OperationError('ERR_APPLY_FAILED', `cannot install ${rel}: ${segs.slice(0, i).join('/')} is a file Upkeep does not manage; move it away first`, { path: rel });
+      }
+      // A managed entry is replaced by a rename of the entry itself, never written through.
+      if (kind === 'link' && i === segs.length - 1 && managed?.has(rel)) break;
       if (kind === 'link' && !(await safeLink(cur))) {
         unsafe(rel, i === segs.length - 1 ? 'it is a symlink pointing outside the install dir' : `${segs.slice(0, i + 1).join('/')} is a symlink leading outside the install dir`);
       }

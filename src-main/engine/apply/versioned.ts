@@ -71,6 +71,11 @@ export async function planVersioned(inp: InPlaceInputs): Promise<{ journal: Jour
   const stage: StageItem[] = [];
   const updated: string[] = [];
   for (const f of [...plan.files].sort((a, b) => (a.path < b.path ? -1 : 1))) {
+    if (f.target !== undefined) {
+      stage.push({ path: under(stageDir, f.path), source: '', sha256: '', size: 0, mode: 0, link: false, symlink: f.target });
+      if (prevFiles.get(f.path)?.target !== f.target) updated.push(f.path);
+      continue;
+    }
     const prev = prevFiles.get(f.path);
     let source = f.source;
     let link = false;
@@ -137,7 +142,7 @@ export async function planVersioned(inp: InPlaceInputs): Promise<{ journal: Jour
     removed: [],
     retention: plan.retention,
   };
-  return { journal, outcome: { rollbackId, filesUpdated: updated, filesRemoved: removed, fromVersion: installed?.version ?? null } };
+  return { journal, outcome: { rollbackId, filesUpdated: updated, filesRemoved: removed, fromVersion: installed?.version ?? null, localCopies: [] } };
 }
 
 /**

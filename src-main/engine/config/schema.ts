@@ -91,6 +91,8 @@ export const FilesTargetSchema = z.object({
   ...targetBase,
   kind: z.literal('files'),
   layout: z.enum(['in-place', 'versioned']).default('in-place'),
+  /** Managed files edited locally: keep the user copy beside as `<name>.local-<date>`, overwrite, or refuse (ERR_LOCAL_CHANGES). */
+  on_local_change: z.enum(['keep', 'overwrite', 'refuse']).default('keep'),
   product: z.string().min(1),
   feed: FeedSchema,
   trust: TrustSchema,

@@ -101,17 +101,30 @@ function releaseV1(): SpecFile[] {
     files.push({ path: `${dir}f${i}.txt`, content: `v1 file ${i} ${'x'.repeat(i % 97)}\n`, mode: i % 7 === 0 ? 0o755 : i % 11 === 0 ? 0o600 : 0o644 });
   }
   files.push({ path: 'gone/only/here.txt', content: 'removed in v2 with its dirs' });
+  // Type changes in v2: file -> directory, directory -> file, file -> link, link -> file.
+  files.push({ path: 'docs', content: 'docs as one file in v1' });
+  files.push({ path: 'manual/index.md', content: 'manual as a directory in v1' });
+  files.push({ path: 'manual/part/two.md', content: 'part two' });
+  files.push({ path: 'lib/libx.so', content: 'a copy in v1' });
+  files.push({ path: 'lib/libx.so.1', content: 'libx 1', mode: 0o755 });
+  files.push({ path: 'lib/current', target: 'libx.so.1' });
   return files;
 }
+const TYPE_CHANGED = new Set(['docs', 'manual/index.md', 'manual/part/two.md', 'lib/libx.so', 'lib/current']);
 function releaseV2(v1: SpecFile[]): SpecFile[] {
   const out: SpecFile[] = [];
   v1.forEach((f, i) => {
     if (f.path.startsWith('gone/')) return; // removed, and its directories become empty
+    if (TYPE_CHANGED.has(f.path)) return;
     if (i % 10 === 1) return; // removed
     if (i % 4 === 0) out.push({ ...f, content: `v2 changed ${i}\n` }); // changed bytes
     else if (i % 13 === 0) out.push({ ...f, mode: 0o640 }); // changed mode only
     else out.push(f); // unchanged
   });
+  out.push({ path: 'docs/index.md', content: 'docs as a directory in v2' });
+  out.push({ path: 'manual', content: 'manual as one file in v2' });
+  out.push({ path: 'lib/libx.so', target: 'libx.so.1' });
+  out.push({ path: 'lib/current', content: 'a file where a link was' });
   for (let i = 0; i < 300; i++) out.push({ path: `newdir/n${i % 4}/a${i}.txt`, content: `added ${i}\n`, mode: i % 9 === 0 ? 0o755 : 0o644 });
   return out;
 }
@@ -160,6 +173,10 @@ describe.each(['in-place', 'versioned'] as const)('crash safety (%s)', (layout) 
     const byPath = new Map(tree.map((e) => [e.path, e]));
     for (const f of installed?.files ?? []) {
       const e = byPath.get(rel ? `${rel}/${f.path}` : f.path);
+      if (f.target !== undefined) {
+        expect(e?.target, `${opIdNote}: installed.json disagrees on link ${f.path}`).toBe(f.target);
+        continue;
+      }
       expect(e?.sha256, `${opIdNote}: installed.json disagrees on ${f.path}`).toBe(f.sha256);
       expect(e?.mode).toBe(f.mode);
     }

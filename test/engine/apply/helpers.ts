@@ -52,8 +52,11 @@ export function sha256(data: string | Buffer): string {
 
 export interface SpecFile {
   path: string;
-  content: string | Buffer;
+  /** Bytes of a regular file (ignored for a symlink). */
+  content?: string | Buffer;
   mode?: number;
+  /** Makes the entry a symbolic link with this relative target. */
+  target?: string;
 }
 
 /** Writes each file's bytes as a blob `<cacheDir>/<sha256>` (like the download cache) and returns the plan files. */
@@ -61,7 +64,11 @@ export async function toPlanned(cacheDir: string, files: SpecFile[]): Promise<Pl
   await fsp.mkdir(cacheDir, { recursive: true });
   const out: PlannedFile[] = [];
   for (const f of files) {
-    const buf = Buffer.isBuffer(f.content) ? f.content : Buffer.from(f.content);
+    if (f.target !== undefined) {
+      out.push({ path: f.path, source: '', sha256: '', size: 0, mode: 0, target: f.target });
+      continue;
+    }
+    const buf = Buffer.isBuffer(f.content) ? f.content : Buffer.from(f.content ?? '');
     const h = sha256(buf);
     const blob = path.join(cacheDir, h);
     try {

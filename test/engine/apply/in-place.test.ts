@@ -89,7 +89,7 @@ describe('in-place apply', () => {
     expect(pts[0].size_bytes).toBeGreaterThan(0);
 
     const rb = await rollbackToPoint({ target: 'app', installDir: sb.installDir, stateDir: sb.stateDir, pointsDir: sb.pointsDir, opId: op() });
-    expect(rb).toEqual({ rollbackId: pts[0].rollback_id, version: '1.0.0', fromVersion: '2.0.0' });
+    expect(rb).toEqual({ rollbackId: pts[0].rollback_id, version: '1.0.0', fromVersion: '2.0.0', localCopies: [] });
     expect(await snapshot(sb.installDir)).toEqual(s1);
     expect((await readInstalled(sb.stateDir))?.version).toBe('1.0.0');
     expect((await listPoints(sb.pointsDir)).map((p) => p.rollback_id)).toEqual([pts[1].rollback_id]);

@@ -63,7 +63,7 @@ describe('versioned apply', () => {
     expect(inst).toMatchObject({ version: '2.0.0', layout: 'versioned', version_dir: 'versions/2.0.0' });
     const pts = await listPoints(sb.pointsDir);
     expect(pts[0]).toMatchObject({ from_version: '1.0.0', to_version: '2.0.0', kept_version_dir: 'versions/1.0.0' });
-    expect(pts[0].size_bytes).toBe(V1.reduce((s, f) => s + Buffer.byteLength(f.content), 0));
+    expect(pts[0].size_bytes).toBe(V1.reduce((s, f) => s + Buffer.byteLength(f.content ?? ''), 0));
 
     const rb = await rollback();
     expect(rb).toMatchObject({ version: '1.0.0', fromVersion: '2.0.0' });

@@ -1,0 +1,274 @@
+/**
+ * Plans the switch of an in-place tree from the entries on disk to a wanted tree, for an apply
+ * and for a rollback alike. Nothing is changed on disk here.
+ *
+ * Every managed entry that is replaced or no longer wanted is moved away first (renamed into
+ * the backup dir), then directories emptied by that are removed, then directories needed where
+ * a file stood are created, then staged entries are renamed into place. So a path may change
+ * type between versions (file `docs` ↔ directory `docs/`, file ↔ symbolic link), and on a
+ * case-insensitive volume a case-only rename (`Helper.js` → `helper.js`) goes through the
+ * staged temporary name instead of being mistaken for an unchanged file.
+ *
+ * Managed files whose bytes differ from the recorded ones were edited locally: `keep` stages a
+ * copy beside them as `<name>.local-<date>`, `refuse` throws ERR_LOCAL_CHANGES, `overwrite`
+ * replaces them (the edited bytes stay in the backup dir).
+ */
+import { promises as fsp } from 'node:fs';
+import path from 'node:path';
+import { OperationError } from '../../../src-shared/errors';
+import type { JournalOp, StageItem } from './journal';
+import { missingDirs, stageName } from './plan';
+import type { DiskState, FileRecord } from './tree';
+import { assertSafePaths, diskState, IO_CONCURRENCY, isCode, mapLimit, matchesDisk, recordOfDisk, under } from './tree';
+import { DIR_MODE } from './transaction';
+
+export type LocalChangePolicy = 'keep' | 'overwrite' | 'refuse';
+
+/** One entry of the wanted tree; `source` says where a regular file's bytes come from. */
+export interface WantedEntry extends FileRecord {
+  source?: string;
+}
+
+export interface SwitchInputs {
+  installDir: string;
+  opId: string;
+  /** Where moved-away entries go (`<point>/files` or `<tx>/files`). */
+  backupFilesDir: string;
+  /** The managed tree as recorded (installed.json): paths and the hashes Upkeep installed. */
+  recorded: FileRecord[];
+  want: WantedEntry[];
+  caseInsensitive: boolean;
+  onLocalChange: LocalChangePolicy;
+  /** For wanted files without `source` (rollback): where to find verified bytes, or null. */
+  findSource?: (want: FileRecord) => Promise<{ source: string; link: boolean } | null>;
+  now: Date;
+}
+
+export interface LocalCopy {
+  /** The managed path that was edited locally. */
+  path: string;
+  /** Where the user's bytes are kept (relative to the install dir). */
+  kept_as: string;
+}
+
+export interface SwitchPlan {
+  stage: StageItem[];
+  ops: JournalOp[];
+  /** Directories created while staging (they did not exist), shallowest first. */
+  mkdirs: string[];
+  scratch: string[];
+  /** Paths of the wanted tree that are written. */
+  updated: string[];
+  /** Managed paths that are removed. */
+  removed: string[];
+  /** What was on disk at each moved-away path (managed entries). */
+  backedUp: FileRecord[];
+  /** Entries Upkeep did not manage that a wanted entry replaced. */
+  displaced: FileRecord[];
+  /** The managed tree as observed on disk before the switch. */
+  observed: FileRecord[];
+  localCopies: LocalCopy[];
+}
+
+const byPath = (a: { path: string }, b: { path: string }): number => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0);
+
+/** `2026-11-29` style date stamp (UTC) for kept local copies. */
+function dateStamp(d: Date): string {
+  return d.toISOString().slice(0, 10);
+}
+
+/** Every entry under `dir` (files, links, special files and directories), relative to the install dir. */
+async function listUnder(installDir: string, rel: string): Promise<{ files: string[]; dirs: string[] }> {
+  const files: string[] = [];
+  const dirs: string[] = [];
+  const visit = async (r: string): Promise<void> => {
+    dirs.push(r);
+    for (const e of await fsp.readdir(under(installDir, r), { withFileTypes: true })) {
+      const child = `${r}/${e.name}`;
+      if (e.isDirectory()) await visit(child);
+      else files.push(child);
+    }
+  };
+  await visit(rel);
+  return { files, dirs };
+}
+
+/** Builds the stage items and journal ops that turn the current tree into `want`. */
+export async function planSwitch(inp: SwitchInputs): Promise<SwitchPlan> {
+  const { installDir, opId } = inp;
+  const key = (p: string): string => (inp.caseInsensitive ? p.normalize('NFC').toLowerCase() : p);
+  const recorded = new Map(inp.recorded.map((f) => [f.path, f]));
+  const wantPaths = new Set(inp.want.map((w) => w.path));
+  const goneManaged = [...recorded.keys()].filter((p) => !wantPaths.has(p)).sort();
+  // Keys of managed entries that leave: a wanted path with one of these keys (or below one) is
+  // free once they moved away, whatever the disk says now.
+  const goneKeys = new Set(goneManaged.map(key));
+  const underGone = (rel: string): string | null => {
+    const segs = rel.split('/');
+    for (let i = 1; i <= segs.length; i++) {
+      const prefix = segs.slice(0, i).join('/');
+      if (goneKeys.has(key(prefix))) return prefix;
+    }
+    return null;
+  };
+  // Path safety: through parents that stay; a parent that is a managed entry leaving is not walked.
+  const checkPaths = inp.want.map((w) => {
+    const g = underGone(w.path);
+    return g !== null && g !== w.path ? g : w.path;
+  });
+  await assertSafePaths(installDir, [...checkPaths, ...goneManaged], new Set(recorded.keys()));
+
+  const wanted = [...inp.want].sort(byPath);
+  const states = await mapLimit(wanted, IO_CONCURRENCY, async (w): Promise<DiskState> => {
+    if (underGone(w.path) !== null) return { kind: 'missing' };
+    return diskState(under(installDir, w.path));
+  });
+  const goneStates = await mapLimit(goneManaged, IO_CONCURRENCY, (rel) => diskState(under(installDir, rel)));
+
+  const plan: SwitchPlan = { stage: [], ops: [], mkdirs: [], scratch: [], updated: [], removed: [], backedUp: [], displaced: [], observed: [], localCopies: [] };
+  const moveAway: JournalOp[] = [];
+  const rmdirs: JournalOp[] = [];
+  const mkdirOps: JournalOp[] = [];
+  const place: JournalOp[] = [];
+  const keepCopies: JournalOp[] = [];
+  const edited: string[] = [];
+  const existingDirs = new Set<string>();
+  const stageMkdirs = new Set<string>();
+  const switchDirs = new Set<string>();
+  const scratch = path.join(installDir, `.upkeep-stage-${opId}`);
+  const takenNames = new Set<string>();
+
+  /** A local edit of managed `rel` (disk differs from the record): policy decides. */
+  const noteEdit = async (rel: string, disk: DiskState): Promise<void> => {
+    const rec = recorded.get(rel);
+    if (!rec || disk.kind !== 'file' || rec.target !== undefined || disk.sha256 === rec.sha256) return;
+    edited.push(rel);
+    if (inp.onLocalChange !== 'keep') return;
+    const base = `${rel}.local-${dateStamp(inp.now)}`;
+    let name = base;
+    for (let n = 2; takenNames.has(name) || (await diskState(under(installDir, name))).kind !== 'missing'; n++) name = `${base}-${n}`;
+    takenNames.add(name);
+    const dest = under(installDir, name);
+    const tmp = stageName(dest, opId);
+    plan.stage.push({ path: tmp, source: under(installDir, rel), sha256: disk.sha256, size: disk.size, mode: disk.mode, link: false });
+    keepCopies.push({ t: 'rename', from: tmp, to: dest });
+    plan.localCopies.push({ path: rel, kept_as: name });
+  };
+
+  /** Moves the entry at `rel` away (a directory: only if it holds nothing but managed entries leaving). */
+  const clear = async (rel: string, disk: DiskState, managed: boolean): Promise<void> => {
+    if (disk.kind === 'missing') return;
+    if (disk.kind === 'other' && disk.type === 'dir') {
+      const { files, dirs } = await listUnder(installDir, rel);
+      const foreign = files.filter((f) => !(recorded.has(f) && !wantPaths.has(f)));
+      if (foreign.length > 0) {
+        throw new OperationError('ERR_APPLY_FAILED', `cannot put ${rel} in place: the directory there holds files Upkeep does not manage (${foreign.slice(0, 3).join(', ')}); move them away first`, { path: rel, files: foreign.slice(0, 20) });
+      }
+      for (const d of dirs.sort((a, b) => b.length - a.length)) {
+        const st = await fsp.lstat(under(installDir, d));
+        rmdirs.push({ t: 'rmdir', path: under(installDir, d), mode: st.mode & 0o777 });
+      }
+      return;
+    }
+    if (disk.kind === 'other') throw new OperationError('ERR_APPLY_FAILED', `cannot put ${rel} in place: a special file is in the way`, { path: rel });
+    moveAway.push({ t: 'rename', from: under(installDir, rel), to: under(inp.backupFilesDir, rel) });
+    const rec = recordOfDisk(rel, disk);
+    if (rec) (managed ? plan.backedUp : plan.displaced).push(rec);
+  };
+
+  for (const [i, w] of wanted.entries()) {
+    const disk = states[i];
+    const managed = recorded.has(w.path);
+    const seen = recordOfDisk(w.path, disk);
+    if (managed && seen) plan.observed.push(seen);
+    if (matchesDisk(w, disk)) continue; // unchanged
+    if (managed) await noteEdit(w.path, disk);
+    await clear(w.path, disk, managed);
+    // Parents: existing directories are fine; missing ones are created while staging, unless
+    // they are only free once a managed entry moved away (then created during the switch and
+    // the entry is staged in a scratch directory).
+    const dest = under(installDir, w.path);
+    const gone = underGone(path.posix.dirname(w.path) === '.' ? '' : path.posix.dirname(w.path));
+    let tmp: string;
+    if (gone !== null) {
+      const segs = w.path.split('/');
+      for (let d = gone.split('/').length; d < segs.length; d++) {
+        const dir = under(installDir, segs.slice(0, d).join('/'));
+        if (!switchDirs.has(dir)) {
+          switchDirs.add(dir);
+          mkdirOps.push({ t: 'mkdir', path: dir, mode: DIR_MODE });
+        }
+      }
+      if (!plan.scratch.includes(scratch)) plan.scratch.push(scratch);
+      tmp = path.join(scratch, String(plan.stage.length));
+    } else {
+      for (const dir of await missingDirs(path.dirname(dest), existingDirs)) {
+        if (!stageMkdirs.has(dir)) {
+          stageMkdirs.add(dir);
+          plan.mkdirs.push(dir);
+        }
+      }
+      tmp = stageName(dest, opId);
+    }
+    if (w.target !== undefined) {
+      plan.stage.push({ path: tmp, source: '', sha256: '', size: 0, mode: 0, link: false, symlink: w.target });
+    } else {
+      const src = w.source !== undefined ? { source: w.source, link: false } : await inp.findSource?.(w);
+      if (!src) throw new OperationError('ERR_APPLY_FAILED', `cannot restore ${w.path}: its bytes (sha256 ${w.sha256}) are in no kept point`, { path: w.path });
+      plan.stage.push({ path: tmp, source: src.source, sha256: w.sha256, size: w.size, mode: w.mode & 0o7777, link: src.link });
+    }
+    place.push({ t: 'rename', from: tmp, to: dest });
+    plan.updated.push(w.path);
+  }
+
+  for (const [i, rel] of goneManaged.entries()) {
+    const disk = goneStates[i];
+    if (disk.kind === 'missing' || (disk.kind === 'other' && disk.type === 'dir')) continue;
+    const seen = recordOfDisk(rel, disk);
+    if (seen) plan.observed.push(seen);
+    await noteEdit(rel, disk);
+    await clear(rel, disk, true);
+    plan.removed.push(rel);
+  }
+
+  if (edited.length > 0 && inp.onLocalChange === 'refuse') {
+    throw new OperationError('ERR_LOCAL_CHANGES', `managed files were changed locally: ${edited.slice(0, 10).join(', ')}${edited.length > 10 ? ` and ${edited.length - 10} more` : ''} (on_local_change: refuse)`, { files: edited });
+  }
+  plan.ops = [...moveAway, ...rmdirs, ...mkdirOps, ...place, ...keepCopies];
+  plan.observed.sort(byPath);
+  return plan;
+}
+
+/**
+ * True when names in `dir` (or its nearest existing ancestor) are matched case-insensitively
+ * (APFS and NTFS defaults, exFAT, ext4 with casefold): a probe file is created and looked up under
+ * an upper-case name. Probing is the only reliable test; no portable API reports it.
+ */
+export async function isCaseInsensitiveDir(dir: string): Promise<boolean> {
+  let d = path.resolve(dir);
+  for (;;) {
+    try {
+      if ((await fsp.stat(d)).isDirectory()) break;
+    } catch (err) {
+      if (!isCode(err, 'ENOENT')) throw err;
+    }
+    const up = path.dirname(d);
+    if (up === d) return false;
+    d = up;
+  }
+  const name = `.upkeep-case-probe-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+  const probe = path.join(d, name);
+  try {
+    await fsp.writeFile(probe, '', { flag: 'wx' });
+  } catch {
+    return false; // read-only or not ours: nothing will be written there anyway
+  }
+  try {
+    await fsp.lstat(path.join(d, name.toUpperCase()));
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await fsp.rm(probe, { force: true });
+  }
+}

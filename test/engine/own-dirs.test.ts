@@ -1,0 +1,75 @@
+/**
+ * Upkeep's own directories inside the install dir are never release paths: a manifest path into
+ * state_dir, download_dir or backup_dir (or onto one of them) is refused with ERR_UNSAFE_PATH
+ * and nothing changes — not the lock file, not machine-id, not the cache.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { promises as fsp } from 'node:fs';
+import path from 'node:path';
+import { FeedBuilder, indexPayload, makeKey } from '../helpers/feed-builder';
+import { snapshot, tempDir } from '../helpers/tree';
+import { parseConfig } from '../../src-main/engine/config/load';
+import { Engine } from '../../src-main/engine/engine';
+import { DEFAULT_LIMITS } from '../../src-main/engine/limits';
+import { UpkeepError } from '../../src-shared/errors';
+
+const dirs: string[] = [];
+afterEach(async () => {
+  for (const d of dirs.splice(0)) await fsp.rm(d, { recursive: true, force: true });
+});
+
+async function setup(files: Record<string, string>) {
+  const dir = await tempDir('upkeep-own-');
+  dirs.push(dir);
+  const feed = new FeedBuilder(path.join(dir, 'feed'));
+  const key = makeKey();
+  const e1 = await feed.release('1.0.0', { 'bin/app': 'app 1' }, [key]);
+  const e2 = await feed.release('1.1.0', files, [key]);
+  await feed.index('stable', indexPayload(1, [e2, e1]), [key]);
+  const text = [
+    'state_dir: ./install/var/state',
+    'download_dir: ./install/var/cache',
+    'backup_dir: ./install/Backups',
+    'targets:',
+    '  - id: demo',
+    '    kind: files',
+    '    install_dir: ./install',
+    '    product: demo',
+    `    feed: { url: ${JSON.stringify(feed.dir)} }`,
+    `    trust: { keys: ${JSON.stringify([key.line])} }`,
+  ].join('\n');
+  const loaded = parseConfig(text, { file: path.join(dir, 'upkeep.yaml'), dir, env: {} });
+  const engine = new Engine({ loaded, actor: 'cli', limits: { ...DEFAULT_LIMITS, retries: 1, backoffBaseMs: 5, maxBackoffMs: 10 } });
+  await engine.apply('demo', { version: '1.0.0' });
+  return { engine, install: path.join(dir, 'install') };
+}
+
+describe('own directories inside the install dir', () => {
+  it.each([
+    ['the machine id in state_dir', 'var/state/machine-id'],
+    ['a target state file', 'var/state/targets/demo/installed.json'],
+    ['the download cache', 'var/cache/blobs/sha256/0000000000000000000000000000000000000000000000000000000000000000'],
+    ['a file replacing state_dir itself', 'var/state'],
+    ['a case variant of backup_dir', 'backups/demo/x'],
+  ])('refuses %s (ERR_UNSAFE_PATH), nothing changed', async (_name, evil) => {
+    const s = await setup({ 'bin/app': 'app 1.1', [evil]: 'evil bytes' });
+    const before = await snapshot(s.install);
+    const err = await s.engine.apply('demo', { version: '1.1.0' }).then(() => null, (e: unknown) => e);
+    expect(err).toBeInstanceOf(UpkeepError);
+    expect((err as UpkeepError).code).toBe('ERR_UNSAFE_PATH');
+    expect((err as UpkeepError).message).toMatch(/Upkeep's own directory/);
+    const after = await snapshot(s.install);
+    // Only the download cache may have gained verified blobs; the installed tree and state are unchanged.
+    const notCache = (t: typeof before) => t.filter((e) => !e.path.startsWith('var/cache') && !e.path.startsWith('var/state/'));
+    expect(notCache(after)).toEqual(notCache(before));
+    expect(after.find((e) => e.path === 'var/state/machine-id')).toEqual(before.find((e) => e.path === 'var/state/machine-id'));
+    expect((await s.engine.view('demo')).current_version).toBe('1.0.0');
+  });
+
+  it('installs a release whose paths stay out of them', async () => {
+    const s = await setup({ 'bin/app': 'app 1.1', 'var/data/x.txt': 'fine' });
+    const r = await s.engine.apply('demo', { version: '1.1.0' });
+    expect(r.version).toBe('1.1.0');
+    expect(await fsp.readFile(path.join(s.install, 'var/data/x.txt'), 'utf8')).toBe('fine');
+  });
+});
