@@ -3,7 +3,10 @@
  * Exit codes: 0 success (also "up to date"), 1 operation failed (and was rolled back),
  * 2 usage or config error, 3 refused for security/verification, 4 busy.
  */
-import { UpkeepError, UsageError, toUpkeepError, type ErrorKind } from '../../src-shared/errors';
+import { ConfigError, UpkeepError, UsageError, toUpkeepError, type ErrorKind } from '../../src-shared/errors';
+import { appPaths, cliConfigPath } from '../engine/app-paths';
+import { existsSync } from 'node:fs';
+import os from 'node:os';
 import { commandHelp, commandSpec, mainUsage, parseCommandArgs, unknownCommand, unknownSubcommand } from './spec';
 import { processIO, type CliIO } from './io';
 import { loadConfig, parseConfig, readConfigFile } from '../engine/config/load';
@@ -36,6 +39,19 @@ export function exitCodeFor(err: UpkeepError): number {
 
 /** The top-level help text. */
 export const USAGE = mainUsage();
+
+/** Commands that read the config file. */
+const CONFIG_COMMANDS = ['status', 'check', 'download', 'apply', 'rollback', 'points', 'history', 'daemon', 'config'];
+
+/**
+ * The config file when --config is not given: $UPKEEP_CONFIG, ./upkeep.yaml, else the desktop
+ * app's file (src-main/engine/app-paths.ts); none existing is one error naming both places.
+ */
+function defaultConfigFile(): string {
+  const r = cliConfigPath({ env: process.env, cwd: process.cwd(), appConfig: appPaths(process.platform, process.env, os.homedir()).configFile, exists: existsSync });
+  if (r.tried.length > 0) throw new ConfigError(`No configuration file: neither ${r.tried.join(' nor ')} exists. Pass --config FILE or set UPKEEP_CONFIG.`);
+  return r.file;
+}
 
 interface Globals {
   config?: string;
@@ -83,6 +99,7 @@ export async function main(argv: string[], io?: CliIO): Promise<number> {
       return EXIT.ok;
     }
     const args = g.rest.slice(1);
+    if (CONFIG_COMMANDS.includes(cmd) && !g.config && !(cmd === 'config' && args.length > 1)) g.config = defaultConfigFile();
     switch (cmd) {
       case 'release':
         return await runRelease(args, out);

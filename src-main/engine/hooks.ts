@@ -12,6 +12,7 @@ import { performance } from 'node:perf_hooks';
 import { OperationError } from '../../src-shared/errors';
 import type { HookCommand } from './config/schema';
 import { DEFAULT_LIMITS } from './limits';
+import { childEnv } from './child-env';
 
 export interface CommandOptions {
   cwd?: string;
@@ -89,8 +90,8 @@ export function runCommand(cmd: string, o: CommandOptions): Promise<CommandResul
   return new Promise((resolve, reject) => {
     const win = process.platform === 'win32';
     const child = win
-      ? spawn(process.env.ComSpec || 'cmd.exe', ['/d', '/s', '/c', `"${cmd}"`], { cwd: o.cwd, env: { ...process.env, ...o.env }, stdio: ['ignore', 'pipe', 'pipe'], windowsVerbatimArguments: true, windowsHide: true })
-      : spawn('/bin/sh', ['-c', cmd], { cwd: o.cwd, env: { ...process.env, ...o.env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+      ? spawn(process.env.ComSpec || 'cmd.exe', ['/d', '/s', '/c', `"${cmd}"`], { cwd: o.cwd, env: { ...childEnv(process.env), ...o.env }, stdio: ['ignore', 'pipe', 'pipe'], windowsVerbatimArguments: true, windowsHide: true })
+      : spawn('/bin/sh', ['-c', cmd], { cwd: o.cwd, env: { ...childEnv(process.env), ...o.env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     const out = new Tail(max);
     const err = new Tail(max);
     child.stdout.on('data', (b: Buffer) => out.push(b));
