@@ -36,7 +36,7 @@ export function makeConfig(api: RawApi = {}, dir = '/srv/upkeep'): LoadedConfig 
         product: 'demo',
         install_dir: path.join(dir, 'app'),
         feed: { url: 'http://127.0.0.1:1/feed' },
-        trust: { keys: ['ed25519:AAAA'] },
+        trust: { keys: ['ed25519:' + Buffer.alloc(32, 9).toString('base64')] },
         restart: 'systemctl restart demo',
         default: true,
       },
@@ -46,7 +46,7 @@ export function makeConfig(api: RawApi = {}, dir = '/srv/upkeep'): LoadedConfig 
         product: 'tool',
         install_dir: path.join(dir, 'tool'),
         feed: { url: 'http://127.0.0.1:1/tool' },
-        trust: { keys: ['ed25519:AAAA'] },
+        trust: { keys: ['ed25519:' + Buffer.alloc(32, 9).toString('base64')] },
       },
     ],
   };
