@@ -16,7 +16,7 @@ import type { ApplyOutcome, ApplyPlan } from './plan';
 import { assertTreeShape, missingDirs, recordOf } from './plan';
 import type { RollbackPoint } from './points';
 import { pointDir } from './points';
-import { isCaseInsensitiveDir, planSwitch } from './switch-plan';
+import { planSwitch, probeVolume } from './switch-plan';
 
 export interface InPlaceInputs {
   plan: ApplyPlan;
@@ -40,7 +40,7 @@ export async function planInPlace(inp: InPlaceInputs): Promise<{ journal: Journa
     backupFilesDir: path.join(backupDir, 'files'),
     recorded: installed?.files ?? [],
     want: plan.files.map((f) => ({ ...recordOf(f), ...(f.target === undefined ? { source: f.source } : {}) })),
-    caseInsensitive: await isCaseInsensitiveDir(plan.installDir),
+    ...(await probeVolume(plan.installDir)),
     onLocalChange: plan.onLocalChange ?? 'keep',
     now: inp.now,
   });

@@ -23,7 +23,7 @@ import type { ApplyHooks } from './transaction';
 import { executeTransaction, spaceNeeded } from './transaction';
 import { assertFreeSpace } from '../fs/space';
 import type { LocalChangePolicy, LocalCopy } from './switch-plan';
-import { isCaseInsensitiveDir, planSwitch } from './switch-plan';
+import { planSwitch, probeVolume } from './switch-plan';
 import type { DiskState, FileRecord } from './tree';
 import { assertSafePaths, diskState, under } from './tree';
 import { CURRENT_LINK, readCurrent, VERSIONS_DIR } from './versioned';
@@ -174,7 +174,7 @@ async function planInPlaceRestore(
     backupFilesDir: path.join(txDir, 'files'),
     recorded: installed?.layout === 'in-place' ? installed.files : [],
     want: sorted,
-    caseInsensitive: await isCaseInsensitiveDir(o.installDir),
+    ...(await probeVolume(o.installDir)),
     onLocalChange: o.onLocalChange === 'overwrite' || o.onLocalChange === undefined ? 'overwrite' : 'keep',
     findSource,
     now: new Date(),

@@ -38,6 +38,8 @@ export interface SwitchInputs {
   recorded: FileRecord[];
   want: WantedEntry[];
   caseInsensitive: boolean;
+  /** False on volumes without Unix modes: entries then compare by bytes only. */
+  unixModes?: boolean;
   onLocalChange: LocalChangePolicy;
   /** For wanted files without `source` (rollback): where to find verified bytes, or null. */
   findSource?: (want: FileRecord) => Promise<{ source: string; link: boolean } | null>;
@@ -181,7 +183,7 @@ export async function planSwitch(inp: SwitchInputs): Promise<SwitchPlan> {
     const managed = recorded.has(w.path);
     const seen = recordOfDisk(w.path, disk);
     if (managed && seen) plan.observed.push(seen);
-    if (matchesDisk(w, disk)) continue; // unchanged
+    if (matchesDisk(w, disk, inp.unixModes === false)) continue; // unchanged
     if (managed) await noteEdit(w.path, disk);
     await clear(w.path, disk, managed);
     // Parents: existing directories are fine; missing ones are created while staging, unless
@@ -239,12 +241,20 @@ export async function planSwitch(inp: SwitchInputs): Promise<SwitchPlan> {
   return plan;
 }
 
+/** Facts about the volume holding an install dir, probed at run time. */
+export interface VolumeFacts {
+  /** Names match case-insensitively (APFS and NTFS defaults, exFAT, ext4 with casefold). */
+  caseInsensitive: boolean;
+  /** chmod sticks (false on exFAT/FAT, where every file reports the mount's mode). */
+  unixModes: boolean;
+}
+
 /**
- * True when names in `dir` (or its nearest existing ancestor) are matched case-insensitively
- * (APFS and NTFS defaults, exFAT, ext4 with casefold): a probe file is created and looked up under
- * an upper-case name. Probing is the only reliable test; no portable API reports it.
+ * Probes the volume of `dir` (or its nearest existing ancestor): a probe file is created, looked
+ * up under an upper-case name and chmod-ed. Probing is the only reliable test; no portable API
+ * reports either fact. A directory Upkeep cannot write to reports the POSIX defaults.
  */
-export async function isCaseInsensitiveDir(dir: string): Promise<boolean> {
+export async function probeVolume(dir: string): Promise<VolumeFacts> {
   let d = path.resolve(dir);
   for (;;) {
     try {
@@ -253,21 +263,27 @@ export async function isCaseInsensitiveDir(dir: string): Promise<boolean> {
       if (!isCode(err, 'ENOENT')) throw err;
     }
     const up = path.dirname(d);
-    if (up === d) return false;
+    if (up === d) return { caseInsensitive: false, unixModes: true };
     d = up;
   }
-  const name = `.upkeep-case-probe-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+  const name = `.upkeep-probe-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
   const probe = path.join(d, name);
   try {
-    await fsp.writeFile(probe, '', { flag: 'wx' });
+    await fsp.writeFile(probe, '', { flag: 'wx', mode: 0o600 });
   } catch {
-    return false; // read-only or not ours: nothing will be written there anyway
+    return { caseInsensitive: false, unixModes: true }; // read-only or not ours: nothing will be written there anyway
   }
   try {
-    await fsp.lstat(path.join(d, name.toUpperCase()));
-    return true;
-  } catch {
-    return false;
+    let caseInsensitive = false;
+    try {
+      await fsp.lstat(path.join(d, name.toUpperCase()));
+      caseInsensitive = true;
+    } catch {
+      caseInsensitive = false;
+    }
+    await fsp.chmod(probe, 0o640);
+    const unixModes = ((await fsp.lstat(probe)).mode & 0o777) === 0o640;
+    return { caseInsensitive, unixModes };
   } finally {
     await fsp.rm(probe, { force: true });
   }

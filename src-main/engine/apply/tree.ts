@@ -30,9 +30,9 @@ export type DiskState =
   | { kind: 'other'; type: 'dir' | 'special'; mode: number };
 
 /** True when what is on disk is exactly the record: same bytes and mode, or the same link target. */
-export function matchesDisk(rec: FileRecord, disk: DiskState): boolean {
+export function matchesDisk(rec: FileRecord, disk: DiskState, ignoreMode = false): boolean {
   if (rec.target !== undefined) return disk.kind === 'link' && disk.target === rec.target;
-  return disk.kind === 'file' && disk.sha256 === rec.sha256 && disk.mode === (rec.mode & 0o7777);
+  return disk.kind === 'file' && disk.sha256 === rec.sha256 && (ignoreMode || disk.mode === (rec.mode & 0o7777));
 }
 
 /** The record of what is on disk at `rel` (null for missing, directories and special files). */
