@@ -11,6 +11,7 @@
 // Usage: node scripts/make-icons.mjs [outDir=resources]
 import fs from 'node:fs';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import zlib from 'node:zlib';
 
 const OUT = path.resolve(process.argv[2] ?? 'resources');
@@ -163,6 +164,30 @@ function render(size, { bg, glyph, colour, template }) {
   return encodePng(size, size, px);
 }
 
+/**
+ * An ICO file holding PNG images (the Windows Vista+ ICO format: ICONDIR, one ICONDIRENTRY per
+ * image, then the PNG bytes). Windows picks the size it needs; Electron's Tray on Windows wants
+ * .ico for a crisp icon at every DPI. Own code: the format is three small little-endian headers.
+ */
+export function pngsToIco(images) {
+  const header = Buffer.alloc(6 + 16 * images.length);
+  header.writeUInt16LE(0, 0);
+  header.writeUInt16LE(1, 2);
+  header.writeUInt16LE(images.length, 4);
+  let offset = header.length;
+  images.forEach(({ size, png }, i) => {
+    const e = 6 + 16 * i;
+    header.writeUInt8(size >= 256 ? 0 : size, e);
+    header.writeUInt8(size >= 256 ? 0 : size, e + 1);
+    header.writeUInt16LE(1, e + 4);
+    header.writeUInt16LE(32, e + 6);
+    header.writeUInt32LE(png.length, e + 8);
+    header.writeUInt32LE(offset, e + 12);
+    offset += png.length;
+  });
+  return Buffer.concat([header, ...images.map((im) => im.png)]);
+}
+
 function write(rel, bytes) {
   const file = path.join(OUT, rel);
   fs.mkdirSync(path.dirname(file), { recursive: true });
@@ -182,11 +207,13 @@ function main() {
     written.push(write(`tray/tray-${state}@2x.png`, render(32, spec)));
     written.push(write(`tray/tray-${state}Template.png`, render(16, { ...spec, template: true })));
     written.push(write(`tray/tray-${state}Template@2x.png`, render(32, { ...spec, template: true })));
+    written.push(write(`tray/tray-${state}.ico`, pngsToIco([16, 24, 32, 48].map((size) => ({ size, png: render(size, spec) })))));
   }
   const appSpec = { bg: roundedSquare(0.06, 0.2), glyph: APP_GLYPH, colour: [0x0f, 0x76, 0x6e] };
   written.push(write('icon.png', render(512, appSpec)));
   for (const s of LINUX_SIZES) written.push(write(`icons/${s}x${s}.png`, render(s, appSpec)));
+  written.push(write('icon.ico', pngsToIco([16, 24, 32, 48, 64, 128, 256].map((size) => ({ size, png: render(size, appSpec) })))));
   console.log(`wrote ${written.length} icons under ${path.relative(process.cwd(), OUT) || '.'}`);
 }
 
-main();
+if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) main();

@@ -99,16 +99,18 @@ export function trayStateOf(targets: readonly TargetView[]): TrayState {
 }
 
 /**
- * The icon file for a state: `tray-<state>.png` (Electron picks `@2x` beside it on HiDPI), or the
- * monochrome `tray-<state>Template.png` on macOS, which the menu bar tints for light and dark.
+ * The icon file for a state: `tray-<state>.png` (Electron picks `@2x` beside it on HiDPI), the
+ * monochrome `tray-<state>Template.png` on macOS, which the menu bar tints for light and dark, or
+ * `tray-<state>.ico` on Windows (every size in one file, sharp at any DPI).
  */
 export function trayIconFile(state: TrayState, platform: NodeJS.Platform | string): string {
+  if (platform === 'win32') return `tray-${state}.ico`;
   return platform === 'darwin' ? `tray-${state}Template.png` : `tray-${state}.png`;
 }
 
-/** Every icon file a state needs on disk (1x, 2x, template 1x and 2x). */
+/** Every icon file a state needs on disk (1x, 2x, template 1x and 2x, the Windows .ico). */
 export function trayIconFiles(state: TrayState): string[] {
-  return [`tray-${state}.png`, `tray-${state}@2x.png`, `tray-${state}Template.png`, `tray-${state}Template@2x.png`];
+  return [`tray-${state}.png`, `tray-${state}@2x.png`, `tray-${state}Template.png`, `tray-${state}Template@2x.png`, `tray-${state}.ico`];
 }
 
 function percentOf(state: WorkingState): number {
@@ -131,13 +133,34 @@ export function targetStatusText(t: TargetView): string {
     case 'verifying':
     case 'applying':
     case 'health-checking':
-      return `updating ${percentOf(s)}%`;
     case 'rolling-back':
-      return `rolling back ${percentOf(s)}%`;
+      return phaseText(s);
     case 'failed':
-      return `failed: ${s.error.message}`;
+      return s.error.code === 'ERR_CANCELLED' ? 'cancelled' : `failed: ${s.error.message}`;
     default:
       return assertNever(s, 'target state');
+  }
+}
+
+/**
+ * The phase of a running operation in words, without a percentage: menu labels change only when
+ * the phase does (the percentage lives in the tooltip), so the native menu is not rebuilt at
+ * progress rate.
+ */
+export function phaseText(s: WorkingState): string {
+  switch (s.kind) {
+    case 'downloading':
+      return `downloading ${s.version}`;
+    case 'verifying':
+      return `verifying ${s.version}`;
+    case 'applying':
+      return `applying ${s.version}`;
+    case 'health-checking':
+      return `checking health of ${s.version}`;
+    case 'rolling-back':
+      return s.to_version ? `rolling back to ${s.to_version}` : 'rolling back';
+    default:
+      return assertNever(s, 'working state');
   }
 }
 
@@ -146,13 +169,13 @@ function plural(n: number, one: string, many: string): string {
 }
 
 /** The tray tooltip: "Upkeep — 1 update available", "Upkeep — updating demo 42%", … */
-export function tooltipText(targets: readonly TargetView[]): string {
+export function tooltipText(targets: readonly TargetView[], withPercent = true): string {
   const prefix = 'Upkeep — ';
   if (targets.length === 0) return `${prefix}no targets configured`;
   const working = targets.find((t) => isWorking(t.state));
   if (working && isWorking(working.state)) {
-    const verb = working.state.kind === 'rolling-back' ? 'rolling back' : 'updating';
-    return `${prefix}${verb} ${displayName(working)} ${percentOf(working.state)}%`;
+    const verb = { downloading: 'downloading', verifying: 'verifying', applying: 'applying', 'health-checking': 'checking health of', 'rolling-back': 'rolling back' }[working.state.kind];
+    return `${prefix}${verb} ${displayName(working)}${withPercent ? ` ${percentOf(working.state)}%` : ''}`;
   }
   const failed = targets.filter((t) => t.state.kind === 'failed');
   if (failed.length === 1) return `${prefix}update of ${displayName(failed[0])} failed`;
@@ -189,7 +212,7 @@ function targetMenu(t: TargetView, point: RollbackPointView | null | undefined, 
     items.push({ kind: 'item', id: `${t.id}:apply`, label: 'No update available', enabled: false });
   }
   if (point) {
-    const to = point.from_version ? `Roll back to ${point.from_version}` : 'Roll back to the previous version';
+    const to = point.from_version ? `Roll back to ${point.from_version}` : `Remove ${displayName(t)} (roll back to before ${point.to_version})…`;
     items.push({ kind: 'item', id: `${t.id}:rollback`, label: to, enabled: !busy, action: { type: 'rollback', target: t.id, rollback_id: point.rollback_id } });
   } else {
     items.push({ kind: 'item', id: `${t.id}:rollback`, label: 'No rollback point', enabled: false });
@@ -213,7 +236,7 @@ export function buildTrayMenuModel(input: TrayMenuInput): MenuItemModel[] {
   const allBusy = targets.length > 0 && targets.every((t) => isBusy(t.state));
   const paused = pausedUntil(targets, input.now);
   const items: MenuItemModel[] = [
-    { kind: 'item', id: 'status', label: tooltipText(targets).replace(/^Upkeep — /, ''), enabled: false },
+    { kind: 'item', id: 'status', label: tooltipText(targets, false).replace(/^Upkeep — /, ''), enabled: false },
     { kind: 'separator' },
     { kind: 'item', id: 'check-now', label: 'Check now', enabled: targets.length > 0 && !allBusy, action: { type: 'check-now' } },
   ];
@@ -236,6 +259,7 @@ export function buildTrayMenuModel(input: TrayMenuInput): MenuItemModel[] {
       ],
     },
     { kind: 'item', id: 'reload-config', label: 'Reload configuration', enabled: true, action: { type: 'reload-config' } },
+    { kind: 'item', id: 'show-config', label: 'Show configuration file', enabled: true, action: { type: 'show-config' } },
     { kind: 'separator' },
     { kind: 'checkbox', id: 'start-at-login', label: 'Start at login', enabled: true, checked: input.startAtLogin, action: { type: 'toggle-start-at-login' } },
     { kind: 'item', id: 'quit', label: 'Quit Upkeep', enabled: true, action: { type: 'quit' } },
@@ -243,14 +267,41 @@ export function buildTrayMenuModel(input: TrayMenuInput): MenuItemModel[] {
   return items;
 }
 
-/** The menu shown when the core could not start (e.g. an invalid config file). */
-export function buildStartupErrorMenuModel(message: string): MenuItemModel[] {
+/**
+ * The menu shown when the core could not start (e.g. an invalid config file). `noTargets`: the
+ * config is valid but lists no target yet (the starter config of a first run).
+ */
+export function buildStartupErrorMenuModel(message: string, o: { noTargets?: boolean } = {}): MenuItemModel[] {
+  const first = message.split('\n')[0] ?? message;
+  const status = o.noTargets ? 'No targets yet: add one to the configuration file' : `Not running: ${first.length > 80 ? `${first.slice(0, 79)}…` : first}`;
   return [
-    { kind: 'item', id: 'status', label: `Not running: ${message.length > 80 ? `${message.slice(0, 79)}…` : message}`, enabled: false },
+    { kind: 'item', id: 'status', label: status, enabled: false },
     { kind: 'separator' },
     { kind: 'item', id: 'retry-start', label: 'Try again', enabled: true, action: { type: 'retry-start' } },
     { kind: 'item', id: 'show-config', label: 'Show configuration file', enabled: true, action: { type: 'show-config' } },
     { kind: 'separator' },
     { kind: 'item', id: 'quit', label: 'Quit Upkeep', enabled: true, action: { type: 'quit' } },
   ];
+}
+
+/** Longest Windows tray tooltip: NOTIFYICONDATA.szTip holds 128 UTF-16 units with the NUL. */
+export const WINDOWS_TOOLTIP_MAX = 127;
+
+/** The tooltip as the platform can show it: on Windows cut to 127 characters with an ellipsis. */
+export function fitTooltip(text: string, platform: NodeJS.Platform | string): string {
+  if (platform !== 'win32' || text.length <= WINDOWS_TOOLTIP_MAX) return text;
+  return `${text.slice(0, WINDOWS_TOOLTIP_MAX - 1)}…`;
+}
+
+/**
+ * A label as the native menu shows it: Windows and Linux read `&` as the mnemonic marker, so a
+ * literal `&` (a target named "R&D tools") is doubled.
+ */
+export function menuLabel(label: string, platform: NodeJS.Platform | string): string {
+  return platform === 'darwin' ? label : label.replace(/&/g, '&&');
+}
+
+/** A stable text of a menu model (labels, states, ids): equal keys need no native rebuild. */
+export function menuKey(model: readonly MenuItemModel[]): string {
+  return JSON.stringify(model);
 }

@@ -7,6 +7,9 @@ import { Menu, Tray, nativeImage, type MenuItemConstructorOptions } from 'electr
 import type { RollbackPointView, TargetView } from '../../src-shared/api';
 import {
   buildTrayMenuModel,
+  fitTooltip,
+  menuKey,
+  menuLabel,
   trayIconFile,
   trayStateOf,
   tooltipText,
@@ -17,22 +20,23 @@ import {
 } from './tray-model';
 
 /** Converts the menu model into Electron menu template entries wired to `onAction`. */
-export function toMenuTemplate(model: readonly MenuItemModel[], onAction: (a: TrayAction) => void): MenuItemConstructorOptions[] {
+export function toMenuTemplate(model: readonly MenuItemModel[], onAction: (a: TrayAction) => void, platform: NodeJS.Platform | string = process.platform): MenuItemConstructorOptions[] {
   return model.map((m): MenuItemConstructorOptions => {
     switch (m.kind) {
       case 'separator':
         return { type: 'separator' };
       case 'submenu':
-        return { id: m.id, label: m.label, enabled: m.enabled, submenu: toMenuTemplate(m.items, onAction) };
+        return { id: m.id, label: menuLabel(m.label, platform), enabled: m.enabled, submenu: toMenuTemplate(m.items, onAction, platform) };
       case 'checkbox': {
         const action = m.action;
-        return { id: m.id, type: 'checkbox', label: m.label, enabled: m.enabled, checked: m.checked, click: () => onAction(action) };
+        return { id: m.id, type: 'checkbox', label: menuLabel(m.label, platform), enabled: m.enabled, checked: m.checked, click: () => onAction(action) };
       }
       case 'item': {
         const action = m.action;
+        const label = menuLabel(m.label, platform);
         return action
-          ? { id: m.id, label: m.label, enabled: m.enabled, click: () => onAction(action) }
-          : { id: m.id, label: m.label, enabled: m.enabled };
+          ? { id: m.id, label, enabled: m.enabled, click: () => onAction(action) }
+          : { id: m.id, label, enabled: m.enabled };
       }
     }
   });
@@ -52,15 +56,27 @@ export function createTrayView(o: { iconDir: string; platform: NodeJS.Platform; 
   };
   const tray = new Tray(image('up-to-date'));
   let shown: TrayState = 'up-to-date';
+  let shownTooltip: string | null = null;
+  let shownMenu: string | null = null;
   if (o.onClick && o.platform !== 'darwin') tray.on('click', () => o.onClick?.());
   return {
+    // Each native call only when its content changed: rebuilding the menu while it is open closes
+    // it on some desktops, and progress arrives up to ten times a second.
     render(state, tooltip, model) {
       if (state !== shown) {
         tray.setImage(image(state));
         shown = state;
       }
-      tray.setToolTip(tooltip);
-      tray.setContextMenu(Menu.buildFromTemplate(toMenuTemplate(model, o.onAction)));
+      const tip = fitTooltip(tooltip, o.platform);
+      if (tip !== shownTooltip) {
+        tray.setToolTip(tip);
+        shownTooltip = tip;
+      }
+      const key = menuKey(model);
+      if (key !== shownMenu) {
+        tray.setContextMenu(Menu.buildFromTemplate(toMenuTemplate(model, o.onAction, o.platform)));
+        shownMenu = key;
+      }
     },
     destroy() {
       tray.destroy();

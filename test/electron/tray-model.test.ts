@@ -2,7 +2,11 @@ import { describe, it, expect } from 'vitest';
 import {
   buildStartupErrorMenuModel,
   buildTrayMenuModel,
+  fitTooltip,
+  menuKey,
+  menuLabel,
   pausedUntil,
+  WINDOWS_TOOLTIP_MAX,
   tooltipText,
   trayIconFile,
   trayIconFiles,
@@ -10,7 +14,7 @@ import {
   type MenuItemModel,
   type TrayMenuInput,
 } from '../../src-main/electron/tray-model';
-import type { ReleaseView } from '../../src-shared/api';
+import type { ReleaseView, TargetView } from '../../src-shared/api';
 import { CHECKED, point, progress, target } from './fixtures';
 
 const NOW = new Date('2025-01-15T12:00:00Z');
@@ -50,9 +54,9 @@ describe('tray state and icon', () => {
 
   it('names the icon file per state, with template images on macOS', () => {
     expect(trayIconFile('available', 'linux')).toBe('tray-available.png');
-    expect(trayIconFile('available', 'win32')).toBe('tray-available.png');
+    expect(trayIconFile('available', 'win32')).toBe('tray-available.ico');
     expect(trayIconFile('critical', 'darwin')).toBe('tray-criticalTemplate.png');
-    expect(trayIconFiles('working')).toEqual(['tray-working.png', 'tray-working@2x.png', 'tray-workingTemplate.png', 'tray-workingTemplate@2x.png']);
+    expect(trayIconFiles('working')).toEqual(['tray-working.png', 'tray-working@2x.png', 'tray-workingTemplate.png', 'tray-workingTemplate@2x.png', 'tray-working.ico']);
   });
 });
 
@@ -64,7 +68,7 @@ describe('tooltip', () => {
     expect(tooltipText([available('a', '2.0.0'), available('b', '2.0.0')])).toBe('Upkeep — 2 updates available');
     expect(tooltipText([available('a', '2.0.0'), available('b', '2.0.0', true)])).toBe('Upkeep — 2 updates available (1 critical)');
     expect(tooltipText([available('b', '2.0.0', true)])).toBe('Upkeep — 1 critical update available');
-    expect(tooltipText([target('demo', { kind: 'downloading', version: '2.0.0', progress: progress(41.6) })])).toBe('Upkeep — updating demo 42%');
+    expect(tooltipText([target('demo', { kind: 'downloading', version: '2.0.0', progress: progress(41.6) })])).toBe('Upkeep — downloading demo 42%');
     expect(tooltipText([target('demo', { kind: 'rolling-back', to_version: '1.0.0', progress: progress(5) })])).toBe('Upkeep — rolling back demo 5%');
     expect(tooltipText([failed('demo')])).toBe('Upkeep — update of demo failed');
     expect(tooltipText([failed('a'), failed('b')])).toBe('Upkeep — 2 targets need attention');
@@ -75,7 +79,7 @@ describe('menu model', () => {
   it('has the fixed entries in order', () => {
     const model = buildTrayMenuModel(input({ targets: [upToDate('a')] }));
     const ids = model.map((m) => (m.kind === 'separator' ? '-' : m.id));
-    expect(ids).toEqual(['status', '-', 'check-now', '-', 'target:a', '-', 'open', 'pause', 'reload-config', '-', 'start-at-login', 'quit']);
+    expect(ids).toEqual(['status', '-', 'check-now', '-', 'target:a', '-', 'open', 'pause', 'reload-config', 'show-config', '-', 'start-at-login', 'quit']);
     expect(find(model, 'check-now')).toMatchObject({ label: 'Check now', enabled: true, action: { type: 'check-now' } });
     expect(find(model, 'open')).toMatchObject({ action: { type: 'open', route: '#/' } });
     expect(find(model, 'reload-config')).toMatchObject({ action: { type: 'reload-config' } });
@@ -109,8 +113,8 @@ describe('menu model', () => {
     expect(find(model, 'demo:apply')).toMatchObject({ enabled: false });
     expect(find(model, 'demo:rollback')).toMatchObject({ enabled: false });
     expect(find(model, 'check-now')).toMatchObject({ enabled: false });
-    expect(find(model, 'status')).toMatchObject({ label: 'updating demo 70%', enabled: false });
-    expect(find(model, 'target:demo')).toMatchObject({ label: 'demo — updating 70%' });
+    expect(find(model, 'status')).toMatchObject({ label: 'applying demo', enabled: false });
+    expect(find(model, 'target:demo')).toMatchObject({ label: 'demo — applying 1.3.0' });
   });
 
   it('offers pause choices and Resume only while paused', () => {
@@ -146,5 +150,49 @@ describe('menu model', () => {
     const m = buildStartupErrorMenuModel('targets.0.id: bad id');
     expect(find(m, 'status')).toMatchObject({ label: 'Not running: targets.0.id: bad id', enabled: false });
     expect(['retry-start', 'show-config', 'quit'].map((id) => (find(m, id) as { action: { type: string } }).action.type)).toEqual(['retry-start', 'show-config', 'quit']);
+  });
+});
+
+describe('what the tray says in every state', () => {
+  const p = progress(42);
+  const cases: [TargetView['state'], string, string][] = [
+    [{ kind: 'idle' }, 'demo — version 1.0.0', 'Upkeep — up to date'],
+    [{ kind: 'checking' }, 'demo — checking…', 'Upkeep — up to date'],
+    [{ kind: 'up-to-date', checked_at: CHECKED }, 'demo — up to date (1.0.0)', 'Upkeep — up to date'],
+    [{ kind: 'available', version: '2.0.0', is_critical: false, is_breaking: false, checked_at: CHECKED }, 'demo — update 2.0.0 available', 'Upkeep — 1 update available'],
+    [{ kind: 'available', version: '2.0.0', is_critical: true, is_breaking: false, checked_at: CHECKED }, 'demo — critical update 2.0.0 available', 'Upkeep — 1 critical update available'],
+    [{ kind: 'downloading', version: '2.0.0', progress: p }, 'demo — downloading 2.0.0', 'Upkeep — downloading demo 42%'],
+    [{ kind: 'verifying', version: '2.0.0', progress: p }, 'demo — verifying 2.0.0', 'Upkeep — verifying demo 42%'],
+    [{ kind: 'applying', version: '2.0.0', progress: p }, 'demo — applying 2.0.0', 'Upkeep — applying demo 42%'],
+    [{ kind: 'health-checking', version: '2.0.0', progress: p }, 'demo — checking health of 2.0.0', 'Upkeep — checking health of demo 42%'],
+    [{ kind: 'rolling-back', to_version: '1.0.0', progress: p }, 'demo — rolling back to 1.0.0', 'Upkeep — rolling back demo 42%'],
+    [{ kind: 'failed', error: { code: 'ERR_HASH_MISMATCH', message: 'hash mismatch' }, at: CHECKED }, 'demo — failed: hash mismatch', 'Upkeep — update of demo failed'],
+  ];
+  for (const [state, label, tooltip] of cases) {
+    it(`${state.kind}${'is_critical' in state && state.is_critical ? ' (critical)' : ''}`, () => {
+      const t = target('demo', state, { current_version: '1.0.0' });
+      const model = buildTrayMenuModel(input({ targets: [t] }));
+      expect(find(model, 'target:demo')).toMatchObject({ label });
+      expect(tooltipText([t])).toBe(tooltip);
+      // The menu carries no percentage: it changes with the phase, not with every progress event.
+      expect(menuKey(buildTrayMenuModel(input({ targets: [target('demo', 'progress' in state ? { ...state, progress: progress(97) } : state, { current_version: '1.0.0' })] })))).toBe(menuKey(model));
+    });
+  }
+
+  it('says a first-point rollback removes the installation', () => {
+    const model = buildTrayMenuModel(input({ targets: [upToDate('demo')], latestPoints: { demo: point('demo', 'rb-1', null, '1.0.0', CHECKED) } }));
+    expect(find(model, 'demo:rollback')).toMatchObject({ label: 'Remove demo (roll back to before 1.0.0)…' });
+  });
+
+  it('escapes & on Windows and Linux, fits Windows tooltips, names the first run', () => {
+    expect(menuLabel('R&D tools — up to date', 'win32')).toBe('R&&D tools — up to date');
+    expect(menuLabel('R&D', 'linux')).toBe('R&&D');
+    expect(menuLabel('R&D', 'darwin')).toBe('R&D');
+    const long = `Upkeep — update of ${'a very long target name '.repeat(8)}failed`;
+    expect(fitTooltip(long, 'win32')).toHaveLength(WINDOWS_TOOLTIP_MAX);
+    expect(fitTooltip(long, 'win32').endsWith('…')).toBe(true);
+    expect(fitTooltip(long, 'linux')).toBe(long);
+    expect(buildStartupErrorMenuModel('x: targets needs at least one target', { noTargets: true })[0]).toMatchObject({ label: 'No targets yet: add one to the configuration file' });
+    expect(buildStartupErrorMenuModel('upkeep.yaml:3:1: bad\nmore')[0]).toMatchObject({ label: 'Not running: upkeep.yaml:3:1: bad' });
   });
 });

@@ -72,3 +72,13 @@ describe.runIf(process.platform !== 'win32')('CLI shim resources/bin/upkeep', ()
     expect(cmd.split('\n').slice(0, -1).every((l) => l.endsWith('\r'))).toBe(true);
   });
 });
+
+describe('the packaged CLI finds what stays inside app.asar', () => {
+  it('serves the dashboard from app.asar while running from app.asar.unpacked, and reads the real version', async () => {
+    const { dashboardDir } = await import('../../src-main/cli/commands/daemon');
+    const res = '/opt/Upkeep/resources';
+    const present = new Set([`${res}/app.asar.unpacked/package.json`, `${res}/app.asar/out/renderer/index.html`]);
+    expect(dashboardDir(`${res}/app.asar.unpacked/dist/node/src-main/cli/commands`, (p) => present.has(p))).toBe(`${res}/app.asar/out/renderer`);
+    expect(dashboardDir(path.join(ROOT, 'dist/node/src-main/cli/commands'))).toBe(path.join(ROOT, 'out/renderer'));
+  });
+});

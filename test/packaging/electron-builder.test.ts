@@ -1,5 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import fs from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import YAML from 'yaml';
 import { TRAY_STATES, trayIconFiles } from '../../src-main/electron/tray-model';
@@ -60,7 +61,9 @@ describe('electron-builder.yml', () => {
 
   it('has every tray icon: colour at 16/32 px and black-with-alpha templates', () => {
     for (const state of TRAY_STATES) {
-      const [one, two, tpl, tpl2] = trayIconFiles(state).map((f) => readPng(path.join(ROOT, 'resources/tray', f)));
+      const files = trayIconFiles(state);
+      expect(files.filter((f) => f.endsWith('.ico')).every((f) => exists(`resources/tray/${f}`))).toBe(true);
+      const [one, two, tpl, tpl2] = files.filter((f) => f.endsWith('.png')).map((f) => readPng(path.join(ROOT, 'resources/tray', f)));
       expect([one.width, two.width, tpl.width, tpl2.width]).toEqual([16, 32, 16, 32]);
       for (const t of [tpl, tpl2]) {
         let opaque = 0;
@@ -74,6 +77,28 @@ describe('electron-builder.yml', () => {
       for (let i = 0; i < two.rgba.length; i += 4) if (two.rgba[i + 3] === 255 && !(two.rgba[i] === two.rgba[i + 1] && two.rgba[i + 1] === two.rgba[i + 2])) coloured++;
       expect(coloured, state).toBeGreaterThan(100);
     }
+  });
+
+  it('puts the CLI on PATH: /usr/bin/upkeep from the .deb, an optional PATH entry from NSIS', () => {
+    expect(config.deb.afterInstall).toBe('resources/linux/after-install.sh');
+    expect(config.deb.afterRemove).toBe('resources/linux/after-remove.sh');
+    for (const f of [config.deb.afterInstall, config.deb.afterRemove]) {
+      expect(spawnSync('sh', ['-n', path.join(ROOT, f)]).status, f).toBe(0);
+    }
+    expect(fs.readFileSync(path.join(ROOT, config.deb.afterInstall), 'utf8')).toContain('ln -sf "$target" /usr/bin/upkeep');
+    // The link points at the shim the package installs (productName under /opt, extraResources bin/).
+    expect(fs.readFileSync(path.join(ROOT, config.deb.afterInstall), 'utf8')).toContain(`/opt/${config.productName}/resources/bin/upkeep`);
+    const nsh = fs.readFileSync(path.join(ROOT, config.nsis.include), 'utf8');
+    expect(nsh).toMatch(/!macro customInstall[\s\S]*MB_YESNO[\s\S]*WriteRegExpandStr HKCU "Environment" "Path"[\s\S]*!macroend/);
+    expect(nsh).toMatch(/!macro customUnInstall[\s\S]*\$INSTDIR\\resources\\bin[\s\S]*!macroend/);
+  });
+
+  it('declares the libraries Electron loads at start (.deb) and ships Windows .ico icons', () => {
+    expect(config.deb.depends).toEqual(expect.arrayContaining(['libgbm1', 'libasound2 | libasound2t64']));
+    expect(config.win.icon).toBe('resources/icon.ico');
+    expect(config.extraResources.find((r: { to: string }) => r.to === 'tray').filter).toContain('*.ico');
+    expect(config.appImage.artifactName).not.toContain('${version}');
+    expect(config.asarUnpack).toContain('package.json');
   });
 
   it('has a notarize hook that does nothing without Apple credentials', async () => {

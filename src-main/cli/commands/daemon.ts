@@ -12,13 +12,20 @@ import { startServer, type RunningServer } from '../../server/index';
 import { attachDaemonLog } from '../daemon-log';
 import { commandSpec, parseCommandArgs } from '../spec';
 
-/** out/renderer of this package (the built dashboard), if present. */
-export function dashboardDir(): string | null {
-  let dir = __dirname;
+/**
+ * out/renderer of this package (the built dashboard), if present. In the packaged app the CLI
+ * runs from app.asar.unpacked while the dashboard stays inside app.asar, which Electron's fs
+ * (the CLI shim runs Electron as Node) reads like a directory.
+ */
+export function dashboardDir(from: string = __dirname, exists: (p: string) => boolean = existsSync): string | null {
+  let dir = from;
   for (let i = 0; i < 6; i++) {
-    const candidate = path.join(dir, 'out', 'renderer');
-    if (existsSync(path.join(candidate, 'index.html'))) return candidate;
-    if (existsSync(path.join(dir, 'package.json'))) break;
+    const roots = [dir, ...(path.basename(dir) === 'app.asar.unpacked' ? [path.join(path.dirname(dir), 'app.asar')] : [])];
+    for (const root of roots) {
+      const candidate = path.join(root, 'out', 'renderer');
+      if (exists(path.join(candidate, 'index.html'))) return candidate;
+    }
+    if (exists(path.join(dir, 'package.json'))) break;
     dir = path.dirname(dir);
   }
   return null;
