@@ -31,10 +31,12 @@ export interface ReleaseNotesProps {
   markdown: string;
   /** Opens a link outside the app; when absent links use target=_blank. */
   openExternal?: (url: string) => void;
+  /** data-testid of the notes element; default "release-notes". */
+  testId?: string;
 }
 
 /** Renders release notes inertly: no raw HTML, no script, only http(s) links. */
-export function ReleaseNotes({ markdown, openExternal }: ReleaseNotesProps) {
+export function ReleaseNotes({ markdown, openExternal, testId = 'release-notes' }: ReleaseNotesProps) {
   const components: Components = {
     a: ({ href, children, title }: ComponentProps<'a'>) => {
       const safe = href ? safeHttpUrl(href) : undefined;
@@ -87,9 +89,9 @@ export function ReleaseNotes({ markdown, openExternal }: ReleaseNotesProps) {
       </div>
     ),
   };
-  if (markdown.trim() === '') return <p className="muted" data-testid="release-notes">No release notes were published for this version.</p>;
+  if (markdown.trim() === '') return <p className="muted" data-testid={testId}>No release notes were published for this version.</p>;
   return (
-    <div className="markdown" data-testid="release-notes">
+    <div className="markdown" data-testid={testId}>
       <Markdown remarkPlugins={[remarkGfm]} rehypePlugins={[rehypeSanitize]} urlTransform={urlTransform} components={components}>
         {markdown}
       </Markdown>

@@ -129,12 +129,35 @@ export interface TargetView {
    * held back by the channel's staged rollout: its version and the rollout's percent (0–100).
    * Null or absent when no release is held back.
    */
-  rollout_pending?: { version: string; percent: number } | null;
+  rollout_pending?: RolloutPending | null;
   /**
    * The version a manual rollback moved away from: not applied automatically until a newer
    * release appears or the user applies it. Null or absent when nothing is held.
    */
   held_version?: string | null;
+}
+
+/** A release newer than the installed one that this machine is not yet in (staged rollout). */
+export interface RolloutPending {
+  version: string;
+  /** Share of machines the rollout reaches so far, 0–100. */
+  percent: number;
+}
+
+/** The releases of a target's channel as this machine sees them (`listReleases`). */
+export interface ReleaseList {
+  target: string;
+  current_version: string | null;
+  /** The installed version's release as the feed lists it; null when nothing is installed or the feed no longer lists it. */
+  installed: ReleaseView | null;
+  /**
+   * Releases this machine may apply now, newest first: newer than the installed version, inside
+   * their staged rollout, not skipped, with files for this machine, and allowed from the installed
+   * version (min_upgrade_from). `apply` without a version installs the first one.
+   */
+  eligible: ReleaseView[];
+  /** The newest release newer than every eligible one that the staged rollout holds back from this machine. */
+  rollout_pending: RolloutPending | null;
 }
 
 export interface CheckResult {
@@ -296,6 +319,8 @@ export interface UpdaterApi {
   apply(id: string, opts?: { version?: string; verify_only?: boolean }): Promise<ApplyResult>;
   /** Cancel the running operation where it is still safe (download/verify). */
   cancel(id: string): Promise<{ cancelled: boolean }>;
+  /** The installed release and the releases this machine may apply, each with its notes. */
+  listReleases(id: string): Promise<ReleaseList>;
   listPoints(id: string): Promise<RollbackPointView[]>;
   rollback(id: string, rollbackId?: string): Promise<RollbackResult>;
   history(id?: string, limit?: number): Promise<HistoryRecord[]>;

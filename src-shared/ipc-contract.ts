@@ -46,6 +46,7 @@ export const IPC_REQUESTS = {
   download: z.tuple([id, version.optional()]),
   apply: z.tuple([id, z.object({ version: version.optional(), verify_only: z.boolean().optional() }).strict().optional()]),
   cancel: z.tuple([id]),
+  listReleases: z.tuple([id]),
   listPoints: z.tuple([id]),
   rollback: z.tuple([id, z.string().min(1).max(128).optional()]),
   history: z.tuple([id.optional(), z.number().int().min(1).max(10_000).optional()]),

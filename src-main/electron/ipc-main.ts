@@ -45,6 +45,7 @@ function handlersFor(core: UpdaterApi, shell: ShellLike): Handlers {
     download: ([id, version]) => core.download(id, version),
     apply: ([id, opts]) => core.apply(id, opts),
     cancel: ([id]) => core.cancel(id),
+    listReleases: ([id]) => core.listReleases(id),
     listPoints: ([id]) => core.listPoints(id),
     rollback: ([id, rollbackId]) => core.rollback(id, rollbackId),
     history: ([id, limit]) => core.history(id, limit),

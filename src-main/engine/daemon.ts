@@ -4,7 +4,7 @@
  */
 import type {
   Actor,
-  ApplyResult, CheckResult, DaemonInfo, DownloadResult, HistoryRecord, LogLine, RollbackPointView, RollbackResult,
+  ApplyResult, CheckResult, DaemonInfo, DownloadResult, HistoryRecord, LogLine, ReleaseList, RollbackPointView, RollbackResult,
   SettingsPatch, TargetView, UpkeepEvent,
 } from '../../src-shared/api';
 import { ConfigError, UpkeepError, toUpkeepError } from '../../src-shared/errors';
@@ -113,6 +113,10 @@ export class Daemon implements DaemonCore {
 
   listPoints(id: string): Promise<RollbackPointView[]> {
     return this.engine.points(id);
+  }
+
+  listReleases(id: string): Promise<ReleaseList> {
+    return this.engine.listReleases(id);
   }
 
   rollback(id: string, rollbackId?: string): Promise<RollbackResult> {

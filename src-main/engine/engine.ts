@@ -6,7 +6,7 @@
  */
 import type {
   Actor, ApplyResult, CheckResult, DownloadResult, ErrorView, HistoryRecord, OperationKind, OperationResult,
-  Progress, Phase, RollbackPointView, RollbackResult, TargetState, TargetView,
+  Progress, Phase, ReleaseList, ReleaseView, RollbackPointView, RollbackResult, TargetState, TargetView,
 } from '../../src-shared/api';
 import { BusyError, NotFoundError, UpkeepError, UsageError, toUpkeepError, OperationError } from '../../src-shared/errors';
 import type { TargetConfig, FilesTargetConfig } from './config/schema';
@@ -19,7 +19,7 @@ import { releaseView } from './release-view';
 import { currentArch, currentPlatform } from './platform';
 import { loadIndex, loadManifest, type FeedTarget, type LoadedManifest } from './feed/native-feed';
 import { parseTrust } from './trust/feed-checks';
-import { candidateReleases, checkUpgradePolicy, filesForPlatform } from './trust/select';
+import { candidateReleases, checkUpgradePolicy, filesForPlatform, isInRollout } from './trust/select';
 import { compareVersions, isValidVersion } from './trust/versions';
 import { fetchRelease, materialiseRelease } from './fetch-release';
 import { readInstalled, listPoints, recover } from './apply';
@@ -51,6 +51,9 @@ export interface OpContext {
   timings: Record<string, number>;
   abort: AbortController;
 }
+
+/** Most eligible releases `listReleases` verifies and returns (each costs a manifest fetch). */
+export const MAX_LISTED_RELEASES = 20;
 
 interface Resolved {
   current: string | null;
@@ -328,6 +331,52 @@ export class Engine {
       release: releaseView(lm.manifest, lm.sha256, current, this.selectFiles(t, lm)),
       envelope: DsseEnvelopeSchema.parse(JSON.parse(lm.bytes.toString('utf8'))),
       manifest_sha256: lm.sha256,
+    };
+  }
+
+  /**
+   * The installed release and the releases this machine may apply (newest first, at most
+   * `MAX_LISTED_RELEASES`), each verified like `check` does, plus the newest release a staged
+   * rollout still holds back. Changes nothing. Throws what loading the feed throws.
+   */
+  async listReleases(id: string): Promise<ReleaseList> {
+    const loaded = this.loaded;
+    const t = findTarget(loaded.config, id);
+    const runtime = await readRuntime(loaded.config.state_dir, t.id);
+    const current = await this.currentVersion(loaded, t);
+    const ft = this.feedTarget(loaded, t, runtime);
+    if (!ft) return { target: t.id, current_version: current, installed: null, eligible: [], rollout_pending: null };
+    const ctx = { stateDir: loaded.config.state_dir, limits: this.limits, now: this.now };
+    const { index, feedRoot } = await loadIndex(ft, ctx);
+    const policy = effectivePolicy(t, runtime.settings, loaded.config.check_interval);
+    const machineId = await getMachineId(loaded.config.state_dir);
+    const view = (lm: LoadedManifest): ReleaseView => releaseView(lm.manifest, lm.sha256, current, this.selectFiles(t, lm));
+    const eligible: ReleaseView[] = [];
+    for (const entry of candidateReleases(index, { current, skip: policy.skip_versions, machineId, product: ft.product })) {
+      if (eligible.length >= MAX_LISTED_RELEASES) break;
+      const lm = await loadManifest(ft, feedRoot, entry, ctx);
+      if (!this.hasFilesForMachine(t, lm)) continue;
+      try {
+        checkUpgradePolicy({ current, target: lm.manifest, allowDowngrade: policy.allow_downgrade });
+      } catch (err) {
+        if (err instanceof UpkeepError && err.code === 'ERR_INCOMPATIBLE_UPGRADE') continue;
+        throw err;
+      }
+      eligible.push(view(lm));
+    }
+    const installedEntry = current === null ? undefined : index.releases.find((e) => e.version === current);
+    const installed = installedEntry ? view(await loadManifest(ft, feedRoot, installedEntry, ctx)) : null;
+    const floor = eligible[0]?.version ?? current;
+    const held = index.releases
+      .filter((e) => isValidVersion(e.version) && (floor === null || compareVersions(e.version, floor) > 0))
+      .filter((e) => !policy.skip_versions.includes(e.version) && !isInRollout(e, machineId, ft.product))
+      .sort((a, b) => compareVersions(b.version, a.version))[0];
+    return {
+      target: t.id,
+      current_version: current,
+      installed,
+      eligible,
+      rollout_pending: held ? { version: held.version, percent: Math.max(0, Math.min(100, held.rollout?.percent ?? 100)) } : null,
     };
   }
 

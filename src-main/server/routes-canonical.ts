@@ -77,6 +77,8 @@ export function registerCanonicalRoutes(app: FastifyInstance, ctx: ServerContext
 
   app.post('/api/targets/:id/cancel', apply, async (request) => core.cancel(idOf(request)));
 
+  app.get('/api/targets/:id/releases', read, async (request) => core.listReleases(idOf(request)));
+
   app.get('/api/targets/:id/points', read, async (request) => core.listPoints(idOf(request)));
 
   app.post('/api/targets/:id/rollback', apply, async (request) => core.rollback(idOf(request)));

@@ -12,6 +12,7 @@ import {
   type DownloadResult,
   type HistoryRecord,
   type LogLine,
+  type ReleaseList,
   type RollbackPointView,
   type RollbackResult,
   type SettingsPatch,
@@ -262,6 +263,7 @@ export function createHttpApi(options: HttpApiOptions): RendererApi {
       return request<ApplyResult>('POST', `/api/targets/${enc(id)}/apply`, body);
     },
     cancel: (id) => request<{ cancelled: boolean }>('POST', `/api/targets/${enc(id)}/cancel`),
+    listReleases: (id) => request<ReleaseList>('GET', `/api/targets/${enc(id)}/releases`),
     listPoints: (id) => request<RollbackPointView[]>('GET', `/api/targets/${enc(id)}/points`),
     rollback: (id, rollbackId) =>
       request<RollbackResult>('POST', rollbackId === undefined ? `/api/targets/${enc(id)}/rollback` : `/api/targets/${enc(id)}/rollback/${enc(rollbackId)}`),

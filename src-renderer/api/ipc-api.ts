@@ -39,6 +39,7 @@ export function createIpcApi(bridge: UpkeepBridge): RendererApi {
     download: (id, version) => call('download', id, version),
     apply: (id, opts) => call('apply', id, opts),
     cancel: (id) => call('cancel', id),
+    listReleases: (id) => call('listReleases', id),
     listPoints: (id) => call('listPoints', id),
     rollback: (id, rollbackId) => call('rollback', id, rollbackId),
     history: (id, limit) => call('history', id, limit),

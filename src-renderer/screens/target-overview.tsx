@@ -3,7 +3,9 @@
  * and the actions Check now / Verify only / Apply / Skip this version.
  */
 import type { ApplyResult, CheckResult, ReleaseView, TargetView } from '../../src-shared/api';
+import { useState } from 'react';
 import { PathText } from '../components/path-text';
+import { ReleasePicker, useReleaseList } from '../components/release-picker';
 import { FlagBadge } from '../components/status-badge';
 import { useApi, useUpkeep } from '../context';
 import { formatBytes } from '../../src-shared/format';
@@ -87,8 +89,15 @@ export function TargetOverviewTab({ target }: { target: TargetView }) {
   const busy = pending !== undefined || isWorking(target.state);
 
   const state = target.state;
-  const release = target.available;
+  const list = useReleaseList(target);
+  const [picked, setPicked] = useState<string | null>(null);
+  // The releases offered: the engine's list, or the view's newest release alone until it loads.
+  const eligible = list?.eligible.length ? list.eligible : target.available ? [target.available] : [];
+  const release = eligible.find((r) => r.version === picked) ?? target.available ?? eligible[0] ?? null;
+  const newest = eligible[0]?.version ?? null;
   const version = release?.version ?? (state.kind === 'available' ? state.version : null);
+  const installed = list?.installed ?? null;
+  const rollout = target.rollout_pending ?? list?.rollout_pending ?? null;
   const critical = release?.is_critical ?? (state.kind === 'available' && state.is_critical);
   const breaking = release?.is_breaking ?? (state.kind === 'available' && state.is_breaking);
   const skipped = version !== null && target.policy.skip_versions.includes(version);
@@ -104,7 +113,7 @@ export function TargetOverviewTab({ target }: { target: TargetView }) {
     <div className="overview-tab">
       <section className="card" aria-labelledby="update-title">
         <div className="section-head">
-          <h2 id="update-title">{version ? `Version ${version} is available` : 'No update available'}</h2>
+          <h2 id="update-title">{version ? `Version ${newest ?? version} is available` : 'No update available'}</h2>
           <div className="flags">
             {version && critical ? <FlagBadge kind="critical" /> : null}
             {version && breaking ? <FlagBadge kind="breaking" /> : null}
@@ -126,15 +135,15 @@ export function TargetOverviewTab({ target }: { target: TargetView }) {
             <dd>{formatDateTime(target.last_checked_at)}</dd>
           </div>
         </dl>
-        {!version && target.rollout_pending ? (
+        {rollout ? (
           <p className="notice notice-info" data-testid="rollout-pending">
-            {rolloutSentence(target.rollout_pending.version)}{' '}
+            {rolloutSentence(rollout.version)}{' '}
             <span className="muted">
-              The staged rollout has reached {target.rollout_pending.percent}% of machines; Upkeep offers it here once this machine is included.
+              The staged rollout has reached {rollout.percent}% of machines; Upkeep offers it here once this machine is included.
             </span>
           </p>
         ) : null}
-        {!version && !target.rollout_pending ? (
+        {!version && !rollout ? (
           <p className="muted">
             {state.kind === 'up-to-date'
               ? `${target.name} is on the newest release of the ${target.policy.channel} channel.`
@@ -157,6 +166,7 @@ export function TargetOverviewTab({ target }: { target: TargetView }) {
             </ul>
           </div>
         ) : null}
+        {eligible.length > 1 && version ? <ReleasePicker releases={eligible} selected={version} onSelect={setPicked} disabled={busy} /> : null}
         <div className="actions" role="group" aria-label="Update actions">
           <button type="button" className="button" onClick={check} disabled={busy} data-testid="check-button">
             Check now
@@ -167,7 +177,7 @@ export function TargetOverviewTab({ target }: { target: TargetView }) {
                 Verify only
               </button>
               <button type="button" className="button button-primary" onClick={() => apply(false)} disabled={busy} data-testid="apply-button">
-                Apply
+                {version === newest || newest === null ? 'Apply' : `Apply ${version}`}
               </button>
               <button type="button" className="button button-link" onClick={skip} disabled={busy || skipped} data-testid="skip-button">
                 Skip this version
@@ -186,6 +196,19 @@ export function TargetOverviewTab({ target }: { target: TargetView }) {
           <h2 id="notes-title">Release notes for {release.version}</h2>
           <ReleaseFacts release={release} />
           <ReleaseNotes markdown={release.release_notes} openExternal={api.openExternal} />
+        </section>
+      ) : null}
+      {installed ? (
+        <section className="card" aria-labelledby="installed-notes-title" data-testid="installed-notes">
+          <details open={!release}>
+            <summary>
+              <h2 id="installed-notes-title" className="summary-heading">
+                Release notes for {installed.version} (installed)
+              </h2>
+            </summary>
+            <ReleaseFacts release={installed} />
+            <ReleaseNotes markdown={installed.release_notes} openExternal={api.openExternal} testId="installed-release-notes" />
+          </details>
         </section>
       ) : null}
       <section className="card" aria-labelledby="install-title">

@@ -49,6 +49,7 @@ function fakeCore(overrides: Partial<UpdaterApi> = {}) {
     download: rec('download', {}) as UpdaterApi['download'],
     apply: rec('apply', { success: true }) as UpdaterApi['apply'],
     cancel: rec('cancel', { cancelled: true }) as UpdaterApi['cancel'],
+    listReleases: rec('listReleases', { target: 'demo', current_version: null, installed: null, eligible: [], rollout_pending: null }) as UpdaterApi['listReleases'],
     listPoints: rec('listPoints', []) as UpdaterApi['listPoints'],
     rollback: rec('rollback', {}) as UpdaterApi['rollback'],
     history: rec('history', []) as UpdaterApi['history'],

@@ -11,6 +11,7 @@ import {
   type HistoryRecord,
   type LogLine,
   type Progress,
+  type ReleaseList,
   type ReleaseView,
   type RollbackPointView,
   type RollbackResult,
@@ -140,6 +141,8 @@ export class FakeApi implements RendererApi {
   calls: Call[] = [];
   targets = new Map<string, TargetView>();
   points: Record<string, RollbackPointView[]> = {};
+  /** Release lists per target; by default the available release alone, nothing installed listed. */
+  releaseLists: Record<string, Partial<ReleaseList>> = {};
   records: HistoryRecord[] = [];
   logLines: LogLine[] = [];
   info_: DaemonInfo = { version: '0.1.0', config_generation: 1, config_path: '/etc/upkeep.yaml', started_at: '2025-03-01T00:00:00Z', restart_required: [] };
@@ -261,6 +264,19 @@ export class FakeApi implements RendererApi {
   }
   cancel(id: string) {
     return this.run('cancel', [id], () => ({ cancelled: true }));
+  }
+  listReleases(id: string) {
+    return this.run('listReleases', [id], (): ReleaseList => {
+      const t = this.target(id);
+      return {
+        target: id,
+        current_version: t.current_version,
+        installed: null,
+        eligible: t.available ? [t.available] : [],
+        rollout_pending: t.rollout_pending ?? null,
+        ...this.releaseLists[id],
+      };
+    });
   }
   listPoints(id: string) {
     return this.run('listPoints', [id], () => this.points[id] ?? []);

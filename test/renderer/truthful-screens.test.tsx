@@ -9,7 +9,7 @@ import { describe, it, expect } from 'vitest';
 import { act, fireEvent, within } from '@testing-library/react';
 import { ApiError, type TargetPolicy, type TargetState } from '../../src-shared/api';
 import { pauseSentence } from '../../src-renderer/policy-text';
-import { FakeApi, makePoint, makeProgress, makeTarget } from './fake-api';
+import { FakeApi, makePoint, makeProgress, makeRelease, makeTarget } from './fake-api';
 import { renderApp, screen } from './dom-setup';
 
 const text = (id: string) => screen.getByTestId(id).textContent ?? '';
@@ -185,5 +185,40 @@ describe('the Pause card matches the setting', () => {
     fireEvent.click(screen.getByTestId('pause-hour'));
     await screen.findByText('Paused for one hour.');
     expect(text('pause-status')).toMatch(/^Paused until .+: no automatic downloads or updates until then; checks go on\.$/);
+  });
+});
+
+describe('choosing the release to apply', () => {
+  it('lists the eligible releases with their notes and applies the one picked', async () => {
+    const newest = makeRelease({ version: '1.2.0', is_critical: true, release_notes: '## 1.2.0\n\n- security fix' });
+    const older = makeRelease({ version: '1.1.0', release_notes: '## 1.1.0\n\n- faster start-up' });
+    const api = new FakeApi([makeTarget({ available: newest })]);
+    api.releaseLists.demo = { eligible: [newest, older], installed: makeRelease({ version: '1.0.0', release_notes: '## 1.0.0\n\nThe first release.' }) };
+    renderApp(api, '#/targets/demo');
+    const choices = await screen.findAllByTestId('release-choice');
+    expect(choices.map((c) => c.dataset.version)).toEqual(['1.2.0', '1.1.0']);
+    expect(choices[0].textContent).toContain('newest');
+    expect(choices[0].textContent).toContain('critical');
+    expect(text('release-notes')).toContain('security fix');
+    expect(text('apply-button')).toBe('Apply');
+
+    fireEvent.click(within(choices[1]).getByRole('radio'));
+    expect(text('release-notes')).toContain('faster start-up');
+    expect(text('release-notes')).not.toContain('security fix');
+    expect(text('apply-button')).toBe('Apply 1.1.0');
+    fireEvent.click(screen.getByTestId('apply-button'));
+    await screen.findByTestId('operation-result');
+    expect(api.callsOf('apply')).toEqual([['demo', { version: '1.1.0' }]]);
+  });
+
+  it('keeps the installed version\'s notes reachable after an apply', async () => {
+    const api = new FakeApi([makeTarget({ current_version: '1.1.0', available: null })]);
+    api.releaseLists.demo = { installed: makeRelease({ version: '1.1.0', release_notes: '## What is new\n\n- Faster startup' }) };
+    renderApp(api, '#/targets/demo');
+    const installed = await screen.findByTestId('installed-notes');
+    expect(installed.textContent).toContain('Release notes for 1.1.0 (installed)');
+    expect(within(installed).getByTestId('installed-release-notes').querySelector('li')?.textContent).toBe('Faster startup');
+    expect(installed.querySelector('details')?.open).toBe(true);
+    expect(screen.queryByTestId('release-picker')).toBeNull();
   });
 });

@@ -11,6 +11,7 @@ import type {
   DownloadResult,
   HistoryRecord,
   LogLine,
+  ReleaseList,
   ReleaseView,
   RollbackPointView,
   RollbackResult,
@@ -270,6 +271,14 @@ export class FakeCore implements DaemonCore {
     this.enter('cancel', [id]);
     this.target(id);
     return { cancelled: false };
+  }
+  async listReleases(id: string): Promise<ReleaseList> {
+    this.enter('listReleases', [id]);
+    const t = this.target(id);
+    const all = this.releases.get(id) ?? [];
+    const current = t.current_version;
+    const eligible = all.filter((r) => current === null || r.version.localeCompare(current, undefined, { numeric: true }) > 0).reverse();
+    return { target: id, current_version: current, installed: all.find((r) => r.version === current) ?? null, eligible, rollout_pending: null };
   }
   async listPoints(id: string): Promise<RollbackPointView[]> {
     this.enter('listPoints', [id]);
