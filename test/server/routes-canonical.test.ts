@@ -26,6 +26,19 @@ describe('canonical routes', () => {
     expect(one.body).toMatchObject({ id: 'tool', current_version: '2.0.0' });
   });
 
+  it('GET /api/targets/:id/releases lists the eligible releases newest first; unknown targets are 404', async () => {
+    const r = await call(h.server, 'GET', '/api/targets/app/releases');
+    expect(r.status).toBe(200);
+    expect(r.body.target).toBe('app');
+    expect(r.body.eligible.map((x: { version: string }) => x.version)).toEqual(['1.2.0']);
+    expect(r.body.installed?.version).toBe('1.0.0');
+    expect(r.body.rollout_pending).toBeNull();
+    expect(h.core.called('listReleases').map((c) => c.args)).toEqual([['app']]);
+    const missing = await call(h.server, 'GET', '/api/targets/nope/releases');
+    expect(missing.status).toBe(404);
+    expect(missing.body.code).toBe('ERR_TARGET_NOT_FOUND');
+  });
+
   it('an unknown target is 404 ERR_TARGET_NOT_FOUND in the canonical error body', async () => {
     const r = await call(h.server, 'GET', '/api/targets/ghost');
     expect(r.status).toBe(404);
