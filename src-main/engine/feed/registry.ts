@@ -10,6 +10,7 @@ import { createGithubFeed } from './github-feed';
 import { createElectronBuilderFeed } from './electron-builder-feed';
 import { createSparkleFeed } from './sparkle-feed';
 import { createHmacManifestFeed } from './hmac-manifest-feed';
+import { createTufFeed } from './tuf-feed';
 
 export const FEED_FACTORIES: Readonly<Record<string, FeedFactory>> = Object.freeze({
   native: createNativeFeed,
@@ -17,6 +18,7 @@ export const FEED_FACTORIES: Readonly<Record<string, FeedFactory>> = Object.free
   'electron-builder': createElectronBuilderFeed,
   sparkle: createSparkleFeed,
   'hmac-manifest': createHmacManifestFeed,
+  tuf: createTufFeed,
 });
 
 /** The feed types this build understands. */
