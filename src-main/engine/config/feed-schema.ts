@@ -132,14 +132,18 @@ export type TrustConfig = z.output<typeof TrustSchema>;
  * digests (checksums_only or none); Sparkle signs with Ed25519 keys (or none); TUF needs its
  * trusted root.json; hmac-manifest needs hmac_secret_env.
  */
-export function feedTrustIssues(feed: FeedConfig | undefined, trust: TrustConfig | undefined): Array<{ path: string[]; message: string }> {
+export function feedTrustIssues(feed: FeedConfig | undefined, trust: TrustConfig | undefined): Array<{ path: Array<string | number>; message: string }> {
   if (!feed || !trust) return [];
   const type = feed.type ?? 'native';
   const keys = trust.keys.length > 0;
-  const out: Array<{ path: string[]; message: string }> = [];
-  const need = (ok: boolean, path: string[], message: string): void => {
+  const out: Array<{ path: Array<string | number>; message: string }> = [];
+  const need = (ok: boolean, path: Array<string | number>, message: string): void => {
     if (!ok) out.push({ path, message });
   };
+  if (type === 'native' || type === 'sparkle') {
+    // Both verify bare Ed25519 signatures (DSSE envelopes, edSignature): other kinds could never sign.
+    trust.keys.forEach((k, i) => need(/^\s*ed25519:/.test(k), ['trust', 'keys', i], `a ${type} feed verifies Ed25519 signatures: use an ed25519: key (got ${k.trim().split(':')[0]}:)`));
+  }
   switch (type) {
     case 'native':
       need(keys, ['trust', 'keys'], 'trust.keys needs at least one public key');

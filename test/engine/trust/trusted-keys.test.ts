@@ -99,14 +99,15 @@ describe('trusted key lines', () => {
 });
 
 describe('config validation of trust keys', () => {
-  const yaml = (keys: string[]): string => [
+  const GITHUB = '{ type: github, repo: acme/app, asset: "app-{version}.tar.gz" }';
+  const yaml = (keys: string[], feed = GITHUB): string => [
     'state_dir: ./state',
     'targets:',
     '  - id: app',
     '    kind: files',
     '    install_dir: ./install',
     '    product: app',
-    '    feed: { url: ./feed }',
+    `    feed: ${feed}`,
     '    trust:',
     '      keys:',
     ...keys.map((k) => `        - "${k}"`),
@@ -118,6 +119,13 @@ describe('config validation of trust keys', () => {
     const text = yaml([`minisign:${mini.line}`, `ed25519:${edRaw().subarray(0, 20).toString('base64')}`]);
     expect(() => parseConfig(text, { file: '/etc/upkeep.yaml', dir: '/etc' })).toThrow(
       '/etc/upkeep.yaml:11:11: targets[0].trust.keys[1]: An ed25519 key has 32 bytes, got 20 (ERR_KEY_INVALID)',
+    );
+  });
+
+  it('a native feed takes only ed25519 keys (it verifies DSSE Ed25519 signatures): another kind is reported at its line', () => {
+    const text = yaml([`ed25519:${edRaw().toString('base64')}`, `minisign:${mini.line}`], '{ url: ./feed }');
+    expect(() => parseConfig(text, { file: '/etc/upkeep.yaml', dir: '/etc' })).toThrow(
+      '/etc/upkeep.yaml:11:11: targets[0].trust.keys[1]: a native feed verifies Ed25519 signatures: use an ed25519: key (got minisign:)',
     );
   });
 
