@@ -11,30 +11,12 @@ export function assertNever(value: never): never {
   throw new Error(`Unhandled state: ${JSON.stringify(value)}`);
 }
 
-/** The state's live progress, when it is a working state. */
-export function stateProgress(state: TargetState): Progress | null {
-  switch (state.kind) {
-    case 'downloading':
-    case 'verifying':
-    case 'applying':
-    case 'health-checking':
-    case 'rolling-back':
-      return state.progress;
-    case 'idle':
-    case 'checking':
-    case 'up-to-date':
-    case 'available':
-    case 'failed':
-      return null;
-    default:
-      return assertNever(state);
-  }
-}
-
-/** True while an operation runs on the target (buttons that start another one are disabled). */
-export function isWorking(state: TargetState): boolean {
-  return state.kind === 'checking' || stateProgress(state) !== null;
-}
+/**
+ * The state machine's own predicates (src-shared/target-state.ts): `progressOf` gives a working
+ * state's live progress; `isBusy` is true while anything runs on the target (checking included),
+ * so buttons that would start another operation are disabled.
+ */
+export { isBusy, progressOf } from '../src-shared/target-state';
 
 function pct(progress: Progress | null | undefined): string {
   const p = progress?.percent;

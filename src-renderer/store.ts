@@ -17,7 +17,7 @@ import {
   type UpkeepEvent,
 } from '../src-shared/api';
 import type { ConnectionState, RendererApi } from './api/types';
-import { isCancelled, stateProgress } from './status';
+import { isCancelled, progressOf } from './status';
 
 /** Most log lines kept in memory. */
 export const MAX_LOG_LINES = 1000;
@@ -197,7 +197,7 @@ export function createUpkeepStore(api: RendererApi): UpkeepStore {
           const view = event.target;
           set((s) => {
             const progress = { ...s.progress };
-            const fromState = stateProgress(view.state);
+            const fromState = progressOf(view.state);
             const live = progress[view.id];
             if (!fromState) delete progress[view.id];
             else if (!live || live.operation_id !== fromState.operation_id || live.phase !== fromState.phase) progress[view.id] = fromState;
@@ -254,7 +254,7 @@ export function createUpkeepStore(api: RendererApi): UpkeepStore {
         set((s) => {
           const progress: Record<string, Progress> = {};
           for (const t of list) {
-            const fromState = stateProgress(t.state);
+            const fromState = progressOf(t.state);
             if (fromState) progress[t.id] = s.progress[t.id] ?? fromState;
           }
           return { targets, order: list.map((t) => t.id), progress, loading: false, loaded: true, loadError: null };

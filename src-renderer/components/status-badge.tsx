@@ -4,7 +4,7 @@
  */
 import type { TargetState, TargetView } from '../../src-shared/api';
 import { useUpkeep } from '../context';
-import { isWorking, statusLabel, statusTone, type Tone } from '../status';
+import { isBusy, statusLabel, statusTone, type Tone } from '../status';
 
 /**
  * Badge for a state, with live progress from the store when given a target id. With `rollout`
@@ -14,7 +14,7 @@ import { isWorking, statusLabel, statusTone, type Tone } from '../status';
 export function StatusBadge({ state, targetId, rollout }: { state: TargetState; targetId?: string; rollout?: TargetView['rollout_pending'] }) {
   const live = useUpkeep((s) => (targetId ? s.progress[targetId] : undefined));
   const waiting = rollout && state.kind === 'up-to-date' ? rollout : null;
-  const label = waiting ? 'Waiting for rollout' : statusLabel(state, isWorking(state) ? (live ?? null) : null);
+  const label = waiting ? 'Waiting for rollout' : statusLabel(state, isBusy(state) ? (live ?? null) : null);
   const tone: Tone = waiting ? 'info' : statusTone(state);
   return (
     <span
@@ -23,7 +23,7 @@ export function StatusBadge({ state, targetId, rollout }: { state: TargetState; 
       data-state={state.kind}
       title={waiting ? `${waiting.version} is rolling out; this machine is not yet in it.` : undefined}
     >
-      {isWorking(state) ? <span className="spinner spinner-small" aria-hidden="true" /> : null}
+      {isBusy(state) ? <span className="spinner spinner-small" aria-hidden="true" /> : null}
       {label}
     </span>
   );

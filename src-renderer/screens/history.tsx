@@ -9,7 +9,7 @@ import { ErrorMessage } from '../components/error-message';
 import { useApi, useUpkeep } from '../context';
 import { formatDuration } from '../../src-shared/format';
 import { formatDateTime } from '../format';
-import { isWorking } from '../status';
+import { isBusy } from '../status';
 
 /** How many records the tab shows. */
 export const HISTORY_LIMIT = 100;
@@ -39,7 +39,7 @@ export function HistoryTab({ target }: { target: TargetView }) {
   const pending = useUpkeep((s) => s.pending[target.id]);
   const [records, setRecords] = useState<HistoryRecord[] | null>(null);
   const [error, setError] = useState<ErrorView | null>(null);
-  const working = pending !== undefined || isWorking(target.state);
+  const working = pending !== undefined || isBusy(target.state);
   const reloadKey = `${target.state.kind}|${target.current_version ?? ''}|${target.points_count}|${working}`;
 
   useEffect(() => {

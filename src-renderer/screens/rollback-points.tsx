@@ -12,7 +12,7 @@ import { PathText } from '../components/path-text';
 import { useApi, useUpkeep } from '../context';
 import { formatBytes } from '../../src-shared/format';
 import { formatDateTime } from '../format';
-import { isWorking } from '../status';
+import { isBusy } from '../status';
 import type { Outcome } from '../store';
 
 /** The confirm text of a rollback to the first point (nothing installed before it). */
@@ -36,7 +36,7 @@ export function RollbackPointsTab({ target }: { target: TargetView }) {
   const [points, setPoints] = useState<RollbackPointView[] | null>(null);
   const [error, setError] = useState<ErrorView | null>(null);
   const [confirming, setConfirming] = useState<RollbackPointView | null>(null);
-  const busy = pending !== undefined || isWorking(target.state);
+  const busy = pending !== undefined || isBusy(target.state);
 
   // Reload when the set of points can have changed: new point, rollback done, version changed.
   const reloadKey = `${target.points_count}|${target.current_version ?? ''}|${busy}`;

@@ -12,7 +12,7 @@ import { formatBytes } from '../../src-shared/format';
 import { formatDateTime } from '../format';
 import { ReleaseNotes } from '../markdown';
 import { automaticShort } from '../policy-text';
-import { isWorking } from '../status';
+import { isBusy } from '../status';
 import type { Outcome } from '../store';
 
 /** Outcome text of an apply/verify call. */
@@ -86,7 +86,7 @@ export function TargetOverviewTab({ target }: { target: TargetView }) {
   const api = useApi();
   const pending = useUpkeep((s) => s.pending[target.id]);
   const runAction = useUpkeep((s) => s.runAction);
-  const busy = pending !== undefined || isWorking(target.state);
+  const busy = pending !== undefined || isBusy(target.state);
 
   const state = target.state;
   const list = useReleaseList(target);

@@ -12,7 +12,7 @@ import { StatusBadge } from '../components/status-badge';
 import { useApi, useUpkeep } from '../context';
 import { formatVersion } from '../format';
 import { TARGET_TABS, targetHref, type TargetTab } from '../router';
-import { activityTitle, isCancelled, isWorking, stateProgress } from '../status';
+import { activityTitle, isCancelled, isBusy, progressOf } from '../status';
 import { toErrorView } from '../store';
 import { HistoryTab } from './history';
 import { RollbackPointsTab } from './rollback-points';
@@ -36,7 +36,7 @@ function Activity({ target }: { target: TargetView }) {
   const reportError = useUpkeep((s) => s.reportError);
   const [cancelling, setCancelling] = useState(false);
   const [cancelError, setCancelError] = useState<ErrorView | null>(null);
-  const progress = isWorking(target.state) ? (live ?? stateProgress(target.state)) : null;
+  const progress = isBusy(target.state) ? (live ?? progressOf(target.state)) : null;
 
   useEffect(() => {
     if (!progress) setCancelling(false);

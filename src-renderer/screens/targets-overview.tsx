@@ -9,7 +9,7 @@ import { FlagBadge, StatusBadge } from '../components/status-badge';
 import { useApi, useUpkeep } from '../context';
 import { formatDateTime, formatVersion } from '../format';
 import { targetHref } from '../router';
-import { isWorking } from '../status';
+import { isBusy } from '../status';
 import { CONFIG_KEY, targetKey, toErrorView } from '../store';
 
 function TargetCard({ target }: { target: TargetView }) {
@@ -85,7 +85,7 @@ export function TargetsOverview() {
     setChecking(true);
     for (const id of order) {
       const t = targets[id];
-      if (!t || isWorking(t.state)) continue;
+      if (!t || isBusy(t.state)) continue;
       try {
         await api.check(id);
       } catch (err) {
