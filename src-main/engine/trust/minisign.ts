@@ -143,10 +143,15 @@ export function verifyMinisign(message: Uint8Array, signature: Uint8Array | stri
   } catch (err) {
     return failedResult('minisign', (err as Error).message);
   }
-  const key = keys.find((k): k is MinisignTrustedKey => k.kind === 'minisign' && k.keyNum.equals(sig.keyNum));
-  if (!key) return failedResult('minisign', `minisign signature by key ${sig.keyId}, which is not a trusted minisign key`);
-  const c = minisignChecks(message, sig, key);
-  if (!c.messageSignatureOk) return failedResult('minisign', `minisign signature by key ${sig.keyId} does not match the data (algorithm ${sig.algorithm})`);
-  if (!c.globalSignatureOk) return failedResult('minisign', `minisign signature by key ${sig.keyId}: the trusted comment is not signed (global signature invalid)`);
-  return { kind: 'minisign', signers: [key.id], signerLabels: [key.label], problems: [], trustedComment: sig.trustedComment };
+  // Key numbers are random, not bound to the key: two configured keys could share one, so each is tried.
+  const candidates = keys.filter((k): k is MinisignTrustedKey => k.kind === 'minisign' && k.keyNum.equals(sig.keyNum));
+  if (candidates.length === 0) return failedResult('minisign', `minisign signature by key ${sig.keyId}, which is not a trusted minisign key`);
+  let problem = '';
+  for (const key of candidates) {
+    const c = minisignChecks(message, sig, key);
+    if (!c.messageSignatureOk) problem = `minisign signature by key ${sig.keyId} does not match the data (algorithm ${sig.algorithm})`;
+    else if (!c.globalSignatureOk) problem = `minisign signature by key ${sig.keyId}: the trusted comment is not signed (global signature invalid)`;
+    else return { kind: 'minisign', signers: [key.id], signerLabels: [key.label], problems: [], trustedComment: sig.trustedComment };
+  }
+  return failedResult('minisign', problem);
 }

@@ -3,6 +3,7 @@
  * and cross-checked with Debian's `minisign` binary in both directions.
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import fc from 'fast-check';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash, generateKeyPairSync, randomBytes, sign } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -156,6 +157,27 @@ describe('minisign vectors (SOURCES.md verdicts)', () => {
       expect(r.signers).toEqual([]);
       expect(r.problems[0]).toMatch(/Malformed minisign signature/);
     }
+  });
+
+  it('every single-character change after the untrusted comment is refused (signature, key id, algorithm, trusted comment, global signature)', () => {
+    const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+    for (const name of ['test.txt.legacy-rust.minisig', 'test.txt.prehashed-rust.minisig']) {
+      const text = read(name).toString('latin1');
+      const start = text.indexOf('\n') + 1;
+      let tried = 0;
+      for (let i = start; i < text.length - 1; i++) {
+        const c = text[i]!;
+        const other = c === '\n' ? ' ' : B64[(B64.indexOf(c) + 1) % 64] ?? 'x';
+        const mutated = text.slice(0, i) + other + text.slice(i + 1);
+        expect(verifyMinisign(TEST_TXT, mutated, [jedisct1]).signers, `${name} @${i}`).toEqual([]);
+        tried++;
+      }
+      expect(tried).toBeGreaterThan(200);
+    }
+  });
+
+  it('random bytes never verify and never throw', () => {
+    fc.assert(fc.property(fc.uint8Array({ maxLength: 400 }), (bytes) => verifyMinisign(TEST_TXT, bytes, [jedisct1]).signers.length === 0), { numRuns: 300 });
   });
 
   it('a signature checks only against minisign keys (an ed25519 line of the same key has no key number)', async () => {
