@@ -120,12 +120,21 @@ export interface MinisignChecks {
   globalSignatureOk: boolean;
 }
 
+/**
+ * The signed data: the message bytes, or only their BLAKE2b-512 digest (64 bytes, computed while
+ * streaming a large file), which suffices for prehashed `ED` signatures but not for legacy `Ed`.
+ */
+export type MinisignMessage = Uint8Array | { blake2b512: Uint8Array };
+
 /** Runs every check of `sig` against `key` for `message`; never throws. */
-export function minisignChecks(message: Uint8Array, sig: MinisignSignature, key: Pick<MinisignTrustedKey, 'keyNum' | 'publicKey'>): MinisignChecks {
-  const signed = sig.algorithm === 'ED' ? createHash('blake2b512').update(message).digest() : message;
+export function minisignChecks(message: MinisignMessage, sig: MinisignSignature, key: Pick<MinisignTrustedKey, 'keyNum' | 'publicKey'>): MinisignChecks {
+  const prehashed = message instanceof Uint8Array ? null : Buffer.from(message.blake2b512);
+  const signed = sig.algorithm === 'ED'
+    ? (prehashed ?? createHash('blake2b512').update(message as Uint8Array).digest())
+    : prehashed === null ? (message as Uint8Array) : null;
   return {
     keyIdMatches: sig.keyNum.equals(key.keyNum),
-    messageSignatureOk: verifyEd25519(key.publicKey, signed, sig.signature),
+    messageSignatureOk: signed !== null && verifyEd25519(key.publicKey, signed, sig.signature),
     globalSignatureOk: verifyEd25519(key.publicKey, Buffer.concat([sig.signature, sig.trustedCommentBytes]), sig.globalSignature),
   };
 }
@@ -135,8 +144,9 @@ export function minisignChecks(message: Uint8Array, sig: MinisignSignature, key:
  * Never throws for bad input: a malformed file, a key id no trusted minisign key has, a bad
  * message signature or a bad global signature each give an empty `signers` and one `problems`
  * line. On success `signers` holds the key's `id` and `trustedComment` the verified comment.
+ * Given only a digest, a legacy `Ed` signature does not verify (it signs the whole message).
  */
-export function verifyMinisign(message: Uint8Array, signature: Uint8Array | string, keys: readonly TrustedKey[]): SignatureResult {
+export function verifyMinisign(message: MinisignMessage, signature: Uint8Array | string, keys: readonly TrustedKey[]): SignatureResult {
   let sig: MinisignSignature;
   try {
     sig = parseMinisignSignature(signature);
