@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
+import { dashboardDir } from '../../src-main/cli/commands/daemon';
 
 const ROOT = process.cwd();
 const dirs: string[] = [];
@@ -74,8 +75,7 @@ describe.runIf(process.platform !== 'win32')('CLI shim resources/bin/upkeep', ()
 });
 
 describe('the packaged CLI finds what stays inside app.asar', () => {
-  it('serves the dashboard from app.asar while running from app.asar.unpacked, and reads the real version', async () => {
-    const { dashboardDir } = await import('../../src-main/cli/commands/daemon');
+  it('serves the dashboard from app.asar while running from app.asar.unpacked', () => {
     const res = '/opt/Upkeep/resources';
     const present = new Set([`${res}/app.asar.unpacked/package.json`, `${res}/app.asar/out/renderer/index.html`]);
     expect(dashboardDir(`${res}/app.asar.unpacked/dist/node/src-main/cli/commands`, (p) => present.has(p))).toBe(`${res}/app.asar/out/renderer`);
