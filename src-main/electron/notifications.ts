@@ -99,17 +99,50 @@ export interface NotifierDeps {
   icon?: string;
 }
 
+/** How long a failure's second report (update_failed, then rolled_back) counts as the same failure. */
+export const SAME_FAILURE_MS = 5 * 60 * 1000;
+
 /**
- * Returns a function that shows a core notification natively (respecting quiet hours) and returns
- * the content it showed, or null. Shown notifications are kept referenced until closed so their
- * click handler survives garbage collection.
+ * The key of a failed update: a failed apply is reported as `update_failed` and as `rolled_back`
+ * (with the cause); both carry the target, the version tried and the error code. Null for
+ * notifications that are not about a failure (a manual rollback has no error).
  */
-export function createNotifier(deps: NotifierDeps): (n: UpkeepNotification) => NotificationContent | null {
+export function failureKey(n: UpkeepNotification): string | null {
+  if (n.type === 'update_failed' || (n.type === 'rolled_back' && n.error)) {
+    const version = n.type === 'rolled_back' ? (n.from_version ?? n.version) : n.version;
+    return `${n.target ?? ''}|${version ?? ''}|${n.error?.code ?? ''}`;
+  }
+  return null;
+}
+
+/** The one notification that sums up what quiet hours held back. */
+export function quietSummary(held: readonly NotificationContent[]): NotificationContent {
+  const titles = held.map((h) => h.title);
+  const body = titles.length <= 3 ? `${titles.join('. ')}.` : `${titles.slice(0, 3).join('. ')}. And ${titles.length - 3} more.`;
+  return { title: `${held.length} notification${held.length === 1 ? '' : 's'} during quiet hours`, body, urgency: 'normal', route: '#/' };
+}
+
+export interface Notifier {
+  /** Shows a core notification (or holds it during quiet hours); returns what was shown, or null. */
+  (n: UpkeepNotification): NotificationContent | null;
+  /** Call periodically: once quiet hours are over, shows one summary of what they held. */
+  flushQuiet(): NotificationContent | null;
+}
+
+/**
+ * Returns a function that shows a core notification natively and returns the content it showed,
+ * or null. One failure gives one notification (its update_failed and rolled_back reports are
+ * merged); non-critical notifications during quiet hours are held and summarised in one
+ * notification afterwards. Shown notifications are kept referenced until closed so their click
+ * handler survives garbage collection.
+ */
+export function createNotifier(deps: NotifierDeps): Notifier {
   const live = new Set<NativeNotification>();
-  return (n) => {
-    if (!deps.isSupported()) return null;
-    const content = decideNotification(n, { quietHours: deps.quietHours(), now: (deps.now ?? (() => new Date()))(), nameOf: deps.nameOf });
-    if (!content) return null;
+  const failures = new Map<string, number>();
+  const held: NotificationContent[] = [];
+  const now = () => (deps.now ?? (() => new Date()))();
+
+  const show = (content: NotificationContent): NotificationContent => {
     const native = deps.create({ title: content.title, body: content.body, urgency: content.urgency, ...(deps.icon ? { icon: deps.icon } : {}) });
     live.add(native);
     native.on('click', () => {
@@ -120,4 +153,30 @@ export function createNotifier(deps: NotifierDeps): (n: UpkeepNotification) => N
     native.show();
     return content;
   };
+
+  const flushQuiet = (): NotificationContent | null => {
+    if (held.length === 0 || !deps.isSupported() || isWithinQuietHours(deps.quietHours(), now())) return null;
+    return show(quietSummary(held.splice(0)));
+  };
+
+  const notify = ((n: UpkeepNotification) => {
+    if (!deps.isSupported()) return null;
+    const summary = flushQuiet();
+    const content = notificationContent(n, deps.nameOf);
+    if (!content) return summary;
+    const key = failureKey(n);
+    if (key !== null) {
+      const t = now().getTime();
+      for (const [k, at] of failures) if (t - at > SAME_FAILURE_MS) failures.delete(k);
+      if (failures.has(key)) return null;
+      failures.set(key, t);
+    }
+    if (content.urgency !== 'critical' && isWithinQuietHours(deps.quietHours(), now())) {
+      held.push(content);
+      return null;
+    }
+    return show(content);
+  }) as Notifier;
+  notify.flushQuiet = flushQuiet;
+  return notify;
 }
