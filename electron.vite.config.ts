@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { defineConfig } from 'electron-vite';
 import react from '@vitejs/plugin-react';
-import { originalFsPlugin } from './scripts/main-build';
+import { devCspPlugin, originalFsPlugin } from './scripts/vite-plugins';
 
 // One build for the tray app: Electron main, the preload bridge and the React renderer.
 // The renderer build (out/renderer) is also what the daemon serves as the web dashboard.
@@ -29,7 +29,7 @@ export default defineConfig({
   renderer: {
     root: resolve(__dirname, 'src-renderer'),
     base: './',
-    plugins: [react({})],
+    plugins: [react({}), devCspPlugin()],
     build: {
       minify: true,
       outDir: resolve(__dirname, 'out/renderer'),

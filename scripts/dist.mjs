@@ -8,8 +8,8 @@
 // 3. electron-builder with electron-builder.yml.
 //    Electron's runtime binary (node_modules/electron/dist) may be missing (e.g. offline installs).
 //    Then, if ELECTRON_DIST names a local Electron dist folder, only the unpacked Linux `dir`
-//    target is built from it (electronDist option); otherwise it says so and stops after step 2
-//    with exit code 0.
+//    target is built from it (electronDist option); otherwise it says so and fails (exit 1)
+//    after step 2: `npm run dist` succeeds only when something was packaged.
 //
 // Options: --dir (unpacked app only), --skip-build (reuse out/ and dist/node/).
 import fs from 'node:fs';
@@ -71,8 +71,8 @@ async function main(argv) {
     dirOnly,
   });
   if (plan.kind === 'skip') {
-    console.log(plan.message);
-    return 0;
+    console.error(plan.message);
+    return 1;
   }
   if (plan.kind === 'error') {
     console.error(plan.message);
@@ -86,7 +86,16 @@ async function main(argv) {
   const platform = builder.Platform[BUILDER_PLATFORM[plan.platform]];
   console.log(`dist: electron-builder ${plan.platform} ${plan.targets.join(', ')}${plan.electronDist ? ` (Electron from ${plan.electronDist})` : ''}`);
   const artifacts = await builder.build({ projectDir: ROOT, targets: platform.createTarget(plan.targets), config, publish: 'never' });
-  for (const a of artifacts) console.log(`dist: wrote ${path.relative(ROOT, a)}`);
+  return reportArtifacts(artifacts, (m) => console.log(m), (m) => console.error(m));
+}
+
+/** Lists what was written; no artifact at all is a failure (exit code 1). */
+export function reportArtifacts(artifacts, log, error) {
+  if (!artifacts || artifacts.length === 0) {
+    error('dist: electron-builder finished but packaged nothing');
+    return 1;
+  }
+  for (const a of artifacts) log(`dist: wrote ${path.relative(ROOT, a)}`);
   return 0;
 }
 

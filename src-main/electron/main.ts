@@ -4,10 +4,12 @@
  * start-at-login and "apply when I quit". Decisions live in the small modules beside this file;
  * this file only wires Electron to them.
  */
+import fs from 'node:fs';
 import path from 'node:path';
 import os from 'node:os';
+import { spawnSync } from 'node:child_process';
 import { pathToFileURL } from 'node:url';
-import { app, ipcMain, Notification, shell } from 'electron';
+import { app, ipcMain, Notification, powerMonitor, shell } from 'electron';
 import { createDaemon } from '../engine/daemon';
 import type { DaemonCore } from '../engine/daemon-types';
 import { startServer, type RunningServer } from '../server/index';
@@ -18,12 +20,19 @@ import { createWindowManager } from './windows';
 import { forwardEvents, registerIpcHandlers } from './ipc-main';
 import { createNotifier } from './notifications';
 import { createTrayPresenter, createTrayView, type TrayView } from './tray';
-import { buildStartupErrorMenuModel, type TrayAction } from './tray-model';
+import { buildStartupErrorMenuModel, isWorking, type TrayAction } from './tray-model';
 import { ApplyOnQuitList, createBeforeQuitHandler, runApplyOnQuit } from './apply-on-quit';
 import { configPathFor, createAppController } from './app-controller';
-import { autostartDirFor, createLoginItem, HIDDEN_ARG } from './login-item';
+import { autostartDirFor, autostartExecPath, createLoginItem, parseNameHasOwner, startupVisibility, STATUS_NOTIFIER_QUERY } from './login-item';
+import { appPaths, isNoTargetsError, starterConfigText } from '../engine/app-paths';
 
 const APP_ID = 'dev.upkeep.app';
+
+// The same folders the command line looks in (engine/app-paths.ts), also when running unpackaged.
+const paths = appPaths(process.platform, process.env, os.homedir());
+app.setPath('userData', paths.userData);
+// Chromium's caches are bulky: on Windows keep them in the local, not the roaming, profile.
+if (process.platform === 'win32') app.setPath('sessionData', path.join(path.dirname(paths.downloadDir), 'Session'));
 
 initLogging();
 
@@ -34,9 +43,13 @@ const resourcesDir = app.isPackaged ? process.resourcesPath : path.join(app.getA
 let core: DaemonCore | null = null;
 let server: RunningServer | null = null;
 let quitting = false;
+/** The OS is shutting down or logging off: no new work before exiting. */
+let sessionEnding = false;
 let trayView: TrayView | null = null;
 const stops: (() => void)[] = [];
-const applyOnQuit = new ApplyOnQuitList();
+const applyOnQuit = new ApplyOnQuitList(path.join(paths.userData, 'apply-on-quit.json'));
+/** Targets as last shown in the tray (to know synchronously whether an operation runs). */
+let lastTargets: import('../../src-shared/api').TargetView[] = [];
 
 const windows = createWindowManager({
   location,
@@ -55,11 +68,23 @@ const loginItem = createLoginItem({
   platform: process.platform,
   getLoginItemSettings: () => app.getLoginItemSettings(),
   setLoginItemSettings: (s) => app.setLoginItemSettings(s),
-  execPath: process.env.APPIMAGE || process.execPath,
+  execPath: autostartExecPath(process.env, process.execPath),
   autostartDir: autostartDirFor(process.env, os.homedir()),
 });
 
-const configPath = configPathFor(process.argv.slice(1), process.env, app.getPath('userData'));
+const configPath = configPathFor(process.argv.slice(1), process.env, paths.userData);
+
+/** First run: a commented starter config where the tray and the CLI both look for it. */
+function ensureStarterConfig(): void {
+  if (configPath !== paths.configFile || fs.existsSync(configPath)) return;
+  try {
+    fs.mkdirSync(path.dirname(configPath), { recursive: true });
+    fs.writeFileSync(configPath, starterConfigText(paths), { flag: 'wx' });
+    log.info(`created the starter configuration ${configPath}`);
+  } catch (err) {
+    log.warn('could not create the starter configuration', err);
+  }
+}
 
 const notify = createNotifier({
   create: (o) => new Notification({ title: o.title, body: o.body, urgency: o.urgency, ...(o.icon ? { icon: o.icon } : {}) }),
@@ -85,7 +110,10 @@ const controller = createAppController({
   report,
   changed: () => void presenter?.refresh(),
   retryStart: () => void startCore(),
-  showConfig: () => shell.showItemInFolder(configPath),
+  showConfig: () => {
+    if (!fs.existsSync(configPath)) ensureStarterConfig();
+    shell.showItemInFolder(configPath);
+  },
   quit: () => app.quit(),
   log,
 });
@@ -151,7 +179,10 @@ async function startCoreOnce(): Promise<void> {
       listTargets: () => c.listTargets(),
       listPoints: (id) => c.listPoints(id),
       applyOnQuit: () => applyOnQuit.entries(),
-      onTargets: (targets) => applyOnQuit.prune(targets),
+      onTargets: (targets) => {
+        lastTargets = targets;
+        applyOnQuit.prune(targets);
+      },
       startAtLogin: () => loginItem.get(),
       view: tray(),
       log,
@@ -172,14 +203,16 @@ async function startCoreOnce(): Promise<void> {
     if (created) await created.close().catch((e: unknown) => log.warn('closing the core failed', e));
     const message = err instanceof Error ? err.message : String(err);
     log.error('core did not start', err);
-    tray().render('error', `Upkeep — not running: ${message}`, buildStartupErrorMenuModel(message));
+    const noTargets = isNoTargetsError(message);
+    tray().render('error', noTargets ? 'Upkeep — no targets yet' : `Upkeep — not running: ${message.split('\n')[0]}`, buildStartupErrorMenuModel(message, { noTargets }));
   }
 }
 
 /** Work done before the process exits: the chosen updates, then the API and the core closed. */
 async function beforeExit(): Promise<void> {
   const c = core;
-  if (c) {
+  // At shutdown there is no time to apply: the saved choices are applied at the next start.
+  if (c && !sessionEnding) {
     const entries = applyOnQuit.entries();
     if (entries.length > 0) {
       log.info(`applying ${entries.length} update(s) before quitting`);
@@ -188,6 +221,7 @@ async function beforeExit(): Promise<void> {
         if (o.ok) log.info(`applied ${o.target} ${o.version} on quit`);
         else log.error(`apply on quit of ${o.target} ${o.version} failed: ${o.code} ${o.message}`);
       }
+      applyOnQuit.clear();
     }
   }
   for (const stop of stops.splice(0)) stop();
@@ -195,7 +229,34 @@ async function beforeExit(): Promise<void> {
   if (c) await c.close();
 }
 
-const onBeforeQuit = createBeforeQuitHandler({ beforeExit, quit: () => app.quit(), log });
+/** Quitting waits only for chosen updates or a running operation. */
+const needsWork = () => (!sessionEnding && applyOnQuit.entries().length > 0) || lastTargets.some((t) => isWorking(t.state));
+
+const onBeforeQuit = createBeforeQuitHandler({
+  needsWork,
+  beforeExit,
+  quit: () => app.quit(),
+  onWaiting: () => trayView?.render('working', 'Upkeep — finishing updates before quitting…', []),
+  log,
+});
+
+/** Whether a StatusNotifier host shows tray icons (Linux); null when it cannot be asked. */
+function trayHostAvailable(): boolean | null {
+  if (process.platform !== 'linux') return null;
+  const r = spawnSync('gdbus', STATUS_NOTIFIER_QUERY, { encoding: 'utf8', timeout: 3000 });
+  return r.status === 0 ? parseNameHasOwner(r.stdout) : null;
+}
+
+/** Choices of "Apply when I quit" that a logoff or shutdown left undone. */
+async function applyLeftovers(): Promise<void> {
+  const c = core;
+  const entries = applyOnQuit.entries();
+  if (!c || entries.length === 0) return;
+  log.info(`applying ${entries.length} update(s) chosen before the last session ended`);
+  const outcomes = await runApplyOnQuit(entries, (target, version) => c.apply(target, { version }));
+  for (const o of outcomes) if (!o.ok) log.error(`apply on quit of ${o.target} ${o.version} failed: ${o.code} ${o.message}`);
+  applyOnQuit.clear();
+}
 
 if (!app.requestSingleInstanceLock()) {
   app.quit();
@@ -215,9 +276,24 @@ if (!app.requestSingleInstanceLock()) {
     if (process.platform === 'win32') app.setAppUserModelId(APP_ID);
     // Registered once for the app's lifetime; requests fail with ERR_INTERNAL while the core is down.
     registerIpcHandlers({ ipcMain, core: () => core, shell, allowed: location });
+    ensureStarterConfig();
     await startCore();
-    const hidden = process.argv.includes(HIDDEN_ARG) || (process.platform === 'darwin' && app.getLoginItemSettings().wasOpenedAtLogin);
-    if (!hidden) windows.show();
+    const visibility = startupVisibility({ platform: process.platform, argv: process.argv, openAtLogin: process.platform === 'darwin' && loginItem.get(), trayHostAvailable: trayHostAvailable() });
+    if (visibility.note) log.warn(visibility.note);
+    if (visibility.showWindow) windows.show();
     else if (process.platform === 'darwin') app.dock?.hide();
+    void applyLeftovers().catch((err: unknown) => log.error('applying the leftover choices failed', err));
+    // Quiet hours end while nothing happens: the summary of what they held comes anyway.
+    setInterval(() => notify.flushQuiet(), 60_000).unref();
+    // Shutdown/reboot (Linux, macOS): delay it only to finish what runs; chosen updates stay saved
+    // for the next start. Windows logoff sends no before-quit: the saved choices cover it too.
+    // (Electron's typings omit the event argument its documentation describes.)
+    const onShutdown = (e: { preventDefault(): void }) => {
+      sessionEnding = true;
+      if (!lastTargets.some((t) => isWorking(t.state))) return;
+      e.preventDefault();
+      void (core?.close() ?? Promise.resolve()).finally(() => app.quit());
+    };
+    powerMonitor.on('shutdown', onShutdown as unknown as () => void);
   });
 }

@@ -1,4 +1,7 @@
 import { describe, it, expect } from 'vitest';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { ApplyOnQuitList, createBeforeQuitHandler, runApplyOnQuit } from '../../src-main/electron/apply-on-quit';
 import type { ApplyResult } from '../../src-shared/api';
 import { BusyError } from '../../src-shared/errors';
@@ -78,5 +81,50 @@ describe('before-quit handler', () => {
     await new Promise((r) => setImmediate(r));
     expect(quits).toBe(1);
     expect(errors).toHaveLength(1);
+  });
+});
+
+describe('quitting without blocking every quit', () => {
+  it('lets a quit with nothing to do through at once', () => {
+    let ran = 0;
+    const handler = createBeforeQuitHandler({ needsWork: () => false, beforeExit: async () => void ran++, quit: () => {} });
+    const e = { prevented: false, preventDefault() { this.prevented = true; } };
+    expect(handler(e)).toBe(true);
+    expect(e.prevented).toBe(false);
+    expect(ran).toBe(0);
+  });
+
+  it('holds a quit with work at most the timeout, with feedback', async () => {
+    let quits = 0;
+    let waiting = 0;
+    const errors: unknown[] = [];
+    const handler = createBeforeQuitHandler({
+      needsWork: () => true, beforeExit: () => new Promise(() => {}), quit: () => void quits++, onWaiting: () => void waiting++, timeoutMs: 30,
+      log: { error: (...a) => void errors.push(a) },
+    });
+    expect(handler({ preventDefault() {} })).toBe(false);
+    expect(waiting).toBe(1);
+    await new Promise((r) => setTimeout(r, 80));
+    expect(quits).toBe(1);
+    expect(String((errors[0] as unknown[])[0])).toMatch(/took too long/);
+  });
+
+  it('keeps the choices in a file, so a session that ended without before-quit applies them at the next start', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'upkeep-aoq-'));
+    try {
+      const file = path.join(dir, 'apply-on-quit.json');
+      const list = new ApplyOnQuitList(file);
+      list.toggle('demo', '2.0.0');
+      list.toggle('db', '9.1.0');
+      list.toggle('db', '9.1.0');
+      // The process ends (Windows logoff): a new process reads what is still to do.
+      expect(new ApplyOnQuitList(file).entries()).toEqual([{ target: 'demo', version: '2.0.0' }]);
+      new ApplyOnQuitList(file).clear();
+      expect(new ApplyOnQuitList(file).entries()).toEqual([]);
+      fs.writeFileSync(file, 'not json');
+      expect(new ApplyOnQuitList(file).entries()).toEqual([]);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -25,14 +25,24 @@ describe('scripts/dist.mjs', () => {
     expect(skip.message).toContain('ELECTRON_DIST');
   });
 
-  it.runIf(!fs.existsSync(path.join(ROOT, 'node_modules/electron/dist')))('exits 0 with an explanation when Electron is missing', () => {
+  it.runIf(!fs.existsSync(path.join(ROOT, 'node_modules/electron/dist')))('fails with an explanation when Electron is missing (nothing packaged)', () => {
     const env = { ...process.env };
     delete env.ELECTRON_DIST;
     const r = spawnSync(process.execPath, [path.join(ROOT, 'scripts/dist.mjs'), '--skip-build'], { cwd: ROOT, encoding: 'utf8', env });
-    expect(r.status).toBe(0);
-    expect(r.stdout).toContain('Electron runtime is not installed');
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain('Electron runtime is not installed');
     const bad = spawnSync(process.execPath, [path.join(ROOT, 'scripts/dist.mjs'), '--skip-build'], { cwd: ROOT, encoding: 'utf8', env: { ...env, ELECTRON_DIST: path.join(ROOT, 'does-not-exist') } });
     expect(bad.status).toBe(1);
     expect(bad.stderr).toContain('does not exist');
+  });
+
+  it('fails when electron-builder returns no artifact', async () => {
+    const { reportArtifacts } = (await import(pathToFileURL(path.join(ROOT, 'scripts/dist.mjs')).href)) as { reportArtifacts: (a: string[], log: (m: string) => void, err: (m: string) => void) => number };
+    const errors: string[] = [];
+    expect(reportArtifacts([], () => {}, (m) => void errors.push(m))).toBe(1);
+    expect(errors).toEqual(['dist: electron-builder finished but packaged nothing']);
+    const lines: string[] = [];
+    expect(reportArtifacts([path.join(ROOT, 'release/Upkeep-x86_64.AppImage')], (m) => void lines.push(m), () => {})).toBe(0);
+    expect(lines).toEqual(['dist: wrote release/Upkeep-x86_64.AppImage']);
   });
 });

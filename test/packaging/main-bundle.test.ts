@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { builtinModules } from 'node:module';
 import fs from 'node:fs';
 import path from 'node:path';
-import { useOriginalFs } from '../../scripts/main-build';
+import { useOriginalFs } from '../../scripts/vite-plugins';
 
 const ROOT = process.cwd();
 const bundle = path.join(ROOT, 'out', 'main', 'index.js');
