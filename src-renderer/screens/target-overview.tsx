@@ -115,7 +115,8 @@ export function TargetOverviewTab({ target }: { target: TargetView }) {
         <div className="section-head">
           <h2 id="update-title">{version ? `Version ${newest ?? version} is available` : 'No update available'}</h2>
           <div className="flags">
-            {version && critical ? <FlagBadge kind="critical" /> : null}
+            {/* The header's status badge already says "Critical update" for the newest release. */}
+            {version && critical && !(state.kind === 'available' && state.is_critical && state.version === version) ? <FlagBadge kind="critical" /> : null}
             {version && breaking ? <FlagBadge kind="breaking" /> : null}
             {release?.migrations_required ? <FlagBadge kind="migrations" /> : null}
             {version && target.held_version === version ? <FlagBadge kind="held" /> : null}

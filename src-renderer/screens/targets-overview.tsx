@@ -46,9 +46,10 @@ function TargetCard({ target }: { target: TargetView }) {
           <dd>{formatDateTime(target.last_checked_at)}</dd>
         </div>
       </dl>
-      {available && (critical || breaking) ? (
+      {available && ((critical && state.kind !== 'available') || breaking) ? (
         <p className="flags">
-          {critical ? <FlagBadge kind="critical" /> : null}
+          {/* The status badge already says "Critical update" while the state is available. */}
+          {critical && state.kind !== 'available' ? <FlagBadge kind="critical" /> : null}
           {breaking ? <FlagBadge kind="breaking" /> : null}
         </p>
       ) : null}
