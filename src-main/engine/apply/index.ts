@@ -12,6 +12,7 @@ import { recover } from './recover';
 import type { ApplyHooks } from './transaction';
 import { executeTransaction, spaceNeeded } from './transaction';
 import { assertFreeSpace } from '../fs/space';
+import { assertInstallDirSafe } from '../fs/strict-modes';
 import { lexists } from './tree';
 import { planVersioned } from './versioned';
 
@@ -44,6 +45,7 @@ export async function applyRelease(plan: ApplyPlan, hooks: ApplyHooks = {}): Pro
     pointsDir: path.resolve(plan.pointsDir),
     retention: Math.max(1, Math.floor(plan.retention)),
   };
+  await assertInstallDirSafe(p.installDir);
   assertNotReserved(p.installDir, p.layout === 'versioned' ? ['versions', 'current'] : p.files.map((f) => f.path), p.reservedDirs ?? []);
   await recover(p);
   const installed = await readInstalled(p.stateDir);

@@ -22,6 +22,7 @@ import { recover } from './recover';
 import type { ApplyHooks } from './transaction';
 import { executeTransaction, spaceNeeded } from './transaction';
 import { assertFreeSpace } from '../fs/space';
+import { assertInstallDirSafe } from '../fs/strict-modes';
 import type { LocalChangePolicy, LocalCopy } from './switch-plan';
 import { planSwitch, probeVolume } from './switch-plan';
 import type { DiskState, FileRecord } from './tree';
@@ -63,6 +64,7 @@ export interface RollbackOutcome {
 export async function rollbackToPoint(o: RollbackOptions, hooks: ApplyHooks = {}): Promise<RollbackOutcome> {
   assertOpId(o.opId);
   const opts = { ...o, installDir: path.resolve(o.installDir), stateDir: path.resolve(o.stateDir), pointsDir: path.resolve(o.pointsDir) };
+  await assertInstallDirSafe(opts.installDir);
   await recover(opts);
   const points = await listPoints(opts.pointsDir);
   const point = opts.rollbackId === undefined ? points[0] : points.find((p) => p.rollback_id === opts.rollbackId);

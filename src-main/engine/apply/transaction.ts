@@ -13,7 +13,7 @@ import { setInstalled } from './installed';
 import type { Journal } from './journal';
 import { deleteJournal, mkdirMode, setPhase, undoOp, runOp, writeJournal } from './journal';
 import { deletePoint, prunePoints, sweepPointLeftovers, writePoint } from './points';
-import { copyDurable, dirBytes, fsyncDirs, IO_CONCURRENCY, isCode, mapLimit, pruneEmptyParents, rmdirIfEmpty, rmrf, under } from './tree';
+import { copyDurable, recheckParents, dirBytes, fsyncDirs, IO_CONCURRENCY, isCode, mapLimit, pruneEmptyParents, rmdirIfEmpty, rmrf, under } from './tree';
 import { pruneVersions, VERSIONS_DIR } from './versioned';
 
 /** Mode of the directories Upkeep creates in an install dir (explicit: never the umask's choice). */
@@ -89,6 +89,17 @@ async function stage(j: Journal, hooks: ApplyHooks): Promise<void> {
   await fsyncDirs(dirsToSync);
 }
 
+/** False when a directory between the install dir and `abs` became a link leading out (see recheckParents). */
+async function parentsSafe(root: string, abs: string): Promise<boolean> {
+  try {
+    await recheckParents(root, abs);
+    return true;
+  } catch (err) {
+    if (err instanceof UpkeepError && err.code === 'ERR_UNSAFE_PATH') return false;
+    throw err;
+  }
+}
+
 /**
  * What a transaction will write, per directory (bytes): staged copies in the install dir (hard
  * links and symbolic links need none) and backups, which are renames on the same filesystem and
@@ -128,6 +139,10 @@ async function switchOps(j: Journal, hooks: ApplyHooks): Promise<void> {
   const touched = new Set<string>();
   let done = 0;
   for (const op of j.ops) {
+    if (op.t === 'rename') {
+      await recheckParents(j.install_dir, op.from);
+      await recheckParents(j.install_dir, op.to);
+    }
     await runOp(op);
     if (op.t === 'rename') {
       touched.add(path.dirname(op.from));
@@ -197,6 +212,8 @@ export async function undoTransaction(j: Journal, hooks: ApplyHooks = {}): Promi
     const touched = new Set<string>();
     let done = 0;
     for (const op of [...j.ops].reverse()) {
+      // Never undo through a directory someone swapped for a link leading out: leave it be.
+      if (op.t === 'rename' && !((await parentsSafe(j.install_dir, op.from)) && (await parentsSafe(j.install_dir, op.to)))) continue;
       await undoOp(op);
       touched.add(path.dirname(op.t === 'rename' ? op.from : op.path));
       hooks.onProgress?.({ phase: 'rollback', done: ++done, total: j.ops.length });
@@ -205,6 +222,7 @@ export async function undoTransaction(j: Journal, hooks: ApplyHooks = {}): Promi
   }
   const dirs = new Set<string>();
   for (const item of j.stage) {
+    if (!(await parentsSafe(j.install_dir, item.path))) continue;
     await fsp.rm(item.path, { force: true });
     dirs.add(path.dirname(item.path));
   }

@@ -138,9 +138,49 @@ export async function fsyncDirs(dirs: Iterable<string>): Promise<void> {
  * blobs: a byte copy is needed here because the cache keeps its blob.
  */
 export async function copyDurable(src: string, dest: string, mode: number): Promise<void> {
-  await fsp.copyFile(src, dest, fsc.COPYFILE_FICLONE); // replaces a leftover `dest`
-  await fsp.chmod(dest, mode & 0o7777);
-  await fsyncPath(dest);
+  await fsp.rm(dest, { force: true }); // a leftover of an earlier attempt
+  // COPYFILE_EXCL creates with O_EXCL: a symbolic link planted at `dest` is never followed.
+  await fsp.copyFile(src, dest, fsc.COPYFILE_FICLONE | fsc.COPYFILE_EXCL);
+  const fh = await fsp.open(dest, fsc.O_RDONLY | fsc.O_NOFOLLOW);
+  try {
+    await fh.chmod(mode & 0o7777);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
+ * Re-checks, right before a rename, that every directory between `root` and `abs` is still a
+ * directory, or a symbolic link that resolves inside `root` (as planned): a directory swapped
+ * for a link leading out since planning refuses the operation with ERR_UNSAFE_PATH (lstat,
+ * never following). Paths outside `root` are not checked.
+ */
+export async function recheckParents(root: string, abs: string): Promise<void> {
+  const rel = path.relative(root, path.dirname(abs));
+  if (rel === '' || rel.startsWith('..') || path.isAbsolute(rel)) return;
+  let cur = root;
+  for (const seg of rel.split(path.sep)) {
+    cur = path.join(cur, seg);
+    let st;
+    try {
+      st = await fsp.lstat(cur);
+    } catch (err) {
+      if (isCode(err, 'ENOENT')) return; // created by a later op: nothing to follow
+      throw err;
+    }
+    if (st.isDirectory()) continue;
+    if (st.isSymbolicLink()) {
+      let real: string | null = null;
+      try {
+        real = await fsp.realpath(cur);
+      } catch {
+        real = null;
+      }
+      if (real !== null && inside(await fsp.realpath(root), real)) continue;
+    }
+    throw new VerificationError('ERR_UNSAFE_PATH', `${path.relative(root, cur)} changed into ${st.isSymbolicLink() ? 'a symbolic link leading outside the install dir' : 'something that is not a directory'} during the operation; refusing to write through it`, { path: path.relative(root, cur).split(path.sep).join('/') });
+  }
 }
 
 /**
