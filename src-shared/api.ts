@@ -62,6 +62,8 @@ export interface ReleaseFileView {
   platform: string;
   arch: string;
   url: string;
+  /** A symbolic link entry's target (then `sha256` and `url` are empty and `size` is 0). */
+  target?: string;
 }
 
 export interface ReleaseView {

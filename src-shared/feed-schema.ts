@@ -67,7 +67,8 @@ export function unsafeModeReason(mode: number): string | null {
   return null;
 }
 
-export const ManifestFileSchema = z.object({
+/** A regular file of the managed tree, downloaded from `url` and checked against `sha256`/`size`. */
+export const RegularFileSchema = z.object({
   path: z.string(),
   type: z.enum(FILE_TYPES).default('file'),
   sha256: hex64,
@@ -77,7 +78,28 @@ export const ManifestFileSchema = z.object({
   arch: z.enum(ARCHES).default('any'),
   url: z.string().min(1),
 });
+export type RegularManifestFile = z.infer<typeof RegularFileSchema>;
+
+/**
+ * A symbolic link of the managed tree: `target` is relative and `/`-separated; resolved from the
+ * link's directory it must stay inside the install dir (checked by the client and publisher).
+ */
+export const SymlinkFileSchema = z.object({
+  path: z.string(),
+  type: z.literal('symlink'),
+  target: z.string().min(1).max(4096),
+  platform: z.enum(PLATFORMS).default('any'),
+  arch: z.enum(ARCHES).default('any'),
+}).strict();
+export type SymlinkManifestFile = z.infer<typeof SymlinkFileSchema>;
+
+export const ManifestFileSchema = z.union([SymlinkFileSchema, RegularFileSchema]);
 export type ManifestFile = z.infer<typeof ManifestFileSchema>;
+
+/** True for a symbolic link entry. */
+export function isSymlinkEntry(f: ManifestFile): f is SymlinkManifestFile {
+  return f.type === 'symlink';
+}
 
 export const ReleaseManifestSchema = z.object({
   schema: z.literal(MANIFEST_SCHEMA),

@@ -31,7 +31,7 @@ import { runHook } from './hooks';
 import type { ManifestDetails } from './daemon-types';
 import { installFiles, rollbackFiles, verifyFiles, type ApplyFlags } from './files-target';
 import { runCommandApply, runCommandRollback, commandCurrentVersion, listCommandPoints } from './command-target';
-import { DsseEnvelopeSchema, type ReleaseManifest } from '../../src-shared/feed-schema';
+import { DsseEnvelopeSchema, isSymlinkEntry, type RegularManifestFile, type ReleaseManifest } from '../../src-shared/feed-schema';
 import { availableOf, derivedState, newOperationId, resultOf } from './operation-helpers';
 
 export interface EngineOptions {
@@ -489,7 +489,7 @@ export class Engine {
 
   private async fetchPhase(ctx: OpContext, lm: LoadedManifest) {
     const t = ctx.target;
-    const files = this.selectFiles(t, lm);
+    const files = this.selectFiles(t, lm).filter((f): f is RegularManifestFile => !isSymlinkEntry(f));
     const p = targetPaths(ctx.loaded.config, t.id);
     await this.setState(t.id, { kind: 'downloading', version: lm.manifest.version, progress: this.makeProgress(ctx, 'download', `Downloading ${lm.manifest.version}`, 0) });
     const started = Date.now();

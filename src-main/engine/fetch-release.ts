@@ -4,7 +4,7 @@
  */
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
-import type { ManifestFile } from '../../src-shared/feed-schema';
+import type { RegularManifestFile } from '../../src-shared/feed-schema';
 import { BlobCache } from './net/blob-cache';
 import { ProgressMeter } from './net/progress';
 import { resolveRelative } from './net/url-policy';
@@ -20,7 +20,8 @@ export interface FetchedRelease {
 }
 
 export interface FetchReleaseOptions {
-  files: ManifestFile[];
+  /** The regular files to fetch (symbolic link entries have no bytes). */
+  files: RegularManifestFile[];
   manifestUrl: string;
   cacheDir: string;
   allowInsecureHttp: boolean;

@@ -6,11 +6,12 @@
  * The engine (engine.ts) owns locking, resolution, download and the failure/rollback report.
  */
 import type { ApplyResult, RollbackResult } from '../../src-shared/api';
-import type { ManifestFile, ReleaseManifest } from '../../src-shared/feed-schema';
+import { isSymlinkEntry, type ManifestFile, type ReleaseManifest } from '../../src-shared/feed-schema';
 import type { FilesTargetConfig } from './config/schema';
 import type { Engine, OpContext } from './engine';
 import type { FetchedRelease } from './fetch-release';
 import { applyRelease, readInstalled, rollbackToPoint } from './apply';
+import { pruneDownloadCache } from './apply/cache-prune';
 import { BlobCache } from './net/blob-cache';
 import { exists } from './fs/atomic';
 import { runHook } from './hooks';
@@ -34,11 +35,24 @@ interface Release {
   current: string | null;
 }
 
+/** Prunes the shared download cache after a commit; a failure is only logged (the commit stands). */
+async function pruneCacheAfter(engine: Engine, ctx: OpContext, id: string): Promise<void> {
+  try {
+    const freed = await pruneDownloadCache(ctx.loaded.config);
+    if (freed > 0) engine.bus.log('info', `${id}: download cache pruned (${freed} bytes freed)`, id);
+  } catch (err) {
+    engine.bus.log('warn', `${id}: pruning the download cache failed: ${(err as Error).message}`, id);
+  }
+}
+
 /** A verify-only result: everything verified, nothing changed; lists the files that would change. */
 export async function verifyFiles(engine: Engine, ctx: OpContext, t: FilesTargetConfig, r: Release): Promise<ApplyResult> {
   const installed = await readInstalled(targetPaths(ctx.loaded.config, t.id).stateDir);
   const have = new Map((installed?.files ?? []).map((f) => [f.path, f]));
-  const changed = r.files.filter((f) => have.get(f.path)?.sha256 !== f.sha256 || have.get(f.path)?.mode !== modeOf(f)).map((f) => f.path);
+  const changed = r.files.filter((f) => {
+    const h = have.get(f.path);
+    return isSymlinkEntry(f) ? h?.target !== f.target : h?.sha256 !== f.sha256 || h?.mode !== modeOf(f);
+  }).map((f) => f.path);
   await engine.record(ctx.loaded, engine.historyRecord(t.id, 'verify', ctx.actor, ctx.started, r.current, r.manifest.version, 'success', undefined, ctx.opId, ctx.timings));
   return {
     success: true, target: t.id, version: r.manifest.version, from_version: r.current, verify_only: true,
@@ -66,7 +80,9 @@ export async function installFiles(
     opId: ctx.opId, target: t.id, installDir: t.install_dir, layout: t.layout, stateDir: p.stateDir, pointsDir: p.pointsDir,
     toVersion: m.version, onLocalChange: t.on_local_change,
     reservedDirs: [ctx.loaded.config.state_dir, ctx.loaded.config.download_dir, ctx.loaded.config.backup_dir, ctx.loaded.config.log.file, p.stateDir, p.pointsDir, p.cacheDir].filter((d): d is string => typeof d === 'string'), retention: effectivePolicy(t, (await readRuntime(ctx.loaded.config.state_dir, t.id)).settings).retention,
-    files: r.files.map((f) => ({ path: f.path, source: r.fetched.blobs.get(f.path)!, sha256: f.sha256, size: f.size, mode: modeOf(f) })),
+    files: r.files.map((f) => isSymlinkEntry(f)
+      ? { path: f.path, source: '', sha256: '', size: 0, mode: 0, target: f.target }
+      : { path: f.path, source: r.fetched.blobs.get(f.path)!, sha256: f.sha256, size: f.size, mode: modeOf(f) }),
   }, {
     onProgress: (pr) => engine.progress(ctx, phaseOf(pr.phase), `${labelOf(pr.phase)}${pr.file ? ` ${pr.file}` : ''}`, installPercent(pr.phase, pr.done, pr.total), { files_done: pr.done, files_total: pr.total, ...(pr.file ? { file: pr.file } : {}) }),
     verify: async () => {
@@ -101,6 +117,7 @@ export async function installFiles(
     engine.bus.log('error', `${t.id}: ${m.version} is installed, but recording it failed: ${(err as Error).message}`, t.id);
   }
   for (const c of outcome.localCopies) engine.bus.log('warn', `${t.id}: ${c.path} was edited locally; your copy is kept as ${c.kept_as}`, t.id);
+  await pruneCacheAfter(engine, ctx, t.id);
   engine.progress(ctx, 'commit', `Updated to ${m.version}`, 100);
   engine.bus.log('info', `${t.id}: updated ${r.current ?? 'nothing'} -> ${m.version}; rollback point ${outcome.rollbackId ?? 'none'}`, t.id);
   engine.bus.notify({ type: 'update_completed', target: t.id, version: m.version, from_version: r.current, message: `${t.name ?? t.id} updated to ${m.version}` });
@@ -133,6 +150,7 @@ export async function rollbackFiles(engine: Engine, ctx: OpContext, t: FilesTarg
   if (res.localCopies.length > 0) rec.local_copies = res.localCopies;
   await engine.record(ctx.loaded, rec);
   await updateRuntime(ctx.loaded.config.state_dir, t.id, (rt) => ({ ...rt, last_error: null }));
+  await pruneCacheAfter(engine, ctx, t.id);
   engine.bus.log('info', `${t.id}: rolled back ${res.fromVersion ?? 'nothing'} -> ${res.version ?? 'nothing'} (point ${res.rollbackId})`, t.id);
   engine.bus.notify({ type: 'rolled_back', target: t.id, version: res.version, from_version: res.fromVersion, message: `${t.name ?? t.id} rolled back to ${res.version ?? 'its state before the first install'}` });
   return { success: true, target: t.id, rollback_id: res.rollbackId, version: res.version, from_version: res.fromVersion, operation_id: ctx.opId };

@@ -1,22 +1,24 @@
 /**
  * Turns verified feed documents into the views UIs and APIs show.
  */
-import type { ReleaseManifest, ManifestFile } from '../../src-shared/feed-schema';
+import { isSymlinkEntry, type ReleaseManifest, type ManifestFile } from '../../src-shared/feed-schema';
 import type { ReleaseView, ReleaseFileView } from '../../src-shared/api';
 import { isBreaking } from './trust/select';
 
 /** The UI view of a verified manifest, as seen from `current` (for the breaking flag). */
 export function releaseView(m: ReleaseManifest, manifestSha256: string, current: string | null, files: ManifestFile[] = m.files): ReleaseView {
-  const fileViews: ReleaseFileView[] = files.map((f) => ({
-    path: f.path,
-    type: f.type,
-    sha256: f.sha256,
-    size: f.size,
-    ...(f.mode !== undefined ? { mode: f.mode } : {}),
-    platform: f.platform,
-    arch: f.arch,
-    url: f.url,
-  }));
+  const fileViews: ReleaseFileView[] = files.map((f) => isSymlinkEntry(f)
+    ? { path: f.path, type: f.type, sha256: '', size: 0, platform: f.platform, arch: f.arch, url: '', target: f.target }
+    : {
+      path: f.path,
+      type: f.type,
+      sha256: f.sha256,
+      size: f.size,
+      ...(f.mode !== undefined ? { mode: f.mode } : {}),
+      platform: f.platform,
+      arch: f.arch,
+      url: f.url,
+    });
   return {
     version: m.version,
     tag_name: m.tag_name ?? `v${m.version}`,

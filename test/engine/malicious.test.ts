@@ -88,6 +88,47 @@ describe('malicious manifests paths', () => {
   });
 });
 
+describe('symbolic link entries', () => {
+  async function withLinks(s: Setup, links: Array<{ path: string; target: string }>) {
+    const list: unknown[] = [{ path: 'bin/app', type: 'file', ...(await s.feed.blob('app 1.1.0')) }, { path: 'lib/real.so', type: 'file', ...(await s.feed.blob('real')) }];
+    for (const l of links) list.push({ path: l.path, type: 'symlink', target: l.target });
+    const payload = { schema: 'upkeep.manifest/1', product: 'demo', version: '1.1.0', channel: 'stable', released_at: '2026-11-20T00:00:00Z', files: list };
+    const m = await s.feed.manifest('1.1.0', payload, [s.key]);
+    await s.feed.index('stable', indexPayload(2, [{ version: '1.1.0', ...m }, s.entry1]), [s.key]);
+  }
+  const escapes: Array<[string, Array<{ path: string; target: string }>]> = [
+    ['a target climbing out', [{ path: 'lib/evil', target: '../../etc/passwd' }]],
+    ['an absolute target', [{ path: 'lib/evil', target: '/etc/passwd' }]],
+    ['a chain through another link of the release', [{ path: 'up', target: '..' }, { path: 'lib/evil', target: '../up/outside' }]],
+    ['a loop', [{ path: 'a', target: 'b' }, { path: 'b', target: 'a/x' }]],
+  ];
+  it.each(escapes)('%s => ERR_UNSAFE_PATH, install untouched', async (_name, links) => {
+    const s = await setup();
+    await withLinks(s, links);
+    await expectRefused(s, 'ERR_UNSAFE_PATH');
+  });
+
+  it('a link entry with sha256/url is not a valid manifest', async () => {
+    const s = await setup();
+    const payload = { schema: 'upkeep.manifest/1', product: 'demo', version: '1.1.0', channel: 'stable', released_at: '2026-11-20T00:00:00Z', files: [{ path: 'lib/x', type: 'symlink', target: 'y', ...(await s.feed.blob('y')) }] };
+    const m = await s.feed.manifest('1.1.0', payload, [s.key]);
+    await s.feed.index('stable', indexPayload(2, [{ version: '1.1.0', ...m }, s.entry1]), [s.key]);
+    await expectRefused(s, 'ERR_METADATA_INVALID');
+  });
+
+  it('installs links that stay inside, as links, and rolls them back', async () => {
+    const s = await setup();
+    await withLinks(s, [{ path: 'lib/libfoo.so', target: 'real.so' }, { path: 'current-lib', target: 'lib' }, { path: 'bin/tool', target: '../current-lib/libfoo.so' }]);
+    const r = await s.engine.apply('demo', {});
+    expect(r.version).toBe('1.1.0');
+    expect(await fsp.readlink(path.join(s.install, 'lib/libfoo.so'))).toBe('real.so');
+    expect(await fsp.readFile(path.join(s.install, 'bin/tool'), 'utf8')).toBe('real');
+    expect((await s.engine.getManifest('demo', '1.1.0')).release.files.find((f) => f.path === 'current-lib')).toMatchObject({ type: 'symlink', target: 'lib', size: 0 });
+    await s.engine.rollback('demo', {});
+    expect(await snapshot(s.install)).toEqual(s.before);
+  });
+});
+
 describe('malicious manifest modes', () => {
   const cases: Array<[string, number]> = [
     ['setuid', 0o4755],

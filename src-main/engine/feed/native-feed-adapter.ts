@@ -5,7 +5,7 @@
  * the items of this machine's platform/arch.
  */
 import { NotFoundError } from '../../../src-shared/errors';
-import type { ChannelIndex, ManifestFile } from '../../../src-shared/feed-schema';
+import { isSymlinkEntry, type ChannelIndex, type ManifestFile } from '../../../src-shared/feed-schema';
 import { parseTrust } from '../trust/feed-checks';
 import { candidateReleases, checkUpgradePolicy, filesForPlatform, isBreaking } from '../trust/select';
 import { resolveRelative } from '../net/url-policy';
@@ -81,6 +81,7 @@ export class NativeFeed implements Feed {
 }
 
 function item(f: ManifestFile, manifestUrl: string): ReleaseItem {
+  if (isSymlinkEntry(f)) return { kind: 'symlink', path: f.path, target: f.target, platform: f.platform, arch: f.arch };
   return {
     kind: 'file',
     path: f.path,

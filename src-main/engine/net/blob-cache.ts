@@ -18,6 +18,8 @@ export interface BlobFetchOptions {
 }
 
 const SHA256_RE = /^[0-9a-f]{64}$/;
+/** Partial downloads touched within this long (ms) are never pruned. */
+const PARTIAL_GRACE_MS = 10 * 60 * 1000;
 
 function normaliseDigest(sha256: string): string {
   const hex = sha256.toLowerCase();
@@ -118,6 +120,8 @@ export class BlobCache {
         try {
           const st = await fsp.lstat(p);
           if (!st.isFile()) continue;
+          // A partial written to recently may be another process's download in progress.
+          if (sub === 'partial' && Date.now() - st.mtimeMs < PARTIAL_GRACE_MS) continue;
           await fsp.rm(p, { force: true });
           freed += st.size;
         } catch (err) {

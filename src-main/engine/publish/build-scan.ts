@@ -10,7 +10,7 @@ import path from 'node:path';
 import { UsageError, VerificationError } from '../../../src-shared/errors';
 import { DEFAULT_LIMITS } from '../limits';
 import { assertPublishablePaths } from './feed-writer';
-import { assertSafeMode } from '../trust/select';
+import { assertSafeMode, checkSymlinkTargets } from '../trust/select';
 
 export interface ScannedFile {
   /** Manifest path: relative to the build dir, `/`-separated. */
@@ -19,9 +19,11 @@ export interface ScannedFile {
   source: string;
   sha256: string;
   size: number;
-  /** Permission bits (mode & 0o7777). */
+  /** Permission bits (mode & 0o7777); 0 for a symbolic link. */
   mode: number;
-  type: 'file' | 'executable';
+  type: 'file' | 'executable' | 'symlink';
+  /** A symbolic link's literal relative target (sha256 empty, size 0). */
+  target?: string;
 }
 
 export interface BuildScan {
@@ -58,8 +60,9 @@ function kindOf(st: Stats): string {
 
 /**
  * Scans `buildDir` recursively and returns its files sorted by path (code-unit order), each hashed.
- * Symlinks are accepted only when they resolve to a regular file inside the build; the manifest
- * then lists the target's bytes at the link's path (the feed format has no links).
+ * Symbolic links are recorded as links (manifest entries of type `symlink` with their relative
+ * target) when they resolve inside the build, also through the build's other links; a link that
+ * leaves it, or has an absolute target, is refused.
  * Throws ERR_USAGE (missing/empty build, special file, directory link, too many files) or
  * ERR_UNSAFE_PATH (link leaving the build, path a client would refuse) or ERR_UNSAFE_MODE (a file
  * with setuid, setgid or sticky bits or writable by everyone: fix the build's modes first).
@@ -73,7 +76,7 @@ export async function scanBuild(buildDir: string, maxFiles: number = DEFAULT_LIM
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new UsageError('ERR_USAGE', `Build directory ${buildDir} does not exist`);
     throw err;
   }
-  const found: Array<{ rel: string; source: string }> = [];
+  const found: Array<{ rel: string; source: string; target?: string }> = [];
   const warnings: string[] = [];
 
   const walk = async (dir: string, relDir: string): Promise<void> => {
@@ -99,11 +102,16 @@ export async function scanBuild(buildDir: string, maxFiles: number = DEFAULT_LIM
         if (!isInside(root, target)) {
           throw new VerificationError('ERR_UNSAFE_PATH', `Build file "${rel}" is a symlink that leaves the build directory (to ${target}); copy the file into the build instead`, { path: rel, target });
         }
-        const tst = await fsp.stat(target);
-        if (!tst.isFile()) {
-          throw new UsageError('ERR_USAGE', `Build file "${rel}" is a symlink to ${tst.isDirectory() ? 'a directory' : kindOf(tst)}; the feed format has no links, so replace it with real files`, { path: rel });
+        const literal = await fsp.readlink(abs);
+        if (path.isAbsolute(literal)) {
+          throw new VerificationError('ERR_UNSAFE_PATH', `Build file "${rel}" is a symlink with an absolute target (${literal}); make it relative so it stays inside the install dir`, { path: rel, target: literal });
         }
-        found.push({ rel, source: target });
+        const tst = await fsp.stat(target);
+        if (!tst.isFile() && !tst.isDirectory()) {
+          throw new UsageError('ERR_USAGE', `Build file "${rel}" is a symlink to ${kindOf(tst)}; only regular files, directories and links can be published`, { path: rel });
+        }
+        // Recorded as a link, never as a copy of what it points to.
+        found.push({ rel, source: abs, target: literal.split(path.sep).join('/') });
       } else {
         throw new UsageError('ERR_USAGE', `Build file "${rel}" is ${kindOf(st)}; only regular files can be published`, { path: rel });
       }
@@ -118,9 +126,14 @@ export async function scanBuild(buildDir: string, maxFiles: number = DEFAULT_LIM
   found.sort((a, b) => (a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : 0));
   assertPublishablePaths(found.map((f) => f.rel));
 
+  checkSymlinkTargets(found.map((f) => (f.target !== undefined ? { path: f.rel, type: 'symlink', target: f.target } : { path: f.rel })));
   const files: ScannedFile[] = [];
   let bytes = 0;
   for (const f of found) {
+    if (f.target !== undefined) {
+      files.push({ path: f.rel, source: f.source, sha256: '', size: 0, mode: 0, type: 'symlink', target: f.target });
+      continue;
+    }
     const st = await fsp.stat(f.source);
     const { sha256, size } = await hashFile(f.source);
     if (size !== st.size) throw new UsageError('ERR_USAGE', `Build file "${f.rel}" changed while it was being read; publish from a finished build`, { path: f.rel });

@@ -225,7 +225,7 @@ export async function publish(o: PublishOptions): Promise<PublishResult> {
     const blobDir = path.join(feedDir, BLOBS_DIR);
     await mkdirDurable(blobDir);
     let blobsWritten = 0;
-    for (const f of scan.files) if (await storeBlob(blobDir, f)) blobsWritten++;
+    for (const f of scan.files) if (f.type !== 'symlink' && (await storeBlob(blobDir, f))) blobsWritten++;
     if (blobsWritten > 0) await fsyncDir(blobDir);
 
     const payload = {
@@ -241,7 +241,7 @@ export async function publish(o: PublishOptions): Promise<PublishResult> {
       migrations_required: o.migrationsRequired ?? false,
       breaking_changes: breaking,
       ...(o.buildCommit ? { build_commit: o.buildCommit } : {}),
-      files: scan.files.map((f) => ({
+      files: scan.files.map((f) => f.type === 'symlink' ? { path: f.path, type: 'symlink' as const, target: f.target!, platform, arch } : ({
         path: f.path,
         type: f.type,
         sha256: f.sha256,

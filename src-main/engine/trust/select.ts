@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { PolicyError, VerificationError } from '../../../src-shared/errors';
-import { ARCHES, PLATFORMS, unsafeModeReason, type ChannelIndex, type IndexEntry, type ManifestFile, type ReleaseManifest } from '../../../src-shared/feed-schema';
+import { ARCHES, PLATFORMS, isSymlinkEntry, unsafeModeReason, type ChannelIndex, type IndexEntry, type ManifestFile, type ReleaseManifest } from '../../../src-shared/feed-schema';
 import { assertSafeRelativePath, checkManifestPaths, unsafePathError } from './paths';
 import { compareVersions, isMajorBump, isValidVersion, satisfiesRange } from './versions';
 
@@ -133,13 +133,63 @@ export function filesForPlatform(m: ReleaseManifest, platform: string, arch: str
  */
 export function checkInstallTrees(m: ReleaseManifest): void {
   for (const f of m.files) assertSafeRelativePath(f.path);
-  for (const f of m.files) assertSafeMode(f.path, f.mode);
+  for (const f of m.files) if (!isSymlinkEntry(f)) assertSafeMode(f.path, f.mode);
   for (const platform of PLATFORMS) {
     if (platform === 'any') continue;
     for (const arch of ARCHES) {
       if (arch === 'any') continue;
-      checkManifestPaths(filesForPlatform(m, platform, arch).map((f) => f.path));
+      const tree = filesForPlatform(m, platform, arch);
+      checkManifestPaths(tree.map((f) => f.path));
+      checkSymlinkTargets(tree);
     }
+  }
+}
+
+/** Most links followed while resolving one target (like the kernel's limit of 40). */
+const MAX_LINK_HOPS = 40;
+
+/**
+ * Refuses (VerificationError ERR_UNSAFE_PATH) symbolic link entries whose target is absolute,
+ * not `/`-separated, or that leads outside the install dir when resolved from the link's own
+ * directory, also through the other links of the same tree (a chain `a -> b/..`, `b -> ../..`),
+ * or that loops. FEED-FORMAT.md, symbolic links. Used by the client and the publisher.
+ */
+export function checkSymlinkTargets(tree: ReadonlyArray<{ path: string; type?: string; target?: string }>): void {
+  const links = new Map<string, string>();
+  for (const f of tree) if (f.type === 'symlink' && f.target !== undefined) links.set(f.path, f.target);
+  for (const [p, target] of links) {
+    const bad = (why: string): never => {
+      throw new VerificationError('ERR_UNSAFE_PATH', `Unsafe symlink in manifest: ${JSON.stringify(p.slice(0, 200))} -> ${JSON.stringify(target.slice(0, 200))} (${why})`, { path: p.slice(0, 200), target: target.slice(0, 200), reason: why });
+    };
+    if (target === '' || target.startsWith('/') || /^[A-Za-z]:/.test(target)) bad('absolute target');
+    if (target.includes('\\') || target.includes('\0')) bad('target contains a backslash or NUL');
+    // Resolve segment by segment from the link's directory; `stack` is the resolved path so far.
+    let hops = 0;
+    const resolve = (base: string[], rel: string): string[] => {
+      const stack = [...base];
+      const segs = rel.split('/');
+      for (let i = 0; i < segs.length; i++) {
+        const seg = segs[i]!;
+        if (seg === '' || seg === '.') continue;
+        if (seg === '..') {
+          if (stack.length === 0) bad('leads outside the install dir');
+          stack.pop();
+          continue;
+        }
+        stack.push(seg);
+        const via = links.get(stack.join('/'));
+        if (via !== undefined) {
+          if (++hops > MAX_LINK_HOPS) bad('too many levels of links (a loop)');
+          if (via.startsWith('/')) bad('leads through an absolute link');
+          stack.pop();
+          const next = resolve(stack, via);
+          stack.length = 0;
+          stack.push(...next);
+        }
+      }
+      return stack;
+    };
+    resolve(p.split('/').slice(0, -1), target);
   }
 }
 

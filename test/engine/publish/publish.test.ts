@@ -13,6 +13,7 @@ import {
   MANIFEST_PAYLOAD_TYPE,
   ReleaseManifestSchema,
 } from '../../../src-shared/feed-schema';
+import type { RegularManifestFile } from '../../../src-shared/feed-schema';
 
 const sha256 = (b: Uint8Array | string) => createHash('sha256').update(b).digest('hex');
 
@@ -107,7 +108,7 @@ describe('publish', () => {
     expect(byPath['bin/demo']).toMatchObject({ type: 'executable', mode: 0o755, size: exe.length, sha256: sha256(exe), platform: 'any', arch: 'any' });
     expect(byPath['etc/secret.conf']).toMatchObject({ type: 'file', mode: 0o600 });
     expect(byPath['README.md']).toMatchObject({ type: 'file', mode: 0o644 });
-    for (const f of manifest.files) {
+    for (const f of manifest.files as RegularManifestFile[]) {
       expect(f.url).toBe(`../blobs/sha256/${f.sha256}`);
       // The url resolves from manifests/ to the blob, whose bytes hash to the declared value.
       const blob = await fsp.readFile(path.resolve(feed, 'manifests', f.url));
@@ -214,7 +215,7 @@ describe('publish', () => {
     expect(index.releases[0]!.sha256).toBe(r2.manifestSha256);
     expect(index.releases[0]!.rollout?.started_at).toBe('2026-11-20T00:00:00Z');
     const { manifest } = readManifest(await fsp.readFile(r2.manifestPath), [keyA.pub]);
-    expect(manifest.files[0]!.sha256).toBe(sha256('two'));
+    expect((manifest.files[0] as RegularManifestFile).sha256).toBe(sha256('two'));
   });
 
   it('refuses a forced republish of a version another channel lists', async () => {
@@ -265,6 +266,24 @@ describe('publish', () => {
     await fsp.writeFile(path.join(tmp, 'not-a-key.pem'), 'hello');
     await expect(publish(baseOptions({ keyPaths: [path.join(tmp, 'not-a-key.pem')] }))).rejects.toMatchObject({ code: 'ERR_KEY_INVALID' });
     await expect(fsp.access(path.join(tmp, 'feed/channels'))).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+
+  it('records symbolic links in the build as links, and refuses one escaping through another link', async () => {
+    await makeBuild('build1', { 'lib/libfoo.so.1': { data: 'ELF', mode: 0o755 }, 'bin/x': { data: 'x', mode: 0o755 } });
+    await fsp.symlink('libfoo.so.1', path.join(tmp, 'build1/lib/libfoo.so'));
+    await fsp.symlink('../lib', path.join(tmp, 'build1/bin/lib'));
+    const r = await publish(baseOptions({}));
+    const { manifest } = readManifest(await fsp.readFile(r.manifestPath), [keyA.pub]);
+    expect(manifest.files.find((f) => f.path === 'lib/libfoo.so')).toEqual({ path: 'lib/libfoo.so', type: 'symlink', target: 'libfoo.so.1', platform: 'any', arch: 'any' });
+    expect(manifest.files.find((f) => f.path === 'bin/lib')).toMatchObject({ type: 'symlink', target: '../lib' });
+    // Links climbing out of the build, relative or absolute, are refused.
+    await makeBuild('build2', { 'a/b/file': { data: 'f' } });
+    await fsp.symlink('a/b', path.join(tmp, 'build2/deep'));
+    await fsp.symlink('../../..', path.join(tmp, 'build2/a/b/up2'));
+    await expect(publish(baseOptions({ buildDir: path.join(tmp, 'build2'), version: '1.0.1' }))).rejects.toMatchObject({ code: 'ERR_UNSAFE_PATH' });
+    await fsp.rm(path.join(tmp, 'build2/a/b/up2'));
+    await fsp.symlink('/etc', path.join(tmp, 'build2/abs'));
+    await expect(publish(baseOptions({ buildDir: path.join(tmp, 'build2'), version: '1.0.1' }))).rejects.toMatchObject({ code: 'ERR_UNSAFE_PATH' });
   });
 
   it('refuses a build with a symlink leaving it and writes no release', async () => {

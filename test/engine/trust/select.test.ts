@@ -12,6 +12,9 @@ import {
   rolloutBucket,
 } from '../../../src-main/engine/trust/select';
 import { codeOf, manifestPayload } from './feed-fixtures';
+import type { ManifestFile, RegularManifestFile } from '../../../src-shared/feed-schema';
+
+const shaOf = (x: ManifestFile | undefined): string => (x as RegularManifestFile).sha256;
 
 function entry(version: string, percent?: number): IndexEntry {
   return {
@@ -168,16 +171,16 @@ describe('filesForPlatform', () => {
 
   it('lets the more specific file win when paths are shared', () => {
     const m = manifest({ files: [f('bin/demo', 'any', 'any', '0'), f('bin/demo', 'linux', 'any', '1'), f('bin/demo', 'linux', 'x64', '2'), f('bin/demo', 'any', 'arm64', '3')] });
-    expect(filesForPlatform(m, 'linux', 'x64')[0]!.sha256).toBe('2'.repeat(64));
-    expect(filesForPlatform(m, 'darwin', 'x64')[0]!.sha256).toBe('0'.repeat(64));
-    expect(filesForPlatform(m, 'darwin', 'arm64')[0]!.sha256).toBe('3'.repeat(64));
+    expect(shaOf(filesForPlatform(m, 'linux', 'x64')[0])).toBe('2'.repeat(64));
+    expect(shaOf(filesForPlatform(m, 'darwin', 'x64')[0])).toBe('0'.repeat(64));
+    expect(shaOf(filesForPlatform(m, 'darwin', 'arm64')[0])).toBe('3'.repeat(64));
     expect(filesForPlatform(m, 'win32', 'x64')).toHaveLength(1);
   });
 
   it('refuses equally specific files for one path as ambiguous: ERR_UNSAFE_PATH', () => {
     const tie = manifest({ files: [f('bin/demo', 'linux', 'any', '1'), f('bin/demo', 'any', 'x64', '2')] });
     expect(codeOf(() => filesForPlatform(tie, 'linux', 'x64'))).toBe('ERR_UNSAFE_PATH');
-    expect(filesForPlatform(tie, 'linux', 'arm64')[0]!.sha256).toBe('1'.repeat(64));
+    expect(shaOf(filesForPlatform(tie, 'linux', 'arm64')[0])).toBe('1'.repeat(64));
     expect(codeOf(() => checkInstallTrees(tie))).toBe('ERR_UNSAFE_PATH');
     const dup = manifest({ files: [f('bin/demo'), f('bin/demo')] });
     expect(codeOf(() => filesForPlatform(dup, 'linux', 'x64'))).toBe('ERR_UNSAFE_PATH');

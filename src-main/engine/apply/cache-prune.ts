@@ -1,0 +1,55 @@
+/**
+ * Pruning of the download cache (`<download_dir>/blobs`), which every target shares: after an
+ * apply or a rollback it keeps the blobs of each target's installed version, of its retained
+ * rollback points and of the newest available release, and nothing else. The per-version views
+ * (`<download_dir>/releases/<id>/<version>/`, hard links to blobs) are kept only for the newest
+ * available release, so pruned blobs really free their space.
+ */
+import { promises as fsp } from 'node:fs';
+import path from 'node:path';
+import type { Config } from '../config/schema';
+import { BlobCache } from '../net/blob-cache';
+import { readRuntime } from '../state/store';
+import { targetPaths } from '../target-paths';
+import { readInstalled } from './installed';
+import { listPoints } from './points';
+import { isCode, rmrf } from './tree';
+
+/** The newest available release as runtime.json records it (a ReleaseView); null when none. */
+function availableOf(available: unknown): { version: string; files: Array<{ sha256: string }> } | null {
+  if (!available || typeof available !== 'object') return null;
+  const a = available as { version?: unknown; files?: unknown };
+  if (typeof a.version !== 'string' || !Array.isArray(a.files)) return null;
+  return { version: a.version, files: a.files.filter((f): f is { sha256: string } => !!f && typeof (f as { sha256?: unknown }).sha256 === 'string') };
+}
+
+/**
+ * Removes every cached blob no files target still needs (see the module comment) and stale
+ * per-version views; returns the bytes freed. Call with no operation in flight on any target
+ * sharing the cache (the caller holds its target's lock; blobs of releases being fetched right
+ * now by another process are re-downloaded if removed, never trusted half-written).
+ */
+export async function pruneDownloadCache(config: Config): Promise<number> {
+  const keep = new Set<string>();
+  let cacheDir: string | null = null;
+  for (const t of config.targets) {
+    if (t.kind !== 'files') continue;
+    const p = targetPaths(config, t.id);
+    cacheDir = p.cacheDir;
+    for (const f of (await readInstalled(p.stateDir))?.files ?? []) if (f.sha256) keep.add(f.sha256);
+    for (const pt of await listPoints(p.pointsDir)) {
+      for (const f of [...(pt.before?.files ?? []), ...(pt.backed_up ?? [])]) if (f.sha256) keep.add(f.sha256);
+    }
+    const avail = availableOf((await readRuntime(config.state_dir, t.id)).available);
+    for (const f of avail?.files ?? []) keep.add(f.sha256);
+    let versions: string[] = [];
+    try {
+      versions = await fsp.readdir(p.releasesDir);
+    } catch (err) {
+      if (!isCode(err, 'ENOENT')) throw err;
+    }
+    for (const v of versions) if (v !== avail?.version) await rmrf(path.join(p.releasesDir, v));
+  }
+  if (cacheDir === null) return 0;
+  return new BlobCache(cacheDir).prune(keep);
+}

@@ -1,0 +1,53 @@
+/**
+ * The download cache keeps the blobs of the installed version, of retained rollback points and
+ * of the newest available release, and nothing else.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { promises as fsp } from 'node:fs';
+import path from 'node:path';
+import { FeedBuilder, indexPayload, makeKey, engineFor, sha256 } from '../helpers/feed-builder';
+import { tempDir } from '../helpers/tree';
+
+const dirs: string[] = [];
+afterEach(async () => {
+  for (const d of dirs.splice(0)) await fsp.rm(d, { recursive: true, force: true });
+});
+
+const files = (v: string) => ({ 'bin/app': `app ${v}`, 'lib/core.txt': `core ${v}`, 'share/same.txt': 'identical in every version' });
+const blobsOf = (v: string) => Object.values(files(v)).map((c) => sha256(c));
+
+describe('download cache pruning', () => {
+  it('keeps installed, retained-point and newest-available blobs only', async () => {
+    const dir = await tempDir('upkeep-prune-');
+    dirs.push(dir);
+    const feed = new FeedBuilder(path.join(dir, 'feed'));
+    const key = makeKey();
+    const entries = [];
+    for (const v of ['1.0.0', '1.1.0', '1.2.0', '1.3.0']) entries.push(await feed.release(v, files(v), [key]));
+    const engine = engineFor(dir, feed.dir, { keys: [key.line], threshold: 1 }, ['retention: 1']);
+    const cached = async (): Promise<Set<string>> => new Set(await fsp.readdir(path.join(dir, 'state', 'downloads', 'blobs', 'sha256')));
+
+    for (const [i, v] of ['1.0.0', '1.1.0', '1.2.0'].entries()) {
+      await feed.index('stable', indexPayload(i + 1, entries.slice(0, i + 1).reverse()), [key]);
+      await engine.apply('demo', { version: v });
+    }
+    // Installed 1.2.0, one point (before = 1.1.0); 1.0.0 is needed by nothing.
+    let c = await cached();
+    for (const h of [...blobsOf('1.2.0'), ...blobsOf('1.1.0')]) expect(c.has(h), h).toBe(true);
+    expect(c.has(sha256('app 1.0.0'))).toBe(false);
+    expect(c.has(sha256('core 1.0.0'))).toBe(false);
+
+    // 1.3.0 becomes available and is downloaded; a rollback to 1.1.0 then keeps it (newest available).
+    await feed.index('stable', indexPayload(4, [...entries].reverse()), [key]);
+    await engine.check('demo');
+    await engine.download('demo', {});
+    await engine.rollback('demo', {});
+    c = await cached();
+    for (const h of [...blobsOf('1.1.0'), ...blobsOf('1.3.0')]) expect(c.has(h), h).toBe(true);
+    expect(c.has(sha256('app 1.2.0'))).toBe(false);
+    expect([...c].sort()).toEqual([...new Set([...blobsOf('1.1.0'), ...blobsOf('1.3.0')])].sort());
+    expect(await fsp.readdir(path.join(dir, 'state', 'downloads', 'releases', 'demo'))).toEqual(['1.3.0']);
+    // And it still applies from the cache.
+    expect((await engine.apply('demo', {})).version).toBe('1.3.0');
+  });
+});
