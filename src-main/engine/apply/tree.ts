@@ -124,10 +124,10 @@ export async function fsyncPath(file: string): Promise<void> {
 export async function fsyncDirs(dirs: Iterable<string>): Promise<void> {
   await mapLimit([...new Set(dirs)], IO_CONCURRENCY, async (d) => {
     try {
-      await fsyncDir(d);
+      await fsyncDir(d, true);
     } catch (err) {
-      // Gone, or replaced by a file (a type change): its entries' fate is synced with its parent.
-      if (!isCode(err, 'ENOENT') && !isCode(err, 'ENOTDIR')) throw err;
+      // Gone, or replaced by a file or a link (a type change): its entries' fate is synced with its parent.
+      if (!isCode(err, 'ENOENT') && !isCode(err, 'ENOTDIR') && !isCode(err, 'ELOOP')) throw err;
     }
   });
 }

@@ -6,12 +6,16 @@ import { promises as fsp, constants as fsc } from 'node:fs';
 import path from 'node:path';
 import writeFileAtomic from 'write-file-atomic';
 
-/** fsyncs a directory so renames and creations inside it survive power loss (no-op on Windows). */
-export async function fsyncDir(dir: string): Promise<void> {
+/**
+ * fsyncs a directory so renames and creations inside it survive power loss (no-op on Windows).
+ * With `noFollow`, a final symbolic link is never followed (ELOOP) and a non-directory refused
+ * (ENOTDIR): used inside install dirs, where a path may have just become a link.
+ */
+export async function fsyncDir(dir: string, noFollow = false): Promise<void> {
   if (process.platform === 'win32') return;
   let fh: fsp.FileHandle | undefined;
   try {
-    fh = await fsp.open(dir, fsc.O_RDONLY);
+    fh = await fsp.open(dir, noFollow ? fsc.O_RDONLY | fsc.O_DIRECTORY | fsc.O_NOFOLLOW : fsc.O_RDONLY);
     await fh.sync();
   } finally {
     await fh?.close();
