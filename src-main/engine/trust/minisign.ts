@@ -28,7 +28,7 @@ export interface MinisignSignature {
   algorithm: 'Ed' | 'ED';
   /** 8-byte key number as stored (little-endian). */
   keyNum: Buffer;
-  /** The key id minisign prints (16 uppercase hex digits). */
+  /** The key id (16 uppercase hex digits; minisign itself omits leading zeros). */
   keyId: string;
   signature: Buffer;
   untrustedComment: string;

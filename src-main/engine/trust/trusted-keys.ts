@@ -50,7 +50,7 @@ export interface MinisignTrustedKey extends TrustedKeyBase {
   kind: 'minisign';
   /** The 8-byte key number as stored (little-endian). */
   keyNum: Buffer;
-  /** The key id minisign prints: the key number as 16 uppercase hex digits (big-endian). */
+  /** The key id: the key number as 16 uppercase hex digits (big-endian; minisign omits leading zeros). */
   minisignKeyId: string;
   publicKey: PublicKey;
 }
@@ -123,7 +123,7 @@ export function parseMinisignPublicKey(text: string): { keyNum: Buffer; publicKe
   return { keyNum: Buffer.from(raw.subarray(2, 10)), publicKey: publicKeyFromRaw(raw.subarray(10, 42)), line: body };
 }
 
-/** The key id minisign prints for an 8-byte key number (little-endian → 16 uppercase hex). */
+/** The key id of an 8-byte key number (little-endian → 16 uppercase hex digits, leading zeros kept). */
 export function minisignKeyIdHex(keyNum: Uint8Array): string {
   return Buffer.from(keyNum).reverse().toString('hex').toUpperCase();
 }
