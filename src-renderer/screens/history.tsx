@@ -9,7 +9,7 @@ import { ErrorMessage } from '../components/error-message';
 import { useApi, useUpkeep } from '../context';
 import { formatDuration } from '../../src-shared/format';
 import { formatDateTime } from '../format';
-import { isBusy } from '../status';
+import { isBusy, isCancelled } from '../status';
 
 /** How many records the tab shows. */
 export const HISTORY_LIMIT = 100;
@@ -70,7 +70,7 @@ export function HistoryTab({ target }: { target: TargetView }) {
       ) : null}
       {records !== null && records.length > 0 ? (
         <div className="table-wrap">
-          <table className="table">
+          <table className="table table-stack">
             <caption className="visually-hidden">Operations on {target.name}, newest first</caption>
             <thead>
               <tr>
@@ -85,19 +85,19 @@ export function HistoryTab({ target }: { target: TargetView }) {
             </thead>
             <tbody>
               {records.map((r) => {
-                const result = RESULT_LABELS[r.result] ?? { text: r.result, tone: 'neutral' };
+                const result = isCancelled(r.error_code ? { code: r.error_code } : null) ? { text: 'Cancelled', tone: 'neutral' } : (RESULT_LABELS[r.result] ?? { text: r.result, tone: 'neutral' });
                 return (
                   <tr key={r.id} data-testid="history-row" data-result={r.result}>
-                    <td>{formatDateTime(r.started_at)}</td>
-                    <td>{OPERATION_LABELS[r.operation] ?? r.operation}</td>
-                    <td>{r.actor}</td>
-                    <td>
+                    <td data-label="When">{formatDateTime(r.started_at)}</td>
+                    <td data-label="Operation">{OPERATION_LABELS[r.operation] ?? r.operation}</td>
+                    <td data-label="Actor">{r.actor}</td>
+                    <td data-label="From → to">
                       {r.from_version ?? '—'} → {r.to_version ?? '—'}
                     </td>
-                    <td>
+                    <td data-label="Result">
                       <span className={`badge badge-${result.tone}`}>{result.text}</span>
                     </td>
-                    <td>
+                    <td data-label="Error">
                       {r.error_code ? (
                         <code title={r.error_message ?? undefined} data-testid="history-error-code">
                           {r.error_code}
@@ -112,7 +112,7 @@ export function HistoryTab({ target }: { target: TargetView }) {
                         </div>
                       ))}
                     </td>
-                    <td>{formatDuration(r.duration_ms)}</td>
+                    <td data-label="Duration">{formatDuration(r.duration_ms)}</td>
                   </tr>
                 );
               })}

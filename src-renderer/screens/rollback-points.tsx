@@ -78,7 +78,7 @@ export function RollbackPointsTab({ target }: { target: TargetView }) {
       ) : null}
       {points !== null && points.length > 0 ? (
         <div className="table-wrap">
-          <table className="table">
+          <table className="table table-stack">
             <caption className="visually-hidden">Rollback points of {target.name}, newest first</caption>
             <thead>
               <tr>
@@ -94,16 +94,16 @@ export function RollbackPointsTab({ target }: { target: TargetView }) {
             <tbody>
               {points.map((p) => (
                 <tr key={p.rollback_id} data-testid="rollback-point" data-rollback-id={p.rollback_id}>
-                  <td>
+                  <td data-label="Update">
                     <span data-testid="point-from">{p.from_version ?? 'none'}</span> → <span data-testid="point-to">{p.to_version}</span>
                     <div className="muted small">
                       <code>{p.rollback_id}</code>
                     </div>
                   </td>
-                  <td>{formatDateTime(p.created_at)}</td>
-                  <td>{formatBytes(p.size_bytes)}</td>
-                  <td>{p.files}</td>
-                  <td className="cell-action">
+                  <td data-label="Created">{formatDateTime(p.created_at)}</td>
+                  <td data-label="Size">{formatBytes(p.size_bytes)}</td>
+                  <td data-label="Files">{p.files}</td>
+                  <td className="cell-action" data-label="">
                     <button
                       type="button"
                       className="button"
