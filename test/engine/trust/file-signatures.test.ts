@@ -11,7 +11,7 @@ import path from 'node:path';
 import { blake2b512File, verifyDetachedSignatureFile } from '../../../src-main/engine/trust/file-signatures';
 import { verifyMinisign } from '../../../src-main/engine/trust/minisign';
 import { loadTrustedKeys, type TrustedKey } from '../../../src-main/engine/trust/trusted-keys';
-import { cmsSign, makeCert, makeGpgKey, makeMinisignKey, type Cert, type GpgKey, type MinisignKey } from './signing-tools';
+import { cmsSign, makeCert, makeGpgKey, makeMinisignKey, type Cert, type GpgKey, type MinisignKey, stopGpgAgents } from './signing-tools';
 
 let dir: string;
 let file: string;
@@ -29,7 +29,10 @@ beforeAll(async () => {
   cert = makeCert(dir, 'c');
   keys = await loadTrustedKeys([`minisign:${mini.line}`, `openpgp:${gpg.pubFile}`, `x509:${cert.cert}`]);
 });
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+afterAll(() => {
+  stopGpgAgents();
+  rmSync(dir, { recursive: true, force: true });
+});
 
 describe('signatures over files', () => {
   it('streams BLAKE2b-512 exactly like hashing the bytes', async () => {

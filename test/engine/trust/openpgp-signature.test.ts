@@ -11,7 +11,7 @@ import { verifyOpenPgp } from '../../../src-main/engine/trust/openpgp-signature'
 import { detectSignatureKind, verifyDetachedSignature } from '../../../src-main/engine/trust/signatures';
 import { loadTrustedKey, type TrustedKey } from '../../../src-main/engine/trust/trusted-keys';
 import { requireThreshold } from '../../../src-main/engine/trust/threshold';
-import { makeGpgKey, type GpgKey } from './signing-tools';
+import { makeGpgKey, type GpgKey, stopGpgAgents } from './signing-tools';
 
 let dir: string;
 let alice: GpgKey;
@@ -31,7 +31,10 @@ beforeAll(async () => {
   file = path.join(dir, 'caio-1.4.0.tar.gz');
   writeFileSync(file, data);
 });
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+afterAll(() => {
+  stopGpgAgents();
+  rmSync(dir, { recursive: true, force: true });
+});
 
 describe('OpenPGP detached signatures made by gpg', () => {
   it('an armored (.asc) signature by a trusted Ed25519 key verifies', async () => {

@@ -13,7 +13,7 @@ import { verifyDetachedSignature } from '../../../src-main/engine/trust/signatur
 import { loadTrustedKeys, type TrustedKey } from '../../../src-main/engine/trust/trusted-keys';
 import { runCli } from '../../helpers/cli';
 import { snapshot, writeTree } from '../../helpers/tree';
-import { cmsSign, makeCert, makeGpgKey, makeMinisignKey, type Cert, type GpgKey, type MinisignKey } from './signing-tools';
+import { cmsSign, makeCert, makeGpgKey, makeMinisignKey, type Cert, type GpgKey, type MinisignKey, stopGpgAgents } from './signing-tools';
 
 const result = (signers: string[], problems: string[] = []): SignatureResult => ({ kind: 'minisign', signers, signerLabels: signers, problems });
 
@@ -56,7 +56,10 @@ describe('key rotation with detached signatures of every kind', () => {
     data = Buffer.from('release 2.0.0 bytes\n'.repeat(1000));
     writeFileSync(file, data);
   });
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  afterAll(() => {
+    stopGpgAgents();
+    rmSync(dir, { recursive: true, force: true });
+  });
 
   const verifyAll = async (sigs: Buffer[], keys: TrustedKey[]): Promise<SignatureResult[]> => Promise.all(sigs.map((s) => verifyDetachedSignature(data, s, keys)));
 

@@ -16,10 +16,25 @@ export interface GpgKey {
   sign(file: string, armored?: boolean): string;
 }
 
+const gpgHomes = new Set<string>();
+
+/** Stops the gpg-agent of every GNUPGHOME made here (call before removing the temp dir). */
+export function stopGpgAgents(): void {
+  for (const home of gpgHomes) {
+    try {
+      execFileSync('gpgconf', ['--kill', 'gpg-agent'], { env: { ...process.env, GNUPGHOME: home }, stdio: 'ignore' });
+    } catch {
+      // Already gone.
+    }
+  }
+  gpgHomes.clear();
+}
+
 /** A new Ed25519 (or RSA) signing key in its own GNUPGHOME under `dir`. */
 export function makeGpgKey(dir: string, name: string, algo: 'ed25519' | 'rsa3072' = 'ed25519'): GpgKey {
   const home = path.join(dir, `gnupg-${name}`);
   execFileSync('mkdir', ['-m', '700', '-p', home]);
+  gpgHomes.add(home);
   const env = { ...process.env, GNUPGHOME: home };
   const gpg = (args: string[]): Buffer => execFileSync('gpg', ['--batch', '--no-tty', '--quiet', '--pinentry-mode', 'loopback', '--passphrase', '', ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   gpg(['--quick-generate-key', `${name} <${name}@example.org>`, algo, 'sign', 'never']);

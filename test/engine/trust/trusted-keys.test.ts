@@ -10,7 +10,7 @@ import path from 'node:path';
 import { loadTrustedKey, loadTrustedKeys, parseKeyLine } from '../../../src-main/engine/trust/trusted-keys';
 import { parseConfig, loadConfig } from '../../../src-main/engine/config/load';
 import { runCli } from '../../helpers/cli';
-import { makeCert, makeGpgKey, makeMinisignKey, type Cert, type GpgKey, type MinisignKey } from './signing-tools';
+import { makeCert, makeGpgKey, makeMinisignKey, type Cert, type GpgKey, type MinisignKey, stopGpgAgents } from './signing-tools';
 
 let dir: string;
 let gpg: GpgKey;
@@ -24,7 +24,10 @@ beforeAll(() => {
   cert = makeCert(dir, 'signer');
   mini = makeMinisignKey(dir, 'mini');
 });
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+afterAll(() => {
+  stopGpgAgents();
+  rmSync(dir, { recursive: true, force: true });
+});
 
 describe('trusted key lines', () => {
   it('ed25519: id is "ed25519:" + the hex SHA-256 of the raw key', async () => {
