@@ -45,7 +45,9 @@ describe('SIGTERM during an apply', () => {
       new Promise<'hung'>((r) => setTimeout(() => r('hung'), 20_000)),
     ]);
     expect(exit, c.stderr()).toEqual({ code: 0, signal: null });
-    expect(c.stderr()).toContain('SIGTERM: shutting down');
+    // It names what it waits for, and says when it is done.
+    expect(c.stderr()).toContain('SIGTERM: stopping once the running operation on demo has finished safely');
+    expect(c.stderr()).toMatch(/stopped\n$/);
     const response = await applying;
 
     const st = await runCli(['--config', fx.configPath, 'status', '--json']);

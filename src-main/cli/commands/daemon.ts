@@ -73,15 +73,25 @@ export async function runDaemonCommand(argv: string[], configPath: string | unde
   const onHup = () => reload('SIGHUP');
   process.on('SIGHUP', onHup);
 
+  /** Targets with an operation in progress (what a stop has to wait for). */
+  const runningTargets = async (): Promise<string[]> => {
+    try {
+      return (await core.listTargets()).filter((t) => 'progress' in t.state).map((t) => t.id);
+    } catch {
+      return [];
+    }
+  };
+
   return new Promise<number>((resolve) => {
     let stopping = false;
     const stop = async (sig: string) => {
+      const running = await runningTargets();
       if (stopping) {
-        io.err(`${sig}: already shutting down, waiting for the running operation to finish safely`);
+        io.err(running.length ? `${sig}: still stopping; waiting for ${running.join(', ')} to finish safely` : `${sig}: still stopping`);
         return;
       }
       stopping = true;
-      io.err(`${sig}: shutting down`);
+      io.err(running.length ? `${sig}: stopping once the running operation on ${running.join(', ')} has finished safely` : `${sig}: stopping`);
       watcher?.close();
       if (timer) clearTimeout(timer);
       process.off('SIGHUP', onHup);
@@ -93,6 +103,7 @@ export async function runDaemonCommand(argv: string[], configPath: string | unde
       detachLog();
       process.off('SIGTERM', onTerm);
       process.off('SIGINT', onInt);
+      io.err('stopped');
       resolve(0);
     };
     // Kept for the whole shutdown: a second signal must not kill a half-done apply.
