@@ -4,6 +4,7 @@
  * operation in history, every change announced on the event bus. Hosts (CLI, daemon, tray) only
  * drive this class.
  */
+import { applyProxyConfig } from './net/proxy';
 import type {
   Actor, ApplyResult, CheckResult, DownloadResult, ErrorView, HistoryRecord, OperationKind, OperationResult,
   Progress, Phase, ReleaseList, ReleaseView, RollbackPointView, RollbackResult, TargetState, TargetView,
@@ -74,6 +75,7 @@ export class Engine {
 
   constructor(o: EngineOptions) {
     this.loaded = o.loaded;
+    applyProxyConfig(o.loaded.config.proxy);
     this.now = o.now ?? (() => new Date());
     this.actor = o.actor ?? 'cli';
     this.limits = o.limits ?? DEFAULT_LIMITS;
@@ -88,6 +90,7 @@ export class Engine {
   /** Swaps the config; operations already running keep the one they started with. */
   setConfig(loaded: LoadedConfig): void {
     this.loaded = loaded;
+    applyProxyConfig(loaded.config.proxy);
   }
 
   /** Target config by id (id may be omitted when there is exactly one). */

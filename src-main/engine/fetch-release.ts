@@ -7,7 +7,7 @@ import path from 'node:path';
 import type { RegularManifestFile } from '../../src-shared/feed-schema';
 import { BlobCache } from './net/blob-cache';
 import { ProgressMeter } from './net/progress';
-import { resolveRelative } from './net/url-policy';
+import { resolveFeedUrl } from './net/url-policy';
 import type { Limits } from './limits';
 import { writeFileDurable } from './fs/atomic';
 import { assertFreeSpace } from './fs/space';
@@ -68,7 +68,7 @@ export async function fetchRelease(o: FetchReleaseOptions): Promise<FetchedRelea
     for (let f = queue.shift(); f; f = queue.shift()) {
       if (signal.aborted) throw signal.reason ?? new Error('aborted');
       current = f.path;
-      const url = resolveRelative(o.manifestUrl, f.url);
+      const url = resolveFeedUrl(o.manifestUrl, f.url);
       const r = await cache.fetch({ url, sha256: f.sha256, size: f.size }, {
         allowInsecureHttp: o.allowInsecureHttp,
         limits: o.limits,

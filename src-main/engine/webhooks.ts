@@ -5,6 +5,7 @@
 import { createHmac } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { request } from 'undici';
+import { createDispatcher } from './net/proxy';
 import type { Notification } from '../../src-shared/api';
 import type { Config } from './config/schema';
 
@@ -22,16 +23,22 @@ export async function deliver(hook: Webhook, n: Notification, o: { backoffMs?: n
   const body = JSON.stringify({ event: n.type, ...n });
   const headers: Record<string, string> = { 'content-type': 'application/json', 'user-agent': 'upkeep', 'x-upkeep-event': n.type };
   if (hook.secret) headers['x-upkeep-signature'] = signBody(hook.secret, body);
-  for (let attempt = 0; attempt <= hook.retries; attempt++) {
-    if (attempt > 0) await sleep((o.backoffMs ?? 500) * 2 ** (attempt - 1));
-    try {
-      const res = await request(hook.url, { method: 'POST', headers, body, headersTimeout: hook.timeout_s * 1000, bodyTimeout: hook.timeout_s * 1000 });
-      await res.body.dump();
-      if (res.statusCode >= 200 && res.statusCode < 300) return true;
-      o.log?.(`webhook ${hook.url} answered ${res.statusCode} (attempt ${attempt + 1})`);
-    } catch (err) {
-      o.log?.(`webhook ${hook.url} failed: ${(err as Error).message} (attempt ${attempt + 1})`);
+  // Through the configured forward proxy, like every outgoing request (net/proxy.ts).
+  const dispatcher = createDispatcher({ headersTimeout: hook.timeout_s * 1000, bodyTimeout: hook.timeout_s * 1000 });
+  try {
+    for (let attempt = 0; attempt <= hook.retries; attempt++) {
+      if (attempt > 0) await sleep((o.backoffMs ?? 500) * 2 ** (attempt - 1));
+      try {
+        const res = await request(hook.url, { method: 'POST', headers, body, dispatcher });
+        await res.body.dump();
+        if (res.statusCode >= 200 && res.statusCode < 300) return true;
+        o.log?.(`webhook ${hook.url} answered ${res.statusCode} (attempt ${attempt + 1})`);
+      } catch (err) {
+        o.log?.(`webhook ${hook.url} failed: ${(err as Error).message} (attempt ${attempt + 1})`);
+      }
     }
+    return false;
+  } finally {
+    void dispatcher.close().catch(() => undefined);
   }
-  return false;
 }

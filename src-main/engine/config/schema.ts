@@ -150,12 +150,26 @@ export const WebhookSchema = z.object({
   timeout_s: timeout.default(10),
 }).strict();
 
+const proxyUrl = z.string().refine((v) => /^https?:\/\/[^/]/i.test(v) && URL.canParse(v), { message: 'a proxy is an http:// or https:// URL' });
+/** `proxy:` — one URL for every request, `false` to ignore HTTP(S)_PROXY, or per scheme with a bypass list (net/proxy.ts). */
+export const ProxySchema = z.union([
+  proxyUrl,
+  z.literal(false),
+  z.object({
+    url: proxyUrl.optional(),
+    http: proxyUrl.optional(),
+    https: proxyUrl.optional(),
+    no_proxy: z.union([z.string(), z.array(z.string().min(1))]).optional(),
+  }).strict(),
+]);
+
 export const ConfigSchema = z.object({
   state_dir: z.string().min(1).default('./state'),
   download_dir: z.string().min(1).optional(),
   backup_dir: z.string().min(1).optional(),
   check_interval: duration.optional(),
   github_token: z.string().optional(),
+  proxy: ProxySchema.optional(),
   log: z.object({
     file: z.string().optional(),
     level: z.enum(['error', 'warn', 'info', 'debug']).default('info'),

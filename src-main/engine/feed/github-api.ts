@@ -22,6 +22,7 @@ import { readJsonIfExists, writeJsonDurable } from '../fs/atomic';
 import type { Limits } from '../limits';
 import { checkRedirectAllowed, checkUrlAllowed, redactUrl, resolveRelative } from '../net/url-policy';
 import { nextPageUrl } from './github-releases';
+import { axiosProxyOptions } from '../net/proxy';
 
 /** The one axios instance of the adapters' JSON API calls. Status handling and redirects are ours. */
 export const githubHttp: AxiosInstance = axios.create({
@@ -160,7 +161,7 @@ export class GithubClient {
           timeout: this.o.limits.metadataTimeoutMs,
           maxContentLength: MAX_PAGE_BYTES,
           ...(signal ? { signal } : {}),
-          ...(this.o.agents ?? {}),
+          ...(this.o.agents ?? axiosProxyOptions(current)),
           proxy: false,
         });
       } catch (err) {

@@ -8,7 +8,7 @@ import { NotFoundError } from '../../../src-shared/errors';
 import { isSymlinkEntry, type ChannelIndex, type ManifestFile } from '../../../src-shared/feed-schema';
 import { parseTrust } from '../trust/feed-checks';
 import { candidateReleases, checkUpgradePolicy, filesForPlatform, isBreaking } from '../trust/select';
-import { resolveRelative } from '../net/url-policy';
+import { resolveFeedUrl } from '../net/url-policy';
 import type { Assessment, Candidate, Feed, FeedEnv, FeedFactory, FeedPolicy, FeedSpec } from './feed';
 import type { Release, ReleaseItem } from './release';
 import { loadIndex, loadManifest, type FeedContext, type FeedTarget, type LoadedManifest } from './native-feed';
@@ -88,7 +88,7 @@ function item(f: ManifestFile, manifestUrl: string): ReleaseItem {
     type: f.type,
     size: f.size,
     digests: { sha256: f.sha256 },
-    url: resolveRelative(manifestUrl, f.url),
+    url: resolveFeedUrl(manifestUrl, f.url),
     ...(f.mode !== undefined ? { mode: f.mode } : {}),
     platform: f.platform,
     arch: f.arch,

@@ -7,7 +7,7 @@ import type { ChannelIndex, IndexEntry, ReleaseManifest } from '../../../src-sha
 import { NotFoundError, UpkeepError } from '../../../src-shared/errors';
 import type { Fetcher } from '../net/fetcher';
 import { defaultFetcher } from '../net/default-fetcher';
-import { normaliseFeedUrl, resolveRelative } from '../net/url-policy';
+import { feedRootUrl, resolveFeedUrl } from '../net/url-policy';
 import { verifyIndex, verifyManifest, sha256Hex, type Trust } from '../trust/feed-checks';
 import { getFeedMemory, setFeedMemory, getCachedIndex } from '../state/store';
 import type { Limits } from '../limits';
@@ -39,10 +39,12 @@ export interface LoadedIndex {
   notModified: boolean;
 }
 
-/** The feed root as a URL ending in '/', so relative references resolve inside it. */
+/**
+ * The feed root as a URL whose path ends in '/', so relative references resolve inside it; its
+ * query (a token or signed URL) is kept and sent on every derived request (net/url-policy.ts).
+ */
 export function feedRoot(feedUrl: string, baseDir?: string): string {
-  const u = normaliseFeedUrl(feedUrl, baseDir);
-  return u.endsWith('/') ? u : u + '/';
+  return feedRootUrl(feedUrl, baseDir);
 }
 
 /**
@@ -80,7 +82,7 @@ async function acquireFeedLock(ctx: FeedContext, root: string, channel: string):
 }
 
 async function loadIndexLocked(t: FeedTarget, root: string, ctx: FeedContext): Promise<LoadedIndex> {
-  const url = resolveRelative(root, `channels/${encodeURIComponent(t.channel)}.json`);
+  const url = resolveFeedUrl(root, `channels/${encodeURIComponent(t.channel)}.json`);
   const memory = await getFeedMemory(ctx.stateDir, root, t.channel);
   let cached = memory ? await getCachedIndex(ctx.stateDir, root, t.channel) : null;
   let res;
@@ -138,7 +140,7 @@ export interface LoadedManifest {
 
 /** Fetches one manifest named by the index and verifies it against the entry (size, hash first). */
 export async function loadManifest(t: FeedTarget, root: string, entry: IndexEntry, ctx: FeedContext): Promise<LoadedManifest> {
-  const url = resolveRelative(root, entry.manifest);
+  const url = resolveFeedUrl(root, entry.manifest);
   let res;
   try {
     res = await (ctx.fetcher ?? defaultFetcher).fetchBytes(url, {

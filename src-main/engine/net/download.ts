@@ -52,6 +52,8 @@ class PartialFile {
   written = 0;
   /** True when the bytes held were not all received in one response (resume or old partial). */
   resumed = false;
+  /** Content codings of the last response written (named by errors they may have caused). */
+  codings: string[] = [];
   private constructor(
     readonly file: string,
     private readonly fh: fsp.FileHandle,
@@ -180,11 +182,12 @@ export async function downloadFile(o: DownloadOptions): Promise<void> {
         await pf.reset();
         continue;
       }
-      throw new VerificationError('ERR_HASH_MISMATCH', `sha256 of ${redactUrl(src)} does not match`, {
-        url: redactUrl(src),
-        expected: o.sha256.toLowerCase(),
-        actual,
-      });
+      const enc = pf.codings.length > 0 ? pf.codings.join(', ') : null;
+      throw new VerificationError(
+        'ERR_HASH_MISMATCH',
+        `sha256 of ${redactUrl(src)} does not match${enc ? ` (the server sent it with Content-Encoding: ${enc}; the decoded bytes were checked)` : ''}`,
+        { url: redactUrl(src), expected: o.sha256.toLowerCase(), actual, ...(enc ? { content_encoding: enc } : {}) },
+      );
     }
     await pf.sync();
     await pf.close();
@@ -238,8 +241,21 @@ async function downloadHttp(src: string, pf: PartialFile, o: DownloadOptions, li
 
 /** Checks status and length headers against what we asked for; restarts the partial on a 200. */
 async function acceptResponse(res: OpenedResponse, pf: PartialFile, o: DownloadOptions): Promise<void> {
-  const declared = headerValue(res.headers, 'content-length');
+  // With a Content-Encoding, Content-Length and Content-Range count encoded bytes: the decoded
+  // size is checked while streaming instead, and an encoded partial answer cannot be appended.
+  const declared = res.codings.length > 0 ? undefined : headerValue(res.headers, 'content-length');
   const length = declared === undefined ? null : Number(declared);
+  if (res.statusCode === 206 && res.codings.length > 0) {
+    await discard(res.body);
+    o.onBytes?.(-pf.written);
+    await pf.reset();
+    throw new RetryableFailure(
+      new NetworkError('ERR_DOWNLOAD_FAILED', `Partial response from ${redactUrl(res.url)} with Content-Encoding: ${res.codings.join(', ')} cannot be resumed`, {
+        url: redactUrl(res.url),
+        content_encoding: res.codings.join(', '),
+      }),
+    );
+  }
   if (res.statusCode === 200) {
     if (pf.written > 0) {
       o.onBytes?.(-pf.written);
@@ -281,9 +297,11 @@ async function acceptResponse(res: OpenedResponse, pf: PartialFile, o: DownloadO
 
 /** Appends the body to the partial, refusing the first byte past `size`. */
 async function streamBody(res: OpenedResponse, pf: PartialFile, o: DownloadOptions): Promise<void> {
-  for await (const chunk of res.body as AsyncIterable<Buffer>) {
+  pf.codings = res.codings;
+  const enc = res.codings.length > 0 ? ` (after decoding its Content-Encoding: ${res.codings.join(', ')})` : '';
+  for await (const chunk of res.decoded()) {
     if (pf.written + chunk.length > o.size) {
-      throw sizeMismatch(res.url, o.size, 'server sent more bytes than declared', { received: pf.written + chunk.length });
+      throw sizeMismatch(res.url, o.size, `server sent more bytes than declared${enc}`, { received: pf.written + chunk.length });
     }
     await pf.append(chunk);
     o.onBytes?.(chunk.length);

@@ -12,7 +12,9 @@
  */
 import { promises as fsp } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { Agent, request, type Dispatcher } from 'undici';
+import { request, type Dispatcher } from 'undici';
+import { createDispatcher } from './proxy';
+import { decodedBody, parseContentEncoding } from './content-encoding';
 import { DEFAULT_LIMITS, type Limits } from '../limits';
 import { NetworkError, NotFoundError, UpkeepError, VerificationError } from '../../../src-shared/errors';
 import type { DownloadOptions } from './download';
@@ -71,6 +73,10 @@ export interface OpenedResponse {
   body: ResponseBody;
   /** The URL that answered, after redirects. */
   url: string;
+  /** Content codings the server applied although identity was asked for (`gzip`, `br`, …); [] for none. */
+  codings: string[];
+  /** The body decoded from `codings` (net/content-encoding.ts); iterate it instead of `body` for the content. */
+  decoded(): AsyncIterable<Buffer>;
 }
 
 const USER_AGENT = 'upkeep';
@@ -78,10 +84,13 @@ const USER_AGENT = 'upkeep';
 const CREDENTIAL_HEADERS = ['authorization', 'cookie', 'proxy-authorization'];
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
 
-/** An undici Agent whose connect, header and body timeouts are all `limits.idleTimeoutMs`. */
-export function createAgent(limits: Limits): Agent {
+/**
+ * An undici dispatcher whose connect, header and body timeouts are all `limits.idleTimeoutMs`,
+ * going through the configured forward proxy where the proxy settings say so (net/proxy.ts).
+ */
+export function createAgent(limits: Limits): Dispatcher {
   const idle = limits.idleTimeoutMs;
-  return new Agent({ connectTimeout: idle, headersTimeout: idle, bodyTimeout: idle, keepAliveTimeout: 4_000 });
+  return createDispatcher({ connectTimeout: idle, headersTimeout: idle, bodyTimeout: idle, keepAliveTimeout: 4_000 });
 }
 
 /** First value of a response header, or undefined. */
@@ -114,7 +123,9 @@ export async function openHttp(
     const res = await request(current, { method: 'GET', dispatcher: o.agent, headers, signal: o.signal });
     const location = headerValue(res.headers, 'location');
     if (!REDIRECT_STATUSES.has(res.statusCode) || location === undefined) {
-      return { statusCode: res.statusCode, headers: res.headers, body: res.body, url: current };
+      const at = current;
+      const codings = parseContentEncoding(res.headers['content-encoding']);
+      return { statusCode: res.statusCode, headers: res.headers, body: res.body, url: at, codings, decoded: () => decodedBody(res.body, codings, at) };
     }
     await discard(res.body);
     const next = resolveRelative(current, location);
@@ -326,13 +337,14 @@ async function fetchOnce(url: string, o: FetchOptions, limits: Limits, agent: Di
       await discard(res.body);
       throw statusFailure(res.statusCode, res.headers, res.url);
     }
-    const declared = Number(headerValue(res.headers, 'content-length') ?? NaN);
+    // Content-Length counts encoded bytes; the bound applies to what the body decodes to.
+    const declared = res.codings.length > 0 ? NaN : Number(headerValue(res.headers, 'content-length') ?? NaN);
     if (Number.isFinite(declared) && declared > o.maxBytes) throw tooLarge(res.url, o.maxBytes, declared);
     const chunks: Buffer[] = [];
     let total = 0;
-    for await (const chunk of res.body as AsyncIterable<Buffer>) {
+    for await (const chunk of res.decoded()) {
       total += chunk.length;
-      if (total > o.maxBytes) throw tooLarge(res.url, o.maxBytes, total);
+      if (total > o.maxBytes) throw tooLarge(res.url, o.maxBytes, total, res.codings);
       chunks.push(chunk);
     }
     return {
@@ -347,11 +359,13 @@ async function fetchOnce(url: string, o: FetchOptions, limits: Limits, agent: Di
   }
 }
 
-function tooLarge(url: string, maxBytes: number, seen: number): VerificationError {
-  return new VerificationError('ERR_SIZE_MISMATCH', `${redactUrl(url)} is larger than the ${maxBytes} bytes allowed`, {
+function tooLarge(url: string, maxBytes: number, seen: number, codings: string[] = []): VerificationError {
+  const enc = codings.length > 0 ? ` after decoding its Content-Encoding: ${codings.join(', ')}` : '';
+  return new VerificationError('ERR_SIZE_MISMATCH', `${redactUrl(url)} is larger than the ${maxBytes} bytes allowed${enc}`, {
     url: redactUrl(url),
     maxBytes,
     atLeast: seen,
+    ...(codings.length > 0 ? { content_encoding: codings.join(', ') } : {}),
   });
 }
 

@@ -49,6 +49,33 @@ export function resolveRelative(baseUrl: string, ref: string): string {
   }
 }
 
+/**
+ * The feed root of a configured feed location: its path is the root whether or not it ends in
+ * '/' (`https://h/feed` and `https://h/feed/` are the same root, `https://h/feed/`), and its query
+ * (`?token=abc`, a signed URL) is kept; the fragment is dropped. Local paths become `file://`.
+ */
+export function feedRootUrl(feedUrl: string, baseDir?: string): string {
+  const u = parseUrl(normaliseFeedUrl(feedUrl, baseDir));
+  u.hash = '';
+  if (!u.pathname.endsWith('/')) u.pathname += '/';
+  return u.href;
+}
+
+/**
+ * Resolves `ref` (a feed path like `channels/stable.json`, or a manifest's file URL) against
+ * `base` (the feed root or a manifest URL) like `new URL(ref, base)`, and keeps the base's query
+ * on the result when `ref` is relative, has no query of its own and stays on the base's scheme,
+ * host and port: a feed reached with `?token=abc` sends it on every request it derives, and
+ * never to another host.
+ */
+export function resolveFeedUrl(base: string, ref: string): string {
+  const out = parseUrl(resolveRelative(base, ref));
+  const b = parseUrl(base);
+  const relative = !(SCHEME_RE.test(ref) && !WINDOWS_DRIVE_RE.test(ref)) && !ref.startsWith('//');
+  if (relative && b.search !== '' && out.search === '' && out.protocol === b.protocol && out.host === b.host) out.search = b.search;
+  return out.href;
+}
+
 /** The feed root URL as a directory URL (trailing slash added, query and fragment dropped). */
 export function asDirectoryUrl(rootUrl: string): string {
   const u = parseUrl(rootUrl);
