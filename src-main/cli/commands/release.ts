@@ -28,6 +28,8 @@ Commands:
       a manifest signed with every --key, and a re-signed channel index (sequence + 1, expiry
       renewed, default 30 days). A published version is immutable: --force replaces it.
       --platform: linux | darwin | win32 | any; --arch: x64 | arm64 | any (default any).
+      With --platform/--arch, a version already published gets this platform's files added
+      (re-signed, sequence + 1); --force then replaces only this platform's files.
 
   rollout --feed FEED_DIR --version V --percent N --key KEY [--key KEY2 ...] [--channel C]
       [--expires-in DAYS]
@@ -201,13 +203,16 @@ async function runPublish(args: string[], io: CliIO): Promise<number> {
       files: r.files,
       bytes: r.bytes,
       keyids: r.keyids,
+      ...(r.platformAdded ? { platform_added: r.platformAdded } : {}),
     },
     [
-      `Published ${opts.product} ${opts.version} to channel "${opts.channel}" (index sequence ${r.sequence})`,
+      r.platformAdded
+        ? `${r.platformAdded.replaced > 0 ? 'Replaced' : 'Added'} the ${r.platformAdded.platform}/${r.platformAdded.arch} files of ${opts.product} ${opts.version} in channel "${opts.channel}" (index sequence ${r.sequence}; ${r.platformAdded.kept} file(s) of other platforms kept)`
+        : `Published ${opts.product} ${opts.version} to channel "${opts.channel}" (index sequence ${r.sequence})`,
       `  manifest: ${r.manifestPath}`,
       `  sha256:   ${r.manifestSha256}`,
       `  files:    ${r.files} (${r.bytes} bytes, ${r.blobsWritten} new blob(s))`,
-      `  rollout:  ${opts.rolloutPercent ?? 100}%`,
+      ...(r.platformAdded ? [] : [`  rollout:  ${opts.rolloutPercent ?? 100}%`]),
       `  signed by: ${r.keyids.join(', ')}`,
     ],
   );

@@ -24,6 +24,8 @@ import { UsageError, VerificationError } from '../../../src-shared/errors';
 import { signEnvelope } from '../trust/dsse';
 import { fsyncDir, mkdirDurable, writeFileDurable } from '../fs/atomic';
 import { scanBuild, type ScannedFile } from './build-scan';
+import { mergePlatformFiles, readPublishedManifest } from './platform-merge';
+import { checkInstallTrees } from '../trust/select';
 import {
   BLOBS_DIR,
   CHANNELS_DIR,
@@ -80,6 +82,11 @@ export interface PublishResult {
   blobsWritten: number;
   /** Notes for the publisher that did not stop the publish (e.g. empty directories). */
   warnings: string[];
+  /**
+   * Set when this publish added a platform/arch to an already listed version: its pair, the
+   * files of that pair it replaced (--force) and the files of other platforms kept unchanged.
+   */
+  platformAdded?: { platform: string; arch: string; replaced: number; kept: number };
 }
 
 function isEnoent(err: unknown): boolean {
@@ -166,7 +173,10 @@ async function otherChannelsListing(feedDir: string, channel: string, version: s
 /**
  * Publishes one version of `product` from `buildDir` into `feedDir`'s `channel`: writes the blobs,
  * the manifest signed by every key, and the channel index (sequence + 1, expiry renewed, releases
- * newest first). The index entry always carries `rollout: {percent, started_at}` (100 when no
+ * newest first). With `platform`/`arch` set and the version already listed, the build's files are
+ * added to the published manifest for that platform/arch (other platforms' files and the
+ * release's metadata kept; `force` replaces only that pair's files), re-signed, with the next
+ * sequence (platform-merge.ts). The index entry always carries `rollout: {percent, started_at}` (100 when no
  * staged rollout was asked for) so `release rollout` has a start date to keep.
  * Throws ERR_USAGE (bad arguments, existing version without force, bad build), ERR_KEY_INVALID,
  * ERR_UNSAFE_PATH, ERR_SIGNATURE_INVALID (the existing index is not signed by these keys),
@@ -177,7 +187,7 @@ export async function publish(o: PublishOptions): Promise<PublishResult> {
   const version = assertVersion(o.version);
   const channel = assertChannel(o.channel);
   const product = assertProduct(o.product);
-  const percent = assertPercent(o.rolloutPercent ?? 100);
+  const percentGiven = o.rolloutPercent === undefined ? undefined : assertPercent(o.rolloutPercent);
   const expires = expiryFrom(now, o.expiresInDays);
   const platform = pickEnum(o.platform, PLATFORMS, 'platform');
   const arch = pickEnum(o.arch, ARCHES, 'arch');
@@ -205,8 +215,12 @@ export async function publish(o: PublishOptions): Promise<PublishResult> {
     const manifestRel = manifestRelPath(version);
     const manifestPath = path.join(feedDir, manifestRel);
     const manifestExists = await fsp.lstat(manifestPath).then(() => true, (err: unknown) => (isEnoent(err) ? false : Promise.reject(err)));
-    const listed = previous?.releases.some((r) => r.version === version) ?? false;
-    if (listed && !o.force) {
+    const old = previous?.releases.find((r) => r.version === version);
+    const listed = old !== undefined;
+    // --platform/--arch on a listed version adds (or with --force replaces) that platform's files.
+    const platformGiven = (o.platform ?? '') !== '' || (o.arch ?? '') !== '';
+    const published = listed && platformGiven ? await readPublishedManifest(feedDir, old, keys) : null;
+    if (listed && !o.force && published === null) {
       throw new UsageError('ERR_USAGE', `Version ${version} is already published in channel "${channel}" of ${o.feedDir}; releases are immutable, so publish a new version (or pass --force to replace it)`, { version });
     }
     const warnings: string[] = [];
@@ -228,31 +242,35 @@ export async function publish(o: PublishOptions): Promise<PublishResult> {
     for (const f of scan.files) if (f.type !== 'symlink' && (await storeBlob(blobDir, f))) blobsWritten++;
     if (blobsWritten > 0) await fsyncDir(blobDir);
 
+    const built = scan.files.map((f) => f.type === 'symlink' ? { path: f.path, type: 'symlink' as const, target: f.target!, platform, arch } : ({
+      path: f.path,
+      type: f.type,
+      sha256: f.sha256,
+      size: f.size,
+      mode: f.mode,
+      platform,
+      arch,
+      url: `../${BLOBS_DIR}/${f.sha256}`,
+    }));
+    const merged = published === null ? null : mergePlatformFiles(published.files, built, { version, channel, platform, arch, force: o.force ?? false });
+    // Adding a platform keeps the release's metadata; options given now override it.
+    const base = published;
     const payload = {
       schema: MANIFEST_SCHEMA,
       product,
       version,
-      tag_name: o.tagName ?? `v${version}`,
+      tag_name: o.tagName ?? base?.tag_name ?? `v${version}`,
       channel,
-      released_at: isoSeconds(now),
-      release_notes: o.notes ?? '',
-      is_critical: o.critical ?? false,
-      ...(minUpgradeFrom !== undefined ? { min_upgrade_from: minUpgradeFrom } : {}),
-      migrations_required: o.migrationsRequired ?? false,
-      breaking_changes: breaking,
-      ...(o.buildCommit ? { build_commit: o.buildCommit } : {}),
-      files: scan.files.map((f) => f.type === 'symlink' ? { path: f.path, type: 'symlink' as const, target: f.target!, platform, arch } : ({
-        path: f.path,
-        type: f.type,
-        sha256: f.sha256,
-        size: f.size,
-        mode: f.mode,
-        platform,
-        arch,
-        url: `../${BLOBS_DIR}/${f.sha256}`,
-      })),
+      released_at: base?.released_at ?? isoSeconds(now),
+      release_notes: o.notes ?? base?.release_notes ?? '',
+      is_critical: o.critical ?? base?.is_critical ?? false,
+      ...((minUpgradeFrom ?? base?.min_upgrade_from) !== undefined ? { min_upgrade_from: minUpgradeFrom ?? base?.min_upgrade_from } : {}),
+      migrations_required: o.migrationsRequired ?? base?.migrations_required ?? false,
+      breaking_changes: o.breakingChanges !== undefined ? breaking : base?.breaking_changes ?? [],
+      ...((o.buildCommit ?? base?.build_commit) ? { build_commit: o.buildCommit ?? base?.build_commit } : {}),
+      files: merged?.files ?? built,
     };
-    ReleaseManifestSchema.parse(payload);
+    checkInstallTrees(ReleaseManifestSchema.parse(payload));
     const manifestBytes = Buffer.from(
       JSON.stringify(signEnvelope(MANIFEST_PAYLOAD_TYPE, Buffer.from(JSON.stringify(payload, null, 2), 'utf8'), keys), null, 2) + '\n',
       'utf8',
@@ -260,13 +278,13 @@ export async function publish(o: PublishOptions): Promise<PublishResult> {
     await writeFileDurable(manifestPath, manifestBytes, 0o644);
     const manifestSha256 = sha256Hex(manifestBytes);
 
-    const old = previous?.releases.find((r) => r.version === version);
+    const percent = percentGiven ?? (published !== null ? old?.rollout?.percent : undefined) ?? 100;
     const entry: IndexEntry = {
       version,
       manifest: manifestRel,
       sha256: manifestSha256,
       size: manifestBytes.length,
-      is_critical: o.critical ?? false,
+      is_critical: payload.is_critical,
       rollout: { percent, started_at: old?.rollout?.started_at ?? isoSeconds(now) },
     };
     const index: ChannelIndex = {
@@ -289,6 +307,7 @@ export async function publish(o: PublishOptions): Promise<PublishResult> {
       keyids: keys.map((k) => k.publicKey.keyid),
       blobsWritten,
       warnings,
+      ...(merged ? { platformAdded: { platform, arch, replaced: merged.replaced, kept: merged.kept } } : {}),
     };
   });
 }
