@@ -1,0 +1,154 @@
+/**
+ * The Electron path end to end without the Electron binary: the real React renderer in Chromium,
+ * the real built preload (out/preload/index.js), the real ipc-main.ts handlers with their zod
+ * validation and sender check, and the real engine in this Node process. Only the transport is
+ * replaced: a Playwright binding stands where ipcRenderer.invoke → ipcMain.handle would be, and
+ * events go back on the same EVENT_CHANNEL the preload listens to.
+ */
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { randomBytes } from 'node:crypto';
+import { promises as fsp } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import type { Page } from 'playwright-core';
+import { createDaemon } from '../../src-main/engine/daemon';
+import type { DaemonCore } from '../../src-main/engine/daemon-types';
+import { forwardEvents, registerIpcHandlers, type IpcInvokeEventLike } from '../../src-main/electron/ipc-main';
+import { appLocation } from '../../src-main/electron/url-policy';
+import { EVENT_CHANNEL } from '../../src-shared/ipc-contract';
+import type { UpkeepEvent } from '../../src-shared/api';
+import { snapshot } from '../helpers/tree';
+import { createFeedFixture, ensureDashboardBuilt, launchBrowser, ROOT, startFeedServer, upkeepOk, writeDaemonConfig, type Browser, type FeedFixture, type FeedServer } from './harness';
+
+const TYPES: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css', '.png': 'image/png', '.svg': 'image/svg+xml' };
+
+/** The built renderer over loopback HTTP (module scripts do not load from file:// in Chromium). */
+async function serveRenderer(dir: string): Promise<{ url: string; server: Server }> {
+  const server = createServer((req, res) => {
+    const rel = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname).replace(/^\/+/, '') || 'index.html';
+    const file = path.resolve(dir, rel);
+    if (!file.startsWith(dir + path.sep)) return void res.writeHead(404).end();
+    fsp.readFile(file).then(
+      (body) => res.writeHead(200, { 'content-type': TYPES[path.extname(file)] ?? 'application/octet-stream' }).end(body),
+      () => res.writeHead(404).end(),
+    );
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`, server };
+}
+
+describe('tray window over the IPC contract (test bridge in place of contextBridge + ipcRenderer)', () => {
+  let f: FeedFixture;
+  let feedServer: FeedServer;
+  let core: DaemonCore;
+  let browser: Browser;
+  let page: Page;
+  let renderer: { url: string; server: Server };
+  let build110: string;
+  const calls: string[] = [];
+  const stops: (() => void)[] = [];
+  const install = () => path.join(f.dir, 'install');
+  const target = () => page.locator('[data-testid="target-page"][data-target-id="demo"]');
+
+  beforeAll(async () => {
+    ensureDashboardBuilt();
+    f = await createFeedFixture('upkeep-e2e-ipc-');
+    const build100 = await f.build('1.0.0', { 'bin/demo': { data: '#!/bin/sh\necho 1.0.0\n', mode: 0o755 }, 'VERSION': '1.0.0\n' });
+    build110 = await f.build('1.1.0', { 'bin/demo': { data: '#!/bin/sh\necho 1.1.0\n', mode: 0o755 }, 'VERSION': '1.1.0\n', 'lib/data.bin': { data: randomBytes(256 * 1024) } });
+    await f.publish(build100, '1.0.0', '## Demo 1.0.0\n');
+    await f.publish(build110, '1.1.0', "## What's new in 1.1.0\n\n- Faster\n");
+    feedServer = await startFeedServer(f.feed);
+    const config = await writeDaemonConfig(f, feedServer.url);
+    await upkeepOk(['--config', config, 'apply', '--version', '1.0.0', '--json'], f.dir);
+    await upkeepOk(['--config', config, 'check', '--json'], f.dir);
+
+    core = await createDaemon({ configPath: config, actor: 'tray' });
+    renderer = await serveRenderer(path.join(ROOT, 'out', 'renderer'));
+    browser = await launchBrowser();
+    page = browser.page;
+
+    // Main's side: the real handlers registered on a stand-in ipcMain.
+    const handlers = new Map<string, (event: IpcInvokeEventLike, ...args: unknown[]) => Promise<unknown>>();
+    stops.push(registerIpcHandlers({
+      ipcMain: { handle: (ch, l) => void handlers.set(ch, l), removeHandler: (ch) => void handlers.delete(ch) },
+      core,
+      shell: { openExternal: async () => {} },
+      allowed: appLocation(renderer.url, 'file:///nonexistent/index.html'),
+    }));
+    await page.exposeBinding('__upkeepIpcInvoke', async (source, channel: string, args: unknown[]) => {
+      calls.push(channel);
+      const handler = handlers.get(channel);
+      if (!handler) throw new Error(`no handler for ${channel}`);
+      // Electron gives the handler the sending frame; the binding knows it too.
+      return handler({ senderFrame: { url: source.frame.url() } }, ...args);
+    });
+    stops.push(forwardEvents(core, () => ({
+      isDestroyed: () => page.isClosed(),
+      send: (channel: string, event: UpkeepEvent) => void page.evaluate(([ch, ev]) => (window as unknown as { __upkeepIpcEmit(c: string, e: unknown): void }).__upkeepIpcEmit(ch, ev), [channel, event] as const).catch(() => undefined),
+    })));
+    // The renderer's side: the real built preload, given an `electron` module whose contextBridge
+    // and ipcRenderer are the test bridge.
+    const preload = await fsp.readFile(path.join(ROOT, 'out', 'preload', 'index.js'), 'utf8');
+    await page.addInitScript(`(() => {
+      const listeners = new Map();
+      window.__upkeepIpcEmit = (channel, payload) => { for (const l of listeners.get(channel) ?? []) l({}, payload); };
+      const electron = {
+        contextBridge: { exposeInMainWorld: (key, api) => Object.defineProperty(window, key, { value: api }) },
+        ipcRenderer: {
+          invoke: (channel, ...args) => window.__upkeepIpcInvoke(channel, args),
+          on: (channel, l) => { listeners.set(channel, [...(listeners.get(channel) ?? []), l]); },
+          removeListener: (channel, l) => { listeners.set(channel, (listeners.get(channel) ?? []).filter((x) => x !== l)); },
+        },
+      };
+      const module = { exports: {} };
+      (function (require, module, exports) { ${preload}\n })((id) => { if (id === 'electron') return electron; throw new Error('preload may require only electron, not ' + id); }, module, module.exports);
+    })();`);
+  }, 180_000);
+
+  afterAll(async () => {
+    for (const s of stops.splice(0)) s();
+    await browser?.close();
+    await core?.close();
+    await new Promise((r) => renderer?.server.close(r));
+    await feedServer?.close();
+    await f?.cleanup();
+  });
+
+  it('the page talks to main only through the preload bridge, with the contract channel names', async () => {
+    await page.goto(renderer.url);
+    const card = page.locator('[data-testid="target-card"][data-target-id="demo"]');
+    await expect.poll(() => card.getByTestId('status-badge').getAttribute('data-state'), { timeout: 20_000 }).toBe('available');
+    expect(await card.getByTestId('available-version').innerText()).toContain('1.1.0');
+    expect(calls.every((c) => c.startsWith('upkeep:'))).toBe(true);
+    expect(calls).toContain('upkeep:listTargets');
+    expect(EVENT_CHANNEL).toBe('upkeep:event');
+    expect(await page.evaluate(() => Object.keys((window as unknown as { upkeep: object }).upkeep).sort())).toEqual(['invoke', 'onEvent']);
+  });
+
+  it('a payload that fails the zod schema is refused in main with ERR_BAD_REQUEST; a foreign frame with ERR_FORBIDDEN', async () => {
+    const bad = await page.evaluate(() => (window as unknown as { upkeep: { invoke(c: string, ...a: unknown[]): Promise<unknown> } }).upkeep.invoke('apply', 'demo', { version: 7 }));
+    expect(bad).toMatchObject({ ok: false, error: { code: 'ERR_BAD_REQUEST' } });
+    // A frame that is not the app's page (an iframe at about:blank) is refused by the sender check.
+    const foreign = await page.evaluate(async () => {
+      const frame = document.createElement('iframe');
+      document.body.appendChild(frame);
+      await new Promise((r) => setTimeout(r, 100));
+      const w = frame.contentWindow as unknown as { __upkeepIpcInvoke(c: string, a: unknown[]): Promise<unknown> };
+      const r = await w.__upkeepIpcInvoke('upkeep:listTargets', []);
+      frame.remove();
+      return r;
+    });
+    expect(foreign).toMatchObject({ ok: false, error: { code: 'ERR_FORBIDDEN' } });
+  });
+
+  it('Apply from the window installs 1.1.0 byte for byte and the window shows the result and the new version', async () => {
+    await page.locator('[data-testid="target-card"][data-target-id="demo"]').getByTestId('target-link').click();
+    await target().getByTestId('apply-button').click();
+    const result = target().getByTestId('operation-result');
+    await result.waitFor({ timeout: 60_000 });
+    await expect.poll(async () => (await target().getByTestId('current-version').innerText()), { timeout: 30_000 }).toContain('1.1.0');
+    expect(await snapshot(install())).toEqual(await snapshot(build110));
+    expect(calls).toContain('upkeep:apply');
+  });
+});
