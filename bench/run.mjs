@@ -5,6 +5,7 @@
 //     vs. the reference: the same bytes streamed to a file without verification.
 //  2. apply of a 2,000-file release (stage, journal, backup by rename, switch, commit)
 //     vs. the reference: `cp -r` of the same tree.
+//  3. update and rollback of a 10,000-file tree vs. the limit (bench/apply-files.mjs).
 import { createRequire } from 'node:module';
 import { createServer } from 'node:http';
 import { createReadStream, createWriteStream, promises as fsp } from 'node:fs';
@@ -62,9 +63,11 @@ async function benchApply(dir) {
   return { name: 'apply 2,000 files vs cp -r', ref: median(ref), ours: median(ours) };
 }
 
+const { benchApplyFiles } = await import('./apply-files.mjs');
 const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'upkeep-bench-'));
 try {
-  for (const r of [await benchDownload(dir), await benchApply(dir)]) {
+  const many = await benchApplyFiles(path.join(dir, 'many'), { dist, runs: Number(process.env.BENCH_APPLY_RUNS || 3), files: Number(process.env.BENCH_FILES || 10000) });
+  for (const r of [await benchDownload(dir), await benchApply(dir), ...many]) {
     console.log(`${r.name}: ${(r.ours / r.ref).toFixed(2)}x the reference (ours ${r.ours.toFixed(0)} ms, reference ${r.ref.toFixed(0)} ms, median of ${RUNS})`);
   }
 } finally {

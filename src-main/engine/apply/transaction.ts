@@ -9,6 +9,7 @@ import path from 'node:path';
 import { OperationError, UpkeepError } from '../../../src-shared/errors';
 import { fsyncDir } from '../fs/atomic';
 import { deviceOf, diskFullError, isDiskFull, SPACE_MARGIN } from '../fs/space';
+import { syncDurable } from '../fs/sync-fs';
 import { setInstalled } from './installed';
 import type { Journal } from './journal';
 import { deleteJournal, mkdirMode, setPhase, undoOp, runOp, writeJournal } from './journal';
@@ -83,10 +84,11 @@ async function stage(j: Journal, hooks: ApplyHooks): Promise<void> {
         linked = false; // other filesystem or links not allowed: fall back to a copy
       }
     }
-    if (!linked) await copyDurable(item.source, item.path, item.mode);
+    if (!linked) await copyDurable(item.source, item.path, item.mode, false);
     hooks.onProgress?.({ phase: 'stage', done: ++done, total: j.stage.length, file: displayPath(j, item.path) });
   });
-  await fsyncDirs(dirsToSync);
+  // Durability in one batch (syncfs per filesystem) before the journal says `switching`.
+  await syncDurable(j.backup_dir ? [j.install_dir, j.backup_dir] : [j.install_dir], { files: j.stage.map((s) => s.path), dirs: dirsToSync });
 }
 
 /** False when a directory between the install dir and `abs` became a link leading out (see recheckParents). */
@@ -153,7 +155,7 @@ async function switchOps(j: Journal, hooks: ApplyHooks): Promise<void> {
     const backup = op.t === 'rename' && isInside(j.backup_dir, op.to);
     hooks.onProgress?.({ phase: backup ? 'backup' : 'switch', done: ++done, total: j.ops.length, file: displayPath(j, op.t === 'rename' ? (backup ? op.from : op.to) : op.path) });
   }
-  await fsyncDirs(touched);
+  await syncDurable(j.backup_dir ? [j.install_dir, j.backup_dir] : [j.install_dir], { files: [], dirs: touched });
 }
 
 /**

@@ -134,17 +134,17 @@ export async function fsyncDirs(dirs: Iterable<string>): Promise<void> {
 
 /**
  * Copies `src` to `dest` (replacing a leftover regular file `dest`), sets `mode` exactly (chmod ignores the
- * umask) and fsyncs the file. The caller fsyncs the directory. Used to stage verified cache
+ * umask) and fsyncs the file (unless `sync` is false: the caller then makes a whole batch durable). The caller fsyncs the directory. Used to stage verified cache
  * blobs: a byte copy is needed here because the cache keeps its blob.
  */
-export async function copyDurable(src: string, dest: string, mode: number): Promise<void> {
+export async function copyDurable(src: string, dest: string, mode: number, sync = true): Promise<void> {
   await fsp.rm(dest, { force: true }); // a leftover of an earlier attempt
   // COPYFILE_EXCL creates with O_EXCL: a symbolic link planted at `dest` is never followed.
   await fsp.copyFile(src, dest, fsc.COPYFILE_FICLONE | fsc.COPYFILE_EXCL);
   const fh = await fsp.open(dest, fsc.O_RDONLY | fsc.O_NOFOLLOW);
   try {
     await fh.chmod(mode & 0o7777);
-    await fh.sync();
+    if (sync) await fh.sync();
   } finally {
     await fh.close();
   }
