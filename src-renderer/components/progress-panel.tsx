@@ -66,7 +66,8 @@ export function ProgressPanel({ title, progress, onCancel, cancelling }: Progres
         ) : null}
       </div>
       <p className="progress-message">
-        <span className="progress-step" data-testid="progress-phase">
+        {/* The step, unless the message already starts with it ("Downloading bin/demo"). */}
+        <span className={progress.message.startsWith(phaseLabel(progress.phase)) ? 'visually-hidden' : 'progress-step'} data-testid="progress-phase">
           {phaseLabel(progress.phase)}
         </span>
         <span data-testid="progress-message">{progress.message}</span>

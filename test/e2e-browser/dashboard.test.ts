@@ -151,7 +151,11 @@ describe('web dashboard against a real daemon', () => {
     await expect.poll(async () => Number(await bar.getAttribute('aria-valuenow'))).toBeGreaterThan(0);
     expect(Number(await bar.getAttribute('aria-valuenow'))).toBeLessThan(50);
     expect((await panel.getByTestId('progress-phase').innerText()).length).toBeGreaterThan(0);
+    // The title and the badge name the state, and the sizes carry binary units.
+    expect((await panel.getByTestId('progress-title').innerText()).trim()).toBe('Downloading 1.1.0');
+    expect(await target().getByTestId('status-badge').innerText()).toMatch(/^Downloading \d+%$/);
     await expect.poll(async () => (await panel.getByTestId('progress-bytes').innerText()).includes(' of ')).toBe(true);
+    expect(await panel.getByTestId('progress-bytes').innerText()).toMatch(/^[\d.]+ (B|KiB|MiB) of [\d.]+ MiB$/);
     await dismissToasts(page);
     await screenshot(page, 'progress');
     feedServer.release();
