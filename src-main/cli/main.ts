@@ -53,6 +53,14 @@ function defaultConfigFile(): string {
   return r.file;
 }
 
+/** Throws the command's usage error (ERR_USAGE) for an unknown subcommand or option; parses nothing else. */
+function checkGrammar(cmd: string, args: string[]): void {
+  const spec = commandSpec(cmd)!;
+  if (cmd !== 'config') parseCommandArgs(spec, args);
+  else if (args[0] !== 'validate') throw unknownSubcommand(spec, args[0]);
+  else parseCommandArgs(spec, args.slice(1));
+}
+
 interface Globals {
   config?: string;
   json: boolean;
@@ -99,7 +107,11 @@ export async function main(argv: string[], io?: CliIO): Promise<number> {
       return EXIT.ok;
     }
     const args = g.rest.slice(1);
-    if (CONFIG_COMMANDS.includes(cmd) && !g.config && !(cmd === 'config' && args.length > 1)) g.config = defaultConfigFile();
+    if (CONFIG_COMMANDS.includes(cmd) && !g.config && !(cmd === 'config' && args.length > 1)) {
+      // A mistyped subcommand or option is a usage error whether or not a config file exists.
+      checkGrammar(cmd, args);
+      g.config = defaultConfigFile();
+    }
     switch (cmd) {
       case 'release':
         return await runRelease(args, out);
