@@ -65,7 +65,7 @@ describe('BlobCache', () => {
     expect(cache.pathFor('A'.repeat(64))).toBe(path.join(tmp.dir, 'sha256', 'a'.repeat(64)));
   });
 
-  it('prune removes blobs and partials not kept, and reports bytes freed', async () => {
+  it('prune removes blobs and stale partials not kept, and reports bytes freed', async () => {
     const cache = new BlobCache(tmp.dir);
     const keep = 'a'.repeat(64);
     const drop = 'b'.repeat(64);
@@ -75,11 +75,16 @@ describe('BlobCache', () => {
     await fsp.writeFile(cache.pathFor(keep), Buffer.alloc(100));
     await fsp.writeFile(cache.pathFor(drop), Buffer.alloc(250));
     await fsp.writeFile(cache.partialPathFor(partial), Buffer.alloc(30));
+    const hourAgo = new Date(Date.now() - 3600_000);
+    await fsp.utimes(cache.partialPathFor(partial), hourAgo, hourAgo);
+    // A partial written to just now may be another process's download in progress: kept.
+    const fresh = 'd'.repeat(64);
+    await fsp.writeFile(cache.partialPathFor(fresh), Buffer.alloc(7));
     await fsp.writeFile(path.join(tmp.dir, 'sha256', 'README'), 'not a blob');
     expect(await cache.prune(new Set([keep.toUpperCase()]))).toBe(280);
     expect(await cache.has(keep, 100)).toBe(true);
     expect(await cache.has(drop, 250)).toBe(false);
-    expect(await fsp.readdir(path.join(tmp.dir, 'partial'))).toEqual([]);
+    expect(await fsp.readdir(path.join(tmp.dir, 'partial'))).toEqual([fresh]);
     expect(await fsp.readFile(path.join(tmp.dir, 'sha256', 'README'), 'utf8')).toBe('not a blob');
     expect(await new BlobCache(path.join(tmp.dir, 'absent')).prune(new Set())).toBe(0);
   });
