@@ -3,6 +3,7 @@
  * Exit codes: 0 success (also "up to date"), 1 operation failed (and was rolled back),
  * 2 usage or config error, 3 refused for security/verification, 4 busy.
  */
+import { plannedRequests } from '../engine/net/planned-requests';
 import { ConfigError, UpkeepError, UsageError, toUpkeepError, type ErrorKind } from '../../src-shared/errors';
 import { appPaths, cliConfigPath } from '../engine/app-paths';
 import { existsSync } from 'node:fs';
@@ -160,8 +161,16 @@ async function configCommand(args: string[], g: Globals, out: CliIO): Promise<nu
   const loaded = parseConfig(text, { file, dir: path.dirname(file), env: process.env });
   await checkTrustKeys(loaded);
   const targets = loaded.config.targets.map((t) => t.id);
-  if (g.json) out.out(JSON.stringify({ valid: true, file, targets }));
-  else out.out(`${file}: valid (${targets.length} target${targets.length === 1 ? '' : 's'}: ${targets.join(', ')})`);
+  const planned = plannedRequests(loaded.config, process.env);
+  if (g.json) out.out(JSON.stringify({ valid: true, file, targets, requests: planned }));
+  else {
+    out.out(`${file}: valid (${targets.length} target${targets.length === 1 ? '' : 's'}: ${targets.join(', ')})`);
+    for (const p of planned) {
+      out.out(`${p.target} (${p.feed_type} feed) fetches:`);
+      for (const r of p.requests) out.out(`  GET ${r.url}${r.proxy ? `  via proxy ${r.proxy}` : '  (direct)'}`);
+      out.out(`  then ${p.then}`);
+    }
+  }
   return EXIT.ok;
 }
 

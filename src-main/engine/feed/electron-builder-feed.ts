@@ -9,7 +9,7 @@
 import { NotFoundError, UsageError, VerificationError } from '../../../src-shared/errors';
 import type { ElectronBuilderFeedSchema } from '../config/feed-schema';
 import type { z } from 'zod';
-import { resolveFeedPath, resolveRelative } from '../net/url-policy';
+import { resolveFeedPath, resolveFeedUrl } from '../net/url-policy';
 import { sha256Hex } from '../trust/feed-checks';
 import type { Assessment, Candidate, Feed, FeedEnv, FeedFactory, FeedPolicy, FeedSpec } from './feed';
 import type { Release, ReleaseItem } from './release';
@@ -94,7 +94,7 @@ export class ElectronBuilderFeed implements Feed {
     const file = selectFile(info, this.platform, this.arch, this.cfg.extensions);
     if (!file) throw new NotFoundError('ERR_NO_RELEASE', `electron-builder ${version} has no file for ${this.platform}/${this.arch}`, { version });
     if (file.size === null) throw new VerificationError('ERR_METADATA_INVALID', `electron-builder ${version}: ${file.url} has no size`, { version });
-    const fileUrl = resolveRelative(url, file.url);
+    const fileUrl = resolveFeedUrl(url, file.url);
     const name = decodeURIComponent(new URL(fileUrl).pathname.split('/').pop() ?? file.url);
     const format = file.extension === '.zip' ? 'zip' : file.extension === '.tar.gz' ? 'tar.gz' : null;
     const item: ReleaseItem = format

@@ -86,12 +86,12 @@ export function asDirectoryUrl(rootUrl: string): string {
 }
 
 /**
- * Resolves a feed path (`channels/stable.json`, `manifests/x/1.2.3.json`) against the feed root,
- * treating the root as a directory, so `https://h/feed` + `channels/a.json` is
- * `https://h/feed/channels/a.json`.
+ * Resolves a feed path (`channels/stable.json`, `latest-linux.yml`) against the feed root,
+ * treating the root as a directory and keeping its query (`feedRootUrl` + `resolveFeedUrl`), so
+ * `https://h/feed?token=abc` + `channels/a.json` is `https://h/feed/channels/a.json?token=abc`.
  */
-export function resolveFeedPath(feedRootUrl: string, relPath: string): string {
-  return resolveRelative(asDirectoryUrl(feedRootUrl), relPath);
+export function resolveFeedPath(root: string, relPath: string): string {
+  return resolveFeedUrl(feedRootUrl(root), relPath);
 }
 
 /** The host of a URL without IPv6 brackets and without a trailing dot. */
