@@ -45,6 +45,7 @@ describe('tray window over the IPC contract (test bridge in place of contextBrid
   let browser: Browser;
   let page: Page;
   let renderer: { url: string; server: Server };
+  let build100: string;
   let build110: string;
   const calls: string[] = [];
   const stops: (() => void)[] = [];
@@ -54,7 +55,7 @@ describe('tray window over the IPC contract (test bridge in place of contextBrid
   beforeAll(async () => {
     ensureDashboardBuilt();
     f = await createFeedFixture('upkeep-e2e-ipc-');
-    const build100 = await f.build('1.0.0', { 'bin/demo': { data: '#!/bin/sh\necho 1.0.0\n', mode: 0o755 }, 'VERSION': '1.0.0\n' });
+    build100 = await f.build('1.0.0', { 'bin/demo': { data: '#!/bin/sh\necho 1.0.0\n', mode: 0o755 }, 'VERSION': '1.0.0\n' });
     build110 = await f.build('1.1.0', { 'bin/demo': { data: '#!/bin/sh\necho 1.1.0\n', mode: 0o755 }, 'VERSION': '1.1.0\n', 'lib/data.bin': { data: randomBytes(256 * 1024) } });
     await f.publish(build100, '1.0.0', '## Demo 1.0.0\n');
     await f.publish(build110, '1.1.0', "## What's new in 1.1.0\n\n- Faster\n");
@@ -150,5 +151,22 @@ describe('tray window over the IPC contract (test bridge in place of contextBrid
     await expect.poll(async () => (await target().getByTestId('current-version').innerText()), { timeout: 30_000 }).toContain('1.1.0');
     expect(await snapshot(install())).toEqual(await snapshot(build110));
     expect(calls).toContain('upkeep:apply');
+  });
+
+  it('Roll back from the window (through its confirm dialog) restores 1.0.0 byte for byte', async () => {
+    await target().getByTestId('tab-points').click();
+    const points = page.getByTestId('rollback-point');
+    await expect.poll(() => points.count(), { timeout: 20_000 }).toBe(2);
+    await points.first().getByTestId('rollback-button').click();
+    const dialog = page.getByTestId('rollback-dialog');
+    await dialog.waitFor();
+    expect(await snapshot(install())).toEqual(await snapshot(build110));
+    await dialog.getByTestId('dialog-confirm').click();
+    const result = target().getByTestId('operation-result');
+    await expect.poll(() => result.getAttribute('data-action'), { timeout: 60_000 }).toBe('rollback');
+    expect(await result.getAttribute('data-ok')).toBe('true');
+    await expect.poll(() => target().getByTestId('current-version').innerText(), { timeout: 30_000 }).toContain('1.0.0');
+    expect(await snapshot(install())).toEqual(await snapshot(build100));
+    expect(calls).toContain('upkeep:rollback');
   });
 });
