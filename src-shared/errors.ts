@@ -13,6 +13,7 @@ export type ErrorKind =
   | 'busy' // another operation holds the target: exit 4, HTTP 409
   | 'auth' // missing credentials: HTTP 401
   | 'forbidden' // credentials without the needed scope: HTTP 403
+  | 'corrupt' // a file Upkeep persisted is unreadable or malformed; nothing was changed: exit 5, HTTP 500
   | 'failed'; // the operation failed (and was rolled back): exit 1, HTTP 500
 
 export const ERROR_CODES = {
@@ -65,6 +66,8 @@ export const ERROR_CODES = {
   ERR_LOCAL_CHANGES: 'refused',
   ERR_CANCELLED: 'failed',
   ERR_INTERNAL: 'failed',
+  /** A persisted state file (journal, installed.json, point.json, …) is not what Upkeep wrote; `details.file` names it. */
+  ERR_STATE_CORRUPT: 'corrupt',
   /** Client side: the daemon could not be reached. */
   ERR_NETWORK: 'failed',
   /** Client side: the daemon's answer could not be understood. */
@@ -129,6 +132,16 @@ export class BusyError extends UpkeepError {
 }
 /** Missing or insufficient credentials (HTTP API). */
 export class AuthError extends UpkeepError {}
+/**
+ * A file Upkeep persisted (journal, installed record, rollback point, runtime or feed memory) does
+ * not parse or does not match its schema. ERR_STATE_CORRUPT; `details.file` is the path and
+ * `details.reason` what is wrong. Nothing is changed or reset: the file needs a person's look.
+ */
+export class StateCorruptError extends UpkeepError {
+  constructor(file: string, reason: string) {
+    super('ERR_STATE_CORRUPT', `Corrupt state file ${file}: ${reason}. Nothing was changed; the file needs repair.`, { file, reason });
+  }
+}
 
 /** Wraps anything thrown into an UpkeepError (unknown errors become ERR_INTERNAL). */
 export function toUpkeepError(err: unknown, fallback: ErrorCode = 'ERR_INTERNAL'): UpkeepError {

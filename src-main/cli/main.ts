@@ -1,7 +1,10 @@
 /**
  * `upkeep [--config FILE] [--json] <command>` — the command line other tools and tests rely on.
  * Exit codes: 0 success (also "up to date"), 1 operation failed (and was rolled back),
- * 2 usage or config error, 3 refused for security/verification, 4 busy.
+ * 2 usage or config error, 3 refused for security/verification, 4 busy, 5 corrupt state file.
+ *
+ * Start-up time matters (scripts call `upkeep status` in loops): each command loads the modules
+ * it needs with a `require` where it runs, so `--help` loads no engine and `status` no publisher.
  */
 import { plannedRequests } from '../engine/net/planned-requests';
 import { ConfigError, UpkeepError, UsageError, toUpkeepError, type ErrorKind } from '../../src-shared/errors';
@@ -10,17 +13,13 @@ import { existsSync } from 'node:fs';
 import os from 'node:os';
 import { commandHelp, commandSpec, mainUsage, parseCommandArgs, unknownCommand, unknownSubcommand } from './spec';
 import { processIO, type CliIO } from './io';
-import { loadConfig, parseConfig, readConfigFile } from '../engine/config/load';
-import { checkTrustKeys } from '../engine/config/trust-keys';
-import { Engine } from '../engine/engine';
 import { packageVersion } from '../engine/version';
-import { runRelease } from './commands/release';
 import { ProgressRenderer } from './progress-bar';
 import { guardRollback } from './rollback-guard';
 import { formatApply, formatCheck, formatDownload, formatHistory, formatPoints, formatRollback, formatStatus } from './format';
 import path from 'node:path';
 
-export const EXIT = { ok: 0, failed: 1, usage: 2, refused: 3, busy: 4 } as const;
+export const EXIT = { ok: 0, failed: 1, usage: 2, refused: 3, busy: 4, corrupt: 5 } as const;
 
 const EXIT_BY_KIND: Record<ErrorKind, number> = {
   usage: EXIT.usage,
@@ -30,6 +29,7 @@ const EXIT_BY_KIND: Record<ErrorKind, number> = {
   security: EXIT.refused,
   refused: EXIT.refused,
   busy: EXIT.busy,
+  corrupt: EXIT.corrupt,
   failed: EXIT.failed,
 };
 
@@ -103,7 +103,10 @@ export async function main(argv: string[], io?: CliIO): Promise<number> {
       const name = cmd === 'help' ? g.rest[1]! : cmd;
       const spec = commandSpec(name);
       if (!spec) throw unknownCommand(name);
-      if (name === 'release') return await runRelease([...g.rest.slice(cmd === 'help' ? 2 : 1).filter((a) => !a.startsWith('-')).slice(0, 1), '--help'], out);
+      if (name === 'release') {
+        const { runRelease } = require('./commands/release') as typeof import('./commands/release');
+        return await runRelease([...g.rest.slice(cmd === 'help' ? 2 : 1).filter((a) => !a.startsWith('-')).slice(0, 1), '--help'], out);
+      }
       out.out(commandHelp(spec));
       return EXIT.ok;
     }
@@ -114,8 +117,10 @@ export async function main(argv: string[], io?: CliIO): Promise<number> {
       g.config = defaultConfigFile();
     }
     switch (cmd) {
-      case 'release':
+      case 'release': {
+        const { runRelease } = require('./commands/release') as typeof import('./commands/release');
         return await runRelease(args, out);
+      }
       case 'config':
         return await configCommand(args, g, out);
       case 'version':
@@ -157,8 +162,10 @@ async function configCommand(args: string[], g: Globals, out: CliIO): Promise<nu
   const { positionals } = parseCommandArgs(spec, args.slice(1));
   if (positionals.length > 1) throw new UsageError('ERR_USAGE', `config validate: unexpected argument "${positionals[1]}"`);
   const file = path.resolve(positionals[0] ?? g.config ?? process.env.UPKEEP_CONFIG ?? 'upkeep.yaml');
+  const { parseConfig, readConfigFile } = require('../engine/config/load') as typeof import('../engine/config/load');
   const text = await readConfigFile(file);
   const loaded = parseConfig(text, { file, dir: path.dirname(file), env: process.env });
+  const { checkTrustKeys } = require('../engine/config/trust-keys') as typeof import('../engine/config/trust-keys');
   await checkTrustKeys(loaded);
   const targets = loaded.config.targets.map((t) => t.id);
   const planned = plannedRequests(loaded.config, process.env);
@@ -177,6 +184,8 @@ async function configCommand(args: string[], g: Globals, out: CliIO): Promise<nu
 async function targetCommand(cmd: string, args: string[], g: Globals, out: CliIO): Promise<number> {
   const { values, positionals } = parseCommandArgs(commandSpec(cmd)!, args);
   const version = typeof values.version === 'string' ? values.version : undefined;
+  const { loadConfig } = require('../engine/config/load') as typeof import('../engine/config/load');
+  const { Engine } = require('../engine/engine') as typeof import('../engine/engine');
   const loaded = await loadConfig({ ...(g.config ? { path: g.config } : {}), env: process.env });
   const engine = new Engine({ loaded, actor: 'cli' });
   await engine.recoverAll('cli');

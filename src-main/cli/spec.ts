@@ -207,6 +207,7 @@ Global options:
   --json          print one JSON document
   --help          this text; "upkeep <command> --help" for one command
 
-Exit codes: 0 ok or up to date, 1 failed (rolled back), 2 usage/config, 3 refused (verification), 4 busy.
+Exit codes: 0 ok or up to date, 1 failed (rolled back), 2 usage/config, 3 refused (verification), 4 busy,
+5 corrupt state file.
 `;
 }

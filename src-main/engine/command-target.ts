@@ -5,11 +5,10 @@
  * Upkeep records the version it switched to and keeps rollback points as (from → to) records
  * whose `rollback` step is run with UPKEEP_TO_VERSION set to the version to return to.
  */
-import path from 'node:path';
 import type { ApplyResult, RollbackPointView, RollbackResult } from '../../src-shared/api';
 import { NotFoundError, OperationError, UpkeepError, toUpkeepError } from '../../src-shared/errors';
 import type { CommandTargetConfig, HookCommand, StepName } from './config/schema';
-import { readJsonIfExists, writeJsonDurable } from './fs/atomic';
+import { readCommandState as readState, writeCommandState } from './command-state';
 import { runHook } from './hooks';
 import { runHealthCheck } from './health';
 import type { Engine, OpContext } from './engine';
@@ -18,18 +17,6 @@ import { targetPaths } from './target-paths';
 import { newRollbackId } from './apply';
 import { effectivePolicy } from './policy';
 import { readRuntime, updateRuntime } from './state/store';
-
-interface CommandState {
-  version: string | null;
-  updated_at: string;
-  points: Array<RollbackPointView>;
-}
-
-const STATE_FILE = 'command-state.json';
-
-async function readState(stateDir: string): Promise<CommandState | undefined> {
-  return readJsonIfExists<CommandState>(path.join(stateDir, STATE_FILE));
-}
 
 /** The version Upkeep recorded for a command target (or its configured initial version). */
 export async function commandCurrentVersion(stateDir: string, t: CommandTargetConfig): Promise<string | null> {
@@ -111,9 +98,9 @@ async function apply(engine: Engine, ctx: OpContext, t: CommandTargetConfig, o: 
     target: t.id, from_version: o.from, to_version: o.to, created_at: now.toISOString(), size_bytes: 0, files: 0,
   };
   const retention = effectivePolicy(t, (await readRuntime(ctx.loaded.config.state_dir, t.id)).settings).retention;
-  await writeJsonDurable(path.join(p.stateDir, STATE_FILE), {
+  await writeCommandState(p.stateDir, {
     version: o.to, updated_at: now.toISOString(), points: [point, ...state.points].slice(0, retention),
-  } satisfies CommandState);
+  });
   try {
     await engine.timed(ctx, 'post_apply', () => runHook('post_apply', t.hooks.post_apply, hookCtx));
   } catch (err) {
@@ -139,9 +126,9 @@ async function manualRollback(engine: Engine, ctx: OpContext, t: CommandTargetCo
   if (!t.steps.rollback) throw new UpkeepError('ERR_USAGE', `Target ${t.id} has no rollback step configured`);
   const step = stepRunner(engine, ctx, t, current, point.from_version);
   await step('rollback', 50);
-  await writeJsonDurable(path.join(p.stateDir, STATE_FILE), {
+  await writeCommandState(p.stateDir, {
     version: point.from_version, updated_at: new Date().toISOString(), points: points.slice(idx + 1),
-  } satisfies CommandState);
+  });
   const rec = engine.historyRecord(t.id, 'rollback', ctx.actor, ctx.started, current, point.from_version, 'success', undefined, ctx.opId, ctx.timings);
   rec.rollback_id = point.rollback_id;
   await engine.record(ctx.loaded, rec);

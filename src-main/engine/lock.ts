@@ -22,7 +22,8 @@ import { promises as fsp, constants as fsc, readFileSync, unlinkSync } from 'nod
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
-import { BusyError, UsageError } from '../../src-shared/errors';
+import { BusyError } from '../../src-shared/errors';
+import { assertTargetId } from './target-paths';
 
 export interface LockHolder {
   pid: number;
@@ -42,15 +43,13 @@ export interface TargetLock {
   release(): Promise<void>;
 }
 
-const TARGET_ID_RE = /^[a-z0-9][a-z0-9_-]{0,63}$/;
 /** An unreadable lock file younger than this may still be being written (O_EXCL fallback only). */
 const UNREADABLE_GRACE_MS = 5_000;
 /** Rounds of retry while another process is in the middle of taking over a stale lock. */
 const MAX_ROUNDS = 200;
 
 function lockPath(stateDir: string, target: string): string {
-  if (!TARGET_ID_RE.test(target)) throw new UsageError('ERR_USAGE', `invalid target id '${target}'`);
-  return path.join(stateDir, 'locks', `${target}.lock`);
+  return path.join(stateDir, 'locks', `${assertTargetId(target)}.lock`);
 }
 
 let bootIdCache: string | null | undefined;
@@ -167,14 +166,34 @@ function trackHeld(file: string, body: string): void {
   });
 }
 
-function busy(target: string, holder: LockHolder | null): BusyError {
-  if (!holder) return new BusyError(`target '${target}' is busy: another operation is taking its lock`, { target, holder: null });
+function busy(subject: LockSubject, holder: LockHolder | null): BusyError {
+  if (!holder) return new BusyError(`${subject.label} is busy: another operation is taking its lock`, { ...subject.details, holder: null });
   const where = holder.hostname === os.hostname() ? `pid ${holder.pid}` : `pid ${holder.pid} on ${holder.hostname}`;
-  return new BusyError(`target '${target}' is busy: ${holder.actor} (${where}, operation ${holder.op_id}) has held it since ${holder.since}`, {
-    target,
+  return new BusyError(`${subject.label} is busy: ${holder.actor} (${where}, operation ${holder.op_id}) has held it since ${holder.since}`, {
+    ...subject.details,
     holder: { actor: holder.actor, pid: holder.pid, hostname: holder.hostname, op_id: holder.op_id, since: holder.since },
   });
 }
+
+/** What a lock protects, for ERR_BUSY messages and details. */
+interface LockSubject {
+  /** e.g. "target 'demo'" */
+  label: string;
+  details: Record<string, unknown>;
+}
+
+/** Who takes a lock, and how long to wait for a live holder. */
+export interface LockOptions {
+  actor: string;
+  opId: string;
+  /** Wait up to this many ms (polling) while a live process holds the lock; 0 (default) = fail at once. */
+  waitMs?: number;
+  /** Stops the wait (rejects with the signal's reason). */
+  signal?: AbortSignal;
+}
+
+/** Poll interval while waiting for a held lock, in ms. */
+const WAIT_POLL_MS = 50;
 
 type StealOutcome = 'acquired' | 'changed' | 'contended';
 
@@ -204,11 +223,32 @@ async function steal(file: string, staleRaw: string, tmp: string, body: string):
 }
 
 /**
- * Takes the target's lock for one operation, or throws BusyError (ERR_BUSY) at once naming the
- * live holder. A lock left by a process that no longer runs on this host is taken over.
+ * Takes the target's lock for one operation, or throws BusyError (ERR_BUSY) naming the live
+ * holder — at once, or after `o.waitMs`. A lock left by a process that no longer runs on this
+ * host is taken over. Throws UsageError ERR_USAGE for an invalid target id.
  */
-export async function acquireTargetLock(stateDir: string, target: string, o: { actor: string; opId: string }): Promise<TargetLock> {
-  const file = lockPath(stateDir, target);
+export async function acquireTargetLock(stateDir: string, target: string, o: LockOptions): Promise<TargetLock> {
+  return acquireLock(lockPath(stateDir, target), o, { label: `target '${target}'`, details: { target } });
+}
+
+/**
+ * Takes the exclusive lock file `file` (created with its directory), with the same rules as
+ * acquireTargetLock. `subject` names what it protects in the ERR_BUSY message and details.
+ */
+export async function acquireLock(file: string, o: LockOptions, subject: LockSubject = { label: file, details: { lock: file } }): Promise<TargetLock> {
+  const deadline = Date.now() + (o.waitMs ?? 0);
+  for (;;) {
+    try {
+      return await acquireOnce(file, o, subject);
+    } catch (err) {
+      if (!(err instanceof BusyError) || Date.now() >= deadline) throw err;
+      if (o.signal?.aborted) throw o.signal.reason;
+      await new Promise((r) => setTimeout(r, WAIT_POLL_MS));
+    }
+  }
+}
+
+async function acquireOnce(file: string, o: LockOptions, subject: LockSubject): Promise<TargetLock> {
   await fsp.mkdir(path.dirname(file), { recursive: true });
   const me: LockHolder = { pid: process.pid, hostname: os.hostname(), actor: o.actor, op_id: o.opId, since: new Date().toISOString() };
   const boot = bootId();
@@ -225,7 +265,7 @@ export async function acquireTargetLock(stateDir: string, target: string, o: { a
         const raw = await readRaw(file);
         if (raw === null) continue; // released meanwhile: try again
         const holder = parseHolder(raw);
-        if (holder ? holderAlive(holder) : (await ageMs(file)) < UNREADABLE_GRACE_MS) throw busy(target, holder);
+        if (holder ? holderAlive(holder) : (await ageMs(file)) < UNREADABLE_GRACE_MS) throw busy(subject, holder);
         const outcome = await steal(file, raw, tmp, body);
         if (outcome === 'contended') await new Promise((r) => setTimeout(r, 2 + Math.random() * 8));
         won = outcome === 'acquired';
@@ -248,7 +288,7 @@ export async function acquireTargetLock(stateDir: string, target: string, o: { a
     }
   }
   const raw = await readRaw(file);
-  throw busy(target, raw === null ? null : parseHolder(raw));
+  throw busy(subject, raw === null ? null : parseHolder(raw));
 }
 
 /** Who holds the target's lock now (with `stale` when its process is gone), or null when free. */

@@ -13,7 +13,7 @@ import { authorize, bearerToken, type Access } from './auth';
 import type { LogFn, ServerContext } from './context';
 import { errorBody, toHttpError } from './errors';
 import { createEventStreams } from './events-sse';
-import { isAllowedHost } from './host-check';
+import { hostHeaderCount, isAllowedHost } from './host-check';
 import { createMetrics, type UpkeepMetrics } from './metrics';
 import { createReleaseMemo } from './release-memo';
 import { registerCanonicalRoutes } from './routes-canonical';
@@ -142,6 +142,9 @@ export async function buildApp(core: DaemonCore, opts: AppOptions = {}): Promise
 
   app.addHook('onRequest', async (request, reply) => {
     const api = currentApi(core);
+    if (hostHeaderCount(request.raw.rawHeaders) > 1) {
+      throw new UpkeepError('ERR_BAD_REQUEST', 'More than one Host header (RFC 9112 §3.2): request refused');
+    }
     if (!isAllowedHost(request.headers.host, { boundHost: boundHost(), port: listeningPort(), allowed: api.allowed_hosts })) {
       throw new UpkeepError('ERR_FORBIDDEN', `Host header not allowed: ${String(request.headers.host ?? '(none)').slice(0, 200)}`);
     }

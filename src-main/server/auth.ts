@@ -4,7 +4,8 @@
  * compared in constant time against every configured hash. When `api.jwt_secret` is set, HS256
  * JWTs signed with it are accepted too (claim `scope`, or `role: admin`).
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { timingSafeEqual } from 'node:crypto';
+import { sha256Hex } from '../engine/trust/digest';
 import { jwtVerify, errors as joseErrors } from 'jose';
 import { AuthError, UpkeepError } from '../../src-shared/errors';
 import type { Config } from '../engine/config/schema';
@@ -27,7 +28,7 @@ const KNOWN_SCOPES: readonly Scope[] = ['admin', 'update:apply', 'read'];
 
 /** Lowercase hex SHA-256 of a token, the form tokens are configured in. */
 export function hashToken(token: string): string {
-  return createHash('sha256').update(token, 'utf8').digest('hex');
+  return sha256Hex(token);
 }
 
 /** The token of an `Authorization: Bearer <token>` header, or null. */

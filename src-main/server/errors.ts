@@ -15,6 +15,7 @@ export const STATUS_BY_KIND: Readonly<Record<ErrorKind, number>> = Object.freeze
   busy: 409,
   security: 422,
   refused: 422,
+  corrupt: 500,
   failed: 500,
 });
 

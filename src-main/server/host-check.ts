@@ -12,6 +12,18 @@ export interface HostPolicy {
   allowed: readonly string[];
 }
 
+/**
+ * How many `Host` header lines a request carried (from Node's raw header list, which keeps
+ * duplicates; `headers.host` keeps only the first). RFC 9112 §3.2: a server must answer 400 to
+ * a request with more than one — proxies and servers that pick different ones are how requests
+ * get smuggled past a host check.
+ */
+export function hostHeaderCount(rawHeaders: readonly string[]): number {
+  let n = 0;
+  for (let i = 0; i < rawHeaders.length; i += 2) if (rawHeaders[i]!.toLowerCase() === 'host') n++;
+  return n;
+}
+
 /** Splits a Host header value into lowercase hostname (IPv6 kept in brackets) and port (null when absent). */
 export function parseHost(value: string): { hostname: string; port: number | null } | null {
   const v = value.trim().toLowerCase();

@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { hashToken } from '../../src-main/server/auth';
 import { isAllowedHost } from '../../src-main/server/host-check';
 import { makeConfig } from './fake-core';
-import { ADMIN, APPLIER, JWT_SECRET, READER, apiWithTokens, call, rawGet, startHarness, type Harness } from './helpers';
+import { ADMIN, APPLIER, JWT_SECRET, READER, apiWithTokens, call, rawGet, rawRequest, startHarness, type Harness } from './helpers';
 
 let h: Harness | null = null;
 afterEach(async () => {
@@ -157,6 +157,23 @@ describe('Host header (DNS rebinding)', () => {
     }
     // Even /health: a rebinding page must learn nothing.
     expect((await rawGet(h.server, '/health', { host: 'evil.example' })).status).toBe(403);
+  });
+
+  it('refuses a request with two Host headers with 400, whichever comes first', async () => {
+    h = await startHarness();
+    const port = h.server.port;
+    for (const hosts of [[`127.0.0.1:${port}`, 'evil.example'], ['evil.example', `127.0.0.1:${port}`], [`127.0.0.1:${port}`, `127.0.0.1:${port}`]]) {
+      for (const route of ['/api/targets', '/health', '/api/updates']) {
+        const r = await rawRequest(port, `GET ${route} HTTP/1.1\r\n${hosts.map((x) => `Host: ${x}\r\n`).join('')}Connection: close\r\n\r\n`);
+        expect(r.status, `${route} with ${hosts.join(' + ')}`).toBe(400);
+        expect(JSON.parse(r.body).code).toBe('ERR_BAD_REQUEST');
+      }
+    }
+    const r = await rawRequest(port, `POST /api/v1/update HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nhost: 127.0.0.1:${port}\r\nAuthorization: Bearer ${ADMIN}\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}`);
+    expect(r.status).toBe(400);
+    expect(h.core.calls.some((c) => c.method === 'apply' || c.method === 'check' || c.method === 'download')).toBe(false);
+    // One Host header still works on the same server.
+    expect((await rawGet(h.server, '/api/targets', { host: `127.0.0.1:${port}` })).status).toBe(200);
   });
 
   it('accepts names listed in api.allowed_hosts (hot-reloadable)', async () => {

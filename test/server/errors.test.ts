@@ -5,7 +5,7 @@ import { STATUS_BY_KIND, errorBody, statusForCode, toHttpError } from '../../src
 
 describe('the code → status table', () => {
   it('gives every stable code the status of its kind', () => {
-    const expected: Record<string, number> = { usage: 400, auth: 401, forbidden: 403, not_found: 404, busy: 409, security: 422, refused: 422, failed: 500 };
+    const expected: Record<string, number> = { corrupt: 500, usage: 400, auth: 401, forbidden: 403, not_found: 404, busy: 409, security: 422, refused: 422, failed: 500 };
     for (const [code, kind] of Object.entries(ERROR_CODES)) {
       expect(statusForCode(code), code).toBe(expected[kind]);
       expect(STATUS_BY_KIND[kind]).toBe(expected[kind]);

@@ -1,9 +1,10 @@
 /**
  * Shared set-up of the server tests: a FakeCore with three configured tokens, a real server on
  * 127.0.0.1:0, and a small JSON client over the real fetch (plus raw http.request for what fetch
- * forbids, like a custom Host header).
+ * forbids, like a custom Host header, and raw bytes over a socket for what no client sends).
  */
 import http from 'node:http';
+import net from 'node:net';
 import { hashToken } from '../../src-main/server/auth';
 import { startServer, type RunningServer, type ServerOptions } from '../../src-main/server/index';
 import { FakeCore, type RawApi } from './fake-core';
@@ -81,5 +82,33 @@ export function rawGet(server: RunningServer, path: string, headers: Record<stri
     });
     req.on('error', reject);
     req.end();
+  });
+}
+
+/** Writes `request` (raw HTTP/1.1 bytes) to the server and parses the status line and body of the answer. */
+export function rawRequest(port: number, request: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1', () => socket.end(request));
+    let data = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (d: string) => (data += d));
+    socket.on('error', reject);
+    socket.on('close', () => {
+      const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(data)?.[1] ?? 0);
+      let body = data.slice(data.indexOf('\r\n\r\n') + 4);
+      // A chunked body: keep the chunks' data only.
+      if (/\r\ntransfer-encoding: chunked/i.test(data.slice(0, data.indexOf('\r\n\r\n')))) {
+        let out = '';
+        for (let rest = body; ;) {
+          const nl = rest.indexOf('\r\n');
+          const size = parseInt(rest.slice(0, nl), 16);
+          if (!size) break;
+          out += rest.slice(nl + 2, nl + 2 + size);
+          rest = rest.slice(nl + 2 + size + 2);
+        }
+        body = out;
+      }
+      resolve({ status, body });
+    });
   });
 }

@@ -2,7 +2,8 @@
  * `upkeep token create --name NAME --scope SCOPE [--scope ...]`: a new random API token, printed
  * once, with the config line that stores only its SHA-256.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
+import { sha256Hex } from '../../engine/trust/digest';
 import { UsageError } from '../../../src-shared/errors';
 import type { CliIO } from '../io';
 import { commandSpec, parseCommandArgs, unknownSubcommand } from '../spec';
@@ -12,7 +13,7 @@ const SCOPES = ['admin', 'update:apply', 'read'];
 /** A new token (`upk_` + 32 random bytes, base64url) and its SHA-256 hex. */
 export function createToken(): { token: string; sha256: string } {
   const token = `upk_${randomBytes(32).toString('base64url')}`;
-  return { token, sha256: createHash('sha256').update(token).digest('hex') };
+  return { token, sha256: sha256Hex(token) };
 }
 
 export async function runTokenCommand(argv: string[], io: CliIO): Promise<number> {

@@ -4,7 +4,9 @@
  */
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
-import { readJsonIfExists, writeJsonDurable, fsyncDir } from '../fs/atomic';
+import { z } from 'zod';
+import { readJson, writeJsonDurable, fsyncDir, type SameShape } from '../fs/atomic';
+import { isSafeRelativePath } from '../trust/paths';
 import type { FileRecord } from './tree';
 import { isCode } from './tree';
 
@@ -24,10 +26,35 @@ export interface Installed {
 
 export const INSTALLED_FILE = 'installed.json';
 
-/** Reads `<targetStateDir>/installed.json`; null when nothing is installed yet. */
+/**
+ * A managed entry as persisted: safe relative path, lowercase hex SHA-256 (empty for a symbolic
+ * link, which has `target`), bytes, permission bits.
+ */
+export const FileRecordSchema = z.object({
+  path: z.string().refine(isSafeRelativePath, 'not a safe relative path'),
+  sha256: z.string().regex(/^([0-9a-f]{64})?$/, 'not a lowercase hex SHA-256'),
+  size: z.number().int().nonnegative(),
+  mode: z.number().int().min(0).max(0o7777),
+  target: z.string().min(1).optional(),
+}).refine((f) => (f.target === undefined) === (f.sha256 !== ''), 'a file needs a sha256, a symbolic link a target');
+const _fileRecordShape: SameShape<z.output<typeof FileRecordSchema>, FileRecord> = true;
+
+/** `installed.json` (checked on every read). */
+export const InstalledSchema = z.object({
+  version: z.string().min(1),
+  layout: z.enum(['in-place', 'versioned', 'command']),
+  files: z.array(FileRecordSchema),
+  version_dir: z.string().refine(isSafeRelativePath, 'not a safe relative path').optional(),
+  installed_at: z.string().optional(),
+});
+const _installedShape: SameShape<z.output<typeof InstalledSchema>, Installed> = true;
+
+/**
+ * Reads `<targetStateDir>/installed.json`; null when nothing is installed yet. Throws
+ * StateCorruptError (ERR_STATE_CORRUPT) when the file does not match InstalledSchema.
+ */
 export async function readInstalled(targetStateDir: string): Promise<Installed | null> {
-  const v = await readJsonIfExists<Installed>(path.join(targetStateDir, INSTALLED_FILE));
-  return v ?? null;
+  return (await readJson(path.join(targetStateDir, INSTALLED_FILE), InstalledSchema)) ?? null;
 }
 
 /** Durably replaces `<targetStateDir>/installed.json` (also used by command targets). */

@@ -22,9 +22,11 @@
  */
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
-import { readJsonIfExists, writeFileDurable, fsyncDir } from '../fs/atomic';
-import type { Installed, Layout } from './installed';
-import type { RollbackPoint } from './points';
+import { z } from 'zod';
+import { readJson, writeFileDurable, fsyncDir, type SameShape } from '../fs/atomic';
+import { InstalledSchema, type Installed, type Layout } from './installed';
+import { PendingPointSchema, isRollbackId, type RollbackPoint } from './points';
+import { isSafeRelativePath } from '../trust/paths';
 import { isCode, lexists, moveEntry } from './tree';
 
 export type JournalPhase = 'staging' | 'switching' | 'switched' | 'committed';
@@ -87,9 +89,59 @@ export interface Journal {
 
 export const JOURNAL_FILE = 'journal.json';
 
-/** Reads the journal of a target state dir; null when no operation is in flight. */
+const absolute = z.string().refine((p) => path.isAbsolute(p), 'not an absolute path');
+
+const mode = z.number().int().min(0).max(0o7777);
+
+const JournalOpSchema = z.discriminatedUnion('t', [
+  z.object({ t: z.literal('rename'), from: absolute, to: absolute }),
+  z.object({ t: z.literal('link'), path: absolute, old: z.string().nullable(), new: z.string().nullable(), tmp: absolute }),
+  z.object({ t: z.literal('mkdir'), path: absolute, mode }),
+  z.object({ t: z.literal('rmdir'), path: absolute, mode }),
+]);
+const _opShape: SameShape<z.output<typeof JournalOpSchema>, JournalOp> = true;
+
+/** `journal.json` (checked before recovery acts on it). */
+export const JournalSchema = z.object({
+  v: z.literal(1),
+  op_id: z.string().min(1),
+  kind: z.enum(['apply', 'rollback']),
+  target: z.string().min(1),
+  layout: z.enum(['in-place', 'versioned']),
+  install_dir: absolute,
+  state_dir: absolute,
+  points_dir: absolute,
+  phase: z.enum(['staging', 'switching', 'switched', 'committed']),
+  created_at: z.string(),
+  before: InstalledSchema.nullable(),
+  after: InstalledSchema.nullable(),
+  stage: z.array(z.object({
+    path: absolute,
+    source: absolute,
+    sha256: z.string().regex(/^([0-9a-f]{64})?$/),
+    size: z.number().int().nonnegative(),
+    mode,
+    link: z.boolean(),
+    symlink: z.string().min(1).optional(),
+  })),
+  mkdirs: z.array(absolute),
+  scratch: z.array(absolute),
+  ops: z.array(JournalOpSchema),
+  backup_dir: absolute.nullable(),
+  point: PendingPointSchema.nullable(),
+  consume: z.array(z.string().refine(isRollbackId, 'not a rollback id')),
+  removed: z.array(z.string().refine(isSafeRelativePath, 'not a safe relative path')),
+  retention: z.number().int().nonnegative(),
+});
+const _journalShape: SameShape<z.output<typeof JournalSchema>, Journal> = true;
+
+/**
+ * Reads the journal of a target state dir; null when no operation is in flight. Throws
+ * StateCorruptError (ERR_STATE_CORRUPT naming the file) when it does not match JournalSchema:
+ * recovery never guesses which renames to undo.
+ */
 export async function readJournal(stateDir: string): Promise<Journal | null> {
-  return (await readJsonIfExists<Journal>(path.join(stateDir, JOURNAL_FILE))) ?? null;
+  return (await readJson(path.join(stateDir, JOURNAL_FILE), JournalSchema)) ?? null;
 }
 
 /** Durably writes the journal (atomic replace + fsync of file and directory). */

@@ -1,13 +1,14 @@
 /**
  * The inputs and outputs of an apply, shared by both layouts, plus small planning helpers.
  */
-import { createHash } from 'node:crypto';
+import { sha256Hex } from '../trust/digest';
 import path from 'node:path';
 import { OperationError, VerificationError } from '../../../src-shared/errors';
 import type { Layout } from './installed';
 import type { LocalChangePolicy, LocalCopy } from './switch-plan';
 import type { FileRecord } from './tree';
-import { assertRelativePath, lexists } from './tree';
+import { lexists } from './tree';
+import { assertSafeRelativePath } from '../trust/paths';
 
 /**
  * One entry of the new tree: `source` is a verified blob in the download cache (never
@@ -74,7 +75,7 @@ export function recordOf(f: { path: string; sha256: string; size: number; mode: 
 export function assertTreeShape(files: { path: string }[]): void {
   const seen = new Set<string>();
   for (const f of files) {
-    assertRelativePath(f.path);
+    assertSafeRelativePath(f.path);
     if (seen.has(f.path)) throw new OperationError('ERR_APPLY_FAILED', `duplicate path in release: ${f.path}`, { path: f.path });
     seen.add(f.path);
   }
@@ -112,7 +113,7 @@ export function assertNotReserved(installDir: string, rels: Iterable<string>, re
 export function stageName(dest: string, opId: string): string {
   const dir = path.dirname(dest);
   const base = path.basename(dest);
-  const name = base.length > 180 ? createHash('sha256').update(base).digest('hex').slice(0, 24) : base;
+  const name = base.length > 180 ? sha256Hex(base).slice(0, 24) : base;
   return path.join(dir, `.${name}.upkeep-${opId}`);
 }
 

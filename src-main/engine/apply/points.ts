@@ -7,9 +7,11 @@
 import { randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
+import { z } from 'zod';
 import type { RollbackPointView } from '../../../src-shared/api';
-import { fsyncDir, readJsonIfExists, writeJsonDurable } from '../fs/atomic';
-import type { Installed, Layout } from './installed';
+import { fsyncDir, readJson, writeJsonDurable, type SameShape } from '../fs/atomic';
+import { isSafeRelativePath } from '../trust/paths';
+import { FileRecordSchema, InstalledSchema, type Installed, type Layout } from './installed';
 import type { FileRecord } from './tree';
 import { isCode, rmrf } from './tree';
 
@@ -31,6 +33,34 @@ export interface RollbackPoint extends RollbackPointView {
 export const POINT_FILE = 'point.json';
 const ID_RE = /^rb_\d{8}T\d{6}_[0-9a-f]{6}$/;
 
+/** `point.json` without `size_bytes` (the journal carries the point in this form until commit). */
+export const PendingPointSchema = z.object({
+  rollback_id: z.string().regex(ID_RE, 'not a rollback id'),
+  target: z.string().min(1),
+  from_version: z.string().nullable(),
+  to_version: z.string(),
+  created_at: z.string(),
+  files: z.number().int().nonnegative(),
+  seq: z.number().int().nonnegative(),
+  layout: z.enum(['in-place', 'versioned']),
+  before: InstalledSchema.nullable(),
+  backed_up: z.array(FileRecordSchema),
+  displaced: z.array(FileRecordSchema),
+  kept_version_dir: z.string().refine(isSafeRelativePath, 'not a safe relative path').nullable(),
+});
+const _pendingShape: SameShape<z.output<typeof PendingPointSchema>, Omit<RollbackPoint, 'size_bytes'>> = true;
+
+/** `point.json` (checked on every read). */
+export const RollbackPointSchema = PendingPointSchema.extend({
+  size_bytes: z.number().int().nonnegative(),
+});
+const _pointShape: SameShape<z.output<typeof RollbackPointSchema>, RollbackPoint> = true;
+
+/** Reads one point's `point.json` (undefined when absent); ERR_STATE_CORRUPT when malformed. */
+async function readPoint(pointsDir: string, id: string): Promise<RollbackPoint | undefined> {
+  return readJson(path.join(pointsDir, id, POINT_FILE), RollbackPointSchema);
+}
+
 /** A fresh id `rb_<yyyymmddThhmmss>_<6 hex>` (UTC). */
 export function newRollbackId(now: Date = new Date()): string {
   const s = now.toISOString(); // 2024-01-02T03:04:05.678Z
@@ -48,7 +78,7 @@ export function pointDir(pointsDir: string, id: string): string {
   return path.join(pointsDir, id);
 }
 
-/** Every complete point of a target, newest first. */
+/** Every complete point of a target, newest first. A malformed `point.json` throws ERR_STATE_CORRUPT. */
 export async function listPoints(pointsDir: string): Promise<RollbackPoint[]> {
   let names: string[];
   try {
@@ -60,7 +90,7 @@ export async function listPoints(pointsDir: string): Promise<RollbackPoint[]> {
   const out: RollbackPoint[] = [];
   for (const n of names) {
     if (!isRollbackId(n)) continue;
-    const p = await readJsonIfExists<RollbackPoint>(path.join(pointsDir, n, POINT_FILE));
+    const p = await readPoint(pointsDir, n);
     if (p && p.rollback_id === n) out.push(p);
   }
   return out.sort((a, b) => b.seq - a.seq || (a.created_at < b.created_at ? 1 : a.created_at > b.created_at ? -1 : 0));
@@ -114,6 +144,6 @@ export async function sweepPointLeftovers(pointsDir: string, keep: Iterable<stri
   for (const n of names) {
     if (kept.has(n)) continue;
     if (n.startsWith('.tx-')) await rmrf(path.join(pointsDir, n));
-    else if (isRollbackId(n) && !(await readJsonIfExists(path.join(pointsDir, n, POINT_FILE)))) await rmrf(path.join(pointsDir, n));
+    else if (isRollbackId(n) && !(await readPoint(pointsDir, n))) await rmrf(path.join(pointsDir, n));
   }
 }

@@ -6,7 +6,6 @@
  */
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
-import { OperationError } from '../../../src-shared/errors';
 import { JOURNAL_FILE, readJournal } from './journal';
 import type { Journal } from './journal';
 import { INSTALLED_FILE } from './installed';
@@ -36,13 +35,9 @@ async function sweepStateTemps(stateDir: string): Promise<void> {
  */
 export async function recover(o: { stateDir: string; installDir: string; pointsDir: string }): Promise<RecoverResult> {
   const stateDir = path.resolve(o.stateDir);
-  let j: Journal | null;
-  try {
-    j = await readJournal(stateDir);
-  } catch (err) {
-    // Written atomically, so a torn journal means outside damage: refuse to guess.
-    throw new OperationError('ERR_INTERNAL', `cannot read the journal in ${stateDir}: ${(err as Error).message}`);
-  }
+  // Written atomically, so a torn or malformed journal means outside damage: readJournal throws
+  // ERR_STATE_CORRUPT naming the file, and recovery refuses to guess which renames to undo.
+  const j: Journal | null = await readJournal(stateDir);
   if (!j) {
     await sweepStateTemps(stateDir);
     return 'none';

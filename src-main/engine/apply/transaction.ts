@@ -10,6 +10,7 @@ import { OperationError, UpkeepError } from '../../../src-shared/errors';
 import { fsyncDir } from '../fs/atomic';
 import { deviceOf, diskFullError, isDiskFull, SPACE_MARGIN } from '../fs/space';
 import { syncDurable } from '../fs/sync-fs';
+import { isStrictlyWithin } from '../trust/paths';
 import { setInstalled } from './installed';
 import type { Journal } from './journal';
 import { deleteJournal, mkdirMode, setPhase, undoOp, runOp, writeJournal } from './journal';
@@ -31,9 +32,7 @@ export interface ApplyHooks {
 }
 
 function isInside(dir: string | null, p: string): boolean {
-  if (!dir) return false;
-  const rel = path.relative(dir, p);
-  return rel !== '' && !rel.startsWith('..') && !path.isAbsolute(rel);
+  return dir !== null && isStrictlyWithin(dir, p);
 }
 
 /** Creates the directories the transaction needs and writes every staged file (fsynced). */

@@ -7,7 +7,9 @@ import { createHash } from 'node:crypto';
 import { createReadStream, promises as fsp, constants as fsc } from 'node:fs';
 import path from 'node:path';
 import { OperationError, VerificationError } from '../../../src-shared/errors';
-import { fsyncDir } from '../fs/atomic';
+import { fsyncDir, fsyncFile } from '../fs/atomic';
+import { sha256Hex } from '../trust/digest';
+import { assertSafeRelativePath, isWithin } from '../trust/paths';
 
 /**
  * What one managed entry is: relative POSIX path, content hash, size (bytes) and permission
@@ -47,7 +49,7 @@ const SMALL_FILE = 1024 * 1024;
 
 /** SHA-256 (lowercase hex) of a file's bytes (streamed when large: never a whole big file in memory). */
 export async function hashFile(file: string, size?: number): Promise<string> {
-  if (size !== undefined && size <= SMALL_FILE) return createHash('sha256').update(await fsp.readFile(file)).digest('hex');
+  if (size !== undefined && size <= SMALL_FILE) return sha256Hex(await fsp.readFile(file));
   const h = createHash('sha256');
   const stream = createReadStream(file);
   for await (const chunk of stream) h.update(chunk as Buffer);
@@ -104,19 +106,6 @@ export async function lexists(p: string): Promise<boolean> {
   } catch (err) {
     if (isCode(err, 'ENOENT') || isCode(err, 'ENOTDIR')) return false;
     throw err;
-  }
-}
-
-/**
- * fsyncs a file's data and metadata. Opens read-only (fsync works on a read-only descriptor
- * on POSIX), so files with mode 0444 or 0555 can be synced too.
- */
-export async function fsyncPath(file: string): Promise<void> {
-  const fh = await fsp.open(file, fsc.O_RDONLY);
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
   }
 }
 
@@ -177,7 +166,7 @@ export async function recheckParents(root: string, abs: string): Promise<void> {
       } catch {
         real = null;
       }
-      if (real !== null && inside(await fsp.realpath(root), real)) continue;
+      if (real !== null && isWithin(await fsp.realpath(root), real)) continue;
     }
     throw new VerificationError('ERR_UNSAFE_PATH', `${path.relative(root, cur)} changed into ${st.isSymbolicLink() ? 'a symbolic link leading outside the install dir' : 'something that is not a directory'} during the operation; refusing to write through it`, { path: path.relative(root, cur).split(path.sep).join('/') });
   }
@@ -206,7 +195,7 @@ export async function moveEntry(from: string, to: string): Promise<void> {
   } else if (st.isFile()) {
     await fsp.copyFile(from, tmp);
     await fsp.chmod(tmp, st.mode & 0o7777);
-    await fsyncPath(tmp);
+    await fsyncFile(tmp);
   } else {
     throw new Error(`cannot move ${from} across filesystems (not a file)`);
   }
@@ -258,23 +247,6 @@ export async function pruneEmptyParents(root: string, relPaths: Iterable<string>
   return removed;
 }
 
-/** Rejects a manifest path that is absolute, empty, not normalised or climbs out (`..`). */
-export function assertRelativePath(rel: string): void {
-  const bad =
-    rel === '' ||
-    rel.includes('\\') ||
-    rel.includes('\0') ||
-    path.posix.isAbsolute(rel) ||
-    path.posix.normalize(rel) !== rel ||
-    rel.split('/').some((seg) => seg === '..' || seg === '.' || seg === '');
-  if (bad) throw new VerificationError('ERR_UNSAFE_PATH', `unsafe path in release: ${JSON.stringify(rel)}`, { path: rel });
-}
-
-function inside(root: string, p: string): boolean {
-  const rel = path.relative(root, p);
-  return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
-}
-
 /**
  * Refuses to write through symlinks: for each relative path, every existing parent component
  * inside `installDir` that is a symlink must resolve inside the install dir, and the destination
@@ -300,11 +272,11 @@ export async function assertSafePaths(installDir: string, relPaths: Iterable<str
     if (hit !== undefined) return hit;
     let ok: boolean;
     try {
-      ok = inside(realRoot, await fsp.realpath(abs));
+      ok = isWithin(realRoot, await fsp.realpath(abs));
     } catch {
       // Dangling or looping link: judge by where its literal target points.
       const target = path.resolve(path.dirname(abs), await fsp.readlink(abs));
-      ok = inside(realRoot, target) && inside(path.resolve(installDir), target);
+      ok = isWithin(realRoot, target) && isWithin(installDir, target);
     }
     checked.set(abs, ok);
     return ok;
@@ -327,7 +299,7 @@ export async function assertSafePaths(installDir: string, relPaths: Iterable<str
     return k;
   };
   for (const rel of relPaths) {
-    assertRelativePath(rel);
+    assertSafeRelativePath(rel);
     const segs = rel.split('/');
     let cur = installDir;
     for (let i = 0; i < segs.length; i++) {

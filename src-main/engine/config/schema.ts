@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { Cron } from 'croner';
 import { isValidTimeZone } from '../../../src-shared/ipc-contract';
 import { FeedSchema, TrustSchema, feedTrustIssues } from './feed-schema';
+import { TARGET_ID_RE } from '../target-paths';
 
 /** True when croner accepts `pattern` as a cron expression. */
 export function isValidCron(pattern: string): boolean {
@@ -75,7 +76,7 @@ const policyFields = {
 };
 
 const targetBase = {
-  id: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, 'target id: lowercase letters, digits, - and _'),
+  id: z.string().regex(TARGET_ID_RE, 'target id: lowercase letters, digits, - and _'),
   name: z.string().min(1).optional(),
   install_dir: z.string().min(1),
   /** Marks the target the compatibility routes act on (default: the first one). */

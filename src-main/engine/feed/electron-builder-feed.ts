@@ -10,7 +10,7 @@ import { NotFoundError, UsageError, VerificationError } from '../../../src-share
 import type { ElectronBuilderFeedSchema } from '../config/feed-schema';
 import type { z } from 'zod';
 import { resolveFeedPath, resolveFeedUrl } from '../net/url-policy';
-import { sha256Hex } from '../trust/feed-checks';
+import { sha256Hex } from '../trust/digest';
 import type { Assessment, Candidate, Feed, FeedEnv, FeedFactory, FeedPolicy, FeedSpec } from './feed';
 import type { Release, ReleaseItem } from './release';
 import { feedFileNames, isInStagedRollout, parseElectronBuilderFeed, selectFile, type EbPlatform, type EbUpdateInfo } from './electron-builder';

@@ -16,9 +16,9 @@ import axios, { type AxiosInstance, type AxiosResponse } from 'axios';
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { z } from 'zod';
-import { NetworkError, NotFoundError, UpkeepError } from '../../../src-shared/errors';
+import { NetworkError, NotFoundError, StateCorruptError, UpkeepError } from '../../../src-shared/errors';
 import type { Clock } from '../clock';
-import { readJsonIfExists, writeJsonDurable } from '../fs/atomic';
+import { readJson, writeJsonDurable } from '../fs/atomic';
 import type { Limits } from '../limits';
 import { checkRedirectAllowed, checkUrlAllowed, redactUrl, resolveRelative } from '../net/url-policy';
 import { nextPageUrl } from './github-releases';
@@ -94,9 +94,14 @@ export class GithubClient {
     const mem = memoryCache.get(url);
     if (mem) return mem;
     if (!this.o.cacheDir) return null;
-    const raw = await readJsonIfExists<unknown>(cacheFile(this.o.cacheDir, url));
-    const parsed = CacheEntrySchema.safeParse(raw);
-    return parsed.success && parsed.data.url === url ? parsed.data : null;
+    let cached: CacheEntry | undefined;
+    try {
+      cached = await readJson(cacheFile(this.o.cacheDir, url), CacheEntrySchema);
+    } catch (err) {
+      // Only an HTTP cache: a damaged entry is a miss (the next answer replaces it), not corrupt state.
+      if (!(err instanceof StateCorruptError)) throw err;
+    }
+    return cached && cached.url === url ? cached : null;
   }
 
   private async remember(e: CacheEntry): Promise<void> {

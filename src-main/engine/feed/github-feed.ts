@@ -20,7 +20,7 @@ import type { z } from 'zod';
 import { requireThreshold } from '../trust/threshold';
 import { compareVersions } from '../trust/versions';
 import { resolveRelative } from '../net/url-policy';
-import { sha256Hex } from '../trust/feed-checks';
+import { sha256Hex } from '../trust/digest';
 import type { Assessment, Candidate, Feed, FeedEnv, FeedFactory, FeedPolicy, FeedSpec } from './feed';
 import type { ArtifactVerifier, Release, ReleaseItem, VerificationLevel } from './release';
 import { GithubClient } from './github-api';

@@ -8,7 +8,7 @@
  * security. It drives `command` targets: the release has no files, the target's steps do the work.
  */
 import { NotFoundError, UsageError, VerificationError } from '../../../src-shared/errors';
-import { sha256Hex } from '../trust/feed-checks';
+import { sha256Hex } from '../trust/digest';
 import { MAX_HMAC_MANIFEST_BYTES, verifyHmacManifest, type HmacReleaseManifest } from '../trust/hmac-manifest';
 import type { Assessment, Candidate, Feed, FeedEnv, FeedFactory, FeedPolicy, FeedSpec } from './feed';
 import type { Release } from './release';

@@ -8,11 +8,11 @@ import { NotFoundError, UpkeepError } from '../../../src-shared/errors';
 import type { Fetcher } from '../net/fetcher';
 import { defaultFetcher } from '../net/default-fetcher';
 import { feedRootUrl, resolveFeedUrl } from '../net/url-policy';
-import { verifyIndex, verifyManifest, sha256Hex, type Trust } from '../trust/feed-checks';
-import { getFeedMemory, setFeedMemory, getCachedIndex } from '../state/store';
+import { verifyIndex, verifyManifest, type Trust } from '../trust/feed-checks';
+import { sha256Hex } from '../trust/digest';
+import { feedKey, getFeedMemory, setFeedMemory, getCachedIndex } from '../state/store';
 import type { Limits } from '../limits';
 import { acquireTargetLock, type TargetLock } from '../lock';
-import { createHash } from 'node:crypto';
 
 export interface FeedTarget {
   id: string;
@@ -64,21 +64,11 @@ export async function loadIndex(t: FeedTarget, ctx: FeedContext): Promise<Loaded
   }
 }
 
-const FEED_LOCK_RETRY_MS = 50;
-
 /** The cross-process lock of one feed channel's memory; waits (bounded) while another process holds it. */
-async function acquireFeedLock(ctx: FeedContext, root: string, channel: string): Promise<TargetLock> {
-  const name = `feed-${createHash('sha256').update(`${root}\n${channel}`).digest('hex').slice(0, 32)}`;
-  const deadline = Date.now() + ctx.limits.metadataTimeoutMs;
-  for (;;) {
-    try {
-      return await acquireTargetLock(ctx.stateDir, name, { actor: 'feed', opId: 'feed-memory' });
-    } catch (err) {
-      if (!(err instanceof UpkeepError && err.code === 'ERR_BUSY') || Date.now() > deadline) throw err;
-      if (ctx.signal?.aborted) throw ctx.signal.reason;
-      await new Promise((r) => setTimeout(r, FEED_LOCK_RETRY_MS));
-    }
-  }
+function acquireFeedLock(ctx: FeedContext, root: string, channel: string): Promise<TargetLock> {
+  return acquireTargetLock(ctx.stateDir, `feed-${feedKey(root, channel)}`, {
+    actor: 'feed', opId: 'feed-memory', waitMs: ctx.limits.metadataTimeoutMs, ...(ctx.signal ? { signal: ctx.signal } : {}),
+  });
 }
 
 async function loadIndexLocked(t: FeedTarget, root: string, ctx: FeedContext): Promise<LoadedIndex> {

@@ -10,7 +10,7 @@ import { promises as fsp } from 'node:fs';
 import { NotFoundError, PolicyError, UsageError, VerificationError } from '../../../src-shared/errors';
 import type { SparkleFeedSchema, TrustConfig } from '../config/feed-schema';
 import type { z } from 'zod';
-import { sha256Hex } from '../trust/feed-checks';
+import { sha256Hex } from '../trust/digest';
 import { verifyEd25519Signature } from '../trust/signatures';
 import { requireThreshold } from '../trust/threshold';
 import type { Assessment, Candidate, Feed, FeedEnv, FeedFactory, FeedPolicy, FeedSpec } from './feed';

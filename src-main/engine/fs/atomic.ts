@@ -5,6 +5,8 @@
 import { promises as fsp, constants as fsc } from 'node:fs';
 import path from 'node:path';
 import writeFileAtomic from 'write-file-atomic';
+import type { z } from 'zod';
+import { StateCorruptError } from '../../../src-shared/errors';
 
 /**
  * fsyncs a directory so renames and creations inside it survive power loss (no-op on Windows).
@@ -22,9 +24,12 @@ export async function fsyncDir(dir: string, noFollow = false): Promise<void> {
   }
 }
 
-/** fsyncs a regular file's data and metadata (opened read-only, so read-only files work too). */
+/**
+ * fsyncs a regular file's data and metadata. Opens read-only (fsync works on a read-only
+ * descriptor on POSIX), so files with mode 0444 or 0555 can be synced too.
+ */
 export async function fsyncFile(file: string): Promise<void> {
-  const fh = await fsp.open(file, 'r');
+  const fh = await fsp.open(file, fsc.O_RDONLY);
   try {
     await fh.sync();
   } finally {
@@ -44,14 +49,49 @@ export async function writeJsonDurable(file: string, value: unknown, mode?: numb
   await writeFileDurable(file, JSON.stringify(value, null, 2) + '\n', mode);
 }
 
-/** Reads and parses a JSON file; `undefined` when it does not exist. */
-export async function readJsonIfExists<T>(file: string): Promise<T | undefined> {
+/**
+ * Compile-time check that a schema's output and the declared type of a persisted document agree
+ * both ways (`satisfies` alone lets a type gain a field the schema would silently strip):
+ * `const _check: SameShape<z.output<typeof S>, T> = true;` fails to compile when they drift.
+ */
+export type SameShape<A, B> = (<T>() => T extends A ? 1 : 2) extends (<T>() => T extends B ? 1 : 2) ? true : false;
+
+/** Largest persisted state document read, in bytes (a journal of 100,000 files stays far below). */
+export const MAX_STATE_FILE_BYTES = 256 * 1024 * 1024;
+
+/**
+ * Reads a JSON document Upkeep persisted and checks it against `schema` (zod). Resolves to the
+ * parsed value, or `undefined` when the file does not exist. A file that is not a regular file,
+ * is too large, is not JSON or does not match the schema throws StateCorruptError
+ * (ERR_STATE_CORRUPT, `details.file` = `file`): never a cast, never a silent reset. Other I/O
+ * errors (EACCES, EIO) are rethrown as they are.
+ */
+export async function readJson<S extends z.ZodType>(file: string, schema: S): Promise<z.output<S> | undefined> {
+  let text: string;
   try {
-    return JSON.parse(await fsp.readFile(file, 'utf8')) as T;
+    const st = await fsp.stat(file);
+    if (!st.isFile()) throw new StateCorruptError(file, 'not a regular file');
+    if (st.size > MAX_STATE_FILE_BYTES) throw new StateCorruptError(file, `larger than ${MAX_STATE_FILE_BYTES} bytes`);
+    text = await fsp.readFile(file, 'utf8');
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return undefined;
+    if (code === 'ENOTDIR') throw new StateCorruptError(file, 'a parent is not a directory');
     throw err;
   }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (err) {
+    throw new StateCorruptError(file, `not JSON (${(err as Error).message})`);
+  }
+  const parsed = schema.safeParse(raw);
+  if (!parsed.success) {
+    const first = parsed.error.issues[0];
+    const where = first && first.path.length > 0 ? first.path.map(String).join('.') : 'document';
+    throw new StateCorruptError(file, `${where}: ${first?.message ?? 'does not match the schema'}`);
+  }
+  return parsed.data;
 }
 
 /** mkdir -p and fsync the parent, so a freshly created directory survives a crash. */

@@ -9,8 +9,8 @@ import { createReadStream, promises as fsp, type Stats } from 'node:fs';
 import path from 'node:path';
 import { UsageError, VerificationError } from '../../../src-shared/errors';
 import { DEFAULT_LIMITS } from '../limits';
-import { assertPublishablePaths } from './feed-writer';
 import { assertSafeMode, checkSymlinkTargets } from '../trust/select';
+import { checkManifestPaths, isWithin } from '../trust/paths';
 
 export interface ScannedFile {
   /** Manifest path: relative to the build dir, `/`-separated. */
@@ -43,11 +43,6 @@ export async function hashFile(file: string): Promise<{ sha256: string; size: nu
     hash.update(buf);
   }
   return { sha256: hash.digest('hex'), size };
-}
-
-function isInside(root: string, p: string): boolean {
-  const rel = path.relative(root, p);
-  return rel === '' || (rel !== '..' && !rel.startsWith('..' + path.sep) && !path.isAbsolute(rel));
 }
 
 function kindOf(st: Stats): string {
@@ -99,7 +94,7 @@ export async function scanBuild(buildDir: string, maxFiles: number = DEFAULT_LIM
         } catch {
           throw new UsageError('ERR_USAGE', `Build file "${rel}" is a dangling symlink (to ${await fsp.readlink(abs)})`, { path: rel });
         }
-        if (!isInside(root, target)) {
+        if (!isWithin(root, target)) {
           throw new VerificationError('ERR_UNSAFE_PATH', `Build file "${rel}" is a symlink that leaves the build directory (to ${target}); copy the file into the build instead`, { path: rel, target });
         }
         const literal = await fsp.readlink(abs);
@@ -124,7 +119,8 @@ export async function scanBuild(buildDir: string, maxFiles: number = DEFAULT_LIM
 
   if (found.length === 0) throw new UsageError('ERR_USAGE', `Build directory ${buildDir} contains no files`);
   found.sort((a, b) => (a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : 0));
-  assertPublishablePaths(found.map((f) => f.rel));
+  // The clients' own path rules: a build the clients would refuse is never published.
+  checkManifestPaths(found.map((f) => f.rel));
 
   checkSymlinkTargets(found.map((f) => (f.target !== undefined ? { path: f.rel, type: 'symlink', target: f.target } : { path: f.rel })));
   const files: ScannedFile[] = [];

@@ -3,11 +3,8 @@
  * keys, path rules, reading/writing the signed channel index, and the feed-wide publish lock.
  * The layout and every field follow FEED-FORMAT.md (version 1).
  */
-import { checkManifestPaths } from '../trust/paths';
-import { createHash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
-import { lock } from 'proper-lockfile';
 import { rcompare, valid as validSemver, validRange } from 'semver';
 import {
   ChannelIndexSchema,
@@ -15,10 +12,11 @@ import {
   type ChannelIndex,
   type IndexEntry,
 } from '../../../src-shared/feed-schema';
-import { BusyError, NotFoundError, UpkeepError, UsageError, VerificationError } from '../../../src-shared/errors';
+import { NotFoundError, UpkeepError, UsageError, VerificationError } from '../../../src-shared/errors';
 import { parsePrivateKey, type PrivateKey } from '../trust/keys';
 import { signEnvelope, verifyEnvelope } from '../trust/dsse';
 import { mkdirDurable, writeFileDurable } from '../fs/atomic';
+import { acquireLock } from '../lock';
 import { DEFAULT_LIMITS } from '../limits';
 
 export const CHANNELS_DIR = 'channels';
@@ -28,11 +26,6 @@ export const DEFAULT_EXPIRES_IN_DAYS = 30;
 const DAY_MS = 24 * 60 * 60 * 1000;
 /** A channel name becomes a file name, so it is kept to a portable, URL-safe alphabet. */
 const CHANNEL_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
-
-/** Lowercase hex SHA-256 of some bytes. */
-export function sha256Hex(data: string | Uint8Array): string {
-  return createHash('sha256').update(data).digest('hex');
-}
 
 /** An ISO 8601 UTC timestamp without milliseconds (`2026-11-20T00:00:00Z`). */
 export function isoSeconds(d: Date): string {
@@ -129,14 +122,6 @@ export async function loadSigningKeys(keyPaths: string[]): Promise<PrivateKey[]>
   return [...keys.values()];
 }
 
-/**
- * Refuses a list of build paths that a client would refuse (the clients' own rules in
- * trust/paths.ts: unsafe paths, duplicates, case collisions). Throws ERR_UNSAFE_PATH naming the path.
- */
-export function assertPublishablePaths(paths: string[]): void {
-  checkManifestPaths(paths);
-}
-
 /** Releases sorted by SemVer, newest first (invalid versions, which a foreign tool may have written, last). */
 export function sortReleases(entries: IndexEntry[]): IndexEntry[] {
   return [...entries].sort((a, b) => {
@@ -219,36 +204,29 @@ export async function writeChannelIndex(feedDir: string, index: ChannelIndex, ke
   return bytes;
 }
 
+/** How long a publish waits for another one to finish before giving up with ERR_BUSY, in ms. */
+export const PUBLISH_LOCK_WAIT_MS = 2_000;
+
 /**
- * Runs `fn` while holding the feed-wide publish lock (a `.upkeep-publish.lock` directory in the
- * feed), so two publishers cannot hand out the same index sequence. Throws ERR_BUSY when another
- * publish holds it.
+ * Runs `fn` while holding the feed-wide publish lock (the file `.upkeep-publish.lock` in the feed,
+ * taken with the engine's one lock module, lock.ts), so two publishers cannot hand out the same
+ * index sequence. Waits up to PUBLISH_LOCK_WAIT_MS for a running publish; throws ERR_BUSY naming
+ * it after that. A lock left by a publisher that died on this host is taken over at once.
+ *
+ * Not proper-lockfile: its staleness is an mtime the holder must keep refreshing, so a crashed
+ * publisher blocked the feed for the stale delay and a slow one could lose its lock mid-write;
+ * lock.ts decides staleness from the holder's process instead, like every other lock of Upkeep.
  */
 export async function withFeedLock<T>(feedDir: string, fn: () => Promise<T>): Promise<T> {
   await mkdirDurable(feedDir);
-  let compromised: Error | undefined;
-  let release: () => Promise<void>;
+  const lock = await acquireLock(
+    path.join(feedDir, '.upkeep-publish.lock'),
+    { actor: 'publisher', opId: 'publish', waitMs: PUBLISH_LOCK_WAIT_MS },
+    { label: `the feed ${feedDir}`, details: { feed: feedDir } },
+  );
   try {
-    release = await lock(feedDir, {
-      realpath: false,
-      lockfilePath: path.join(feedDir, '.upkeep-publish.lock'),
-      stale: 30_000,
-      retries: { retries: 5, minTimeout: 100, maxTimeout: 1_000 },
-      onCompromised: (err) => {
-        compromised = err;
-      },
-    });
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ELOCKED') {
-      throw new BusyError(`Another publish is writing to ${feedDir}; try again when it has finished`, { feed: feedDir });
-    }
-    throw err;
-  }
-  try {
-    const result = await fn();
-    if (compromised) throw new BusyError(`The publish lock on ${feedDir} was lost while writing: ${compromised.message}`);
-    return result;
+    return await fn();
   } finally {
-    await release().catch(() => undefined);
+    await lock.release();
   }
 }

@@ -11,7 +11,7 @@ import { UsageError, VerificationError } from '../../../src-shared/errors';
 import { MANIFEST_PAYLOAD_TYPE, ReleaseManifestSchema, type IndexEntry, type ReleaseManifest } from '../../../src-shared/feed-schema';
 import { verifyEnvelope } from '../trust/dsse';
 import type { PrivateKey } from '../trust/keys';
-import { sha256Hex } from './feed-writer';
+import { sha256Hex } from '../trust/digest';
 
 /** A published manifest file entry, kept as published (fields this module does not know survive). */
 export type PublishedFile = ReleaseManifest['files'][number] & Record<string, unknown>;

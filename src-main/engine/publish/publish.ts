@@ -39,10 +39,11 @@ import {
   loadSigningKeys,
   manifestRelPath,
   readChannelIndex,
-  sha256Hex,
   withFeedLock,
   writeChannelIndex,
 } from './feed-writer';
+import { sha256Hex } from '../trust/digest';
+import { isWithin } from '../trust/paths';
 
 export interface PublishOptions {
   buildDir: string;
@@ -198,8 +199,7 @@ export async function publish(o: PublishOptions): Promise<PublishResult> {
   }
   const feedDir = path.resolve(o.feedDir);
   const buildDir = path.resolve(o.buildDir);
-  const rel = path.relative(buildDir, feedDir);
-  if (rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel))) {
+  if (isWithin(buildDir, feedDir)) {
     throw new UsageError('ERR_USAGE', `The feed directory ${o.feedDir} is inside the build directory ${o.buildDir}; it would publish itself`);
   }
   const keys = await loadSigningKeys(o.keyPaths);

@@ -8,12 +8,14 @@
  *   feeds/<…>/index.json                                 the accepted index envelope's exact bytes
  *   targets/<id>/runtime.json                            RuntimeState
  */
-import { createHash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
+import { z } from 'zod';
 import type { ErrorView, SettingsPatch } from '../../../src-shared/api';
 import { UsageError, VerificationError } from '../../../src-shared/errors';
-import { readJsonIfExists, writeFileDurable, writeJsonDurable } from '../fs/atomic';
+import { readJson, writeFileDurable, writeJsonDurable } from '../fs/atomic';
+import { targetStateDir } from '../target-paths';
+import { sha256Hex } from '../trust/digest';
 
 export interface FeedMemory {
   /** Highest index sequence accepted for this feed and channel. */
@@ -34,39 +36,36 @@ export interface RuntimeState {
   settings: SettingsPatch;
 }
 
-const TARGET_ID_RE = /^[a-z0-9][a-z0-9_-]{0,63}$/;
-
-function sha256Hex(data: string | Uint8Array): string {
-  return createHash('sha256').update(data).digest('hex');
+/**
+ * The one key of a feed channel (32 hex chars of SHA-256 over `<feed root URL>\n<channel>`): names
+ * its state directory and its cross-process lock.
+ */
+export function feedKey(feedUrl: string, channel: string): string {
+  return sha256Hex(`${feedUrl}\n${channel}`).slice(0, 32);
 }
 
 /** Directory holding one feed channel's memory and cached index. */
 export function feedStateDir(stateDir: string, feedUrl: string, channel: string): string {
-  return path.join(stateDir, 'feeds', sha256Hex(`${feedUrl}\n${channel}`).slice(0, 32));
+  return path.join(stateDir, 'feeds', feedKey(feedUrl, channel));
 }
 
-function targetDir(stateDir: string, id: string): string {
-  if (!TARGET_ID_RE.test(id)) throw new UsageError('ERR_USAGE', `invalid target id '${id}'`);
-  return path.join(stateDir, 'targets', id);
-}
+/** `memory.json` of a feed channel (the url and channel are also stored, for people). */
+const FeedMemorySchema = z.object({
+  sequence: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER),
+  etag: z.string().nullable(),
+  last_modified: z.string().nullable(),
+  index_sha256: z.string().regex(/^[0-9a-fA-F]{64}$/, 'not a hex SHA-256'),
+  accepted_at: z.string(),
+}) satisfies z.ZodType<FeedMemory>;
 
-function isFeedMemory(v: unknown): v is FeedMemory {
-  if (typeof v !== 'object' || v === null) return false;
-  const m = v as Record<string, unknown>;
-  return Number.isSafeInteger(m.sequence) && typeof m.index_sha256 === 'string';
-}
-
-/** The remembered state of one feed channel, or null when none was accepted yet. */
+/**
+ * The remembered state of one feed channel, or null when none was accepted yet. A malformed
+ * `memory.json` throws StateCorruptError (ERR_STATE_CORRUPT naming it): forgetting the sequence
+ * would reopen replay attacks.
+ */
 export async function getFeedMemory(stateDir: string, feedUrl: string, channel: string): Promise<FeedMemory | null> {
-  const raw = await readJsonIfExists<unknown>(path.join(feedStateDir(stateDir, feedUrl, channel), 'memory.json'));
-  if (!isFeedMemory(raw)) return null;
-  return {
-    sequence: raw.sequence,
-    etag: typeof raw.etag === 'string' ? raw.etag : null,
-    last_modified: typeof raw.last_modified === 'string' ? raw.last_modified : null,
-    index_sha256: raw.index_sha256,
-    accepted_at: typeof raw.accepted_at === 'string' ? raw.accepted_at : '',
-  };
+  const mem = await readJson(path.join(feedStateDir(stateDir, feedUrl, channel), 'memory.json'), FeedMemorySchema);
+  return mem ? { ...mem, index_sha256: mem.index_sha256.toLowerCase() } : null;
 }
 
 /**
@@ -112,30 +111,47 @@ function emptyRuntime(): RuntimeState {
   return { last_checked_at: null, last_error: null, available: null, settings: {} };
 }
 
-function normalizeRuntime(raw: unknown): RuntimeState {
-  const out = emptyRuntime();
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return out;
-  const r = raw as Record<string, unknown>;
-  if (typeof r.last_checked_at === 'string') out.last_checked_at = r.last_checked_at;
-  if (r.last_error && typeof r.last_error === 'object' && typeof (r.last_error as ErrorView).code === 'string') {
-    const e = r.last_error as ErrorView;
-    out.last_error = { code: e.code, message: String(e.message ?? '') };
-  }
-  if (r.available !== undefined) out.available = r.available;
-  if (r.settings && typeof r.settings === 'object' && !Array.isArray(r.settings)) out.settings = r.settings as SettingsPatch;
-  return out;
+/**
+ * Settings as persisted: the shapes of SettingsPatch without the request limits of the API schema
+ * (a list of skipped versions may grow past what one request may send).
+ */
+const PersistedSettingsSchema = z.object({
+  channel: z.string().min(1).optional(),
+  check_schedule: z.string().nullable().optional(),
+  check_interval_s: z.number().positive().nullable().optional(),
+  maintenance_window: z.object({
+    days: z.array(z.enum(['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'])),
+    start: z.string(),
+    end: z.string(),
+    timezone: z.string(),
+  }).nullable().optional(),
+  auto_download: z.boolean().optional(),
+  auto_apply: z.enum(['none', 'critical', 'all']).optional(),
+  paused_until: z.string().nullable().optional(),
+  skip_versions: z.array(z.string()).optional(),
+}) satisfies z.ZodType<SettingsPatch>;
+
+/** `runtime.json`; missing fields take their defaults (older files lack some), unknown ones are refused. */
+const RuntimeStateSchema = z.object({
+  last_checked_at: z.string().nullable().default(null),
+  last_error: z.object({ code: z.string(), message: z.string() }).nullable().default(null),
+  available: z.unknown().optional().transform((v) => v ?? null),
+  settings: PersistedSettingsSchema.default({}),
+}).strict();
+
+/** Copies the known fields (so a caller's extra properties never reach the file). */
+function normalizeRuntime(r: RuntimeState): RuntimeState {
+  const lastError: ErrorView | null = r.last_error ? { code: r.last_error.code, message: r.last_error.message } : null;
+  return { last_checked_at: r.last_checked_at, last_error: lastError, available: r.available ?? null, settings: r.settings };
 }
 
-/** One target's runtime state (defaults when nothing was recorded yet). */
+/**
+ * One target's runtime state (defaults when nothing was recorded yet). A malformed
+ * `runtime.json` throws StateCorruptError (ERR_STATE_CORRUPT naming it), never a silent reset.
+ */
 export async function readRuntime(stateDir: string, id: string): Promise<RuntimeState> {
-  const file = path.join(targetDir(stateDir, id), 'runtime.json');
-  try {
-    return normalizeRuntime(await readJsonIfExists<unknown>(file));
-  } catch (err) {
-    // Writes are atomic, so unparsable JSON means a hand edit; start fresh rather than wedge the target.
-    if (err instanceof SyntaxError) return emptyRuntime();
-    throw err;
-  }
+  const file = path.join(targetStateDir(stateDir, id), 'runtime.json');
+  return (await readJson(file, RuntimeStateSchema)) ?? emptyRuntime();
 }
 
 /** Per-file queue so read-modify-write updates inside one process never lose each other's changes. */
@@ -146,7 +162,7 @@ const queues = new Map<string, Promise<unknown>>();
  * argument or return a new state. Updates within this process are serialised per target.
  */
 export async function updateRuntime(stateDir: string, id: string, fn: (cur: RuntimeState) => RuntimeState | void | Promise<RuntimeState | void>): Promise<RuntimeState> {
-  const file = path.join(targetDir(stateDir, id), 'runtime.json');
+  const file = path.join(targetStateDir(stateDir, id), 'runtime.json');
   const prev = queues.get(file) ?? Promise.resolve();
   const run = prev.catch(() => undefined).then(async () => {
     const cur = await readRuntime(stateDir, id);

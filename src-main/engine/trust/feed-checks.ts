@@ -4,7 +4,7 @@
  * malicious case is a unit test). Each step has its own error code and the steps run in the
  * documented order, so the first failing check is the one reported.
  */
-import { createHash } from 'node:crypto';
+import { sha256Hex } from './digest';
 import type { z } from 'zod';
 import { UsageError, VerificationError } from '../../../src-shared/errors';
 import {
@@ -46,11 +46,6 @@ export function parseTrust(cfg: { keys: string[]; threshold: number }): Trust {
     throw new UsageError('ERR_KEY_INVALID', `The signature threshold must be an integer from 1 to ${keys.length} (the number of trusted keys), got ${String(t)}`, { threshold: t });
   }
   return { keys, threshold: t };
-}
-
-/** Lowercase hex SHA-256 of `bytes`. */
-export function sha256Hex(bytes: Uint8Array): string {
-  return createHash('sha256').update(bytes).digest('hex');
 }
 
 function describeIssue(err: z.ZodError): string {

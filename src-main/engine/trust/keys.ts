@@ -3,8 +3,9 @@
  * keyid = lowercase hex SHA-256 of the raw bytes, private keys as PKCS#8 PEM. node:crypto does the
  * curve arithmetic (OpenSSL); nothing here is hand-rolled cryptography.
  */
-import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { UsageError } from '../../../src-shared/errors';
+import { sha256Hex } from './digest';
 
 /** DER prefix of an Ed25519 SubjectPublicKeyInfo; the 32 raw key bytes follow it. */
 const ED25519_SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
@@ -17,7 +18,7 @@ export interface PublicKey {
 
 /** The keyid of a raw 32-byte Ed25519 public key. */
 export function keyIdOf(raw: Uint8Array): string {
-  return createHash('sha256').update(raw).digest('hex');
+  return sha256Hex(raw);
 }
 
 /** Builds a node KeyObject from 32 raw public key bytes. Throws ERR_KEY_INVALID. */

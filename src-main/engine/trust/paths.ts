@@ -7,7 +7,11 @@
  * Written here rather than taken from a library: node's `path` normalises instead of refusing,
  * and the Windows-name rules below are small, well documented (Microsoft "Naming Files, Paths,
  * and Namespaces") and need to be refusals with a reason, not sanitisation.
+ *
+ * The containment tests of local paths (`isWithin`, `isStrictlyWithin`) live here too, so the
+ * publisher, the apply engine and the transaction share one definition of "inside".
  */
+import path from 'node:path';
 import { VerificationError } from '../../../src-shared/errors';
 
 /** Longest path accepted, in UTF-16 code units (well above any real install tree). */
@@ -112,4 +116,18 @@ export function checkManifestPaths(paths: readonly string[]): void {
     const child = dirs.get(key);
     if (child !== undefined) throw unsafePathError(p, `is a file and also the parent directory of "${child}"`);
   }
+}
+
+/**
+ * True when the local path `p` is `root` itself or lies below it, compared lexically after
+ * resolving both (no filesystem access: symlinks are the caller's concern). `..foo` is inside.
+ */
+export function isWithin(root: string, p: string): boolean {
+  const rel = path.relative(path.resolve(root), path.resolve(p));
+  return rel === '' || (rel !== '..' && !rel.startsWith('..' + path.sep) && !path.isAbsolute(rel));
+}
+
+/** True when the local path `p` lies below `root` (not `root` itself); see isWithin. */
+export function isStrictlyWithin(root: string, p: string): boolean {
+  return isWithin(root, p) && path.resolve(root) !== path.resolve(p);
 }

@@ -1,8 +1,7 @@
-import { unsafePathReason } from '../../../src-main/engine/trust/paths';
 import { describe, it, expect } from 'vitest';
+import { checkManifestPaths, unsafePathReason } from '../../../src-main/engine/trust/paths';
 import {
   assertChannel,
-  assertPublishablePaths,
   assertRange,
   assertVersion,
   expiryFrom,
@@ -33,11 +32,11 @@ describe('feed-writer rules', () => {
     expect(unsafePathReason('a b/c.d')).toBeNull();
     const bad = ['', '/etc/passwd', 'C:/x', 'c:x', 'a/../b', '..', './a', 'a//b', 'a/', 'a\\b', 'a\u0000b', 'a\nb'];
     for (const p of bad) expect(unsafePathReason(p), JSON.stringify(p)).toBeTypeOf('string');
-    expect(() => assertPublishablePaths(['a/B.txt', 'a/b.txt'])).toThrow(expect.objectContaining({ code: 'ERR_UNSAFE_PATH' }));
-    expect(() => assertPublishablePaths(['x', 'x'])).toThrow(expect.objectContaining({ code: 'ERR_UNSAFE_PATH' }));
+    expect(() => checkManifestPaths(['a/B.txt', 'a/b.txt'])).toThrow(expect.objectContaining({ code: 'ERR_UNSAFE_PATH' }));
+    expect(() => checkManifestPaths(['x', 'x'])).toThrow(expect.objectContaining({ code: 'ERR_UNSAFE_PATH' }));
     // NFC and NFD spellings of "é" are the same name on macOS.
-    expect(() => assertPublishablePaths(['caf\u00e9', 'cafe\u0301'])).toThrow(expect.objectContaining({ code: 'ERR_UNSAFE_PATH' }));
-    expect(() => assertPublishablePaths(['a', 'b/a', 'B/c'])).not.toThrow();
+    expect(() => checkManifestPaths(['caf\u00e9', 'cafe\u0301'])).toThrow(expect.objectContaining({ code: 'ERR_UNSAFE_PATH' }));
+    expect(() => checkManifestPaths(['a', 'b/a', 'B/c'])).not.toThrow();
   });
 
   it('sorts releases newest first by SemVer precedence', () => {

@@ -4,6 +4,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { publish } from '../../../src-main/engine/publish/publish';
 import { setRollout } from '../../../src-main/engine/publish/rollout';
+import { PUBLISH_LOCK_WAIT_MS } from '../../../src-main/engine/publish/feed-writer';
+import { acquireLock } from '../../../src-main/engine/lock';
 import { keygen } from '../../../src-main/engine/publish/keygen';
 import { verifyEnvelope } from '../../../src-main/engine/trust/dsse';
 import { parsePublicKey, type PublicKey } from '../../../src-main/engine/trust/keys';
@@ -72,10 +74,18 @@ describe('setRollout', () => {
     expect(await fsp.readFile(path.join(feed, 'channels/stable.json'))).toEqual(bytes);
   });
 
-  it('refuses while another publish holds the feed lock', async () => {
-    await fsp.mkdir(path.join(feed, '.upkeep-publish.lock'));
-    await expect(setRollout({ feedDir: feed, channel: 'stable', version: '1.1.0', percent: 50, keyPaths: [keyPath] })).rejects.toMatchObject({ code: 'ERR_BUSY' });
-    await fsp.rmdir(path.join(feed, '.upkeep-publish.lock'));
+  it('refuses while another publish holds the feed lock, and waits for a short one', async () => {
+    const lockFile = path.join(feed, '.upkeep-publish.lock');
+    const held = await acquireLock(lockFile, { actor: 'other publisher', opId: 'publish' });
+    const started = Date.now();
+    const err = await setRollout({ feedDir: feed, channel: 'stable', version: '1.1.0', percent: 50, keyPaths: [keyPath] }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'ERR_BUSY', details: { feed } });
+    expect((err as Error).message).toContain('other publisher');
+    expect(Date.now() - started).toBeGreaterThanOrEqual(PUBLISH_LOCK_WAIT_MS - 100);
+    expect((await index()).sequence).toBe(2);
+
+    setTimeout(() => void held.release(), 300);
     await expect(setRollout({ feedDir: feed, channel: 'stable', version: '1.1.0', percent: 50, keyPaths: [keyPath] })).resolves.toMatchObject({ sequence: 3 });
+    await expect(fsp.lstat(lockFile)).rejects.toMatchObject({ code: 'ENOENT' });
   });
 });

@@ -92,6 +92,17 @@ describe('feed memory', () => {
     expect((await getCachedIndex(tmp, url, 'stable'))?.toString()).toBe('nine');
   });
 
+  it('reports a damaged memory.json as ERR_STATE_CORRUPT instead of forgetting the sequence', async () => {
+    await setFeedMemory(tmp, url, 'stable', mem(7, 'seven'), Buffer.from('seven'));
+    const file = path.join(feedStateDir(tmp, url, 'stable'), 'memory.json');
+    for (const bytes of ['', '{"sequence": 7', '{"sequence": -1, "index_sha256": "00"}', '{"index_sha256": "x"}']) {
+      await fsp.writeFile(file, bytes);
+      await expect(getFeedMemory(tmp, url, 'stable')).rejects.toMatchObject({ code: 'ERR_STATE_CORRUPT', details: { file } });
+      await expect(setFeedMemory(tmp, url, 'stable', mem(1, 'one'), Buffer.from('one'))).rejects.toMatchObject({ code: 'ERR_STATE_CORRUPT' });
+      expect(await fsp.readFile(file, 'utf8')).toBe(bytes);
+    }
+  });
+
   it('does not serve cached bytes that no longer match', async () => {
     await setFeedMemory(tmp, url, 'stable', mem(1, 'one'), Buffer.from('one'));
     await fsp.writeFile(path.join(feedStateDir(tmp, url, 'stable'), 'index.json'), 'tampered');
@@ -140,12 +151,24 @@ describe('runtime state', () => {
     expect((err as UpkeepError).code).toBe('ERR_USAGE');
   });
 
-  it('starts fresh when runtime.json was damaged by hand', async () => {
+  it('reports a damaged runtime.json as ERR_STATE_CORRUPT naming it, and leaves it alone', async () => {
     const file = path.join(tmp, 'targets', 'demo', 'runtime.json');
     await fsp.mkdir(path.dirname(file), { recursive: true });
-    await fsp.writeFile(file, '{"last_checked_at": ');
-    expect((await readRuntime(tmp, 'demo')).last_checked_at).toBeNull();
-    await updateRuntime(tmp, 'demo', (s) => { s.last_error = { code: 'ERR_DOWNLOAD_FAILED', message: 'boom' }; });
-    expect((await readRuntime(tmp, 'demo')).last_error).toEqual({ code: 'ERR_DOWNLOAD_FAILED', message: 'boom' });
+    for (const bytes of ['{"last_checked_at": ', '{"last_checked_at": 5}', '[]', '{"settings": {"auto_apply": "sometimes"}}']) {
+      await fsp.writeFile(file, bytes);
+      const err = await readRuntime(tmp, 'demo').catch((e: unknown) => e);
+      expect(err).toMatchObject({ code: 'ERR_STATE_CORRUPT', details: { file } });
+      expect((err as Error).message).toContain(file);
+      const upd = await updateRuntime(tmp, 'demo', (s) => { s.last_error = { code: 'ERR_DOWNLOAD_FAILED', message: 'boom' }; }).catch((e: unknown) => e);
+      expect(upd).toMatchObject({ code: 'ERR_STATE_CORRUPT' });
+      expect(await fsp.readFile(file, 'utf8')).toBe(bytes);
+    }
+  });
+
+  it('reads runtime.json files that lack newer fields', async () => {
+    const file = path.join(tmp, 'targets', 'demo', 'runtime.json');
+    await fsp.mkdir(path.dirname(file), { recursive: true });
+    await fsp.writeFile(file, '{"last_checked_at": "2026-11-24T01:00:00Z"}');
+    expect(await readRuntime(tmp, 'demo')).toEqual({ last_checked_at: '2026-11-24T01:00:00Z', last_error: null, available: null, settings: {} });
   });
 });

@@ -1,7 +1,8 @@
 import { describe, it, expect } from 'vitest';
 import { VerificationError, UsageError } from '../../../src-shared/errors';
 import { INDEX_PAYLOAD_TYPE, MANIFEST_PAYLOAD_TYPE } from '../../../src-shared/feed-schema';
-import { parseTrust, sha256Hex, verifyIndex, verifyManifest, type IndexCheckOptions } from '../../../src-main/engine/trust/feed-checks';
+import { parseTrust, verifyIndex, verifyManifest, type IndexCheckOptions } from '../../../src-main/engine/trust/feed-checks';
+import { sha256Hex } from '../../../src-main/engine/trust/digest';
 import { checkUpgradePolicy } from '../../../src-main/engine/trust/select';
 import { generateKeyPair } from '../../../src-main/engine/trust/keys';
 import {

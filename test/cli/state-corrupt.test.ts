@@ -1,0 +1,132 @@
+/**
+ * Persisted state is read through schemas: a corrupt journal, installed.json, point.json,
+ * runtime.json, feed memory or command-state.json makes the real CLI fail with ERR_STATE_CORRUPT
+ * (exit 5) naming the file, and neither the install nor the corrupt file changes.
+ */
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { promises as fsp } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { runCli } from '../helpers/cli';
+import { snapshot } from '../helpers/tree';
+import { feedRoot } from '../../src-main/engine/feed/native-feed';
+import { feedStateDir } from '../../src-main/engine/state/store';
+
+let dir: string;
+let config: string;
+const install = () => path.join(dir, 'install');
+const stateOf = (id: string) => path.join(dir, 'state', 'targets', id);
+
+const cli = (...args: string[]) => runCli(['--config', config, ...args, '--json'], { timeoutMs: 120_000 });
+
+async function build(version: string): Promise<string> {
+  const b = path.join(dir, `build-${version}`);
+  await fsp.mkdir(path.join(b, 'bin'), { recursive: true });
+  await fsp.writeFile(path.join(b, 'bin', 'app'), `#!/bin/sh\necho ${version}\n`, { mode: 0o755 });
+  await fsp.writeFile(path.join(b, 'readme.txt'), `release ${version}\n`);
+  if (version !== '1.0.0') await fsp.writeFile(path.join(b, `new-in-${version}.txt`), version);
+  return b;
+}
+
+beforeAll(async () => {
+  dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'upkeep-corrupt-'));
+  const keys = path.join(dir, 'keys');
+  expect((await runCli(['release', 'keygen', '--out', keys])).code).toBe(0);
+  const pub = (await fsp.readFile(path.join(keys, 'upkeep.pub'), 'utf8')).trim();
+  for (const v of ['1.0.0', '1.1.0', '1.2.0']) {
+    const r = await runCli(['release', 'publish', await build(v), '--feed', path.join(dir, 'feed'), '--product', 'demo', '--version', v, '--key', path.join(keys, 'upkeep.key')]);
+    expect(r.code, r.stderr).toBe(0);
+  }
+  config = path.join(dir, 'upkeep.yaml');
+  await fsp.writeFile(config, [
+    'state_dir: ./state',
+    'targets:',
+    '  - id: demo',
+    '    kind: files',
+    '    install_dir: ./install',
+    '    product: demo',
+    `    feed: { url: ${JSON.stringify(path.join(dir, 'feed'))} }`,
+    `    trust: { keys: [${JSON.stringify(pub)}] }`,
+    '  - id: stack',
+    '    kind: command',
+    '    install_dir: ./stack',
+    '    initial_version: 1.0.0',
+    '    steps: { switch: "true", rollback: "true" }',
+  ].join('\n'));
+  await fsp.mkdir(path.join(dir, 'stack'), { recursive: true });
+  for (const args of [['apply', 'demo', '--version', '1.0.0'], ['apply', 'demo', '--version', '1.1.0'], ['check', 'demo'], ['apply', 'stack', '--version', '2.0.0']]) {
+    const r = await cli(...args);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+  }
+}, 300_000);
+
+afterAll(async () => {
+  await fsp.rm(dir, { recursive: true, force: true });
+});
+
+/** The files under test, each with the commands that must refuse while it is corrupt. */
+function cases(): Array<{ kind: string; file: () => Promise<string>; commands: string[][] }> {
+  return [
+    { kind: 'journal', file: async () => path.join(stateOf('demo'), 'journal.json'), commands: [['status', 'demo'], ['apply', 'demo'], ['rollback', 'demo']] },
+    { kind: 'installed.json', file: async () => path.join(stateOf('demo'), 'installed.json'), commands: [['status', 'demo'], ['apply', 'demo']] },
+    {
+      kind: 'point.json',
+      file: async () => {
+        const pts = path.join(dir, 'state', 'points', 'demo');
+        const [id] = (await fsp.readdir(pts)).filter((n) => n.startsWith('rb_'));
+        return path.join(pts, id!, 'point.json');
+      },
+      commands: [['points', 'demo'], ['rollback', 'demo'], ['apply', 'demo']],
+    },
+    { kind: 'runtime.json', file: async () => path.join(stateOf('demo'), 'runtime.json'), commands: [['status', 'demo'], ['check', 'demo'], ['apply', 'demo']] },
+    {
+      kind: 'feed memory',
+      file: async () => path.join(feedStateDir(path.join(dir, 'state'), feedRoot(path.join(dir, 'feed')), 'stable'), 'memory.json'),
+      commands: [['check', 'demo'], ['apply', 'demo']],
+    },
+    { kind: 'command-state.json', file: async () => path.join(stateOf('stack'), 'command-state.json'), commands: [['status', 'stack'], ['points', 'stack'], ['rollback', 'stack']] },
+  ];
+}
+
+const DAMAGE = [
+  { what: 'truncated JSON', bytes: '{"version": "1.' },
+  { what: 'wrong shape', bytes: '{"v": 1, "phase": "sideways", "version": 7, "files": "all", "points": {}, "sequence": "x"}\n' },
+];
+
+describe('corrupt state files', () => {
+  for (const c of cases()) {
+    it(`${c.kind}: every command refuses with ERR_STATE_CORRUPT naming it, nothing changes`, async () => {
+      const file = await c.file();
+      const original = await fsp.readFile(file).catch(() => null);
+      if (c.kind !== 'journal') expect(original, `${file} exists before the test`).not.toBeNull();
+      try {
+        for (const d of DAMAGE) {
+          await fsp.writeFile(file, d.bytes);
+          const before = await snapshot(install());
+          const stackBefore = await snapshot(path.join(dir, 'stack'));
+          for (const args of c.commands) {
+            const r = await cli(...args);
+            expect(r.code, `${args.join(' ')} with ${d.what} ${c.kind}: ${r.stdout}${r.stderr}`).toBe(5);
+            expect(r.json?.error?.code).toBe('ERR_STATE_CORRUPT');
+            expect(r.json.error.message).toContain(file);
+            expect(r.json.error.details.file).toBe(file);
+            expect(await snapshot(install())).toEqual(before);
+            expect(await snapshot(path.join(dir, 'stack'))).toEqual(stackBefore);
+            expect(await fsp.readFile(file, 'utf8')).toBe(d.bytes);
+          }
+        }
+        // Without --json the message names the file too.
+        const plain = await runCli(['--config', config, ...c.commands[0]!]);
+        expect(plain.code).toBe(5);
+        expect(plain.stderr).toContain(file);
+        expect(plain.stderr).toContain('ERR_STATE_CORRUPT');
+      } finally {
+        if (original === null) await fsp.rm(file, { force: true });
+        else await fsp.writeFile(file, original);
+      }
+      // Repaired: the same commands work again.
+      const st = await cli('status', c.commands[0]![1]!);
+      expect(st.code, st.stdout + st.stderr).toBe(0);
+    }, 180_000);
+  }
+});
