@@ -117,13 +117,14 @@ export const JournalSchema = z.object({
   after: InstalledSchema.nullable(),
   stage: z.array(z.object({
     path: absolute,
-    source: absolute,
+    /** Absolute, except for a symbolic link (its `symlink` target is staged instead). */
+    source: z.string(),
     sha256: z.string().regex(/^([0-9a-f]{64})?$/),
     size: z.number().int().nonnegative(),
     mode,
     link: z.boolean(),
     symlink: z.string().min(1).optional(),
-  })),
+  }).refine((st) => st.symlink !== undefined || path.isAbsolute(st.source), { message: 'not an absolute path', path: ['source'] })),
   mkdirs: z.array(absolute),
   scratch: z.array(absolute),
   ops: z.array(JournalOpSchema),
