@@ -1,75 +1,51 @@
 #!/usr/bin/env node
-// Benchmarks, printed as ratios against a reference measured in the same run (machines are shared
-// and noisy, so absolute times mean little). Uses the built engine (npm run build:node).
-//  1. download + verify (stream, SHA-256 while writing, fsync, rename) over local HTTP
-//     vs. the reference: the same bytes streamed to a file without verification.
-//  2. apply of a 2,000-file release (stage, journal, backup by rename, switch, commit)
-//     vs. the reference: `cp -r` of the same tree.
-//  3. update and rollback of a 10,000-file tree vs. the limit (bench/apply-files.mjs).
-import { createRequire } from 'node:module';
-import { createServer } from 'node:http';
-import { createReadStream, createWriteStream, promises as fsp } from 'node:fs';
-import { createHash, randomBytes } from 'node:crypto';
-import { pipeline } from 'node:stream/promises';
-import { execFileSync } from 'node:child_process';
+// `npm run bench`: every benchmark, printed as ratios against references measured in the same run
+// (machines are shared and noisy, so absolute times mean little), and written to
+// bench/results.json with the machine they ran on. Uses the built CLI and engine
+// (npm run build:node). BENCH_ONLY=status-reads,cli-start picks benches; each bench file documents
+// its own BENCH_* knobs.
+import { promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import http from 'node:http';
+import { machine, printRow } from './lib.mjs';
 
-const require = createRequire(import.meta.url);
-const dist = path.resolve(import.meta.dirname, '..', 'dist', 'node', 'src-main', 'engine');
-const { downloadFile } = require(path.join(dist, 'net', 'download.js'));
-const { applyRelease } = require(path.join(dist, 'apply', 'index.js'));
+const BENCHES = [
+  ['engine', 'download + verify and apply through the engine'],
+  ['apply-many', 'update and rollback of 10,000 small files vs the limit (apply-files.mjs)'],
+  ['cli-start', 'CLI start (issue: lazy imports)'],
+  ['download', 'download + verify 1 GiB vs curl, peak RSS'],
+  ['idle-daemon', 'idle daemon with 10 targets'],
+  ['status-reads', 'status reads under load, alone and during an apply'],
+];
 
-const RUNS = Number(process.env.BENCH_RUNS || 5);
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-async function time(fn) { const t = process.hrtime.bigint(); await fn(); return Number(process.hrtime.bigint() - t) / 1e6; }
-
-async function benchDownload(dir) {
-  const size = 64 * 1024 * 1024;
-  const src = path.join(dir, 'blob');
-  await fsp.writeFile(src, randomBytes(size));
-  const sha = createHash('sha256').update(await fsp.readFile(src)).digest('hex');
-  const server = createServer((req, res) => { res.setHeader('content-length', size); createReadStream(src).pipe(res); });
-  await new Promise((r) => server.listen(0, '127.0.0.1', r));
-  const url = `http://127.0.0.1:${server.address().port}/blob`;
-  const ref = [], ours = [];
-  for (let i = 0; i < RUNS; i++) {
-    ref.push(await time(() => new Promise((resolve, reject) => http.get(url, (res) => pipeline(res, createWriteStream(path.join(dir, 'ref'))).then(resolve, reject)))));
-    await fsp.rm(path.join(dir, 'out'), { force: true });
-    ours.push(await time(() => downloadFile({ url, dest: path.join(dir, 'out'), partial: path.join(dir, 'out.part'), size, sha256: sha, allowInsecureHttp: false })));
+const only = process.env.BENCH_ONLY ? new Set(process.env.BENCH_ONLY.split(',')) : null;
+const results = { measured_at: new Date().toISOString(), machine: machine(), benches: {} };
+console.log(`machine: ${results.machine.nproc} CPUs, ${results.machine.cpu}, node ${results.machine.node}, load ${results.machine.load_average_at_start.join(' ')}`);
+let failed = false;
+for (const [name, title] of BENCHES) {
+  if (only && !only.has(name)) continue;
+  console.log(`${name}: ${title}`);
+  const dir = await fsp.mkdtemp(path.join(os.tmpdir(), `upkeep-bench-${name}-`));
+  try {
+    const mod = await import(`./${name}.mjs`);
+    const rows = await mod.run(dir);
+    for (const r of rows) printRow(r);
+    results.benches[name] = rows;
+  } catch (err) {
+    failed = true;
+    console.log(`  failed: ${err && err.stack ? err.stack : err}`);
+    results.benches[name] = { error: String(err && err.message ? err.message : err) };
+  } finally {
+    await fsp.rm(dir, { recursive: true, force: true });
   }
-  server.close();
-  return { name: 'download+verify 64 MiB vs plain stream', ref: median(ref), ours: median(ours) };
 }
-
-async function benchApply(dir) {
-  const files = [];
-  const blobs = path.join(dir, 'blobs');
-  await fsp.mkdir(blobs, { recursive: true });
-  for (let i = 0; i < 2000; i++) {
-    const data = randomBytes(2048);
-    const sha = createHash('sha256').update(data).digest('hex');
-    await fsp.writeFile(path.join(blobs, sha), data);
-    files.push({ path: `d${i % 20}/f${i}.bin`, source: path.join(blobs, sha), sha256: sha, size: data.length, mode: 0o644 });
-  }
-  const ref = [], ours = [];
-  for (let i = 0; i < RUNS; i++) {
-    const run = path.join(dir, `run${i}`);
-    await fsp.mkdir(run, { recursive: true });
-    ours.push(await time(() => applyRelease({ opId: `bench${i}`, target: 'bench', installDir: path.join(run, 'install'), layout: 'in-place', stateDir: path.join(run, 'state'), pointsDir: path.join(run, 'points'), toVersion: '1.0.0', files, retention: 3 })));
-    ref.push(await time(async () => execFileSync('cp', ['-r', path.join(run, 'install'), path.join(run, 'copy')])));
-  }
-  return { name: 'apply 2,000 files vs cp -r', ref: median(ref), ours: median(ours) };
-}
-
-const { benchApplyFiles } = await import('./apply-files.mjs');
-const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'upkeep-bench-'));
+const file = path.join(import.meta.dirname, 'results.json');
+let previous = {};
 try {
-  const many = await benchApplyFiles(path.join(dir, 'many'), { dist, runs: Number(process.env.BENCH_APPLY_RUNS || 3), files: Number(process.env.BENCH_FILES || 10000) });
-  for (const r of [await benchDownload(dir), await benchApply(dir), ...many]) {
-    console.log(`${r.name}: ${(r.ours / r.ref).toFixed(2)}x the reference (ours ${r.ours.toFixed(0)} ms, reference ${r.ref.toFixed(0)} ms, median of ${RUNS})`);
-  }
-} finally {
-  await fsp.rm(dir, { recursive: true, force: true });
-}
+  previous = JSON.parse(await fsp.readFile(file, 'utf8'));
+} catch {}
+// A partial run (BENCH_ONLY) keeps the other benches' last results.
+const merged = { ...results, benches: { ...(only ? previous.benches ?? {} : {}), ...results.benches } };
+await fsp.writeFile(file, JSON.stringify(merged, null, 2) + '\n');
+console.log(`written ${path.relative(process.cwd(), file)}`);
+process.exitCode = failed ? 1 : 0;

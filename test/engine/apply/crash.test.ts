@@ -6,7 +6,9 @@
  * be exactly the old or exactly the new tree (bytes, modes, symlinks, directories), with
  * installed.json, the journal and the rollback points agreeing.
  *
- * UPKEEP_CRASH_RUNS sets the number of kills per loop (default 50).
+ * UPKEEP_CRASH_RUNS sets the number of kills per loop (default 50), UPKEEP_CRASH_SEED the random
+ * seed (printed, and named in every failure, so a failing sequence can be replayed);
+ * `npm run test:soak` runs the long campaign (scripts/soak.mjs).
  */
 import { spawn } from 'node:child_process';
 import { existsSync, promises as fsp } from 'node:fs';
@@ -19,6 +21,7 @@ import type { Sandbox, SnapEntry, SpecFile } from './helpers';
 import { makeSandbox, snapshot, toPlanned } from './helpers';
 
 const RUNS = Math.max(1, Number(process.env.UPKEEP_CRASH_RUNS ?? 50) || 50);
+const SEED = Number(process.env.UPKEEP_CRASH_SEED ?? Date.now());
 const CHILD = path.resolve(__dirname, 'crash-child.ts');
 /**
  * Where the sandbox lives: tmpfs when there is one. A SIGKILL loses no written data whether
@@ -144,7 +147,7 @@ describe.each(['in-place', 'versioned'] as const)('crash safety (%s)', (layout) 
   // Phase markers seen in uninterrupted runs; marker kills cycle through them, verify and commit first.
   const markers: Record<'apply' | 'rollback', string[]> = { apply: [], rollback: [] };
   const order = (seen: string[]): string[] => ['verify', 'commit', ...seen.filter((m) => m !== 'verify' && m !== 'commit')].filter((m) => seen.includes(m));
-  const random = rng(Number(process.env.UPKEEP_CRASH_SEED ?? Date.now()));
+  const random = rng(SEED);
 
   const reset = async (from: string): Promise<void> => {
     await fsp.rm(work, { recursive: true, force: true });
@@ -245,7 +248,7 @@ describe.each(['in-place', 'versioned'] as const)('crash safety (%s)', (layout) 
       if (!out.killed) expect(out.code, out.stderr).toBe(0);
       const rec = await runChild(['recover', cfgV2]);
       expect(rec.code, rec.stderr).toBe(0);
-      const note = `${kind} run ${i} (${JSON.stringify(opts)}, markers ${out.markers.join(',')}, recover ${rec.stdout.trim()})`;
+      const note = `seed ${SEED} ${layout} ${kind} run ${i} (${JSON.stringify(opts)}, markers ${out.markers.join(',')}, recover ${rec.stdout.trim()})`;
       // For a rollback the old tree is v2 and the new one v1.
       const state = await check(note);
       const which = kind === 'apply' ? state : state === 'old' ? 'new' : 'old';
@@ -255,6 +258,7 @@ describe.each(['in-place', 'versioned'] as const)('crash safety (%s)', (layout) 
       expect(pts.map((p) => p.to_version), note).toEqual(state === 'new' ? ['2.0.0', '1.0.0'] : ['1.0.0']); // state is v1 (old) or v2 (new)
       if (!out.killed) expect(which, note).toBe('new');
     }
+    console.log(`crash ${layout} ${kind}: ${runs} SIGKILLs recovered (${counts.old} old, ${counts.new} new), seed ${SEED}`);
     return counts;
   }
 

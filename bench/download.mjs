@@ -1,0 +1,95 @@
+// Download + verify over loopback, alternated with `curl` alone (no verification) in the same
+// run: 16 MiB and 1 GiB (BENCH_DOWNLOAD_MIB). The server is its own process; the downloader runs
+// in a child process so its peak RSS is measured alone.
+// Goals: time <= 1.05x curl in every run; peak RSS < 100 MB and flat from 16 MiB to 1 GiB
+// (the 1 GiB peak within 10 % of the 16 MiB peak).
+import { spawn, spawnSync } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { createWriteStream, promises as fsp } from 'node:fs';
+import path from 'node:path';
+import { median, ms, row } from './lib.mjs';
+
+const BIG_MIB = Number(process.env.BENCH_DOWNLOAD_MIB || 1024);
+const RUNS = Number(process.env.BENCH_DOWNLOAD_RUNS || 3);
+const HERE = import.meta.dirname;
+
+async function makeBlob(file, mib) {
+  const hash = createHash('sha256');
+  const out = createWriteStream(file);
+  for (let i = 0; i < mib; i++) {
+    const chunk = randomBytes(1024 * 1024);
+    hash.update(chunk);
+    if (!out.write(chunk)) await new Promise((r) => out.once('drain', r));
+  }
+  await new Promise((r, j) => out.end((e) => (e ? j(e) : r())));
+  return hash.digest('hex');
+}
+
+/** A static file server in its own process; resolves to its base URL. */
+function serve(dir) {
+  const code = `
+    const http = require('node:http'); const fs = require('node:fs'); const path = require('node:path');
+    const s = http.createServer((req, res) => {
+      const file = path.join(${JSON.stringify(dir)}, path.basename(req.url));
+      fs.stat(file, (err, st) => {
+        if (err) { res.statusCode = 404; return res.end(); }
+        res.setHeader('content-length', st.size);
+        fs.createReadStream(file, { highWaterMark: 1 << 20 }).pipe(res);
+      });
+    });
+    s.listen(0, '127.0.0.1', () => console.log(s.address().port));`;
+  const child = spawn(process.execPath, ['-e', code], { stdio: ['ignore', 'pipe', 'inherit'] });
+  return new Promise((resolve) => child.stdout.once('data', (d) => resolve({ url: `http://127.0.0.1:${String(d).trim()}`, stop: () => child.kill() })));
+}
+
+function runChild(args) {
+  const r = spawnSync(process.execPath, [path.join(HERE, 'download-child.cjs'), ...args], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`download child failed: ${r.stderr}`);
+  return JSON.parse(r.stdout);
+}
+
+function curlOnce(url, out) {
+  const t0 = process.hrtime.bigint();
+  const r = spawnSync('curl', ['-sSf', '-o', out, url]);
+  if (r.status !== 0) throw new Error(`curl failed: ${r.stderr}`);
+  return ms(t0);
+}
+
+export async function run(dir) {
+  const blobs = path.join(dir, 'blobs');
+  await fsp.mkdir(blobs, { recursive: true });
+  const sizes = [16, BIG_MIB];
+  const sha = {};
+  for (const mib of sizes) sha[mib] = await makeBlob(path.join(blobs, `b${mib}`), mib);
+  const server = await serve(blobs);
+  const rows = [];
+  const peak = {};
+  try {
+    for (const mib of sizes) {
+      const url = `${server.url}/b${mib}`;
+      const ours = [];
+      const curl = [];
+      const rss = [];
+      const dest = path.join(dir, 'out');
+      for (let i = 0; i < RUNS; i++) {
+        await fsp.rm(dest, { force: true });
+        curl.push(curlOnce(url, path.join(dir, 'curl-out')));
+        await fsp.rm(path.join(dir, 'curl-out'), { force: true });
+        const r = runChild([url, dest, String(mib * 1024 * 1024), sha[mib]]);
+        ours.push(r.ms);
+        rss.push(r.max_rss_bytes);
+        await fsp.rm(dest, { force: true });
+      }
+      peak[mib] = Math.max(...rss);
+      const worst = Math.max(...ours.map((t, i) => t / curl[i]));
+      rows.push(row(`download + verify ${mib} MiB (median of ${RUNS})`, { value: median(ours), unit: 'ms', reference: median(curl), reference_name: 'curl alone', worst_run_ratio: Number(worst.toFixed(3)), goal: '<= 1.05x curl in every run', met: worst <= 1.05, note: `worst run ${worst.toFixed(2)}x` }));
+      rows.push(row(`download + verify ${mib} MiB: peak RSS`, { value: peak[mib] / 1e6, unit: 'MB', goal: '< 100 MB', met: peak[mib] < 100e6 }));
+    }
+    const flat = peak[BIG_MIB] / peak[16];
+    rows.push(row(`peak RSS ${BIG_MIB} MiB vs 16 MiB`, { value: peak[BIG_MIB] / 1e6, unit: 'MB', reference: peak[16] / 1e6, reference_name: '16 MiB download', goal: 'flat (<= 1.1x)', met: flat <= 1.1 }));
+  } finally {
+    server.stop();
+    await fsp.rm(blobs, { recursive: true, force: true });
+  }
+  return rows;
+}
