@@ -34,22 +34,26 @@ describe('scanBuild', () => {
     expect(scan.warnings).toEqual([]);
   });
 
-  it('publishes an in-build file symlink as the bytes it points to', async () => {
+  it('records an in-build symlink as a link with its relative target, not the bytes it points to', async () => {
     await fsp.symlink('tool', path.join(build, 'bin/tool-alias'));
     const scan = await scanBuild(build);
     const alias = scan.files.find((f) => f.path === 'bin/tool-alias')!;
-    expect(alias).toMatchObject({ sha256: sha256('tool'), mode: 0o755, type: 'executable' });
+    expect(alias).toMatchObject({ type: 'symlink', target: 'tool', sha256: '', size: 0, mode: 0 });
   });
 
-  it('refuses links that leave the build, point at directories, or dangle', async () => {
+  it('records a link to an in-build directory as a link; refuses links that leave the build, are absolute, or dangle', async () => {
+    await fsp.symlink('bin', path.join(build, 'dirlink'));
+    expect((await scanBuild(build)).files.find((f) => f.path === 'dirlink')).toMatchObject({ type: 'symlink', target: 'bin' });
+    await fsp.unlink(path.join(build, 'dirlink'));
+
     await fsp.writeFile(path.join(tmp, 'outside'), 'x');
     await fsp.symlink('../../outside', path.join(build, 'bin/escape'));
     await expect(scanBuild(build)).rejects.toMatchObject({ code: 'ERR_UNSAFE_PATH', details: { path: 'bin/escape' } });
     await fsp.unlink(path.join(build, 'bin/escape'));
 
-    await fsp.symlink('bin', path.join(build, 'dirlink'));
-    await expect(scanBuild(build)).rejects.toMatchObject({ code: 'ERR_USAGE', message: expect.stringMatching(/dirlink.*directory/) });
-    await fsp.unlink(path.join(build, 'dirlink'));
+    await fsp.symlink(path.join(build, 'bin/tool'), path.join(build, 'abs'));
+    await expect(scanBuild(build)).rejects.toMatchObject({ code: 'ERR_UNSAFE_PATH', details: { path: 'abs' } });
+    await fsp.unlink(path.join(build, 'abs'));
 
     await fsp.symlink('nowhere', path.join(build, 'dangling'));
     await expect(scanBuild(build)).rejects.toMatchObject({ code: 'ERR_USAGE', message: expect.stringMatching(/dangling/) });
