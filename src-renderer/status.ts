@@ -3,13 +3,9 @@
  * exhaustively so a new state kind fails the type check until the UI knows it.
  */
 import type { Progress, TargetState } from '../src-shared/api';
+import { assertNever } from '../src-shared/errors';
 
 export type Tone = 'ok' | 'info' | 'warn' | 'danger' | 'busy' | 'neutral';
-
-/** Compile-time exhaustiveness guard. */
-export function assertNever(value: never): never {
-  throw new Error(`Unhandled state: ${JSON.stringify(value)}`);
-}
 
 /**
  * The state machine's own predicates (src-shared/target-state.ts): `progressOf` gives a working

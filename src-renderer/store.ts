@@ -111,9 +111,23 @@ export interface UpkeepActions {
 
 export type UpkeepStore = StoreApi<UpkeepState & UpkeepActions>;
 
+/**
+ * The sentence for a failed action: a rolled-back update reads differently from a plain failure
+ * (the error itself is shown beside it).
+ */
+export function failureMessage(error: ErrorView): string {
+  const d = error.details;
+  if (d?.rolled_back === true) {
+    const to = typeof d.to_version === 'string' ? ` to ${d.to_version}` : '';
+    const back = typeof d.rolled_back_to === 'string' ? d.rolled_back_to : 'the previous version';
+    return `The update${to} failed and was rolled back to ${back}.`;
+  }
+  return error.message;
+}
+
 /** Error view of anything thrown by the API (ApiError keeps the engine's code). */
 export function toErrorView(err: unknown): ErrorView {
-  if (err instanceof ApiError) return { code: err.code, message: err.message };
+  if (err instanceof ApiError) return { code: err.code, message: err.message, ...(err.details ? { details: err.details } : {}) };
   if (err && typeof err === 'object' && 'code' in err && 'message' in err) {
     const e = err as { code: unknown; message: unknown };
     return { code: String(e.code), message: String(e.message) };
@@ -286,7 +300,7 @@ export function createUpkeepStore(api: RendererApi): UpkeepStore {
         outcome = { action, ...describe(result) };
       } catch (err) {
         const error = get().reportError(err);
-        outcome = isCancelled(error) ? { action, ok: false, cancelled: true, message: 'Cancelled. Nothing was changed.' } : { action, ok: false, message: error.message, error };
+        outcome = isCancelled(error) ? { action, ok: false, cancelled: true, message: 'Cancelled. Nothing was changed.' } : { action, ok: false, message: failureMessage(error), error };
       }
       set((s) => {
         const pending = { ...s.pending };

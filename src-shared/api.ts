@@ -48,6 +48,11 @@ export interface Progress {
 export interface ErrorView {
   code: ErrorCode | string;
   message: string;
+  /**
+   * Safe facts about the failure, when the engine gave any: `rolled_back` (true: the change was
+   * undone), `cause` (the ErrorView that caused the rollback), `to_version`, `rolled_back_to`, `step`.
+   */
+  details?: Record<string, unknown>;
 }
 
 export type { TargetState, TargetStateKind } from './target-state';
@@ -66,6 +71,12 @@ export interface ReleaseFileView {
   target?: string;
 }
 
+/**
+ * How much the feed's checks vouch for a release: `signed` (trusted signatures over the metadata),
+ * `checksums` (digests from the same unsigned source), `none` (UIs show "unverified").
+ */
+export type VerificationLevel = 'signed' | 'checksums' | 'none';
+
 export interface ReleaseView {
   version: string;
   tag_name: string;
@@ -80,6 +91,7 @@ export interface ReleaseView {
   min_upgrade_from: string | null;
   build_commit: string | null;
   manifest_sha256: string;
+  verification: VerificationLevel;
   files: ReleaseFileView[];
   total_size: number;
 }
@@ -192,8 +204,12 @@ export interface LocalCopyView {
   kept_as: string;
 }
 
+/**
+ * A successful apply (or verify-only run). A rolled-back or failed apply is not a result: it
+ * rejects with the error (code, message, details such as `rolled_back` and `cause`).
+ */
 export interface ApplyResult {
-  success: boolean;
+  success: true;
   target: string;
   version: string;
   from_version: string | null;
@@ -202,16 +218,14 @@ export interface ApplyResult {
   files_removed: string[];
   rollback_id: string | null;
   operation_id: string;
-  rolled_back?: boolean;
   /** Nothing newer to apply: the target is already current. */
   up_to_date?: boolean;
   /** Managed files edited locally whose user copy was kept beside the new one (`on_local_change: keep`). */
   local_copies?: LocalCopyView[];
-  error?: ErrorView;
 }
 
 export interface RollbackResult {
-  success: boolean;
+  success: true;
   target: string;
   rollback_id: string;
   version: string | null;
@@ -230,7 +244,7 @@ export interface RollbackPointView {
 }
 
 export type OperationKind = 'check' | 'download' | 'apply' | 'verify' | 'rollback' | 'recover';
-export type OperationResult = 'success' | 'failed' | 'rolled_back' | 'refused' | 'up_to_date' | 'recovered';
+export type OperationResult = 'success' | 'failed' | 'rolled_back' | 'cancelled' | 'refused' | 'up_to_date' | 'recovered';
 
 export interface HistoryRecord {
   id: string;
@@ -260,6 +274,7 @@ export type NotificationKind =
   | 'update_progress'
   | 'update_completed'
   | 'update_failed'
+  | 'update_cancelled'
   | 'rolled_back'
   | 'config_reloaded'
   | 'config_reload_failed';
@@ -338,10 +353,19 @@ export interface UpdaterApi {
 export class ApiError extends Error {
   readonly code: string;
   readonly status?: number;
-  constructor(code: string, message: string, status?: number) {
+  /** The engine's error details (`rolled_back`, `cause`, …) when the transport carried them. */
+  readonly details?: Record<string, unknown>;
+  constructor(code: string, message: string, status?: number, details?: Record<string, unknown>) {
     super(message);
     this.name = 'ApiError';
     this.code = code;
     if (status !== undefined) this.status = status;
+    if (details !== undefined) this.details = details;
   }
+}
+
+/** The `details` object of an error-shaped value, when it has a plain one. */
+export function errorDetails(err: unknown): Record<string, unknown> | undefined {
+  const d = err && typeof err === 'object' && 'details' in err ? (err as { details: unknown }).details : undefined;
+  return d && typeof d === 'object' && !Array.isArray(d) ? (d as Record<string, unknown>) : undefined;
 }

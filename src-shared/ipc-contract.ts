@@ -65,7 +65,7 @@ export type IpcResult<C extends IpcChannel> = C extends ApiMethod ? Awaited<Retu
 export { IPC_PREFIX, EVENT_CHANNEL } from './ipc-channels';
 
 /** Result envelope over IPC: errors keep their stable code across the boundary. */
-export type IpcResponse<T> = { ok: true; value: T } | { ok: false; error: { code: string; message: string } };
+export type IpcResponse<T> = { ok: true; value: T } | { ok: false; error: { code: string; message: string; details?: Record<string, unknown> } };
 
 /** What the preload exposes as `window.upkeep` (one narrow object). */
 export interface UpkeepBridge {

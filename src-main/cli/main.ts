@@ -185,10 +185,12 @@ async function targetCommand(cmd: string, args: string[], g: Globals, out: CliIO
   const { values, positionals } = parseCommandArgs(commandSpec(cmd)!, args);
   const version = typeof values.version === 'string' ? values.version : undefined;
   const { loadConfig } = require('../engine/config/load') as typeof import('../engine/config/load');
-  const { Engine } = require('../engine/engine') as typeof import('../engine/engine');
+  const { OperationRunner } = require('../engine/runner/operation-runner') as typeof import('../engine/runner/operation-runner');
   const loaded = await loadConfig({ ...(g.config ? { path: g.config } : {}), env: process.env });
-  const engine = new Engine({ loaded, actor: 'cli' });
-  await engine.recoverAll('cli');
+  const engine = new OperationRunner({ loaded, actor: 'cli' });
+  const operation = cmd === 'download' || cmd === 'apply' || cmd === 'rollback';
+  // Operations recover their target under its lock; reads recover every free target first.
+  if (!operation) await engine.recoverAll('cli');
 
   let targetId: string | undefined = positionals[0];
   let extra: string | undefined = positionals[1];
@@ -205,6 +207,17 @@ async function targetCommand(cmd: string, args: string[], g: Globals, out: CliIO
 
   const bar = new ProgressRenderer(out);
   const unsubscribe = engine.bus.subscribe((e) => bar.onEvent(e));
+  // Ctrl-C / SIGTERM cancel an operation while that is safe (it then ends with ERR_CANCELLED,
+  // a history row and exit 1); once the target is changing, the operation finishes or rolls back.
+  const onSignal = (signal: NodeJS.Signals): void => {
+    bar.done();
+    if (engine.cancel(id())) out.err(`${signal}: cancelling ${cmd} of ${id()}`);
+    else out.err(`${signal}: ${id()} is being changed; waiting for the ${cmd} to finish or roll back`);
+  };
+  if (operation) {
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  }
   try {
     switch (cmd) {
       case 'status': {
@@ -258,6 +271,10 @@ async function targetCommand(cmd: string, args: string[], g: Globals, out: CliIO
     bar.finish(toUpkeepError(err).code);
     throw err;
   } finally {
+    if (operation) {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    }
     bar.finish();
     unsubscribe();
   }

@@ -4,7 +4,8 @@
  */
 import path from 'node:path';
 import type { DaemonCore } from '../engine/daemon-types';
-import { isBusy, type PauseChoice, type TrayAction } from './tray-model';
+import { isBusy } from '../../src-shared/target-state';
+import type { PauseChoice, TrayAction } from './tray-model';
 import type { ApplyOnQuitList } from './apply-on-quit';
 import { assertNever } from '../../src-shared/errors';
 

@@ -92,8 +92,9 @@ export async function runApplyOnQuit(
   const out: QuitApplyOutcome[] = [];
   for (const e of entries) {
     try {
-      const r = await apply(e.target, e.version);
-      out.push(r.success ? { ...e, ok: true } : { ...e, ok: false, code: r.error?.code ?? 'ERR_APPLY_FAILED', message: r.error?.message ?? 'apply failed' });
+      // A rolled-back or failed apply rejects with its error: a result is always a success.
+      await apply(e.target, e.version);
+      out.push({ ...e, ok: true });
     } catch (err) {
       const code = err && typeof err === 'object' && 'code' in err && typeof (err as { code: unknown }).code === 'string' ? (err as { code: string }).code : 'ERR_INTERNAL';
       out.push({ ...e, ok: false, code, message: err instanceof Error ? err.message : String(err) });

@@ -6,7 +6,7 @@
  * to the window on EVENT_CHANNEL.
  */
 import type { z } from 'zod';
-import type { UpdaterApi, UpkeepEvent } from '../../src-shared/api';
+import { errorDetails, type UpdaterApi, type UpkeepEvent } from '../../src-shared/api';
 import { EVENT_CHANNEL, IPC_PREFIX, IPC_REQUESTS, type IpcChannel, type IpcResponse } from '../../src-shared/ipc-contract';
 import { isAppUrl, safeExternalUrl, type AppLocation } from './url-policy';
 
@@ -67,12 +67,22 @@ export function isAllowedSender(url: string | null | undefined, allowed: AppLoca
   return (Array.isArray(allowed) ? allowed : [allowed]).some((loc) => isAppUrl(url, loc));
 }
 
-/** An error as it crosses IPC: its stable code (ERR_INTERNAL when it has none) and message. */
-export function toIpcError(err: unknown): { code: string; message: string } {
+/**
+ * An error as it crosses IPC: its stable code (ERR_INTERNAL when it has none), message and
+ * details (`rolled_back`, `cause`, … — a rolled-back apply must not look like a plain failure),
+ * the details passed through JSON so only plain data crosses.
+ */
+export function toIpcError(err: unknown): { code: string; message: string; details?: Record<string, unknown> } {
   const raw = err && typeof err === 'object' && 'code' in err ? (err as { code: unknown }).code : undefined;
   const code = typeof raw === 'string' && /^[A-Z][A-Z0-9_]{1,63}$/.test(raw) ? raw : 'ERR_INTERNAL';
   const message = err instanceof Error ? err.message : typeof err === 'string' ? err : 'Unexpected error';
-  return { code, message };
+  const details = errorDetails(err);
+  if (!details || code === 'ERR_INTERNAL') return { code, message };
+  try {
+    return { code, message, details: JSON.parse(JSON.stringify(details)) as Record<string, unknown> };
+  } catch {
+    return { code, message };
+  }
 }
 
 function zodMessage(error: z.ZodError): string {

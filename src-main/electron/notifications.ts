@@ -55,6 +55,8 @@ export function notificationContent(n: UpkeepNotification, nameOf: (id: string) 
       const cause = n.error ? `${n.error.message} (${n.error.code})` : n.message;
       return { title: `Update of ${name} failed`, body: `Version ${versionText(n.version)}: ${cause}`, urgency, route };
     }
+    case 'update_cancelled':
+      return { title: `Update of ${name} cancelled`, body: `Version ${versionText(n.version)} was not installed; nothing was changed.`, urgency, route };
     case 'rolled_back': {
       const back = n.from_version ?? n.version;
       const cause = n.error ? ` Cause: ${n.error.message} (${n.error.code}).` : '';

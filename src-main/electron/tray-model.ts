@@ -3,8 +3,9 @@
  * model with one action per entry. tray.ts turns the model into a native Menu; everything that
  * decides lives here and is unit-tested without Electron.
  */
-import type { RollbackPointView, TargetState, TargetView } from '../../src-shared/api';
+import type { RollbackPointView, TargetView } from '../../src-shared/api';
 import { assertNever } from '../../src-shared/errors';
+import { isBusy, isWorking, type WorkingState } from '../../src-shared/target-state';
 import { targetRoute } from './notifications';
 
 export const TRAY_STATES = ['up-to-date', 'available', 'critical', 'working', 'error'] as const;
@@ -46,33 +47,6 @@ export interface TrayMenuInput {
   applyOnQuit: readonly QuitApplyEntry[];
   startAtLogin: boolean;
   now: Date;
-}
-
-type WorkingState = Extract<TargetState, { progress: unknown }>;
-
-/** True while an operation changes or inspects the target (checking excluded: it is brief and frequent). */
-export function isWorking(state: TargetState): state is WorkingState {
-  switch (state.kind) {
-    case 'downloading':
-    case 'verifying':
-    case 'applying':
-    case 'health-checking':
-    case 'rolling-back':
-      return true;
-    case 'idle':
-    case 'checking':
-    case 'up-to-date':
-    case 'available':
-    case 'failed':
-      return false;
-    default:
-      return assertNever(state, 'target state');
-  }
-}
-
-/** True while the target's pipeline holds its lock (no new operation can start). */
-export function isBusy(state: TargetState): boolean {
-  return state.kind === 'checking' || isWorking(state);
 }
 
 function displayName(t: TargetView): string {

@@ -2,7 +2,7 @@
  * The daemon core's public shape: what the HTTP server and Electron main drive. It is the
  * UpdaterApi (the UI contract) plus the few things only hosts need.
  */
-import type { Actor, UpdaterApi, ReleaseView, DaemonInfo } from '../../src-shared/api';
+import type { Actor, CheckResult, UpdaterApi, ReleaseView, DaemonInfo } from '../../src-shared/api';
 import type { DsseEnvelope } from '../../src-shared/feed-schema';
 import type { LoadedConfig } from './config/load';
 
@@ -30,6 +30,11 @@ export interface DaemonCore extends UpdaterApi {
   info(): Promise<DaemonInfo>;
   /** Id of the target the compatibility routes act on. */
   defaultTargetId(): string;
+  /**
+   * The last check's result when younger than `maxAgeS` seconds, else one check (no history line)
+   * shared by every concurrent caller: status routes answer from it instead of checking per request.
+   */
+  latestCheck(targetId: string, maxAgeS: number): Promise<CheckResult>;
   /** The signed manifest of one version (fetched and verified). ERR_MANIFEST_NOT_FOUND if absent. */
   getManifest(targetId: string, version: string): Promise<ManifestDetails>;
   /** Runs the target's configured `restart` command. */

@@ -11,8 +11,8 @@ import { ConfigError, UpkeepError, toUpkeepError } from '../../src-shared/errors
 import { SettingsPatchSchema } from '../../src-shared/ipc-contract';
 import type { DaemonCore, DaemonOptions, ManifestDetails, ReloadOutcome, RestartResult } from './daemon-types';
 import { defaultTarget, diffRestartRequired, findTarget, loadConfig, type LoadedConfig } from './config/load';
-import { Engine } from './engine';
-import { availableOf } from './operation-helpers';
+import { OperationRunner } from './runner/operation-runner';
+import { availableOf } from './runner/target-memory';
 import { EventBus } from './events';
 import { Scheduler } from './scheduler';
 import { deliver } from './webhooks';
@@ -34,7 +34,7 @@ export class Daemon implements DaemonCore {
   private readonly unsubscribe: () => void;
   private readonly lastProgressSent = new Map<string, { phase: string; step: number }>();
 
-  constructor(readonly engine: Engine, private readonly opts: DaemonOptions, private readonly version: string) {
+  constructor(readonly engine: OperationRunner, private readonly opts: DaemonOptions, private readonly version: string) {
     this.startedAt = (opts.now ?? (() => new Date()))().toISOString();
     this.scheduler = new Scheduler(engine, opts.now);
     this.unsubscribe = engine.bus.subscribe((e) => this.onEvent(e));
@@ -96,6 +96,10 @@ export class Daemon implements DaemonCore {
 
   check(id: string): Promise<CheckResult> {
     return this.track(this.engine.check(id, { actor: this.actor() }));
+  }
+
+  latestCheck(id: string, maxAgeS: number): Promise<CheckResult> {
+    return this.track(this.engine.latestCheck(id, maxAgeS * 1000));
   }
 
   download(id: string, version?: string): Promise<DownloadResult> {
@@ -247,7 +251,7 @@ export class Daemon implements DaemonCore {
 /** Loads the config, recovers interrupted operations and returns a running core (scheduler not started). */
 export async function createDaemon(o: DaemonOptions = {}): Promise<Daemon> {
   const loaded = await loadConfig({ ...(o.configPath ? { path: o.configPath } : {}), ...(o.env ? { env: o.env } : {}) });
-  const engine = new Engine({ loaded, actor: o.actor ?? 'api', bus: new EventBus(), ...(o.now ? { now: o.now } : {}) });
+  const engine = new OperationRunner({ loaded, actor: o.actor ?? 'api', bus: new EventBus(), ...(o.now ? { now: o.now } : {}) });
   const recovered = await engine.recoverAll('recovery');
   const d = new Daemon(engine, o, packageVersion());
   for (const r of recovered) engine.bus.log('warn', `Recovered ${r.target}: ${r.outcome}`, r.target);

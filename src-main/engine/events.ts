@@ -4,11 +4,12 @@
  */
 import { EventEmitter } from 'node:events';
 import type { UpkeepEvent, Notification, LogLine } from '../../src-shared/api';
+import { systemClock, type Clock } from './clock';
 
 export class EventBus {
   private readonly emitter = new EventEmitter();
 
-  constructor() {
+  constructor(private readonly clock: Clock = systemClock) {
     this.emitter.setMaxListeners(0);
   }
 
@@ -24,11 +25,11 @@ export class EventBus {
   }
 
   notify(n: Omit<Notification, 'at'> & { at?: string }): void {
-    this.emit({ type: 'notification', notification: { ...n, at: n.at ?? new Date().toISOString() } });
+    this.emit({ type: 'notification', notification: { ...n, at: n.at ?? this.clock.now().toISOString() } });
   }
 
   log(level: LogLine['level'], message: string, target?: string): void {
-    const line: LogLine = { at: new Date().toISOString(), level, message };
+    const line: LogLine = { at: this.clock.now().toISOString(), level, message };
     if (target !== undefined) line.target = target;
     this.emit({ type: 'log', line });
   }

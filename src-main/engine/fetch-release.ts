@@ -1,29 +1,48 @@
 /**
- * Downloads every file of a verified release into the content-addressed cache (reusing what is
+ * Downloads every artifact of a verified release into the content-addressed cache (reusing what is
  * already there), with progress, and lays out a per-version view of the release for humans.
  */
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
-import type { RegularManifestFile } from '../../src-shared/feed-schema';
+import { OperationError } from '../../src-shared/errors';
+import type { ReleaseArchive, ReleaseFile } from './feed/release';
+import type { LocalArtifact } from './drivers/driver';
 import { BlobCache } from './net/blob-cache';
-import { ProgressMeter } from './net/progress';
-import { resolveFeedUrl } from './net/url-policy';
+import type { Fetcher } from './net/fetcher';
+import { ProgressMeter, type ProgressSample } from './net/progress';
 import type { Limits } from './limits';
+import type { Clock } from './clock';
 import { writeFileDurable } from './fs/atomic';
 import { assertFreeSpace } from './fs/space';
 
+export type DownloadableItem = ReleaseFile | ReleaseArchive;
+
+/** The key of an item in `FetchedRelease.artifacts`: a file's path, an archive's name. */
+export function artifactKey(item: DownloadableItem): string {
+  return item.kind === 'file' ? item.path : item.name;
+}
+
 export interface FetchedRelease {
-  /** path in the release -> verified blob path in the cache */
-  blobs: Map<string, string>;
+  /** artifactKey → verified bytes in the cache */
+  artifacts: Map<string, LocalArtifact>;
+  /** Bytes of every artifact. */
   bytes: number;
+  /** Bytes that were already in the cache (or a resumed partial) and not moved by this run. */
   reusedBytes: number;
 }
 
+export interface FetchProgress extends ProgressSample {
+  files_done: number;
+  files_total: number;
+  /** The item in flight. */
+  file?: string;
+}
+
 export interface FetchReleaseOptions {
-  /** The regular files to fetch (symbolic link entries have no bytes). */
-  files: RegularManifestFile[];
-  manifestUrl: string;
+  items: DownloadableItem[];
   cacheDir: string;
+  fetcher: Fetcher;
+  clock: Clock;
   allowInsecureHttp: boolean;
   limits: Limits;
   signal?: AbortSignal;
@@ -34,31 +53,44 @@ export interface FetchReleaseOptions {
    * bytes). Checked together with the bytes still to download before anything is fetched.
    */
   reserve?: Array<{ dir: string; bytes: number }>;
-  onProgress?: (p: { bytes_done: number; bytes_total: number; speed_bps: number; eta_s: number | null; files_done: number; files_total: number; file?: string }) => void;
+  onProgress?: (p: FetchProgress) => void;
+}
+
+function sha256Of(item: DownloadableItem): string {
+  const hex = item.digests.sha256;
+  // The content-addressed cache is keyed by SHA-256; artifacts known only by another digest need
+  // a cache keyed by it first.
+  if (!hex) throw new OperationError('ERR_APPLY_FAILED', `${artifactKey(item)} has no SHA-256 digest; Upkeep cannot verify it before install`, { item: artifactKey(item) });
+  return hex;
 }
 
 /**
- * Fetches (or reuses) every file; each one's size and SHA-256 verified before it enters the cache.
+ * Fetches (or reuses) every item; each one's size and SHA-256 verified before it enters the
+ * cache. Speed and ETA count only bytes this run moved (reused and resumed bytes count toward
+ * `bytes_done` only). The first failure stops every transfer and is what the caller gets.
  * Refuses with ERR_DISK_FULL before fetching anything when the bytes still to download plus
  * `reserve` do not fit (summed per filesystem).
  */
 export async function fetchRelease(o: FetchReleaseOptions): Promise<FetchedRelease> {
-  const cache = new BlobCache(o.cacheDir);
+  const cache = new BlobCache(o.cacheDir, o.fetcher);
   let missing = 0;
-  for (const f of new Map(o.files.map((x) => [x.sha256, x])).values()) if (!(await cache.has(f.sha256, f.size))) missing += f.size;
+  for (const f of new Map(o.items.map((x) => [sha256Of(x), x])).entries()) if (!(await cache.has(f[0], f[1].size))) missing += f[1].size;
   await assertFreeSpace([{ dir: o.cacheDir, bytes: missing }, ...(o.reserve ?? [])]);
-  const blobs = new Map<string, string>();
-  const total = o.files.reduce((n, f) => n + f.size, 0);
+  const artifacts = new Map<string, LocalArtifact>();
+  const total = o.items.reduce((n, f) => n + f.size, 0);
   let filesDone = 0;
-  let current: string | undefined;
+  const inFlight: string[] = [];
   let reusedBytes = 0;
   const meter = new ProgressMeter({
     total,
     hz: o.limits.progressHz,
-    emit: (s) => o.onProgress?.({ ...s, files_done: filesDone, files_total: o.files.length, ...(current ? { file: current } : {}) }),
+    now: () => o.clock.monoMs(),
+    emit: (s) => {
+      const file = inFlight[inFlight.length - 1];
+      o.onProgress?.({ ...s, files_done: filesDone, files_total: o.items.length, ...(file !== undefined ? { file } : {}) });
+    },
   });
-  const queue = [...o.files];
-  // The first failure stops every worker: nothing keeps writing into the cache after we return.
+  const queue = [...o.items];
   const stop = new AbortController();
   const onAbort = () => stop.abort(o.signal?.reason);
   o.signal?.addEventListener('abort', onAbort, { once: true });
@@ -67,23 +99,28 @@ export async function fetchRelease(o: FetchReleaseOptions): Promise<FetchedRelea
   const worker = async (): Promise<void> => {
     for (let f = queue.shift(); f; f = queue.shift()) {
       if (signal.aborted) throw signal.reason ?? new Error('aborted');
-      current = f.path;
-      const url = resolveFeedUrl(o.manifestUrl, f.url);
-      const r = await cache.fetch({ url, sha256: f.sha256, size: f.size }, {
-        allowInsecureHttp: o.allowInsecureHttp,
-        limits: o.limits,
-        signal,
-        onBytes: (n) => meter.add(n),
-      });
-      if (r.reused) {
-        reusedBytes += f.size;
-        meter.add(f.size);
+      const key = artifactKey(f);
+      const sha256 = sha256Of(f);
+      inFlight.push(key);
+      try {
+        const r = await cache.fetch({ url: f.url, sha256, size: f.size }, {
+          allowInsecureHttp: o.allowInsecureHttp,
+          limits: o.limits,
+          signal,
+          onBytes: (n) => meter.add(n),
+          onHeld: (n) => {
+            reusedBytes += n;
+            meter.skip(n);
+          },
+        });
+        artifacts.set(key, { file: r.path, size: f.size, sha256 });
+      } finally {
+        inFlight.splice(inFlight.indexOf(key), 1);
       }
-      blobs.set(f.path, r.path);
       filesDone += 1;
     }
   };
-  const n = Math.max(1, Math.min(o.concurrency ?? 4, o.files.length));
+  const n = Math.max(1, Math.min(o.concurrency ?? 4, o.items.length));
   const results = await Promise.allSettled(Array.from({ length: n }, () => worker().catch((err) => {
     stop.abort(err);
     throw err;
@@ -95,17 +132,32 @@ export async function fetchRelease(o: FetchReleaseOptions): Promise<FetchedRelea
     throw signal.reason ?? failed.reason;
   }
   meter.finish();
-  return { blobs, bytes: total, reusedBytes };
+  return { artifacts, bytes: total, reusedBytes: Math.min(reusedBytes, total) };
+}
+
+/**
+ * Runs each item's own verification hook (signatures over the file bytes: Sparkle edSignature,
+ * minisign) on its downloaded copy; `onEach` is told after each item. Throws the hook's error.
+ */
+export async function verifyArtifacts(items: DownloadableItem[], artifacts: ReadonlyMap<string, LocalArtifact>, signal: AbortSignal, onEach: (done: number, key: string) => void): Promise<void> {
+  let done = 0;
+  for (const item of items) {
+    const key = artifactKey(item);
+    const local = artifacts.get(key);
+    if (!local) throw new OperationError('ERR_INTERNAL', `${key} was not downloaded`);
+    if (item.verify) await item.verify(local.file, signal);
+    onEach(++done, key);
+  }
 }
 
 /**
  * Makes <releasesDir>/<version>/ hold the release's files under their own paths (hard links to
  * the cache, a copy only where linking is impossible) plus the signed manifest, and returns it.
  */
-export async function materialiseRelease(releasesDir: string, version: string, blobs: Map<string, string>, manifestBytes: Uint8Array): Promise<string> {
+export async function materialiseRelease(releasesDir: string, version: string, artifacts: ReadonlyMap<string, LocalArtifact>, manifestBytes: Uint8Array | null): Promise<string> {
   const dir = path.join(releasesDir, version);
   await fsp.rm(dir, { recursive: true, force: true });
-  for (const [rel, blob] of blobs) {
+  for (const [rel, { file: blob }] of artifacts) {
     const dest = path.join(dir, ...rel.split('/'));
     await fsp.mkdir(path.dirname(dest), { recursive: true });
     try {
@@ -114,6 +166,6 @@ export async function materialiseRelease(releasesDir: string, version: string, b
       await fsp.copyFile(blob, dest);
     }
   }
-  await writeFileDurable(path.join(dir, '.upkeep-manifest.json'), manifestBytes);
+  if (manifestBytes) await writeFileDurable(path.join(dir, '.upkeep-manifest.json'), manifestBytes);
   return dir;
 }

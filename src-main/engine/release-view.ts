@@ -1,38 +1,38 @@
 /**
- * Turns verified feed documents into the views UIs and APIs show.
+ * Turns verified releases into the views UIs and APIs show.
  */
-import { isSymlinkEntry, type ReleaseManifest, type ManifestFile } from '../../src-shared/feed-schema';
 import type { ReleaseView, ReleaseFileView } from '../../src-shared/api';
-import { isBreaking } from './trust/select';
+import type { Release, ReleaseItem } from './feed/release';
 
-/** The UI view of a verified manifest, as seen from `current` (for the breaking flag). */
-export function releaseView(m: ReleaseManifest, manifestSha256: string, current: string | null, files: ManifestFile[] = m.files): ReleaseView {
-  const fileViews: ReleaseFileView[] = files.map((f) => isSymlinkEntry(f)
-    ? { path: f.path, type: f.type, sha256: '', size: 0, platform: f.platform, arch: f.arch, url: '', target: f.target }
-    : {
-      path: f.path,
-      type: f.type,
-      sha256: f.sha256,
-      size: f.size,
-      ...(f.mode !== undefined ? { mode: f.mode } : {}),
-      platform: f.platform,
-      arch: f.arch,
-      url: f.url,
-    });
+function fileView(i: ReleaseItem): ReleaseFileView {
+  switch (i.kind) {
+    case 'file':
+      return { path: i.path, type: i.type, sha256: i.digests.sha256 ?? '', size: i.size, ...(i.mode !== undefined ? { mode: i.mode } : {}), platform: i.platform, arch: i.arch, url: i.url };
+    case 'symlink':
+      return { path: i.path, type: 'symlink', sha256: '', size: 0, platform: i.platform, arch: i.arch, url: '', target: i.target };
+    case 'archive':
+      return { path: i.name, type: 'archive', sha256: i.digests.sha256 ?? '', size: i.size, platform: i.platform, arch: i.arch, url: i.url };
+  }
+}
+
+/** The UI view of a verified release; `breaking` is the feed's assessment from the installed version. */
+export function releaseView(r: Release, breaking: boolean): ReleaseView {
+  const files = r.items.map(fileView);
   return {
-    version: m.version,
-    tag_name: m.tag_name ?? `v${m.version}`,
-    channel: m.channel,
-    released_at: m.released_at,
-    release_notes: m.release_notes,
-    is_critical: m.is_critical,
-    is_breaking: isBreaking(current, m),
-    breaking_changes: m.breaking_changes,
-    migrations_required: m.migrations_required,
-    min_upgrade_from: m.min_upgrade_from ?? null,
-    build_commit: m.build_commit ?? null,
-    manifest_sha256: manifestSha256,
-    files: fileViews,
-    total_size: fileViews.reduce((n, f) => n + f.size, 0),
+    version: r.version,
+    tag_name: r.tag_name,
+    channel: r.channel,
+    released_at: r.released_at ?? '',
+    release_notes: r.notes,
+    is_critical: r.is_critical,
+    is_breaking: breaking,
+    breaking_changes: r.breaking_changes,
+    migrations_required: r.migrations_required,
+    min_upgrade_from: r.min_upgrade_from,
+    build_commit: r.build_commit,
+    manifest_sha256: r.source.sha256 ?? '',
+    verification: r.verification,
+    files,
+    total_size: files.reduce((n, f) => n + f.size, 0),
   };
 }

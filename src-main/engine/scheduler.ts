@@ -7,7 +7,7 @@ import { Cron } from 'croner';
 import type { TargetView } from '../../src-shared/api';
 import { isPaused } from './policy';
 import { inMaintenanceWindow } from './maintenance-window';
-import type { Engine } from './engine';
+import type { OperationRunner } from './runner/operation-runner';
 
 export interface Decision {
   check: boolean;
@@ -77,7 +77,7 @@ export class Scheduler {
   /** Failed automatic downloads: retried with exponential backoff. */
   private readonly failedDownload = new Map<string, { version: string; failures: number; retryAt: number }>();
 
-  constructor(private readonly engine: Engine, private readonly now: () => Date = () => new Date(), private readonly periodMs = 15_000) {}
+  constructor(private readonly engine: OperationRunner, private readonly now: () => Date = () => new Date(), private readonly periodMs = 15_000) {}
 
   /** Starts the timer (first tick at once). */
   start(): void {

@@ -63,6 +63,9 @@ function targetHasRestart(ctx: ServerContext, id: string): boolean {
   return t !== undefined && t.restart !== undefined;
 }
 
+/** `GET /api/updates` answers from a check at most this old (seconds). */
+export const SEED_CHECK_MAX_AGE_S = 60;
+
 /** Registers the compatibility routes on `app`. */
 export function registerSeedRoutes(app: FastifyInstance, ctx: ServerContext): void {
   const { core } = ctx;
@@ -72,7 +75,8 @@ export function registerSeedRoutes(app: FastifyInstance, ctx: ServerContext): vo
   // ---- the ThemisDB hot-reload API -----------------------------------------------------
   app.get('/api/updates', seedRead, async () => {
     const id = core.defaultTargetId();
-    const r = await core.check(id);
+    // A status read: at most one check per SEED_CHECK_MAX_AGE_S per target, shared by concurrent callers, no history line.
+    const r = await core.latestCheck(id, SEED_CHECK_MAX_AGE_S);
     ctx.releases.remember(id, r.release);
     const status = !r.update_available ? 'up_to_date' : r.is_critical ? 'critical_update' : 'update_available';
     return {
@@ -112,18 +116,13 @@ export function registerSeedRoutes(app: FastifyInstance, ctx: ServerContext): vo
     const body = parseInput(SeedApplyBody, bodyOrEmpty(request.body), 'body');
     const verifyOnly = body.verify_only ?? false;
     const r = await core.apply(core.defaultTargetId(), { version, verify_only: verifyOnly });
-    const out: Record<string, unknown> = {
+    return {
       success: r.success,
       version: r.version,
       verify_only: r.verify_only,
       files_updated: r.files_updated,
       rollback_id: r.rollback_id,
     };
-    if (!r.success && r.error) {
-      out.error = r.error.message;
-      out.code = r.error.code;
-    }
-    return out;
   });
 
   app.post('/api/updates/rollback/:rollback_id', seedOp, async (request) => {
@@ -169,7 +168,6 @@ export function registerSeedRoutes(app: FastifyInstance, ctx: ServerContext): vo
       const opts: { version?: string } = {};
       if (body.target_version) opts.version = body.target_version;
       const r = await core.apply(id, opts);
-      if (!r.success) return failedUpdate(reply, r.error?.code ?? 'ERR_APPLY_FAILED', r.error?.message ?? 'Update failed', percent, 500);
       if (r.up_to_date) {
         return { status: 'complete', progress: 100, message: `Already up to date (${r.version})`, requires_restart: false, error: null };
       }

@@ -6,6 +6,7 @@
  */
 import {
   ApiError,
+  errorDetails,
   type ApplyResult,
   type CheckResult,
   type DaemonInfo,
@@ -60,6 +61,7 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 export function errorFromResponse(status: number, body: unknown, statusText = ''): ApiError {
   let code: string | undefined;
   let message: string | undefined;
+  let details: Record<string, unknown> | undefined;
   if (isRecord(body)) {
     const nested = isRecord(body.error) ? body.error : undefined;
     const pick = (key: string): string | undefined => {
@@ -68,8 +70,9 @@ export function errorFromResponse(status: number, body: unknown, statusText = ''
     };
     code = pick('code');
     message = pick('message') ?? (typeof body.error === 'string' ? body.error : undefined);
+    details = errorDetails(nested) ?? errorDetails(body);
   }
-  return new ApiError(code ?? codeForStatus(status), message ?? `Request failed with HTTP ${status}${statusText ? ` ${statusText}` : ''}`, status);
+  return new ApiError(code ?? codeForStatus(status), message ?? `Request failed with HTTP ${status}${statusText ? ` ${statusText}` : ''}`, status, details);
 }
 
 /** Parses one stream message into an UpkeepEvent, or null when it is not one (keep-alives, unknown kinds). */

@@ -3,7 +3,7 @@
  * typed channel map of src-shared/ipc-contract.ts; an `{ ok: false }` envelope becomes an
  * `ApiError` carrying the engine's stable code.
  */
-import { ApiError } from '../../src-shared/api';
+import { ApiError, errorDetails } from '../../src-shared/api';
 import type { IpcArgs, IpcChannel, IpcResponse, IpcResult, UpkeepBridge } from '../../src-shared/ipc-contract';
 import { CLIENT_ERROR, type RendererApi } from './types';
 
@@ -12,7 +12,7 @@ export function unwrapIpc<T>(response: IpcResponse<T>): T {
   if (response && response.ok === true) return response.value;
   if (response && response.ok === false && response.error) {
     const { code, message } = response.error;
-    throw new ApiError(typeof code === 'string' && code ? code : 'ERR_INTERNAL', typeof message === 'string' ? message : 'Request failed');
+    throw new ApiError(typeof code === 'string' && code ? code : 'ERR_INTERNAL', typeof message === 'string' ? message : 'Request failed', undefined, errorDetails(response.error));
   }
   throw new ApiError(CLIENT_ERROR.badResponse, 'Malformed reply from the Upkeep main process');
 }

@@ -18,6 +18,7 @@ const RESULT_LABELS: Record<OperationResult, { text: string; tone: string }> = {
   success: { text: 'Succeeded', tone: 'ok' },
   failed: { text: 'Failed', tone: 'danger' },
   rolled_back: { text: 'Rolled back', tone: 'warn' },
+  cancelled: { text: 'Cancelled', tone: 'neutral' },
   refused: { text: 'Refused', tone: 'danger' },
   up_to_date: { text: 'Up to date', tone: 'neutral' },
   recovered: { text: 'Recovered', tone: 'warn' },

@@ -17,14 +17,11 @@ import type { Outcome } from '../store';
 
 /** Outcome text of an apply/verify call. */
 export function describeApply(r: ApplyResult): Omit<Outcome, 'action'> {
-  if (r.success && r.verify_only) {
+  if (r.up_to_date) return { ok: true, message: `Already up to date${r.version ? ` (${r.version})` : ''}.` };
+  if (r.verify_only) {
     return { ok: true, message: `Verified ${r.version}: signatures and file hashes match. Nothing was changed.` };
   }
-  if (r.success) {
-    return { ok: true, message: r.from_version ? `Updated from ${r.from_version} to ${r.version}.` : `Installed ${r.version}.` };
-  }
-  const message = r.rolled_back ? `The update to ${r.version} failed and was rolled back to ${r.from_version ?? 'the previous version'}.` : `The update to ${r.version} failed.`;
-  return { ok: false, message, ...(r.error ? { error: r.error } : {}) };
+  return { ok: true, message: r.from_version ? `Updated from ${r.from_version} to ${r.version}.` : `Installed ${r.version}.` };
 }
 
 /** The sentence for a release this machine is not yet in: "1.2.0 is rolling out; this machine is not yet in it." */

@@ -49,6 +49,15 @@ describe('seed and canonical routes against a real daemon', () => {
     expect(a.body).toMatchObject({ status: 'up_to_date', current_version: '1.0.0', latest_release: null });
 
     await fx.publish('1.1.0', V2, { buildCommit: 'bbb110', notes: '## 1.1.0\n- faster' });
+    // A status read answers from the last check (at most 60 s old) and writes no history; a new
+    // release shows once a check ran (the schedule, or an explicit action as here).
+    const historyBefore = (await call(d.url, 'GET', '/api/history?limit=1000', { token: reader })).body.length;
+    for (let i = 0; i < 20; i++) {
+      const r = await call(d.url, 'GET', '/api/updates', { token: reader });
+      expect(r.body.status).toBe('up_to_date');
+    }
+    expect((await call(d.url, 'GET', '/api/history?limit=1000', { token: reader })).body.length).toBe(historyBefore);
+    expect((await call(d.url, 'POST', '/api/targets/demo/check', { token: admin })).status).toBe(200);
     const b = await call(d.url, 'GET', '/api/updates', { token: reader });
     expect(b.status, b.text).toBe(200);
     expect(b.body.status).toBe('update_available');
@@ -56,6 +65,7 @@ describe('seed and canonical routes against a real daemon', () => {
     expect(b.body.latest_release).toMatchObject({ version: '1.1.0', tag_name: 'v1.1.0', is_critical: false, release_notes: '## 1.1.0\n- faster', build_commit: 'bbb110' });
 
     await fx.publish('1.1.1', V3, { critical: true, buildCommit: 'ccc111' });
+    expect((await call(d.url, 'POST', '/api/targets/demo/check', { token: admin })).status).toBe(200);
     const c = await call(d.url, 'GET', '/api/updates', { token: reader });
     expect(c.status, c.text).toBe(200);
     expect(c.body).toMatchObject({ status: 'critical_update', current_version: '1.0.0', latest_release: { version: '1.1.1', is_critical: true } });

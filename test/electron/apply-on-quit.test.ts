@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { ApplyOnQuitList, createBeforeQuitHandler, runApplyOnQuit } from '../../src-main/electron/apply-on-quit';
 import type { ApplyResult } from '../../src-shared/api';
-import { BusyError } from '../../src-shared/errors';
+import { BusyError, OperationError } from '../../src-shared/errors';
 import { CHECKED, target } from './fixtures';
 
 const ok = (target: string, version: string): ApplyResult => ({ success: true, target, version, from_version: '1.0.0', verify_only: false, files_updated: [], files_removed: [], rollback_id: 'rb', operation_id: 'op' });
@@ -37,7 +37,7 @@ describe('runApplyOnQuit', () => {
       async (t, v) => {
         seen.push(`${t}@${v}`);
         if (t === 'a') throw new BusyError('busy');
-        if (t === 'b') return { ...ok(t, v), success: false, rolled_back: true, error: { code: 'ERR_HEALTH_CHECK_FAILED', message: 'unhealthy' } };
+        if (t === 'b') throw new OperationError('ERR_HEALTH_CHECK_FAILED', 'unhealthy', { rolled_back: true });
         return ok(t, v);
       },
     );

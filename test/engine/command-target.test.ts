@@ -8,7 +8,7 @@ import { describe, it, expect, beforeEach, afterEach } from 'vitest';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { parseConfig } from '../../src-main/engine/config/load';
-import { Engine } from '../../src-main/engine/engine';
+import { OperationRunner as Engine } from '../../src-main/engine/runner/operation-runner';
 import type { Notification } from '../../src-shared/api';
 import { UpkeepError } from '../../src-shared/errors';
 import { tempDir } from '../helpers/tree';

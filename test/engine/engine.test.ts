@@ -10,7 +10,7 @@ import { FeedBuilder, makeKey, indexPayload, engineFor } from '../helpers/feed-b
 import { snapshot, tempDir } from '../helpers/tree';
 import { UpkeepError } from '../../src-shared/errors';
 import { parseConfig } from '../../src-main/engine/config/load';
-import { Engine } from '../../src-main/engine/engine';
+import { OperationRunner as Engine } from '../../src-main/engine/runner/operation-runner';
 import { runCli } from '../helpers/cli';
 
 const dirs: string[] = [];

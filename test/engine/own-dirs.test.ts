@@ -9,7 +9,7 @@ import path from 'node:path';
 import { FeedBuilder, indexPayload, makeKey } from '../helpers/feed-builder';
 import { snapshot, tempDir } from '../helpers/tree';
 import { parseConfig } from '../../src-main/engine/config/load';
-import { Engine } from '../../src-main/engine/engine';
+import { OperationRunner as Engine } from '../../src-main/engine/runner/operation-runner';
 import { DEFAULT_LIMITS } from '../../src-main/engine/limits';
 import { UpkeepError } from '../../src-shared/errors';
 

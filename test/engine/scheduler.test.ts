@@ -7,7 +7,7 @@ import { describe, it, expect, afterEach } from 'vitest';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { decide, nextCheckDue, Scheduler } from '../../src-main/engine/scheduler';
-import type { Engine } from '../../src-main/engine/engine';
+import type { OperationRunner as Engine } from '../../src-main/engine/runner/operation-runner';
 import type { MaintenanceWindow, ReleaseView, TargetPolicy, TargetState, TargetView } from '../../src-shared/api';
 import { FeedBuilder, engineFor, indexPayload, makeKey, type TestKey } from '../helpers/feed-builder';
 import { tempDir } from '../helpers/tree';
@@ -24,7 +24,7 @@ function policy(o: Partial<TargetPolicy> = {}): TargetPolicy {
 function release(o: Partial<ReleaseView> = {}): ReleaseView {
   return {
     version: '1.1.0', tag_name: 'v1.1.0', channel: 'stable', released_at: '2026-01-01T00:00:00Z', release_notes: '', is_critical: false,
-    is_breaking: false, breaking_changes: [], migrations_required: false, min_upgrade_from: null, build_commit: null, manifest_sha256: 'ab',
+    is_breaking: false, breaking_changes: [], migrations_required: false, min_upgrade_from: null, build_commit: null, manifest_sha256: 'ab', verification: 'signed',
     files: [], total_size: 0, ...o,
   };
 }

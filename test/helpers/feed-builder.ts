@@ -9,7 +9,7 @@ import { generateKeyPair, parsePrivateKey, type PrivateKey } from '../../src-mai
 import { signEnvelope } from '../../src-main/engine/trust/dsse';
 import { INDEX_PAYLOAD_TYPE, MANIFEST_PAYLOAD_TYPE } from '../../src-shared/feed-schema';
 import { parseConfig } from '../../src-main/engine/config/load';
-import { Engine } from '../../src-main/engine/engine';
+import { OperationRunner as Engine } from '../../src-main/engine/runner/operation-runner';
 import { DEFAULT_LIMITS, type Limits } from '../../src-main/engine/limits';
 
 export interface TestKey {

@@ -93,19 +93,9 @@ describe('apply with live progress', () => {
   it('shows a rolled-back apply result with its error', async () => {
     const user = userEvent.setup();
     const api = new FakeApi();
-    api.applyResult = (id) => ({
-      success: false,
-      target: id,
-      version: '1.1.0',
-      from_version: '1.0.0',
-      verify_only: false,
-      files_updated: [],
-      files_removed: [],
-      rollback_id: 'rb-x',
-      operation_id: 'op-2',
-      rolled_back: true,
-      error: { code: 'ERR_HEALTH_CHECK_FAILED', message: 'Health check failed after 3 attempts' },
-    });
+    api.fail('apply', new ApiError('ERR_HEALTH_CHECK_FAILED', 'Health check failed after 3 attempts', 500, {
+      rolled_back: true, to_version: '1.1.0', rolled_back_to: '1.0.0', cause: { code: 'ERR_HEALTH_CHECK_FAILED', message: 'Health check failed after 3 attempts' },
+    }));
     renderApp(api, '#/targets/demo');
     await user.click(await screen.findByRole('button', { name: 'Apply' }));
     const result = await screen.findByTestId('operation-result');

@@ -46,6 +46,7 @@ export function makeRelease(overrides: Partial<ReleaseView> = {}): ReleaseView {
     min_upgrade_from: null,
     build_commit: 'abcdef0123456789',
     manifest_sha256: 'f'.repeat(64),
+    verification: 'signed',
     files: [{ path: 'bin/demo', type: 'file', sha256: 'a'.repeat(64), size: 2048, platform: 'any', arch: 'any', url: 'https://example.com/demo' }],
     total_size: 2048,
     ...overrides,

@@ -69,6 +69,7 @@ export function makeRelease(version: string, o: Partial<ReleaseView> = {}): Rele
     min_upgrade_from: null,
     build_commit: `c0ffee${version.replace(/\D/g, '')}`,
     manifest_sha256: 'ab'.repeat(32),
+    verification: 'signed',
     files: [
       { path: 'bin/demo', type: 'executable', sha256: 'cd'.repeat(32), size: 1024, platform: 'linux', arch: 'x64', url: `http://127.0.0.1:1/files/${version}/bin/demo` },
     ],
@@ -202,6 +203,10 @@ export class FakeCore implements DaemonCore {
   async getTarget(id: string): Promise<TargetView> {
     this.enter('getTarget', [id]);
     return this.target(id);
+  }
+  /** The fake keeps no check cache: every status read sees the releases as they are now. */
+  latestCheck(id: string, _maxAgeS: number): Promise<CheckResult> {
+    return this.check(id);
   }
   async check(id: string): Promise<CheckResult> {
     this.enter('check', [id]);

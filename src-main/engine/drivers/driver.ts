@@ -13,7 +13,7 @@
  * - `undo_failed { cause, undo_error }` → the undo itself failed; the target may be mixed until
  *   recovery (the next operation's `recover()`) finishes it.
  */
-import type { ErrorView, Phase, RollbackPointView } from '../../../src-shared/api';
+import type { ErrorView, LocalCopyView, Phase, RollbackPointView } from '../../../src-shared/api';
 import type { Clock } from '../clock';
 import type { TargetConfig } from '../config/schema';
 import type { Limits } from '../limits';
@@ -71,17 +71,22 @@ export interface ApplyPreview {
   files_removed: string[];
 }
 
+/** Why an operation was undone: the error that caused it, with its safe details (step, status, …). */
+export interface OutcomeCause extends ErrorView {
+  details?: Record<string, unknown>;
+}
+
 /** Result of a driver's apply. */
 export type ApplyOutcome =
-  | { kind: 'committed'; files_updated: string[]; files_removed: string[]; rollback_id: string | null; warnings: string[] }
-  | { kind: 'rolled_back'; cause: ErrorView; warnings: string[] }
-  | { kind: 'undo_failed'; cause: ErrorView; undo_error: ErrorView; warnings: string[] };
+  | { kind: 'committed'; files_updated: string[]; files_removed: string[]; rollback_id: string | null; warnings: string[]; local_copies?: LocalCopyView[] }
+  | { kind: 'rolled_back'; cause: OutcomeCause; warnings: string[] }
+  | { kind: 'undo_failed'; cause: OutcomeCause; undo_error: ErrorView; warnings: string[] };
 
 /** Result of a driver's rollback to a point. */
 export type RollbackOutcome =
-  | { kind: 'committed'; rollback_id: string; version: string | null; from_version: string | null; warnings: string[] }
-  | { kind: 'rolled_back'; cause: ErrorView; warnings: string[] }
-  | { kind: 'undo_failed'; cause: ErrorView; undo_error: ErrorView; warnings: string[] };
+  | { kind: 'committed'; rollback_id: string; version: string | null; from_version: string | null; warnings: string[]; local_copies?: LocalCopyView[] }
+  | { kind: 'rolled_back'; cause: OutcomeCause; warnings: string[] }
+  | { kind: 'undo_failed'; cause: OutcomeCause; undo_error: ErrorView; warnings: string[] };
 
 /** What recovery of an interrupted operation did. */
 export type RecoveryResult = 'none' | 'rolled-back' | 'completed';
@@ -110,6 +115,8 @@ export interface TargetDriver {
 /** Where a driver runs. */
 export interface DriverEnv {
   paths: TargetPaths;
+  /** Upkeep's own directories and files (state, downloads, points, log): a release may not write into them. */
+  reservedDirs: string[];
   clock: Clock;
   limits: Limits;
 }

@@ -51,6 +51,11 @@ export interface Feed {
    * is skipped for the next one.
    */
   assess(installed: string | null, release: Release, o: { allowDowngrade: boolean; explicit: boolean }): Assessment;
+  /**
+   * The newest release newer than `after` that a staged rollout still holds back from this
+   * machine, with its rollout percent; null when none (or the feed has no staged rollouts).
+   */
+  heldBack?(after: string | null, policy: FeedPolicy, signal?: AbortSignal): Promise<{ version: string; percent: number } | null>;
 }
 
 /** Where a feed runs: shared by every feed type. */

@@ -7,7 +7,8 @@
 import { NotFoundError } from '../../../src-shared/errors';
 import { isSymlinkEntry, type ChannelIndex, type ManifestFile } from '../../../src-shared/feed-schema';
 import { parseTrust } from '../trust/feed-checks';
-import { candidateReleases, checkUpgradePolicy, filesForPlatform, isBreaking } from '../trust/select';
+import { candidateReleases, checkUpgradePolicy, filesForPlatform, isBreaking, isInRollout } from '../trust/select';
+import { compareVersions, isValidVersion } from '../trust/versions';
 import { resolveFeedUrl } from '../net/url-policy';
 import type { Assessment, Candidate, Feed, FeedEnv, FeedFactory, FeedPolicy, FeedSpec } from './feed';
 import type { Release, ReleaseItem } from './release';
@@ -67,6 +68,15 @@ export class NativeFeed implements Feed {
   async release(version: string, signal?: AbortSignal): Promise<Release> {
     const lm = await this.manifest(version, signal);
     return nativeRelease(lm, filesForPlatform(lm.manifest, this.env.platform, this.env.arch));
+  }
+
+  async heldBack(after: string | null, policy: FeedPolicy, signal?: AbortSignal): Promise<{ version: string; percent: number } | null> {
+    const { index } = await this.loadIndex(signal);
+    const held = index.releases
+      .filter((e) => isValidVersion(e.version) && (after === null || compareVersions(e.version, after) > 0))
+      .filter((e) => !policy.skip_versions.includes(e.version) && !isInRollout(e, policy.machine_id, this.target.product))
+      .sort((a, b) => compareVersions(b.version, a.version))[0];
+    return held ? { version: held.version, percent: Math.max(0, Math.min(100, held.rollout?.percent ?? 100)) } : null;
   }
 
   assess(installed: string | null, release: Release, o: { allowDowngrade: boolean; explicit: boolean }): Assessment {

@@ -7,7 +7,8 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import type { Limits } from '../limits';
 import { VerificationError } from '../../../src-shared/errors';
-import { downloadFile } from './download';
+import type { Fetcher } from './fetcher';
+import { defaultFetcher } from './default-fetcher';
 
 export interface BlobFetchOptions {
   allowInsecureHttp: boolean;
@@ -15,6 +16,11 @@ export interface BlobFetchOptions {
   signal?: AbortSignal;
   /** Progress toward the file's size (see DownloadOptions.onBytes); a reused blob reports its size once. */
   onBytes?: (n: number) => void;
+  /**
+   * Bytes already present (a reused blob, the kept part of a resumed download): when set they are
+   * reported here instead of `onBytes`, so a speed meter counts only bytes moved by this run.
+   */
+  onHeld?: (n: number) => void;
 }
 
 const SHA256_RE = /^[0-9a-f]{64}$/;
@@ -30,7 +36,7 @@ function normaliseDigest(sha256: string): string {
 export class BlobCache {
   private readonly inflight = new Map<string, Promise<{ path: string; reused: boolean }>>();
 
-  constructor(readonly dir: string) {}
+  constructor(readonly dir: string, private readonly fetcher: Fetcher = defaultFetcher) {}
 
   /** Where the blob with this digest lives (whether or not it is present). Refuses non-digests. */
   pathFor(sha256: string): string {
@@ -63,7 +69,8 @@ export class BlobCache {
     const running = this.inflight.get(hex);
     if (running) {
       const r = await running;
-      o.onBytes?.(file.size);
+      if (o.onHeld) o.onHeld(file.size);
+      else o.onBytes?.(file.size);
       return { path: r.path, reused: true };
     }
     const job = this.fetchUnshared(hex, file, o);
@@ -78,12 +85,13 @@ export class BlobCache {
   private async fetchUnshared(hex: string, file: { url: string; size: number }, o: BlobFetchOptions): Promise<{ path: string; reused: boolean }> {
     const dest = this.pathFor(hex);
     if (await this.has(hex, file.size)) {
-      o.onBytes?.(file.size);
+      if (o.onHeld) o.onHeld(file.size);
+      else o.onBytes?.(file.size);
       return { path: dest, reused: true };
     }
     // A file of the wrong size under a digest name is not ours to trust: replace it.
     await fsp.rm(dest, { force: true, recursive: false }).catch(() => undefined);
-    await downloadFile({
+    await this.fetcher.download({
       url: file.url,
       dest,
       partial: this.partialPathFor(hex),
@@ -93,6 +101,7 @@ export class BlobCache {
       ...(o.limits ? { limits: o.limits } : {}),
       ...(o.signal ? { signal: o.signal } : {}),
       ...(o.onBytes ? { onBytes: o.onBytes } : {}),
+      ...(o.onHeld ? { onHeld: o.onHeld } : {}),
     });
     return { path: dest, reused: false };
   }

@@ -41,6 +41,11 @@ export interface DownloadOptions {
    * from zero — so the sum of deltas is always the bytes currently held.
    */
   onBytes?: (delta: number) => void;
+  /**
+   * When set, bytes already held in a resumed partial are reported here instead of `onBytes`
+   * (they count toward progress but were not moved by this run, so not toward speed).
+   */
+  onHeld?: (bytes: number) => void;
 }
 
 const SHA256_RE = /^[0-9a-fA-F]{64}$/;
@@ -167,7 +172,10 @@ export async function downloadFile(o: DownloadOptions): Promise<void> {
   const pf = await PartialFile.open(o.partial, o.size, o.signal);
   let closed = false;
   try {
-    if (pf.written > 0) o.onBytes?.(pf.written);
+    if (pf.written > 0) {
+      if (o.onHeld) o.onHeld(pf.written);
+      else o.onBytes?.(pf.written);
+    }
     for (let pass = 1; ; pass++) {
       if (pf.written < o.size) {
         if (src.startsWith('file:')) await copyLocal(src, pf, o);

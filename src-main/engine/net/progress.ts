@@ -75,6 +75,18 @@ export class ProgressMeter {
     }
   }
 
+  /**
+   * Counts `n` bytes that were already present (reused or resumed) toward `bytes_done` without
+   * counting them as transferred: speed and ETA reflect only bytes this run moved.
+   */
+  skip(n: number): void {
+    if (this.finished || !Number.isFinite(n) || n <= 0) return;
+    this.done += n;
+    for (const s of this.samples) s.done += n;
+    const t = this.now();
+    if (this.lastEmit === null || t - this.lastEmit >= this.minIntervalMs) this.emitNow(t);
+  }
+
   private emitNow(t: number): void {
     if (this.trailing) {
       clearTimeout(this.trailing);

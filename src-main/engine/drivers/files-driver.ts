@@ -1,0 +1,194 @@
+/**
+ * The `files` target driver: a managed tree of files in `install_dir`, changed only through the
+ * journaled transactions of `apply/` (in-place or versioned layout). Hooks: `pre_apply` may veto
+ * (nothing changed), `migrate`, `smoke` and the health check run after the switch and undo it when
+ * they fail, `rollback` runs after an undo, `post_apply` after the commit.
+ */
+import type { RollbackPointView } from '../../../src-shared/api';
+import { OperationError, UpkeepError, toUpkeepError } from '../../../src-shared/errors';
+import type { FilesTargetConfig } from '../config/schema';
+import { applyRelease, defaultMode, listPoints, readInstalled, recover, rollbackToPoint, type PlannedFile } from '../apply';
+import type { ApplyPhase } from '../apply/transaction';
+import { BlobCache } from '../net/blob-cache';
+import { exists } from '../fs/atomic';
+import { runHook, type HookContext } from '../hooks';
+import { runHealthCheck } from '../health';
+import type { Release } from '../feed/release';
+import type {
+  ApplyOutcome, ApplyPlan, ApplyPreview, DriverEnv, DriverFactory, OutcomeCause, ProgressSink, RecoveryResult, RollbackOutcome, TargetDriver,
+} from './driver';
+
+const LABELS: Record<ApplyPhase, string> = { stage: 'Staging', backup: 'Backing up', switch: 'Switching', commit: 'Committing', rollback: 'Restoring' };
+
+function causeOf(err: unknown): OutcomeCause {
+  const e = toUpkeepError(err);
+  return { code: e.code, message: e.message, ...(e.details ? { details: e.details } : {}) };
+}
+
+/**
+ * The whole new managed tree of a plan as files (and symbolic links) for the transaction.
+ * Archives are extracted into the tree by `archive/extract.ts`'s extractor, which this driver
+ * does not call yet: a release carrying one is refused with ERR_APPLY_FAILED before anything changes.
+ */
+export function plannedFiles(plan: ApplyPlan): PlannedFile[] {
+  const release = plan.release;
+  if (!release) throw new OperationError('ERR_APPLY_FAILED', `A files target needs a release from its feed to install ${plan.to}`);
+  return release.items.map((item) => {
+    if (item.kind === 'symlink') return { path: item.path, source: '', sha256: '', size: 0, mode: 0, target: item.target };
+    if (item.kind === 'archive') {
+      throw new OperationError('ERR_APPLY_FAILED', `${release.version}: archive ${item.name} cannot be installed into a files target yet`, { kind: item.kind });
+    }
+    const local = plan.artifacts.get(item.path);
+    if (!local) throw new OperationError('ERR_INTERNAL', `${item.path} of ${release.version} was not downloaded`);
+    return { path: item.path, source: local.file, sha256: local.sha256, size: local.size, mode: defaultMode(item.type, item.mode) };
+  });
+}
+
+export class FilesDriver implements TargetDriver {
+  readonly kind = 'files' as const;
+
+  constructor(private readonly t: FilesTargetConfig, private readonly env: DriverEnv) {}
+
+  private hookCtx(from: string | null, to: string | null): HookContext {
+    return { target: this.t.id, fromVersion: from, toVersion: to, installDir: this.t.install_dir, defaultTimeoutMs: this.t.hook_timeout * 1000 };
+  }
+
+  async currentVersion(): Promise<string | null> {
+    return (await readInstalled(this.env.paths.stateDir))?.version ?? null;
+  }
+
+  async points(): Promise<RollbackPointView[]> {
+    const list = await listPoints(this.env.paths.pointsDir);
+    return list.map((pt) => ({
+      rollback_id: pt.rollback_id, target: pt.target, from_version: pt.from_version, to_version: pt.to_version,
+      created_at: pt.created_at, size_bytes: pt.size_bytes, files: pt.files,
+    }));
+  }
+
+  recover(): Promise<RecoveryResult> {
+    return recover({ stateDir: this.env.paths.stateDir, installDir: this.t.install_dir, pointsDir: this.env.paths.pointsDir });
+  }
+
+  accepts(release: Release): boolean {
+    // A release built only for other platforms is not an update for this machine (installing its
+    // empty tree would remove every managed file).
+    return release.items.length > 0;
+  }
+
+  async preview(plan: ApplyPlan): Promise<ApplyPreview> {
+    const files = plannedFiles(plan);
+    const installed = await readInstalled(this.env.paths.stateDir);
+    const have = new Map((installed?.files ?? []).map((f) => [f.path, f]));
+    const wanted = new Set(files.map((f) => f.path));
+    return {
+      files_updated: files.filter((f) => {
+        const h = have.get(f.path);
+        return f.target !== undefined ? h?.target !== f.target : h?.sha256 !== f.sha256 || h?.mode !== f.mode;
+      }).map((f) => f.path),
+      files_removed: (installed?.files ?? []).filter((f) => !wanted.has(f.path)).map((f) => f.path),
+    };
+  }
+
+  async apply(plan: ApplyPlan, signal: AbortSignal, onProgress: ProgressSink): Promise<ApplyOutcome> {
+    const t = this.t;
+    const files = plannedFiles(plan);
+    const hookCtx = this.hookCtx(plan.from, plan.to);
+    const warnings: string[] = [];
+    // A veto here changes nothing: thrown to the runner as a plain failure.
+    await runHook('pre_apply', t.hooks.pre_apply, hookCtx);
+    let switched = false;
+    let committed = false;
+    let outcome;
+    try {
+      outcome = await applyRelease({
+        opId: plan.opId, target: t.id, installDir: t.install_dir, layout: t.layout, stateDir: this.env.paths.stateDir, pointsDir: this.env.paths.pointsDir,
+        toVersion: plan.to, retention: plan.retention, files, onLocalChange: t.on_local_change, reservedDirs: this.env.reservedDirs,
+      }, {
+        onProgress: (pr) => onProgress({ phase: pr.phase, message: `${LABELS[pr.phase]}${pr.file ? ` ${pr.file}` : ''}`, done: pr.done, total: pr.total, ...(pr.file ? { file: pr.file } : {}) }),
+        verify: async () => {
+          switched = true;
+          if (t.hooks.migrate) {
+            onProgress({ phase: 'migrate', message: 'Running migrate hook', done: 0, total: 1 });
+            await runHook('migrate', t.hooks.migrate, hookCtx);
+          }
+          if (t.hooks.smoke) {
+            onProgress({ phase: 'smoke', message: 'Running smoke hook', done: 0, total: 1 });
+            await runHook('smoke', t.hooks.smoke, hookCtx);
+          }
+          if (t.health) {
+            onProgress({ phase: 'health', message: 'Checking health', done: 0, total: 1 });
+            await runHealthCheck(t.health, { version: plan.to, signal });
+          }
+        },
+        onCommitted: () => {
+          committed = true;
+        },
+      });
+    } catch (err) {
+      const cause = causeOf(err);
+      if (committed) {
+        // The commit is durable; only finishing touches failed (recovery completes them).
+        warnings.push(`${plan.to} is installed, but finishing the update failed: ${cause.message} — the next Upkeep command completes it`);
+        return { kind: 'committed', files_updated: files.map((f) => f.path), files_removed: [], rollback_id: null, warnings };
+      }
+      if (!switched) throw err;
+      if (err instanceof UpkeepError && err.details?.undo_failed) {
+        const causeCode = typeof err.details.cause_code === 'string' ? err.details.cause_code : cause.code;
+        return { kind: 'undo_failed', cause: { code: causeCode, message: cause.message }, undo_error: { code: cause.code, message: 'the target stays as it is until recovery finishes the undo' }, warnings };
+      }
+      try {
+        await runHook('rollback', t.hooks.rollback, this.hookCtx(plan.to, plan.from));
+      } catch (hookErr) {
+        warnings.push(`rollback hook failed: ${toUpkeepError(hookErr).message}`);
+      }
+      return { kind: 'rolled_back', cause, warnings };
+    }
+    try {
+      await runHook('post_apply', t.hooks.post_apply, hookCtx);
+    } catch (err) {
+      warnings.push(`post_apply hook failed after ${plan.to} was committed: ${toUpkeepError(err).message}`);
+    }
+    for (const c of outcome.localCopies) warnings.push(`${c.path} was edited locally; your copy is kept as ${c.kept_as}`);
+    return {
+      kind: 'committed', files_updated: outcome.filesUpdated, files_removed: outcome.filesRemoved, rollback_id: outcome.rollbackId, warnings,
+      ...(outcome.localCopies.length > 0 ? { local_copies: outcome.localCopies } : {}),
+    };
+  }
+
+  async rollback(point: string | null, opId: string, _signal: AbortSignal, onProgress: ProgressSink): Promise<RollbackOutcome> {
+    const t = this.t;
+    const cache = new BlobCache(this.env.paths.cacheDir);
+    // Bytes a point lacks (a managed file the user deleted) may still be in the download cache.
+    const findBlob = async (sha: string): Promise<string | null> => {
+      const blob = cache.pathFor(sha);
+      return (await exists(blob)) ? blob : null;
+    };
+    let switched = false;
+    let res;
+    try {
+      res = await rollbackToPoint({
+        target: t.id, installDir: t.install_dir, stateDir: this.env.paths.stateDir, pointsDir: this.env.paths.pointsDir, opId, findBlob, onLocalChange: t.on_local_change, ...(point ? { rollbackId: point } : {}),
+      }, {
+        onProgress: (pr) => {
+          if (pr.phase === 'switch' || pr.phase === 'backup') switched = true;
+          onProgress({ phase: 'rollback', message: `Restoring${pr.file ? ` ${pr.file}` : ''}`, done: pr.done, total: pr.total, ...(pr.file ? { file: pr.file } : {}) });
+        },
+      });
+    } catch (err) {
+      if (!switched) throw err;
+      const cause = causeOf(err);
+      if (err instanceof UpkeepError && err.details?.undo_failed) return { kind: 'undo_failed', cause, undo_error: { code: cause.code, message: 'undoing the rollback failed too — the next Upkeep command finishes it' }, warnings: [] };
+      return { kind: 'rolled_back', cause, warnings: [] };
+    }
+    const warnings: string[] = [];
+    try {
+      await runHook('rollback', t.hooks.rollback, this.hookCtx(res.fromVersion, res.version));
+    } catch (err) {
+      warnings.push(`rollback hook failed after restoring ${res.version ?? 'the previous state'}: ${toUpkeepError(err).message}`);
+    }
+    for (const c of res.localCopies) warnings.push(`${c.path} was edited locally; your copy is kept as ${c.kept_as}`);
+    return { kind: 'committed', rollback_id: res.rollbackId, version: res.version, from_version: res.fromVersion, warnings, ...(res.localCopies.length > 0 ? { local_copies: res.localCopies } : {}) };
+  }
+}
+
+export const createFilesDriver: DriverFactory<FilesTargetConfig> = (t, env) => new FilesDriver(t, env);

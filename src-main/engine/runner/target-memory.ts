@@ -1,0 +1,107 @@
+/**
+ * What the runner knows about each target, in memory, so status reads are reads: a snapshot of
+ * the persisted facts (installed version, rollback point count, runtime.json) plus the live
+ * state. Views are built from memory; the disk is read again only when the snapshot is older
+ * than `maxAgeMs` and no operation of this process is running on the target (another process —
+ * a CLI next to the daemon — may have changed it), one refresh at a time per target.
+ */
+import type { ReleaseView, TargetView } from '../../../src-shared/api';
+import { restingState, type RestingFacts, type TargetState } from '../../../src-shared/target-state';
+import type { LoadedConfig } from '../config/load';
+import type { TargetConfig } from '../config/schema';
+import { effectivePolicy } from '../policy';
+import type { RuntimeState } from '../state/store';
+
+export interface Snapshot {
+  current: string | null;
+  points_count: number;
+  runtime: RuntimeState;
+  /** Clock.monoMs() when read. */
+  read_at: number;
+}
+
+/** The release the last check found (runtime.json keeps it as plain JSON). */
+export function availableOf(rt: RuntimeState): ReleaseView | null {
+  const a = rt.available as ReleaseView | null | undefined;
+  return a && typeof a === 'object' && typeof a.version === 'string' ? a : null;
+}
+
+/** The available release worth showing: the last check's, unless it is now installed. */
+export function shownAvailable(s: Snapshot): ReleaseView | null {
+  const a = availableOf(s.runtime);
+  return a && a.version !== s.current ? a : null;
+}
+
+/** The facts the resting state is derived from. */
+export function restingFacts(s: Snapshot): RestingFacts {
+  const a = shownAvailable(s);
+  return {
+    last_error: s.runtime.last_error ?? null,
+    last_checked_at: s.runtime.last_checked_at ?? null,
+    available: a ? { version: a.version, is_critical: a.is_critical, is_breaking: a.is_breaking } : null,
+  };
+}
+
+/** The view UIs show, from memory. */
+export function buildView(loaded: LoadedConfig, t: TargetConfig, s: Snapshot, state: TargetState | undefined): TargetView {
+  return {
+    id: t.id,
+    name: t.name ?? t.id,
+    kind: t.kind,
+    layout: t.kind === 'files' ? t.layout : null,
+    install_dir: t.install_dir,
+    product: t.product ?? t.id,
+    current_version: s.current,
+    state: state ?? restingState(restingFacts(s)),
+    available: shownAvailable(s),
+    policy: effectivePolicy(t, s.runtime.settings, loaded.config.check_interval),
+    last_checked_at: s.runtime.last_checked_at ?? null,
+    last_error: s.runtime.last_error ?? null,
+    points_count: s.points_count,
+  };
+}
+
+/** Per-target snapshots with single-flight refreshes. */
+export class SnapshotCache {
+  private readonly snaps = new Map<string, Snapshot>();
+  private readonly loading = new Map<string, Promise<Snapshot>>();
+
+  constructor(private readonly read: (id: string) => Promise<Omit<Snapshot, 'read_at'>>, private readonly monoMs: () => number) {}
+
+  /** The snapshot of `id`, re-read when missing or older than `maxAgeMs` (Infinity: never re-read). */
+  async get(id: string, maxAgeMs: number): Promise<Snapshot> {
+    const s = this.snaps.get(id);
+    if (s && this.monoMs() - s.read_at < maxAgeMs) return s;
+    return this.refresh(id);
+  }
+
+  /** The snapshot in memory, if any (never reads). */
+  peek(id: string): Snapshot | undefined {
+    return this.snaps.get(id);
+  }
+
+  /** Reads the facts of `id` again; concurrent callers share one read. */
+  refresh(id: string): Promise<Snapshot> {
+    let p = this.loading.get(id);
+    if (!p) {
+      p = this.read(id).then((s) => {
+        const snap = { ...s, read_at: this.monoMs() };
+        this.snaps.set(id, snap);
+        return snap;
+      }).finally(() => this.loading.delete(id));
+      this.loading.set(id, p);
+    }
+    return p;
+  }
+
+  /** Replaces the runtime part after this process wrote it. */
+  setRuntime(id: string, runtime: RuntimeState): void {
+    const s = this.snaps.get(id);
+    if (s) this.snaps.set(id, { ...s, runtime });
+  }
+
+  /** Forgets everything (config reload). */
+  clear(): void {
+    this.snaps.clear();
+  }
+}
