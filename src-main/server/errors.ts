@@ -19,8 +19,12 @@ export const STATUS_BY_KIND: Readonly<Record<ErrorKind, number>> = Object.freeze
   failed: 500,
 });
 
-/** The HTTP status for a stable error code (unknown codes count as failures: 500). */
+/**
+ * The HTTP status for a stable error code (unknown codes count as failures: 500). A cancelled
+ * operation is not a server failure: 409, the request conflicted with the user's cancel.
+ */
 export function statusForCode(code: string): number {
+  if (code === 'ERR_CANCELLED') return 409;
   return STATUS_BY_KIND[errorKind(code)];
 }
 

@@ -470,12 +470,12 @@ export class OperationRunner {
   private async checkPhase(op: Op, current: string | null, version: string | undefined): Promise<Resolution | null> {
     this.setState(op.target.id, { type: 'check-started' });
     const r = await this.timed(op, 'check', () => this.resolve(op.loaded, op.target, op.driver, current, { ...(version !== undefined ? { version } : {}), signal: op.abort.signal }));
-    if (r) {
-      op.version = r.release.version;
-      if (version === undefined) {
-        const view = releaseView(r.release, r.breaking);
-        await this.writeRuntime(op.loaded, op.target.id, (rt) => ({ ...rt, available: view }));
-      }
+    if (r) op.version = r.release.version;
+    if (version === undefined && op.target.feed) {
+      // Looking for the newest release is a check: remember what it found.
+      const checkedAt = this.clock.now().toISOString();
+      const view = r ? releaseView(r.release, r.breaking) : null;
+      await this.writeRuntime(op.loaded, op.target.id, (rt) => ({ ...rt, last_checked_at: checkedAt, available: view }));
     }
     return r;
   }
@@ -521,7 +521,6 @@ export class OperationRunner {
     const op = await this.begin(id, o.actor, 'rollback');
     const t = op.target;
     const subject: ReportSubject = { target: t.id, name: t.name ?? t.id, operation: 'rollback', from: null, to: null };
-    let refreshAfter = false;
     try {
       subject.from = await op.driver.currentVersion();
       op.tracker.cancellable = false;
@@ -536,15 +535,14 @@ export class OperationRunner {
       await this.pruneCache(op);
       this.progress(op, 'commit', `Rolled back to ${outcome.version ?? 'nothing'}`, 1);
       await this.conclude(op, subject, report, { rollback_id: outcome.rollback_id, ...(outcome.local_copies ? { local_copies: outcome.local_copies } : {}) });
-      refreshAfter = true;
+      // The versions rolled back from are still published: show them as available again.
+      await this.check(t.id, { actor: op.actor, quiet: true }).catch(() => undefined);
       return { success: true, target: t.id, rollback_id: outcome.rollback_id, version: outcome.version, from_version: outcome.from_version, operation_id: op.opId };
     } catch (err) {
       if (err instanceof ReportedError) throw err.error;
       throw (await this.conclude(op, subject, errorReport(subject, err))).error;
     } finally {
       await this.end(op);
-      // The versions rolled back from are still published: show them as available again.
-      if (refreshAfter) await this.check(t.id, { actor: op.actor, quiet: true }).catch(() => undefined);
     }
   }
 
