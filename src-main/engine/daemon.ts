@@ -35,8 +35,8 @@ export class Daemon implements DaemonCore {
   private readonly lastProgressSent = new Map<string, { phase: string; step: number }>();
 
   constructor(readonly engine: OperationRunner, private readonly opts: DaemonOptions, private readonly version: string) {
-    this.startedAt = (opts.now ?? (() => new Date()))().toISOString();
-    this.scheduler = new Scheduler(engine, opts.now);
+    this.startedAt = engine.clock.now().toISOString();
+    this.scheduler = new Scheduler(engine, opts.now ?? (() => engine.clock.now()));
     this.unsubscribe = engine.bus.subscribe((e) => this.onEvent(e));
   }
 
@@ -55,7 +55,7 @@ export class Daemon implements DaemonCore {
       const step = Math.floor(e.progress.percent / 10);
       if (hooks.length === 0 || (last && last.phase === e.progress.phase && last.step === step)) return;
       this.lastProgressSent.set(e.target, { phase: e.progress.phase, step });
-      const n = { type: 'update_progress' as const, target: e.target, at: new Date().toISOString(), message: `${e.progress.phase}: ${e.progress.message} (${Math.round(e.progress.percent)}%)` };
+      const n = { type: 'update_progress' as const, target: e.target, at: this.engine.clock.now().toISOString(), message: `${e.progress.phase}: ${e.progress.message} (${Math.round(e.progress.percent)}%)` };
       for (const hook of hooks) void deliver(hook, n, { log: (m) => this.engine.bus.log('warn', m) });
     }
   }

@@ -2,12 +2,13 @@
  * Downloads every artifact of a verified release into the content-addressed cache (reusing what is
  * already there), with progress, and lays out a per-version view of the release for humans.
  */
-import { promises as fsp } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { createReadStream, promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { OperationError } from '../../src-shared/errors';
 import type { ReleaseArchive, ReleaseFile } from './feed/release';
 import type { LocalArtifact } from './drivers/driver';
-import { BlobCache } from './net/blob-cache';
+import { BlobCache, type BlobAlgorithm } from './net/blob-cache';
 import type { Fetcher } from './net/fetcher';
 import { ProgressMeter, type ProgressSample } from './net/progress';
 import type { Limits } from './limits';
@@ -56,12 +57,18 @@ export interface FetchReleaseOptions {
   onProgress?: (p: FetchProgress) => void;
 }
 
-function sha256Of(item: DownloadableItem): string {
-  const hex = item.digests.sha256;
-  // The content-addressed cache is keyed by SHA-256; artifacts known only by another digest need
-  // a cache keyed by it first.
-  if (!hex) throw new OperationError('ERR_APPLY_FAILED', `${artifactKey(item)} has no SHA-256 digest; Upkeep cannot verify it before install`, { item: artifactKey(item) });
-  return hex;
+/** The digest the cache addresses an item by: SHA-256 when the feed gives it, else SHA-512. */
+function digestOf(item: DownloadableItem): { hex: string; algorithm: BlobAlgorithm } {
+  if (item.digests.sha256) return { hex: item.digests.sha256.toLowerCase(), algorithm: 'sha256' };
+  if (item.digests.sha512) return { hex: item.digests.sha512.toLowerCase(), algorithm: 'sha512' };
+  throw new OperationError('ERR_APPLY_FAILED', `${artifactKey(item)} has no SHA-256 or SHA-512 digest; Upkeep cannot verify it before install`, { item: artifactKey(item) });
+}
+
+/** SHA-256 of a file's bytes, streamed (installed.json records every file by SHA-256). */
+async function sha256File(file: string): Promise<string> {
+  const h = createHash('sha256');
+  for await (const chunk of createReadStream(file)) h.update(chunk as Buffer);
+  return h.digest('hex');
 }
 
 /**
@@ -74,7 +81,7 @@ function sha256Of(item: DownloadableItem): string {
 export async function fetchRelease(o: FetchReleaseOptions): Promise<FetchedRelease> {
   const cache = new BlobCache(o.cacheDir, o.fetcher);
   let missing = 0;
-  for (const f of new Map(o.items.map((x) => [sha256Of(x), x])).entries()) if (!(await cache.has(f[0], f[1].size))) missing += f[1].size;
+  for (const [, f] of new Map(o.items.map((x) => [`${digestOf(x).algorithm}:${digestOf(x).hex}`, x]))) if (!(await cache.has(digestOf(f).hex, f.size, digestOf(f).algorithm))) missing += f.size;
   await assertFreeSpace([{ dir: o.cacheDir, bytes: missing }, ...(o.reserve ?? [])]);
   const artifacts = new Map<string, LocalArtifact>();
   const total = o.items.reduce((n, f) => n + f.size, 0);
@@ -100,10 +107,10 @@ export async function fetchRelease(o: FetchReleaseOptions): Promise<FetchedRelea
     for (let f = queue.shift(); f; f = queue.shift()) {
       if (signal.aborted) throw signal.reason ?? new Error('aborted');
       const key = artifactKey(f);
-      const sha256 = sha256Of(f);
+      const digest = digestOf(f);
       inFlight.push(key);
       try {
-        const r = await cache.fetch({ url: f.url, sha256, size: f.size }, {
+        const r = await cache.fetch({ url: f.url, sha256: digest.hex, size: f.size, algorithm: digest.algorithm }, {
           allowInsecureHttp: o.allowInsecureHttp,
           limits: o.limits,
           signal,
@@ -113,7 +120,7 @@ export async function fetchRelease(o: FetchReleaseOptions): Promise<FetchedRelea
             meter.skip(n);
           },
         });
-        artifacts.set(key, { file: r.path, size: f.size, sha256 });
+        artifacts.set(key, { file: r.path, size: f.size, sha256: digest.algorithm === 'sha256' ? digest.hex : await sha256File(r.path) });
       } finally {
         inFlight.splice(inFlight.indexOf(key), 1);
       }

@@ -77,7 +77,7 @@ export class Scheduler {
   /** Failed automatic downloads: retried with exponential backoff. */
   private readonly failedDownload = new Map<string, { version: string; failures: number; retryAt: number }>();
 
-  constructor(private readonly engine: OperationRunner, private readonly now: () => Date = () => new Date(), private readonly periodMs = 15_000) {}
+  constructor(private readonly engine: OperationRunner, private readonly now: () => Date = () => engine.clock.now(), private readonly periodMs = 15_000) {}
 
   /** Starts the timer (first tick at once). */
   start(): void {

@@ -11,7 +11,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { Fixture, call, collectEvents, startInProcess, type InProcess } from './helpers';
 
-type Ev = { event: string; data: any }; // eslint-disable-line @typescript-eslint/no-explicit-any
+type Ev = { event: string; data: any };
 
 /** State kinds of target demo in stream order, consecutive repeats collapsed, the initial snapshot dropped. */
 function kinds(events: Ev[]): string[] {
@@ -64,8 +64,8 @@ describe('the state sequence every UI sees', () => {
     await fx?.cleanup();
   });
 
-  async function replay(operation: string, start: () => Promise<{ status: number; body: any; text: string }>): Promise<{ events: Ev[]; res: { status: number; body: any; text: string } }> { // eslint-disable-line @typescript-eslint/no-explicit-any
-    let res: Promise<{ status: number; body: any; text: string }> | null = null; // eslint-disable-line @typescript-eslint/no-explicit-any
+  async function replay(operation: string, start: () => Promise<{ status: number; body: any; text: string }>): Promise<{ events: Ev[]; res: { status: number; body: any; text: string } }> {
+    let res: Promise<{ status: number; body: any; text: string }> | null = null;
     const events = await collectEvents(d.url, fx.reader.token, ended(operation), { onOpen: () => (res = start()) });
     expect(res).not.toBeNull();
     return { events, res: await res! };
@@ -146,8 +146,8 @@ describe('a cancelled download through the daemon', () => {
   });
 
   it('checking → downloading → available; 409 ERR_CANCELLED; history cancelled; a Cancelled notification', async () => {
-    let res: Promise<{ status: number; body: any; text: string }> | null = null; // eslint-disable-line @typescript-eslint/no-explicit-any
-    let cancelled: Promise<{ status: number; body: any }> | null = null; // eslint-disable-line @typescript-eslint/no-explicit-any
+    let res: Promise<{ status: number; body: any; text: string }> | null = null;
+    let cancelled: Promise<{ status: number; body: any }> | null = null;
     const events = await collectEvents(d.url, fx.reader.token, (evs) => {
       if (!cancelled && evs.some((e) => e.event === 'state' && e.data.target.state.kind === 'downloading')) {
         cancelled = call(d.url, 'POST', '/api/targets/demo/cancel', { token: fx.admin.token });

@@ -4,6 +4,7 @@
  * sockets or files, with hooks to hold a transfer, corrupt a blob or count requests. Engine unit
  * tests run the real runner, feed checks, cache and apply over it; the real-server suites stay.
  */
+import { createHash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { NotFoundError, UpkeepError, VerificationError } from '../../src-shared/errors';
@@ -85,7 +86,8 @@ export class FeedSimulator implements Fetcher {
     const bytes = this.docs.get(o.url);
     if (!bytes) throw new NotFoundError('ERR_NOT_FOUND', `Not found: ${o.url}`, { url: o.url, status: 404 });
     if (bytes.length !== o.size) throw new VerificationError('ERR_SIZE_MISMATCH', `${o.url}: expected ${o.size} bytes, got ${bytes.length}`);
-    if (sha256(bytes) !== o.sha256.toLowerCase()) throw new VerificationError('ERR_HASH_MISMATCH', `sha256 of ${o.url} does not match`);
+    const algorithm = o.algorithm ?? 'sha256';
+    if (createHash(algorithm).update(bytes).digest('hex') !== o.sha256.toLowerCase()) throw new VerificationError('ERR_HASH_MISMATCH', `${algorithm} of ${o.url} does not match`);
     await fsp.mkdir(path.dirname(o.partial), { recursive: true });
     await fsp.writeFile(o.partial, bytes);
     o.onBytes?.(bytes.length);

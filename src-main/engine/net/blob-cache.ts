@@ -26,10 +26,14 @@ export interface BlobFetchOptions {
 const SHA256_RE = /^[0-9a-f]{64}$/;
 /** Partial downloads touched within this long (ms) are never pruned. */
 const PARTIAL_GRACE_MS = 10 * 60 * 1000;
+const DIGEST_RE = { sha256: SHA256_RE, sha512: /^[0-9a-f]{128}$/ } as const;
 
-function normaliseDigest(sha256: string): string {
-  const hex = sha256.toLowerCase();
-  if (!SHA256_RE.test(hex)) throw new VerificationError('ERR_UNSAFE_PATH', `Not a sha256 hex digest: ${sha256}`, { sha256 });
+/** Digest algorithms blobs are addressed by (SHA-512 for feeds that publish only that). */
+export type BlobAlgorithm = keyof typeof DIGEST_RE;
+
+function normaliseDigest(digest: string, algorithm: BlobAlgorithm = 'sha256'): string {
+  const hex = digest.toLowerCase();
+  if (!DIGEST_RE[algorithm].test(hex)) throw new VerificationError('ERR_UNSAFE_PATH', `Not a ${algorithm} hex digest: ${digest}`, { [algorithm]: digest });
   return hex;
 }
 
@@ -38,20 +42,21 @@ export class BlobCache {
 
   constructor(readonly dir: string, private readonly fetcher: Fetcher = defaultFetcher) {}
 
-  /** Where the blob with this digest lives (whether or not it is present). Refuses non-digests. */
-  pathFor(sha256: string): string {
-    return path.join(this.dir, 'sha256', normaliseDigest(sha256));
+  /** Where the blob with this digest lives (`<dir>/<algorithm>/<hex>`, present or not). Refuses non-digests. */
+  pathFor(digest: string, algorithm: BlobAlgorithm = 'sha256'): string {
+    return path.join(this.dir, algorithm, normaliseDigest(digest, algorithm));
   }
 
   /** Where a download of this digest in progress is kept. */
-  partialPathFor(sha256: string): string {
-    return path.join(this.dir, 'partial', normaliseDigest(sha256));
+  partialPathFor(digest: string, algorithm: BlobAlgorithm = 'sha256'): string {
+    const hex = normaliseDigest(digest, algorithm);
+    return path.join(this.dir, 'partial', algorithm === 'sha256' ? hex : `${algorithm}-${hex}`);
   }
 
   /** True when a regular file for this digest is present with exactly `size` bytes. */
-  async has(sha256: string, size: number): Promise<boolean> {
+  async has(digest: string, size: number, algorithm: BlobAlgorithm = 'sha256'): Promise<boolean> {
     try {
-      const st = await fsp.lstat(this.pathFor(sha256));
+      const st = await fsp.lstat(this.pathFor(digest, algorithm));
       return st.isFile() && st.size === size;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
@@ -64,27 +69,29 @@ export class BlobCache {
    * size (`reused: true`, no network), else downloads it (resuming an earlier partial) with every
    * check of `downloadFile`. Concurrent calls for the same digest share one download.
    */
-  async fetch(file: { url: string; sha256: string; size: number }, o: BlobFetchOptions): Promise<{ path: string; reused: boolean }> {
-    const hex = normaliseDigest(file.sha256);
-    const running = this.inflight.get(hex);
+  async fetch(file: { url: string; sha256: string; size: number; algorithm?: BlobAlgorithm }, o: BlobFetchOptions): Promise<{ path: string; reused: boolean }> {
+    const algorithm = file.algorithm ?? 'sha256';
+    const hex = normaliseDigest(file.sha256, algorithm);
+    const key = `${algorithm}:${hex}`;
+    const running = this.inflight.get(key);
     if (running) {
       const r = await running;
       if (o.onHeld) o.onHeld(file.size);
       else o.onBytes?.(file.size);
       return { path: r.path, reused: true };
     }
-    const job = this.fetchUnshared(hex, file, o);
-    this.inflight.set(hex, job);
+    const job = this.fetchUnshared(hex, algorithm, file, o);
+    this.inflight.set(key, job);
     try {
       return await job;
     } finally {
-      this.inflight.delete(hex);
+      this.inflight.delete(key);
     }
   }
 
-  private async fetchUnshared(hex: string, file: { url: string; size: number }, o: BlobFetchOptions): Promise<{ path: string; reused: boolean }> {
-    const dest = this.pathFor(hex);
-    if (await this.has(hex, file.size)) {
+  private async fetchUnshared(hex: string, algorithm: BlobAlgorithm, file: { url: string; size: number }, o: BlobFetchOptions): Promise<{ path: string; reused: boolean }> {
+    const dest = this.pathFor(hex, algorithm);
+    if (await this.has(hex, file.size, algorithm)) {
       if (o.onHeld) o.onHeld(file.size);
       else o.onBytes?.(file.size);
       return { path: dest, reused: true };
@@ -94,9 +101,10 @@ export class BlobCache {
     await this.fetcher.download({
       url: file.url,
       dest,
-      partial: this.partialPathFor(hex),
+      partial: this.partialPathFor(hex, algorithm),
       size: file.size,
       sha256: hex,
+      ...(algorithm !== 'sha256' ? { algorithm } : {}),
       allowInsecureHttp: o.allowInsecureHttp,
       ...(o.limits ? { limits: o.limits } : {}),
       ...(o.signal ? { signal: o.signal } : {}),
@@ -112,7 +120,7 @@ export class BlobCache {
    */
   async prune(keep: Set<string>): Promise<number> {
     const keepHex = new Set([...keep].map((k) => k.toLowerCase()));
-    for (const hex of this.inflight.keys()) keepHex.add(hex);
+    for (const key of this.inflight.keys()) keepHex.add(key.slice(key.indexOf(':') + 1));
     let freed = 0;
     for (const sub of ['sha256', 'partial']) {
       const d = path.join(this.dir, sub);

@@ -31,7 +31,10 @@ export interface DownloadOptions {
   dest: string;
   partial: string;
   size: number;
+  /** Expected digest, lowercase hex: SHA-256, or SHA-512 when `algorithm` is 'sha512'. */
   sha256: string;
+  /** Digest algorithm of `sha256` (default 'sha256'; electron-builder feeds publish SHA-512). */
+  algorithm?: 'sha256' | 'sha512';
   allowInsecureHttp: boolean;
   limits?: Limits;
   signal?: AbortSignal;
@@ -48,12 +51,12 @@ export interface DownloadOptions {
   onHeld?: (bytes: number) => void;
 }
 
-const SHA256_RE = /^[0-9a-fA-F]{64}$/;
+const DIGEST_RE = { sha256: /^[0-9a-fA-F]{64}$/, sha512: /^[0-9a-fA-F]{128}$/ } as const;
 const READ_CHUNK = 1024 * 1024;
 
 /** The partial file being written: its handle, running hash and length. */
 class PartialFile {
-  private hash: Hash = createHash('sha256');
+  private hash: Hash;
   written = 0;
   /** True when the bytes held were not all received in one response (resume or old partial). */
   resumed = false;
@@ -64,13 +67,16 @@ class PartialFile {
     private readonly fh: fsp.FileHandle,
     /** The signed size (bytes): what the file will need in all. */
     private readonly max: number,
-  ) {}
+    private readonly algorithm: 'sha256' | 'sha512',
+  ) {
+    this.hash = createHash(algorithm);
+  }
 
   /** Opens (creating) the partial; keeps and re-hashes existing bytes unless there are more than `max`. */
-  static async open(file: string, max: number, signal: AbortSignal | undefined): Promise<PartialFile> {
+  static async open(file: string, max: number, signal: AbortSignal | undefined, algorithm: 'sha256' | 'sha512' = 'sha256'): Promise<PartialFile> {
     await fsp.mkdir(path.dirname(file), { recursive: true });
     const fh = await fsp.open(file, fsc.O_RDWR | fsc.O_CREAT, 0o644);
-    const pf = new PartialFile(file, fh, max);
+    const pf = new PartialFile(file, fh, max, algorithm);
     try {
       const { size } = await fh.stat();
       if (size > max) await fh.truncate(0);
@@ -113,7 +119,7 @@ class PartialFile {
 
   async reset(): Promise<void> {
     await this.fh.truncate(0);
-    this.hash = createHash('sha256');
+    this.hash = createHash(this.algorithm);
     this.written = 0;
     this.resumed = false;
   }
@@ -159,8 +165,9 @@ function parseContentRange(v: string | undefined): { start: number; end: number;
  */
 export async function downloadFile(o: DownloadOptions): Promise<void> {
   const limits = o.limits ?? DEFAULT_LIMITS;
-  if (!SHA256_RE.test(o.sha256)) {
-    throw new VerificationError('ERR_METADATA_INVALID', `Not a sha256 hex digest: ${o.sha256}`, { sha256: o.sha256 });
+  const algorithm = o.algorithm ?? 'sha256';
+  if (!DIGEST_RE[algorithm].test(o.sha256)) {
+    throw new VerificationError('ERR_METADATA_INVALID', `Not a ${algorithm} hex digest: ${o.sha256}`, { [algorithm]: o.sha256 });
   }
   if (!Number.isSafeInteger(o.size) || o.size < 0) {
     throw new VerificationError('ERR_METADATA_INVALID', `Not a valid file size: ${o.size}`, { size: o.size });
@@ -169,7 +176,7 @@ export async function downloadFile(o: DownloadOptions): Promise<void> {
   checkUrlAllowed(src, o);
   throwIfCancelled(o.signal, src);
 
-  const pf = await PartialFile.open(o.partial, o.size, o.signal);
+  const pf = await PartialFile.open(o.partial, o.size, o.signal, algorithm);
   let closed = false;
   try {
     if (pf.written > 0) {
@@ -193,7 +200,7 @@ export async function downloadFile(o: DownloadOptions): Promise<void> {
       const enc = pf.codings.length > 0 ? pf.codings.join(', ') : null;
       throw new VerificationError(
         'ERR_HASH_MISMATCH',
-        `sha256 of ${redactUrl(src)} does not match${enc ? ` (the server sent it with Content-Encoding: ${enc}; the decoded bytes were checked)` : ''}`,
+        `${algorithm} of ${redactUrl(src)} does not match${enc ? ` (the server sent it with Content-Encoding: ${enc}; the decoded bytes were checked)` : ''}`,
         { url: redactUrl(src), expected: o.sha256.toLowerCase(), actual, ...(enc ? { content_encoding: enc } : {}) },
       );
     }

@@ -16,6 +16,7 @@ import { request, type Dispatcher } from 'undici';
 import { createDispatcher } from './proxy';
 import { decodedBody, parseContentEncoding } from './content-encoding';
 import { DEFAULT_LIMITS, type Limits } from '../limits';
+import { systemClock } from '../clock';
 import { NetworkError, NotFoundError, UpkeepError, VerificationError } from '../../../src-shared/errors';
 import type { DownloadOptions } from './download';
 import { checkRedirectAllowed, checkUrlAllowed, normaliseFeedUrl, redactUrl, resolveRelative } from './url-policy';
@@ -181,7 +182,7 @@ function retryAfterMs(headers: Dispatcher.ResponseData['headers']): number | und
   if (v === undefined) return undefined;
   if (/^\d+$/.test(v.trim())) return Number(v.trim()) * 1000;
   const at = Date.parse(v);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
+  return Number.isNaN(at) ? undefined : Math.max(0, at - systemClock.now().getTime());
 }
 
 const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'ETIMEDOUT']);

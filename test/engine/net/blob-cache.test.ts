@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createHash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { BlobCache } from '../../../src-main/engine/net/blob-cache';
@@ -48,6 +49,21 @@ describe('BlobCache', () => {
     expect(a.path).toBe(b.path);
     expect([a.reused, b.reused].sort()).toEqual([false, true]);
     expect(server.requestsTo('/b')).toHaveLength(1);
+  });
+
+  it('a feed that publishes only SHA-512 (electron-builder) is verified by SHA-512 and cached under sha512/', async () => {
+    const data = testBytes(30_000, 24);
+    const sha512 = createHash('sha512').update(data).digest('hex');
+    server.route('/b', serveBytes(data));
+    server.route('/bad', serveBytes(Buffer.alloc(data.length)));
+    const cache = new BlobCache(tmp.dir);
+    const r = await cache.fetch({ url: server.url('/b'), sha256: sha512, algorithm: 'sha512', size: data.length }, o());
+    expect(r).toEqual({ path: path.join(tmp.dir, 'sha512', sha512), reused: false });
+    expect(Buffer.compare(await fsp.readFile(r.path), data)).toBe(0);
+    expect(await cache.has(sha512, data.length, 'sha512')).toBe(true);
+    const e = await errorOf(new BlobCache(path.join(tmp.dir, 'other')).fetch({ url: server.url('/bad'), sha256: sha512, algorithm: 'sha512', size: data.length }, o()));
+    expect(e.code).toBe('ERR_HASH_MISMATCH');
+    expect(e.message).toContain('sha512');
   });
 
   it('a bad download never enters the cache', async () => {
