@@ -4,10 +4,10 @@ import { ERROR_CODES, UpkeepError, type ErrorCode } from '../../src-shared/error
 import { STATUS_BY_KIND, errorBody, statusForCode, toHttpError } from '../../src-main/server/errors';
 
 describe('the code → status table', () => {
-  it('gives every stable code the status of its kind', () => {
+  it('gives every stable code the status of its kind (a cancel is a 409 conflict, not a failure)', () => {
     const expected: Record<string, number> = { corrupt: 500, usage: 400, auth: 401, forbidden: 403, not_found: 404, busy: 409, security: 422, refused: 422, failed: 500 };
     for (const [code, kind] of Object.entries(ERROR_CODES)) {
-      expect(statusForCode(code), code).toBe(expected[kind]);
+      expect(statusForCode(code), code).toBe(code === 'ERR_CANCELLED' ? 409 : expected[kind]);
       expect(STATUS_BY_KIND[kind]).toBe(expected[kind]);
     }
     expect(statusForCode('ERR_SOMETHING_NEW')).toBe(500);

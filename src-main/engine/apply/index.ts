@@ -8,7 +8,7 @@ import type { ApplyOutcome, ApplyPlan } from './plan';
 import { assertNotReserved, assertOpId } from './plan';
 import { planInPlace } from './in-place';
 import { newRollbackId, nextSeq, pointDir } from './points';
-import { recover } from './recover';
+import { assertRecovered } from './recover';
 import type { ApplyHooks } from './transaction';
 import { executeTransaction, spaceNeeded } from './transaction';
 import { assertFreeSpace } from '../fs/space';
@@ -47,7 +47,7 @@ export async function applyRelease(plan: ApplyPlan, hooks: ApplyHooks = {}): Pro
   };
   await assertInstallDirSafe(p.installDir);
   assertNotReserved(p.installDir, p.layout === 'versioned' ? ['versions', 'current'] : p.files.map((f) => f.path), p.reservedDirs ?? []);
-  await recover(p);
+  await assertRecovered(p.stateDir);
   const installed = await readInstalled(p.stateDir);
   const now = new Date();
   let rollbackId = newRollbackId(now);

@@ -51,3 +51,13 @@ export async function recover(o: { stateDir: string; installDir: string; pointsD
   await sweepStateTemps(stateDir);
   return 'rolled-back';
 }
+
+/**
+ * Refuses to start a transaction over an interrupted one: the caller (the operation runner,
+ * under the target's lock) runs `recover` once before it applies or rolls back.
+ * ERR_APPLY_FAILED when a journal is still present.
+ */
+export async function assertRecovered(stateDir: string): Promise<void> {
+  const j = await readJournal(path.resolve(stateDir)).catch(() => null);
+  if (j) throw new OperationError('ERR_APPLY_FAILED', `an interrupted operation (${j.op_id}) must be recovered first`, { op_id: j.op_id });
+}

@@ -18,7 +18,7 @@ import type { Journal } from './journal';
 import { assertOpId } from './plan';
 import type { RollbackPoint } from './points';
 import { isRollbackId, listPoints, pointDir } from './points';
-import { recover } from './recover';
+import { assertRecovered } from './recover';
 import type { ApplyHooks } from './transaction';
 import { executeTransaction, spaceNeeded } from './transaction';
 import { assertFreeSpace } from '../fs/space';
@@ -65,7 +65,7 @@ export async function rollbackToPoint(o: RollbackOptions, hooks: ApplyHooks = {}
   assertOpId(o.opId);
   const opts = { ...o, installDir: path.resolve(o.installDir), stateDir: path.resolve(o.stateDir), pointsDir: path.resolve(o.pointsDir) };
   await assertInstallDirSafe(opts.installDir);
-  await recover(opts);
+  await assertRecovered(opts.stateDir);
   const points = await listPoints(opts.pointsDir);
   const point = opts.rollbackId === undefined ? points[0] : points.find((p) => p.rollback_id === opts.rollbackId);
   if (!point || (opts.rollbackId !== undefined && !isRollbackId(opts.rollbackId))) {

@@ -9,9 +9,7 @@
 import type {
   Actor, ApplyResult, CheckResult, DownloadResult, HistoryRecord, OperationKind, Phase, ReleaseList, ReleaseView, RollbackPointView, RollbackResult, TargetView,
 } from '../../../src-shared/api';
-import { nextState, type StateEvent, type TargetState } from '../../../src-shared/target-state';
-import { BusyError, NotFoundError, UpkeepError, UsageError, toUpkeepError } from '../../../src-shared/errors';
-import { DsseEnvelopeSchema } from '../../../src-shared/feed-schema';
+import { BusyError, UpkeepError, UsageError, toUpkeepError } from '../../../src-shared/errors';
 import type { TargetConfig } from '../config/schema';
 import { findTarget, type LoadedConfig } from '../config/load';
 import { DEFAULT_LIMITS, type Limits } from '../limits';
@@ -19,23 +17,24 @@ import { EventBus } from '../events';
 import { clockFrom, systemClock, type Clock } from '../clock';
 import { targetPaths } from '../target-paths';
 import { applyProxyConfig } from '../net/proxy';
+import { driverFor, feedFor, machineOf } from './wiring';
+import { LiveState } from './live-state';
+import { HistoryWriter, type HistoryBase } from './history-writer';
+import { manifestDetails } from './manifest';
 import { effectivePolicy } from '../policy';
 import { releaseView } from '../release-view';
-import { currentArch, currentPlatform } from '../platform';
-import { createFeed } from '../feed/registry';
 import type { Feed } from '../feed/feed';
 import type { Release } from '../feed/release';
-import { NativeFeed } from '../feed/native-feed-adapter';
 import type { Fetcher } from '../net/fetcher';
 import { defaultFetcher } from '../net/default-fetcher';
 import { downloadableItems } from '../feed/release';
 import { fetchRelease, materialiseRelease, verifyArtifacts, type FetchedRelease } from '../fetch-release';
 import { readRuntime, updateRuntime, type RuntimeState } from '../state/store';
 import { getMachineId } from '../state/machine-id';
-import { appendHistory, readHistory } from '../history';
+import { readHistory } from '../history';
 import { pruneDownloadCache } from '../apply/cache-prune';
 import { acquireTargetLock } from '../lock';
-import { createDriver, type ApplyPlan, type DriverProgress, type TargetDriver } from '../drivers';
+import type { ApplyPlan, DriverProgress, TargetDriver } from '../drivers';
 import type { ManifestDetails } from '../daemon-types';
 import { isValidVersion } from '../trust/versions';
 import { checkUpgradePolicy } from '../trust/select';
@@ -43,7 +42,7 @@ import { newOperationId } from '../operation-id';
 import { ProgressTracker, type ProgressDetails, type TrackedOperation } from './progress-tracker';
 import { applyReport, errorReport, rollbackReport, type Report, type ReportSubject } from './reports';
 import { resolveRelease, type Resolution } from './resolve';
-import { buildView, restingFacts, SnapshotCache, type Snapshot } from './target-memory';
+import { SnapshotCache, type Snapshot } from './target-memory';
 
 export interface RunnerOptions {
   loaded: LoadedConfig;
@@ -84,13 +83,13 @@ export class OperationRunner {
   readonly clock: Clock;
   private loaded: LoadedConfig;
   private readonly actor: Actor;
-  private readonly fetcher: Fetcher;
-  private readonly states = new Map<string, TargetState>();
+  readonly fetcher: Fetcher;
   private readonly running = new Map<string, Op>();
-  private readonly lastProgressAt = new Map<string, { phase: Phase; at: number }>();
   private readonly lastChecks = new Map<string, { at: number; result: CheckResult }>();
   private readonly checking = new Map<string, Promise<CheckResult>>();
   private readonly memory: SnapshotCache;
+  private readonly live: LiveState;
+  private readonly historyWriter: HistoryWriter;
 
   constructor(o: RunnerOptions) {
     this.loaded = o.loaded;
@@ -101,6 +100,8 @@ export class OperationRunner {
     this.bus = o.bus ?? new EventBus(this.clock);
     this.fetcher = o.fetcher ?? defaultFetcher;
     this.memory = new SnapshotCache((id) => this.readFacts(id), () => this.clock.monoMs());
+    this.historyWriter = new HistoryWriter(this.clock, this.bus);
+    this.live = new LiveState(() => this.loaded, this.memory, this.bus, this.clock, () => this.limits.progressHz);
   }
 
   /** The config in force for new operations. */
@@ -126,24 +127,11 @@ export class OperationRunner {
   }
 
   private driverFor(loaded: LoadedConfig, t: TargetConfig): TargetDriver {
-    const paths = targetPaths(loaded.config, t.id);
-    const c = loaded.config;
-    const reservedDirs = [c.state_dir, c.download_dir, c.backup_dir, c.log.file, paths.stateDir, paths.pointsDir, paths.cacheDir].filter((d): d is string => typeof d === 'string');
-    return createDriver(t, { paths, reservedDirs, clock: this.clock, limits: this.limits });
+    return driverFor(loaded, t, this);
   }
 
-  private machine(t: TargetConfig): { platform: string; arch: string } {
-    return { platform: currentPlatform(t.kind === 'files' ? t.platform : undefined), arch: currentArch(t.kind === 'files' ? t.arch : undefined) };
-  }
-
-  /** The target's feed for one operation (null: a command target without a feed). */
   private feedFor(loaded: LoadedConfig, t: TargetConfig, runtime: RuntimeState): Feed | null {
-    if (!t.feed || !t.product) return null;
-    const policy = effectivePolicy(t, runtime.settings, loaded.config.check_interval);
-    return createFeed(
-      { target: t.id, product: t.product, channel: policy.channel, feed: t.feed, trust: t.trust },
-      { stateDir: loaded.config.state_dir, limits: this.limits, clock: this.clock, fetcher: this.fetcher, ...this.machine(t) },
-    );
+    return feedFor(loaded, t, runtime, this);
   }
 
   private async readFacts(id: string): Promise<Omit<Snapshot, 'read_at'>> {
@@ -158,29 +146,6 @@ export class OperationRunner {
     this.memory.setRuntime(id, await updateRuntime(loaded.config.state_dir, id, fn));
   }
 
-  // ---------------------------------------------------------------- state (the single writer)
-
-  /** Feeds `event` to the state machine, stores the result and announces it. The only writer of live state. */
-  private setState(id: string, event: StateEvent): void {
-    const snap = this.memory.peek(id);
-    const prev = this.states.get(id) ?? (snap ? buildView(this.loaded, findTarget(this.loaded.config, id), snap, undefined).state : { kind: 'idle' as const });
-    const next = nextState(prev, event);
-    if (event.type === 'settled') this.states.delete(id);
-    else this.states.set(id, next);
-    if (!snap) return;
-    try {
-      this.bus.emit({ type: 'state', target: buildView(this.loaded, findTarget(this.loaded.config, id), snap, next) });
-    } catch {
-      // A target removed by a reload is not announced.
-    }
-  }
-
-  /** Settles the target on the facts after re-reading them. */
-  private async settle(id: string): Promise<void> {
-    const snap = await this.memory.refresh(id).catch(() => undefined);
-    this.setState(id, { type: 'settled', facts: snap ? restingFacts(snap) : { last_error: null, last_checked_at: null, available: null } });
-  }
-
   // ---------------------------------------------------------------- views (reads are reads)
 
   /** The view of one target, from memory (re-read from disk at most once a second when idle). */
@@ -188,7 +153,7 @@ export class OperationRunner {
     const loaded = this.loaded;
     const t = findTarget(loaded.config, id);
     const snap = await this.memory.get(t.id, this.running.has(t.id) ? Infinity : VIEW_MAX_AGE_MS);
-    return buildView(loaded, t, snap, this.states.get(t.id));
+    return this.live.view(loaded, t.id, snap);
   }
 
   async views(): Promise<TargetView[]> {
@@ -244,7 +209,7 @@ export class OperationRunner {
     const startedMono = this.clock.monoMs();
     const own = !this.running.has(t.id);
     const before = await this.memory.get(t.id, VIEW_MAX_AGE_MS);
-    if (own) this.setState(t.id, { type: 'check-started' });
+    if (own) this.live.set(t.id, { type: 'check-started' });
     const driver = this.driverFor(loaded, t);
     let current: string | null = null;
     try {
@@ -258,7 +223,7 @@ export class OperationRunner {
         is_critical: release?.is_critical ?? false, is_breaking: release?.is_breaking ?? false, release_notes: release?.release_notes ?? '', release, checked_at: checkedAt,
       };
       this.lastChecks.set(t.id, { at: this.clock.monoMs(), result });
-      if (own) await this.settle(t.id);
+      if (own) await this.live.settle(t.id);
       const prevAvailable = (before.runtime.available as { version?: string } | null | undefined)?.version;
       if (release && prevAvailable !== release.version) {
         this.bus.notify({
@@ -274,12 +239,12 @@ export class OperationRunner {
     } catch (err) {
       const e = toUpkeepError(err);
       if (o.quiet) {
-        if (own) await this.settle(t.id);
+        if (own) await this.live.settle(t.id);
         throw e;
       }
       this.bus.log('error', `${t.id}: check failed: ${e.message} (${e.code})`, t.id);
       await this.writeRuntime(loaded, t.id, (rt) => ({ ...rt, last_checked_at: this.clock.now().toISOString(), last_error: { code: e.code, message: e.message } }));
-      if (own) this.setState(t.id, { type: 'failed', error: { code: e.code, message: e.message }, at: this.clock.now().toISOString() });
+      if (own) this.live.set(t.id, { type: 'failed', error: { code: e.code, message: e.message }, at: this.clock.now().toISOString() });
       await this.record(loaded, { ...this.historyBase(t.id, 'check', actor, started, startedMono), from_version: current, to_version: null, result: errorReport({ target: t.id, name: t.name ?? t.id, operation: 'check', from: current, to: null }, e).history, error_code: e.code, error_message: e.message });
       throw e;
     }
@@ -307,7 +272,7 @@ export class OperationRunner {
     const feed = this.feedFor(loaded, t, runtime);
     if (!feed) return null;
     const policy = effectivePolicy(t, runtime.settings, loaded.config.check_interval);
-    const m = this.machine(t);
+    const m = machineOf(t);
     return resolveRelease(feed, driver, {
       current, policy: { skip_versions: policy.skip_versions, machine_id: await getMachineId(loaded.config.state_dir) }, allowDowngrade: policy.allow_downgrade,
       machine: `${m.platform}/${m.arch}`, ...(o.version !== undefined ? { version: o.version } : {}), ...(o.signal ? { signal: o.signal } : {}),
@@ -319,20 +284,7 @@ export class OperationRunner {
     const loaded = this.loaded;
     const t = findTarget(loaded.config, id);
     const feed = this.feedFor(loaded, t, await readRuntime(loaded.config.state_dir, t.id));
-    if (!(feed instanceof NativeFeed)) throw new NotFoundError('ERR_MANIFEST_NOT_FOUND', `Manifest not found for version: ${version}`);
-    const release = await feed.release(version);
-    const current = await this.driverFor(loaded, t).currentVersion();
-    let breaking = release.breaking_changes.length > 0;
-    try {
-      breaking = feed.assess(current, release, { allowDowngrade: true, explicit: true }).breaking;
-    } catch {
-      // Not installable from here; still shown.
-    }
-    return {
-      release: releaseView(release, breaking),
-      envelope: DsseEnvelopeSchema.parse(JSON.parse(Buffer.from(release.source.bytes ?? new Uint8Array()).toString('utf8'))),
-      manifest_sha256: release.source.sha256 ?? '',
-    };
+    return manifestDetails(feed, await this.driverFor(loaded, t).currentVersion(), version);
   }
 
   /**
@@ -438,7 +390,7 @@ export class OperationRunner {
       }
       // From here the target changes: cancelling is no longer safe (the signal waits for the end).
       op.tracker.cancellable = false;
-      this.setState(t.id, { type: 'phase', kind: 'applying', version, progress: op.tracker.next('stage', 'Applying', 0) });
+      this.live.set(t.id, { type: 'phase', kind: 'applying', version, progress: op.tracker.next('stage', 'Applying', 0) });
       const outcome = await this.timed(op, 'apply', () => op.driver.apply(plan, op.abort.signal, (p) => this.driverProgress(op, p)));
       for (const w of outcome.warnings) this.bus.log('warn', `${t.id}: ${w}`, t.id);
       const report = applyReport(subject, outcome);
@@ -468,7 +420,7 @@ export class OperationRunner {
 
   /** The check step of an operation: state `checking`, then the resolved release (and the facts learnt). */
   private async checkPhase(op: Op, current: string | null, version: string | undefined): Promise<Resolution | null> {
-    this.setState(op.target.id, { type: 'check-started' });
+    this.live.set(op.target.id, { type: 'check-started' });
     const r = await this.timed(op, 'check', () => this.resolve(op.loaded, op.target, op.driver, current, { ...(version !== undefined ? { version } : {}), signal: op.abort.signal }));
     if (r) op.version = r.release.version;
     if (version === undefined && op.target.feed) {
@@ -484,7 +436,7 @@ export class OperationRunner {
   private async fetchPhase(op: Op, release: Release): Promise<FetchedRelease> {
     const t = op.target;
     const items = downloadableItems(release);
-    this.setState(t.id, { type: 'phase', kind: 'downloading', version: release.version, progress: op.tracker.next('download', `Downloading ${release.version}`, 0, { files_total: items.length }) });
+    this.live.set(t.id, { type: 'phase', kind: 'downloading', version: release.version, progress: op.tracker.next('download', `Downloading ${release.version}`, 0, { files_total: items.length }) });
     const fetched = await this.timed(op, 'download', () => fetchRelease({
       items, cacheDir: targetPaths(op.loaded.config, t.id).cacheDir, fetcher: this.fetcher, clock: this.clock,
       allowInsecureHttp: t.feed?.allow_insecure_http ?? false, limits: this.limits, signal: op.abort.signal,
@@ -492,7 +444,7 @@ export class OperationRunner {
       ...(t.kind === 'files' ? { reserve: [{ dir: t.install_dir, bytes: items.reduce((n, f) => n + f.size, 0) }] } : {}),
       onProgress: (s) => this.progress(op, 'download', `Downloading${s.file ? ` ${s.file}` : ''}`, s.bytes_done / Math.max(1, s.bytes_total), s),
     }));
-    this.setState(t.id, { type: 'phase', kind: 'verifying', version: release.version, progress: op.tracker.next('verify', `Verifying ${release.version}`, 0, { files_total: items.length }) });
+    this.live.set(t.id, { type: 'phase', kind: 'verifying', version: release.version, progress: op.tracker.next('verify', `Verifying ${release.version}`, 0, { files_total: items.length }) });
     await this.timed(op, 'verify', () => verifyArtifacts(items, fetched.artifacts, op.abort.signal, (done, key) => {
       this.progress(op, 'verify', `Verified ${key}`, done / Math.max(1, items.length), { files_done: done, files_total: items.length, file: key });
     }));
@@ -502,15 +454,15 @@ export class OperationRunner {
   /** Maps a driver's phase progress onto the operation's bar and state kind. */
   private driverProgress(op: Op, p: DriverProgress): void {
     const id = op.target.id;
-    const kind = this.states.get(id)?.kind;
+    const kind = this.live.get(id)?.kind;
     const fraction = p.total > 0 ? p.done / p.total : 0;
     const details: ProgressDetails = { files_done: p.done, files_total: p.total, ...(p.file !== undefined ? { file: p.file } : {}) };
     if (p.phase === 'rollback' && kind !== 'rolling-back') {
-      this.setState(id, { type: 'rollback-started', to_version: null, progress: op.tracker.next(p.phase, p.message, fraction, details) });
+      this.live.set(id, { type: 'rollback-started', to_version: null, progress: op.tracker.next(p.phase, p.message, fraction, details) });
     } else if (p.phase === 'health' && kind !== 'health-checking' && kind !== 'rolling-back') {
-      this.setState(id, { type: 'phase', kind: 'health-checking', version: op.version, progress: op.tracker.next(p.phase, p.message, fraction, details) });
+      this.live.set(id, { type: 'phase', kind: 'health-checking', version: op.version, progress: op.tracker.next(p.phase, p.message, fraction, details) });
     } else {
-      this.progress(op, p.phase, p.message, fraction, details, p.phase !== this.lastProgressAt.get(id)?.phase);
+      this.progress(op, p.phase, p.message, fraction, details, p.phase !== this.live.lastPhase(id));
     }
   }
 
@@ -524,7 +476,7 @@ export class OperationRunner {
     try {
       subject.from = await op.driver.currentVersion();
       op.tracker.cancellable = false;
-      this.setState(t.id, { type: 'rollback-started', to_version: null, progress: op.tracker.next('rollback', 'Rolling back', 0) });
+      this.live.set(t.id, { type: 'rollback-started', to_version: null, progress: op.tracker.next('rollback', 'Rolling back', 0) });
       const outcome = await this.timed(op, 'rollback', () => op.driver.rollback(o.rollbackId ?? null, op.opId, op.abort.signal, (p) => this.driverProgress(op, { ...p, phase: 'rollback' })));
       for (const w of outcome.warnings) this.bus.log('warn', `${t.id}: ${w}`, t.id);
       const report = rollbackReport(subject, outcome);
@@ -602,9 +554,9 @@ export class OperationRunner {
 
   private async end(op: Op): Promise<void> {
     this.running.delete(op.target.id);
-    this.lastProgressAt.delete(op.target.id);
+    this.live.ended(op.target.id);
     await op.release();
-    if (this.states.get(op.target.id)?.kind !== 'failed') await this.settle(op.target.id);
+    if (this.live.get(op.target.id)?.kind !== 'failed') await this.live.settle(op.target.id);
     else await this.memory.refresh(op.target.id).catch(() => undefined);
   }
 
@@ -623,21 +575,13 @@ export class OperationRunner {
     if (e && e.code !== 'ERR_CANCELLED') {
       const error = { code: e.code, message: e.message };
       await this.writeRuntime(op.loaded, op.target.id, (rt) => ({ ...rt, last_error: error })).catch(() => undefined);
-      this.setState(op.target.id, { type: 'failed', error, at: this.clock.now().toISOString() });
+      this.live.set(op.target.id, { type: 'failed', error, at: this.clock.now().toISOString() });
     }
     return new ReportedError(e ?? new UpkeepError('ERR_INTERNAL', 'no error'));
   }
 
-  /** Emits a progress event and keeps the live state's progress in step (throttled per phase to limits.progressHz). */
   private progress(op: Op, phase: Phase, message: string, fraction: number, d: ProgressDetails = {}, force = false): void {
-    const id = op.target.id;
-    const nowMs = this.clock.monoMs();
-    const last = this.lastProgressAt.get(id);
-    const p = op.tracker.next(phase, message, fraction, d);
-    if (!force && last && last.phase === phase && fraction < 1 && nowMs - last.at < 1000 / this.limits.progressHz) return;
-    this.lastProgressAt.set(id, { phase, at: nowMs });
-    this.setState(id, { type: 'progress', progress: p });
-    this.bus.emit({ type: 'progress', target: id, progress: p });
+    this.live.progress(op.target.id, op.tracker, phase, message, fraction, d, force);
   }
 
   /** Prunes the shared download cache after a commit; a failure is only logged (the commit stands). */
@@ -660,12 +604,8 @@ export class OperationRunner {
     }
   }
 
-  private historyBase(target: string, operation: OperationKind, actor: Actor, started: Date, startedMono: number, id?: string): Pick<HistoryRecord, 'id' | 'target' | 'operation' | 'actor' | 'started_at' | 'finished_at' | 'duration_ms'> {
-    const finished = this.clock.now();
-    return {
-      id: id ?? newOperationId(started), target, operation, actor,
-      started_at: started.toISOString(), finished_at: finished.toISOString(), duration_ms: Math.max(0, Math.round(this.clock.monoMs() - startedMono)),
-    };
+  private historyBase(target: string, operation: OperationKind, actor: Actor, started: Date, startedMono: number, id?: string): HistoryBase {
+    return this.historyWriter.base(target, operation, actor, started, startedMono, id);
   }
 
   private async recordOp(op: Op, s: ReportSubject, result: HistoryRecord['result'], e: UpkeepError | null = null, extra: Partial<HistoryRecord> = {}): Promise<void> {
@@ -676,9 +616,8 @@ export class OperationRunner {
     });
   }
 
-  private async record(loaded: LoadedConfig, rec: HistoryRecord): Promise<void> {
-    await appendHistory(loaded.config.state_dir, rec);
-    this.bus.emit({ type: 'history', record: rec });
+  private record(loaded: LoadedConfig, rec: HistoryRecord): Promise<void> {
+    return this.historyWriter.record(loaded.config.state_dir, rec);
   }
 }
 

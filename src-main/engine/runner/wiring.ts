@@ -1,0 +1,46 @@
+/**
+ * Building a target's seams for one operation: its driver (by kind, from drivers/index.ts) and
+ * its feed (by `feed.type`, from feed/registry.ts), with the directories, clock, limits and
+ * fetcher they run with.
+ */
+import type { LoadedConfig } from '../config/load';
+import type { TargetConfig } from '../config/schema';
+import type { Clock } from '../clock';
+import type { Limits } from '../limits';
+import type { Fetcher } from '../net/fetcher';
+import { targetPaths } from '../target-paths';
+import { effectivePolicy } from '../policy';
+import { currentArch, currentPlatform } from '../platform';
+import { createFeed } from '../feed/registry';
+import type { Feed } from '../feed/feed';
+import { createDriver, type TargetDriver } from '../drivers';
+import type { RuntimeState } from '../state/store';
+
+export interface Wiring {
+  clock: Clock;
+  limits: Limits;
+  fetcher: Fetcher;
+}
+
+/** Feed platform/arch names of the machine a target installs for. */
+export function machineOf(t: TargetConfig): { platform: string; arch: string } {
+  return { platform: currentPlatform(t.kind === 'files' ? t.platform : undefined), arch: currentArch(t.kind === 'files' ? t.arch : undefined) };
+}
+
+/** The driver of target `t`. */
+export function driverFor(loaded: LoadedConfig, t: TargetConfig, w: Wiring): TargetDriver {
+  const paths = targetPaths(loaded.config, t.id);
+  const c = loaded.config;
+  const reservedDirs = [c.state_dir, c.download_dir, c.backup_dir, c.log.file, paths.stateDir, paths.pointsDir, paths.cacheDir].filter((d): d is string => typeof d === 'string');
+  return createDriver(t, { paths, reservedDirs, clock: w.clock, limits: w.limits });
+}
+
+/** The target's feed on its effective channel (null: a command target without a feed). */
+export function feedFor(loaded: LoadedConfig, t: TargetConfig, runtime: RuntimeState, w: Wiring): Feed | null {
+  if (!t.feed || !t.product) return null;
+  const policy = effectivePolicy(t, runtime.settings, loaded.config.check_interval);
+  return createFeed(
+    { target: t.id, product: t.product, channel: policy.channel, feed: t.feed, trust: t.trust },
+    { stateDir: loaded.config.state_dir, limits: w.limits, clock: w.clock, fetcher: w.fetcher, ...machineOf(t) },
+  );
+}
