@@ -6,6 +6,7 @@
  */
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
+import { OperationError } from '../../../src-shared/errors';
 import { JOURNAL_FILE, readJournal } from './journal';
 import type { Journal } from './journal';
 import { INSTALLED_FILE } from './installed';
