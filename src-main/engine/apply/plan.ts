@@ -1,13 +1,12 @@
 /**
  * The inputs and outputs of an apply, shared by both layouts, plus small planning helpers.
  */
-import { sha256Hex } from '../trust/digest';
 import path from 'node:path';
 import { OperationError, VerificationError } from '../../../src-shared/errors';
 import type { Layout } from './installed';
 import type { LocalChangePolicy, LocalCopy } from './switch-plan';
 import type { FileRecord } from './tree';
-import { lexists } from './tree';
+import { lexists, shortEntryName } from './tree';
 import { assertSafeRelativePath } from '../trust/paths';
 
 /**
@@ -109,12 +108,11 @@ export function assertNotReserved(installDir: string, rels: Iterable<string>, re
   }
 }
 
-/** Temporary name next to `dest`: `<dir>/.<name>.upkeep-<opid>` (hashed when the name is very long). */
+/** Temporary name next to `dest`: `<dir>/.<name>.upkeep-<opid>` (hashed when the name is over 180 bytes). */
 export function stageName(dest: string, opId: string): string {
   const dir = path.dirname(dest);
   const base = path.basename(dest);
-  const name = base.length > 180 ? sha256Hex(base).slice(0, 24) : base;
-  return path.join(dir, `.${name}.upkeep-${opId}`);
+  return path.join(dir, `.${shortEntryName(base)}.upkeep-${opId}`);
 }
 
 /**

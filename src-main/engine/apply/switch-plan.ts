@@ -19,7 +19,7 @@ import { OperationError } from '../../../src-shared/errors';
 import type { JournalOp, StageItem } from './journal';
 import { missingDirs, stageName } from './plan';
 import type { DiskState, FileRecord } from './tree';
-import { assertSafePaths, diskState, IO_CONCURRENCY, isCode, mapLimit, matchesDisk, recordOfDisk, under } from './tree';
+import { assertSafePaths, diskState, fitName, IO_CONCURRENCY, isCode, mapLimit, matchesDisk, recordOfDisk, under } from './tree';
 import { DIR_MODE } from './transaction';
 
 export type LocalChangePolicy = 'keep' | 'overwrite' | 'refuse';
@@ -139,6 +139,7 @@ export async function planSwitch(inp: SwitchInputs): Promise<SwitchPlan> {
   const switchDirs = new Set<string>();
   const scratch = path.join(installDir, `.upkeep-stage-${opId}`);
   const takenNames = new Set<string>();
+  const wantKeys = new Set(inp.want.map((w) => key(w.path)));
 
   /** A local edit of managed `rel` (disk differs from the record): policy decides. */
   const noteEdit = async (rel: string, disk: DiskState): Promise<void> => {
@@ -146,10 +147,15 @@ export async function planSwitch(inp: SwitchInputs): Promise<SwitchPlan> {
     if (!rec || disk.kind !== 'file' || rec.target !== undefined || disk.sha256 === rec.sha256) return;
     edited.push(rel);
     if (inp.onLocalChange !== 'keep') return;
-    const base = `${rel}.local-${dateStamp(inp.now)}`;
-    let name = base;
-    for (let n = 2; takenNames.has(name) || (await diskState(under(installDir, name))).kind !== 'missing'; n++) name = `${base}-${n}`;
-    takenNames.add(name);
+    // `<name>.local-<date>[-n]`, the name cut to fit NAME_MAX; never a path the release installs.
+    const dir = path.posix.dirname(rel);
+    const nameFor = (n: number): string => {
+      const kept = fitName(path.posix.basename(rel), `.local-${dateStamp(inp.now)}${n > 1 ? `-${n}` : ''}`);
+      return dir === '.' ? kept : `${dir}/${kept}`;
+    };
+    let name = nameFor(1);
+    for (let n = 2; takenNames.has(key(name)) || wantKeys.has(key(name)) || (await diskState(under(installDir, name))).kind !== 'missing'; n++) name = nameFor(n);
+    takenNames.add(key(name));
     const dest = under(installDir, name);
     const tmp = stageName(dest, opId);
     plan.stage.push({ path: tmp, source: under(installDir, rel), sha256: disk.sha256, size: disk.size, mode: disk.mode, link: false });

@@ -188,7 +188,7 @@ export async function moveEntry(from: string, to: string): Promise<void> {
   // EXDEV fallback: a byte copy is the only way across filesystems. Logged by the caller's
   // progress, and documented: configure backup_dir on the install dir's filesystem to avoid it.
   const st = await fsp.lstat(from);
-  const tmp = `${to}.upkeep-xdev`;
+  const tmp = path.join(path.dirname(to), `${shortEntryName(path.basename(to))}.upkeep-xdev`);
   await fsp.rm(tmp, { force: true });
   if (st.isSymbolicLink()) {
     await fsp.symlink(await fsp.readlink(from), tmp);
@@ -202,6 +202,36 @@ export async function moveEntry(from: string, to: string): Promise<void> {
   await fsp.rename(tmp, to);
   await fsyncDir(path.dirname(to));
   await fsp.unlink(from);
+}
+
+/** Longest name of one directory entry, in bytes (NAME_MAX on Linux, macOS and the BSDs). */
+export const NAME_MAX_BYTES = 255;
+
+/**
+ * `name` itself when its UTF-8 stays at most 180 bytes, else 24 hex digits of its SHA-256: the
+ * base of a temporary sibling name (`.<name>.upkeep-<op>`) that must fit NAME_MAX_BYTES also
+ * for the longest names a release may hold. Bytes count, not UTF-16 units: 'é' is 2 bytes.
+ */
+export function shortEntryName(name: string): string {
+  return Buffer.byteLength(name, 'utf8') > 180 ? sha256Hex(name).slice(0, 24) : name;
+}
+
+/**
+ * `name` followed by `suffix`, `name` cut at a code point boundary so the whole fits
+ * NAME_MAX_BYTES bytes of UTF-8 (a kept local copy `<name>.local-<date>` of a long name).
+ */
+export function fitName(name: string, suffix: string): string {
+  const room = NAME_MAX_BYTES - Buffer.byteLength(suffix, 'utf8');
+  if (Buffer.byteLength(name, 'utf8') <= room) return name + suffix;
+  let out = '';
+  let bytes = 0;
+  for (const ch of name) {
+    const b = Buffer.byteLength(ch, 'utf8');
+    if (bytes + b > room) break;
+    out += ch;
+    bytes += b;
+  }
+  return out + suffix;
 }
 
 /** rm -rf that tolerates a missing path. */

@@ -128,6 +128,26 @@ describe('local edits of managed files', () => {
     expect(await fsp.readFile(path.join(sb.installDir, `etc/app.conf.local-${day}`), 'utf8')).toBe('port=99 # mine\n');
   });
 
+  it('keep: a name too long for the .local-<date> suffix is shortened to fit NAME_MAX, never a release path', async () => {
+    const long = `lib/${'\u00e9'.repeat(120)}.conf`; // 243 bytes of UTF-8 in the last segment
+    const day = new Date().toISOString().slice(0, 10);
+    await apply('1.0.0', [{ path: long, content: 'v1' }, { path: 'b.txt', content: 'b1' }]);
+    await fsp.writeFile(path.join(sb.installDir, long), 'mine');
+    await fsp.writeFile(path.join(sb.installDir, 'b.txt'), 'mine too');
+    // The release itself ships the name the user copy of b.txt would get: that name is taken.
+    const r = await apply('2.0.0', [{ path: long, content: 'v2' }, { path: 'b.txt', content: 'b2' }, { path: `b.txt.local-${day}`, content: 'shipped' }]);
+    expect(r.localCopies).toHaveLength(2);
+    const kept = r.localCopies.find((c) => c.path === long)!.kept_as;
+    expect(kept.startsWith('lib/\u00e9')).toBe(true);
+    expect(kept.endsWith(`.local-${day}`)).toBe(true);
+    expect(Buffer.byteLength(path.posix.basename(kept))).toBeLessThanOrEqual(255);
+    expect(await fsp.readFile(path.join(sb.installDir, kept), 'utf8')).toBe('mine');
+    expect(await fsp.readFile(path.join(sb.installDir, long), 'utf8')).toBe('v2');
+    expect(r.localCopies.find((c) => c.path === 'b.txt')!.kept_as).toBe(`b.txt.local-${day}-2`);
+    expect(await fsp.readFile(path.join(sb.installDir, `b.txt.local-${day}`), 'utf8')).toBe('shipped');
+    expect(await fsp.readFile(path.join(sb.installDir, `b.txt.local-${day}-2`), 'utf8')).toBe('mine too');
+  });
+
   it('refuse: ERR_LOCAL_CHANGES listing the files, nothing changed', async () => {
     await apply('1.0.0', V1);
     await fsp.writeFile(path.join(sb.installDir, 'a.txt'), 'mine');
