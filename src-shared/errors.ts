@@ -72,6 +72,12 @@ export const ERROR_CODES = {
   ERR_NETWORK: 'failed',
   /** Client side: the daemon's answer could not be understood. */
   ERR_BAD_RESPONSE: 'failed',
+  /** An image tag or digest the container registry does not have. */
+  ERR_IMAGE_NOT_FOUND: 'not_found',
+  /** The container registry refused the configured credentials (or needs some). */
+  ERR_REGISTRY_AUTH: 'failed',
+  /** The container registry could not be reached or answered something unusable. */
+  ERR_REGISTRY: 'failed',
 } as const satisfies Record<string, ErrorKind>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
