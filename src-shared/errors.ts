@@ -78,6 +78,8 @@ export const ERROR_CODES = {
   ERR_REGISTRY_AUTH: 'failed',
   /** The container registry could not be reached or answered something unusable. */
   ERR_REGISTRY: 'failed',
+  /** A git command of a git target failed (fetch, checkout, …). */
+  ERR_GIT: 'failed',
 } as const satisfies Record<string, ErrorKind>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -78,20 +78,31 @@ function killTree(pid: number, sig: NodeJS.Signals): void {
   } catch {}
 }
 
+/** A program and its arguments, run without a shell (nothing in them is interpreted). */
+export interface Argv {
+  file: string;
+  args: string[];
+}
+
 /**
- * Runs `cmd` with the system shell (sh -c on POSIX, cmd.exe on Windows) in its own process group.
+ * Runs `command` with the system shell (sh -c on POSIX, cmd.exe on Windows), or an `Argv`
+ * directly without one, in its own process group.
  * On timeout the whole group is killed and `timedOut` is set. Never rejects for a non-zero exit;
  * rejects with ERR_CANCELLED when `signal` aborts it, ERR_HOOK_FAILED when it cannot start.
  */
-export function runCommand(cmd: string, o: CommandOptions): Promise<CommandResult> {
+export function runCommand(command: string | Argv, o: CommandOptions): Promise<CommandResult> {
   const max = o.maxOutputBytes ?? DEFAULT_LIMITS.maxCapturedOutputBytes;
+  const cmd = typeof command === 'string' ? command : [command.file, ...command.args].join(' ');
   if (o.signal?.aborted) return Promise.reject(new OperationError('ERR_CANCELLED', `cancelled before running: ${cmd}`));
   const started = performance.now();
   return new Promise((resolve, reject) => {
     const win = process.platform === 'win32';
-    const child = win
-      ? spawn(process.env.ComSpec || 'cmd.exe', ['/d', '/s', '/c', `"${cmd}"`], { cwd: o.cwd, env: { ...childEnv(process.env), ...o.env }, stdio: ['ignore', 'pipe', 'pipe'], windowsVerbatimArguments: true, windowsHide: true })
-      : spawn('/bin/sh', ['-c', cmd], { cwd: o.cwd, env: { ...childEnv(process.env), ...o.env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const env = { ...childEnv(process.env), ...o.env };
+    const child = typeof command !== 'string'
+      ? spawn(command.file, command.args, { cwd: o.cwd, env, stdio: ['ignore', 'pipe', 'pipe'], detached: !win, windowsHide: true })
+      : win
+        ? spawn(process.env.ComSpec || 'cmd.exe', ['/d', '/s', '/c', `"${cmd}"`], { cwd: o.cwd, env, stdio: ['ignore', 'pipe', 'pipe'], windowsVerbatimArguments: true, windowsHide: true })
+        : spawn('/bin/sh', ['-c', cmd], { cwd: o.cwd, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     const out = new Tail(max);
     const err = new Tail(max);
     child.stdout.on('data', (b: Buffer) => out.push(b));
