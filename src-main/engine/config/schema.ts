@@ -122,7 +122,75 @@ export const CommandTargetSchema = z.object({
     for (const i of feedTrustIssues(t.feed, t.trust)) ctx.addIssue({ code: 'custom', message: i.message, path: i.path });
   });
 
-export const TargetSchema = z.discriminatedUnion('kind', [FilesTargetSchema, CommandTargetSchema]);
+/**
+ * `git` targets: a git work tree updated to newer tags (or a branch head) of its remote, with
+ * dependency install, migrations, build and health check, rolled back to the previous commit
+ * and dependency folder on any failure.
+ */
+export const GitTargetSchema = z.object({
+  ...targetBase,
+  kind: z.literal('git'),
+  /** Shown in views and used in messages; defaults to the target id. */
+  product: z.string().min(1).optional(),
+  remote: z.string().min(1).default('origin'),
+  /** `{ tags: "v*" }`: SemVer tags matching the glob; `{ branch: main }`: the branch head. */
+  track: z.union([
+    z.object({ tags: z.string().min(1) }).strict(),
+    z.object({ branch: z.string().min(1).regex(/^[^\s~^:?*[\\]+$/, 'not a valid branch name') }).strict(),
+  ]).default({ tags: 'v*' }),
+  /** `auto` (from the lockfile: npm ci / pnpm / yarn), `none`, or a command. */
+  install: z.union([z.literal('auto'), z.literal('none'), hookCommand]).default('auto'),
+  build: hookCommand.optional(),
+  hooks: HooksSchema.default({}),
+  /** Extra files copied into every rollback point and restored with it (`.env`, compose files …), relative to install_dir. */
+  backup_paths: z.array(z.string().min(1)).default([]),
+  /**
+   * Untracked folders moved aside into the rollback point by rename (never copied) before the
+   * update and moved back on rollback: the dependency folder and any build output.
+   */
+  aside_paths: z.array(z.string().min(1)).default(['node_modules']),
+  /** Tracked files changed locally: refuse the update (default) or stash them and re-apply after. */
+  on_local_change: z.enum(['refuse', 'stash']).default('refuse'),
+  /** Seconds a `git fetch` may take. */
+  fetch_timeout: timeout.default(120),
+  /** A tag whose annotation contains this text is a critical update. */
+  critical_marker: z.string().min(1).default('[critical]'),
+  trust: z.object({
+    signed_tags: z.object({
+      /** An SSH allowed-signers file (`ssh-keygen -Y verify` format). */
+      ssh_allowed_signers: z.string().min(1).optional(),
+      /** Armored OpenPGP public key files. */
+      openpgp_keys: z.array(z.string().min(1)).min(1).optional(),
+    }).strict().refine((s) => Boolean(s.ssh_allowed_signers) || Boolean(s.openpgp_keys), { message: 'signed_tags needs ssh_allowed_signers or openpgp_keys' }),
+  }).strict().optional(),
+}).strict();
+
+/**
+ * `compose` targets: the images of a Docker Compose stack, compared by digest with the registry
+ * (OCI Distribution API), pulled and recreated, pinned back to the previous digests on failure.
+ */
+export const ComposeTargetSchema = z.object({
+  ...targetBase,
+  kind: z.literal('compose'),
+  /** Defaults to the compose file's directory. */
+  install_dir: z.string().min(1).optional(),
+  product: z.string().min(1).optional(),
+  compose_file: z.string().min(1),
+  /** Services managed; default: every service with an image. */
+  services: z.array(z.string().min(1)).default([]),
+  project_name: z.string().min(1).optional(),
+  /** Docker config.json with registry credentials. */
+  registry_auth: z.object({ file: z.string().min(1) }).strict().optional(),
+  /** Registries (host[:port]) reached over plain http although not on loopback. */
+  insecure_registries: z.array(z.string().min(1)).default([]),
+  /** The docker executable. */
+  docker: z.string().min(1).default('docker'),
+  /** Seconds one docker command may take. */
+  command_timeout: timeout.default(600),
+  hooks: HooksSchema.default({}),
+}).strict();
+
+export const TargetSchema = z.discriminatedUnion('kind', [FilesTargetSchema, CommandTargetSchema, GitTargetSchema, ComposeTargetSchema]);
 
 export const ApiTokenSchema = z.object({
   name: z.string().min(1),
@@ -195,6 +263,8 @@ export type Config = z.output<typeof ConfigSchema>;
 export type TargetConfig = z.output<typeof TargetSchema>;
 export type FilesTargetConfig = z.output<typeof FilesTargetSchema>;
 export type CommandTargetConfig = z.output<typeof CommandTargetSchema>;
+export type GitTargetConfig = z.output<typeof GitTargetSchema>;
+export type ComposeTargetConfig = z.output<typeof ComposeTargetSchema>;
 export type HookCommand = z.output<typeof hookCommand>;
 export type HealthConfig = z.output<typeof HealthSchema>;
 export type StepName = (typeof STEP_NAMES)[number];
