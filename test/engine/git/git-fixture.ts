@@ -20,7 +20,7 @@ export interface GitFixture {
   publisher: string;
   installDir: string;
   /** Commits `files` (written over the publisher tree) and tags it (annotated, with `message`). */
-  release(tag: string, files: Record<string, string>, message?: string, extraTagArgs?: string[]): Promise<string>;
+  release(tag: string, files: Record<string, string>, message?: string, extraTagArgs?: string[], gitConfig?: string[]): Promise<string>;
 }
 
 /** A remote with no releases yet, a publisher clone and an empty deployment dir path. */
@@ -34,11 +34,11 @@ export async function gitFixture(): Promise<GitFixture> {
   git(publisher, 'checkout', '-q', '-b', 'main');
   return {
     root, remote, publisher, installDir,
-    async release(tag, files, message = `Release ${tag}`, extraTagArgs = []) {
+    async release(tag, files, message = `Release ${tag}`, extraTagArgs = [], gitConfig = []) {
       await writeTree(publisher, files);
       git(publisher, 'add', '-A');
       git(publisher, 'commit', '-q', '--allow-empty', '-m', `build ${tag}`);
-      git(publisher, 'tag', ...extraTagArgs, '-a', tag, '-m', message);
+      git(publisher, ...gitConfig.flatMap((c) => ['-c', c]), 'tag', ...extraTagArgs, '-a', tag, '-m', message);
       git(publisher, 'push', '-q', 'origin', 'main', tag);
       return git(publisher, 'rev-parse', 'HEAD');
     },
