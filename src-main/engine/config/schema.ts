@@ -249,7 +249,20 @@ export const ConfigSchema = z.object({
     quiet_hours: z.object({ start: hhmm, end: hhmm, timezone: timeZone.default('UTC') }).strict().optional(),
   }).strict().default({}),
   targets: z.array(TargetSchema).min(1, 'targets needs at least one target'),
+  /** Target groups: one operation over several targets, rolled back together (seed 004's full update). */
+  groups: z.array(z.object({
+    id: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, 'group id: lowercase letters, digits, - and _'),
+    name: z.string().min(1).optional(),
+    targets: z.array(z.string().min(1)).min(2, 'a group needs at least two targets'),
+  }).strict()).default([]),
 }).strict().superRefine((c, ctx) => {
+  c.groups.forEach((g, i) => {
+    g.targets.forEach((id, j) => {
+      if (!c.targets.some((t) => t.id === id)) ctx.addIssue({ code: 'custom', message: `Group '${g.id}' names unknown target '${id}'`, path: ['groups', i, 'targets', j] });
+    });
+    if (new Set(g.targets).size !== g.targets.length) ctx.addIssue({ code: 'custom', message: `Group '${g.id}' lists a target twice`, path: ['groups', i, 'targets'] });
+    if (c.targets.some((t) => t.id === g.id)) ctx.addIssue({ code: 'custom', message: `Group id '${g.id}' is also a target id`, path: ['groups', i, 'id'] });
+  });
   const seen = new Set<string>();
   c.targets.forEach((t, i) => {
     if (seen.has(t.id)) ctx.addIssue({ code: 'custom', message: `Duplicate target id '${t.id}'`, path: ['targets', i, 'id'] });
