@@ -126,7 +126,7 @@ export interface TargetPolicy {
 export interface TargetView {
   id: string;
   name: string;
-  kind: 'files' | 'command';
+  kind: 'files' | 'command' | 'git' | 'compose';
   layout: 'in-place' | 'versioned' | null;
   install_dir: string;
   product: string;
@@ -149,6 +149,8 @@ export interface TargetView {
    * release appears or the user applies it. Null or absent when nothing is held.
    */
   held_version?: string | null;
+  /** Kind-specific facts of the installed state (git: the commit; compose: each service's digest). */
+  facts?: Array<{ label: string; value: string }>;
 }
 
 /** A release newer than the installed one that this machine is not yet in (staged rollout). */

@@ -1,6 +1,7 @@
 /**
  * Human output of the command line (the --json output is the result objects themselves).
  */
+import type { GroupResult } from '../engine/runner/target-group';
 import { formatBytes, formatDuration } from '../../src-shared/format';
 import type { ApplyResult, CheckResult, DownloadResult, HistoryRecord, RollbackPointView, RollbackResult, TargetView } from '../../src-shared/api';
 
@@ -26,7 +27,13 @@ export function formatStatus(views: TargetView[]): string {
     `  channel:   ${v.policy.channel}`,
     `  checked:   ${v.last_checked_at ?? 'never'}`,
     `  rollback points: ${v.points_count}`,
+    ...(v.facts ?? []).map((f) => `  ${`${f.label}:`.padEnd(10)} ${f.value}`),
   ].join('\n')).join('\n\n');
+}
+
+/** A target group's result, one line per member. */
+export function formatGroup(r: GroupResult): string {
+  return [`group ${r.group}: ${r.success ? 'applied' : 'failed'}`, ...r.members.map((m) => `  ${m.target}: ${m.result.replace('_', ' ')}${m.version ? ` (${m.from_version ?? 'nothing'} -> ${m.version})` : ''}`)].join('\n');
 }
 
 export function formatCheck(r: CheckResult): string {

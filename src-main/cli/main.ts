@@ -16,7 +16,8 @@ import { processIO, type CliIO } from './io';
 import { packageVersion } from '../engine/version';
 import { ProgressRenderer } from './progress-bar';
 import { guardRollback } from './rollback-guard';
-import { formatApply, formatCheck, formatDownload, formatHistory, formatPoints, formatRollback, formatStatus } from './format';
+import { formatApply, formatCheck, formatDownload, formatGroup, formatHistory, formatPoints, formatRollback, formatStatus } from './format';
+import { applyGroup, findGroup, type GroupResult } from '../engine/runner/target-group';
 import path from 'node:path';
 
 export const EXIT = { ok: 0, failed: 1, usage: 2, refused: 3, busy: 4, corrupt: 5 } as const;
@@ -191,6 +192,38 @@ async function targetCommand(cmd: string, args: string[], g: Globals, out: CliIO
   const operation = cmd === 'download' || cmd === 'apply' || cmd === 'rollback';
   // Operations recover their target under its lock; reads recover every free target first.
   if (!operation) await engine.recoverAll('cli');
+
+  if (cmd === 'apply' && typeof values.group === 'string') {
+    if (positionals.length > 0 || version || values['verify-only']) throw new UsageError('ERR_USAGE', '--group takes no target, --version or --verify-only');
+    const members = findGroup(loaded.config, values.group).targets;
+    const bar = new ProgressRenderer(out);
+    const unsubscribe = engine.bus.subscribe((e) => bar.onEvent(e));
+    // Ctrl-C cancels whichever member is running while that is safe (the group then rolls back the others).
+    const onSignal = (signal: NodeJS.Signals): void => {
+      bar.done();
+      const running = members.find((m) => engine.isRunning(m));
+      if (running && engine.cancel(running)) out.err(`${signal}: cancelling the apply of ${running}`);
+      else out.err(`${signal}: waiting for the group operation to finish or roll back`);
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    try {
+      const r = await applyGroup(engine, loaded.config, values.group);
+      bar.done();
+      out.out(g.json ? JSON.stringify(r, null, 2) : formatGroup(r));
+      return EXIT.ok;
+    } catch (err) {
+      bar.finish(toUpkeepError(err).code);
+      const group = toUpkeepError(err).details?.group as GroupResult | undefined;
+      if (group && !g.json) out.err(formatGroup(group));
+      throw err;
+    } finally {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      bar.finish();
+      unsubscribe();
+    }
+  }
 
   let targetId: string | undefined = positionals[0];
   let extra: string | undefined = positionals[1];

@@ -43,10 +43,12 @@ export const COMMANDS: CommandSpec[] = [
     options: [{ name: 'version', type: 'string', arg: 'V', help: 'this version instead of the newest eligible one' }],
   },
   {
-    name: 'apply', usage: 'upkeep apply [TARGET] [--version V] [--verify-only]', summary: 'install the newest eligible release (or V)', details: [TARGET_NOTE],
+    name: 'apply', usage: 'upkeep apply [TARGET] [--version V] [--verify-only] | upkeep apply --group GROUP', summary: 'install the newest eligible release (or V)',
+    details: [TARGET_NOTE, '--group applies every target of a configured group in order, rolling back the ones it applied when a later one fails.'],
     options: [
       { name: 'version', type: 'string', arg: 'V', help: 'this version instead of the newest eligible one' },
       { name: 'verify-only', type: 'boolean', help: 'download and verify everything, change nothing' },
+      { name: 'group', type: 'string', arg: 'GROUP', help: 'apply a target group (config `groups`) as one operation' },
     ],
   },
   {

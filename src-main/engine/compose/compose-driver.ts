@@ -20,13 +20,14 @@ import type { RollbackPointView } from '../../../src-shared/api';
 import { NotFoundError, UpkeepError, toUpkeepError } from '../../../src-shared/errors';
 import { newRollbackId } from '../apply/points';
 import type { ComposeTargetConfig } from '../config/schema';
-import type { ApplyOutcome, ApplyPlan, ApplyPreview, DriverEnv, ProgressSink, RecoveryResult, RollbackOutcome, TargetDriver } from '../drivers/driver';
+import type { ApplyOutcome, ApplyPlan, ApplyPreview, DriverEnv, ProgressSink, RecoveryResult, RollbackOutcome, TargetDriver, TargetFact } from '../drivers/driver';
+import type { Feed } from '../feed/feed';
 import type { Release } from '../feed/release';
 import { exists, mkdirDurable, readJson, writeJsonDurable } from '../fs/atomic';
 import { runHealthCheck } from '../health';
 import { runHook, type HookContext } from '../hooks';
 import { readComposeServices, writePinFile } from './compose-file';
-import { pinsOfRelease, pinsVersion, type Pins } from './compose-feed';
+import { ComposeFeed, pinsOfRelease, pinsVersion, type Pins } from './compose-feed';
 import { DockerCli } from './docker-cli';
 import { parseImageRef } from './image-ref';
 
@@ -98,6 +99,16 @@ export class ComposeDriver implements TargetDriver {
       if (match) pins[s.name] = `${want}@${match.slice(match.indexOf('@') + 1)}`;
     }
     return pins;
+  }
+
+  ownFeed(o: { channel: string }): Feed {
+    return new ComposeFeed(this.t, o.channel);
+  }
+
+  async facts(): Promise<TargetFact[]> {
+    const pins = await this.recordedPins();
+    if (!pins) return [{ label: 'Images', value: 'not yet managed by Upkeep' }];
+    return Object.entries(pins).map(([svc, ref]) => ({ label: svc, value: ref.slice(ref.indexOf('@') + 1, ref.indexOf('@') + 20) + '…' }));
   }
 
   async currentVersion(): Promise<string | null> {
@@ -288,4 +299,9 @@ export class ComposeDriver implements TargetDriver {
     }
     return warnings;
   }
+}
+
+/** The driver factory registered for `kind: compose`. */
+export function createComposeDriver(t: ComposeTargetConfig, env: DriverEnv): TargetDriver {
+  return new ComposeDriver(t, env);
 }

@@ -111,6 +111,21 @@ function resolvePaths(config: Config, dir: string): Config {
     log: { ...config.log, ...(config.log.file ? { file: resolveIn(dir, config.log.file) } : {}) },
     targets: config.targets.map((t) => {
       const next = { ...t, install_dir: resolveIn(dir, t.install_dir) } as TargetConfig;
+      if (next.kind === 'git') {
+        const st = next.trust?.signed_tags;
+        if (st) {
+          next.trust = { signed_tags: {
+            ...(st.ssh_allowed_signers ? { ssh_allowed_signers: resolveIn(dir, st.ssh_allowed_signers) } : {}),
+            ...(st.openpgp_keys ? { openpgp_keys: st.openpgp_keys.map((f) => resolveIn(dir, f)) } : {}),
+          } };
+        }
+        return next;
+      }
+      if (next.kind === 'compose') {
+        next.compose_file = resolveIn(dir, next.compose_file);
+        if (next.registry_auth) next.registry_auth = { file: resolveIn(dir, next.registry_auth.file) };
+        return next;
+      }
       if (next.feed && !isUrlLike(next.feed.url)) next.feed = { ...next.feed, url: resolveIn(dir, next.feed.url) };
       if (next.trust?.tuf_root) next.trust = { ...next.trust, tuf_root: resolveIn(dir, next.trust.tuf_root) };
       if (next.trust) next.trust = { ...next.trust, keys: next.trust.keys.map((k) => resolveKeyLine(k, dir)) };

@@ -2,6 +2,7 @@
  * The configuration file's schema (one YAML file). Validation only; loading, env overrides and
  * path resolution live in load.ts. Every duration is in seconds unless its name says otherwise.
  */
+import path from 'node:path';
 import { z } from 'zod';
 import { Cron } from 'croner';
 import { isValidTimeZone } from '../../../src-shared/ipc-contract';
@@ -172,8 +173,6 @@ export const GitTargetSchema = z.object({
 export const ComposeTargetSchema = z.object({
   ...targetBase,
   kind: z.literal('compose'),
-  /** Defaults to the compose file's directory. */
-  install_dir: z.string().min(1).optional(),
   product: z.string().min(1).optional(),
   compose_file: z.string().min(1),
   /** Services managed; default: every service with an image. */
@@ -191,6 +190,16 @@ export const ComposeTargetSchema = z.object({
 }).strict();
 
 export const TargetSchema = z.discriminatedUnion('kind', [FilesTargetSchema, CommandTargetSchema, GitTargetSchema, ComposeTargetSchema]);
+
+/** A compose target's install_dir defaults to its compose file's directory. */
+function withComposeDefaults(v: unknown): unknown {
+  if (!v || typeof v !== 'object') return v;
+  const t = v as Record<string, unknown>;
+  if (t.kind === 'compose' && t.install_dir === undefined && typeof t.compose_file === 'string' && t.compose_file !== '') {
+    return { ...t, install_dir: path.dirname(t.compose_file) };
+  }
+  return v;
+}
 
 export const ApiTokenSchema = z.object({
   name: z.string().min(1),
@@ -248,7 +257,7 @@ export const ConfigSchema = z.object({
   notifications: z.object({
     quiet_hours: z.object({ start: hhmm, end: hhmm, timezone: timeZone.default('UTC') }).strict().optional(),
   }).strict().default({}),
-  targets: z.array(TargetSchema).min(1, 'targets needs at least one target'),
+  targets: z.array(z.preprocess(withComposeDefaults, TargetSchema)).min(1, 'targets needs at least one target'),
   /** Target groups: one operation over several targets, rolled back together (seed 004's full update). */
   groups: z.array(z.object({
     id: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, 'group id: lowercase letters, digits, - and _'),

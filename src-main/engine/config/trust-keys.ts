@@ -58,7 +58,7 @@ export async function checkTrustKeys(loaded: LoadedConfig): Promise<Map<string, 
     return { line: p.line, col: p.col };
   };
   for (const [ti, target] of loaded.config.targets.entries()) {
-    const lines = target.trust?.keys ?? [];
+    const lines = (target.kind === 'files' || target.kind === 'command') ? target.trust?.keys ?? [] : [];
     const keys: TrustedKey[] = [];
     const seen = new Map<string, number>();
     for (const [ki, line] of lines.entries()) {

@@ -17,6 +17,7 @@ import type { ErrorView, LocalCopyView, Phase, RollbackPointView } from '../../.
 import type { Clock } from '../clock';
 import type { TargetConfig } from '../config/schema';
 import type { Limits } from '../limits';
+import type { Feed } from '../feed/feed';
 import type { Release } from '../feed/release';
 import type { TargetPaths } from '../target-paths';
 
@@ -110,6 +111,19 @@ export interface TargetDriver {
   apply(plan: ApplyPlan, signal: AbortSignal, onProgress: ProgressSink): Promise<ApplyOutcome>;
   /** Restores rollback point `point` (null: the newest). ERR_ROLLBACK_POINT_NOT_FOUND when there is none. */
   rollback(point: string | null, opId: string, signal: AbortSignal, onProgress: ProgressSink): Promise<RollbackOutcome>;
+  /**
+   * The feed of a target that is its own source (a git remote's tags, a compose stack's
+   * registries), for targets without a `feed` block; absent for drivers fed by a configured feed.
+   */
+  ownFeed?(o: { channel: string }): Feed;
+  /** Extra facts for status views (the checked-out commit, each service's image digest). */
+  facts?(): Promise<TargetFact[]>;
+}
+
+/** One labelled fact about the installed state, for status views. */
+export interface TargetFact {
+  label: string;
+  value: string;
 }
 
 /** Where a driver runs. */

@@ -7,12 +7,16 @@ import type { TargetConfig } from '../config/schema';
 import { createCommandDriver } from './command-driver';
 import type { DriverEnv, DriverFactories, DriverFactory, TargetDriver } from './driver';
 import { createFilesDriver } from './files-driver';
+import { createGitDriver } from '../git/git-driver';
+import { createComposeDriver } from '../compose/compose-driver';
 
 export type * from './driver';
 
 export const DRIVER_FACTORIES: Readonly<DriverFactories> = Object.freeze({
   files: createFilesDriver,
   command: createCommandDriver,
+  git: createGitDriver,
+  compose: createComposeDriver,
 });
 
 /** The driver of `target`'s kind. */

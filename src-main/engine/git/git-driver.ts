@@ -20,13 +20,15 @@ import type { RollbackPointView } from '../../../src-shared/api';
 import { NotFoundError, UpkeepError, toUpkeepError } from '../../../src-shared/errors';
 import { newRollbackId } from '../apply/points';
 import type { GitTargetConfig } from '../config/schema';
-import type { ApplyOutcome, ApplyPlan, ApplyPreview, DriverEnv, ProgressSink, RecoveryResult, RollbackOutcome, TargetDriver } from '../drivers/driver';
+import type { ApplyOutcome, ApplyPlan, ApplyPreview, DriverEnv, ProgressSink, RecoveryResult, RollbackOutcome, TargetDriver, TargetFact } from '../drivers/driver';
+import type { Feed } from '../feed/feed';
 import type { Release } from '../feed/release';
 import { exists, mkdirDurable, readJson, writeJsonDurable } from '../fs/atomic';
 import { runHealthCheck } from '../health';
 import { runHook, type HookContext } from '../hooks';
 import { GitCli, detectInstallCommand } from './git-cli';
-import { SHORT_COMMIT, tagVersion } from './git-feed';
+import { GitFeed, SHORT_COMMIT, tagVersion } from './git-feed';
+import { tagVerifier } from './tag-signature';
 
 /** Lockfiles copied into every rollback point. */
 const LOCKFILES = ['package-lock.json', 'npm-shrinkwrap.json', 'pnpm-lock.yaml', 'yarn.lock'];
@@ -109,6 +111,18 @@ export class GitDriver implements TargetDriver {
 
   private hookCtx(from: string | null, to: string | null, signal: AbortSignal): HookContext {
     return { target: this.t.id, fromVersion: from, toVersion: to, installDir: this.t.install_dir, defaultTimeoutMs: this.t.hook_timeout * 1000, signal };
+  }
+
+  ownFeed(o: { channel: string }): Feed {
+    return new GitFeed(this.t, { git: this.git, channel: o.channel, verifyTag: tagVerifier(this.t, this.git) });
+  }
+
+  async facts(): Promise<TargetFact[]> {
+    const head = await this.currentCommit();
+    return [
+      { label: 'Commit', value: head ? head.slice(0, SHORT_COMMIT) : 'not a git work tree' },
+      { label: 'Tracks', value: 'tags' in this.t.track ? `${this.t.remote} tags ${this.t.track.tags}` : `${this.t.remote}/${this.t.track.branch}` },
+    ];
   }
 
   async currentVersion(): Promise<string | null> {
@@ -420,4 +434,9 @@ export class GitDriver implements TargetDriver {
     }
     return warnings;
   }
+}
+
+/** The driver factory registered for `kind: git`. */
+export function createGitDriver(t: GitTargetConfig, env: DriverEnv): TargetDriver {
+  return new GitDriver(t, env);
 }

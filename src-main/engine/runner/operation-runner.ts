@@ -130,16 +130,16 @@ export class OperationRunner {
     return driverFor(loaded, t, this);
   }
 
-  private feedFor(loaded: LoadedConfig, t: TargetConfig, runtime: RuntimeState): Feed | null {
-    return feedFor(loaded, t, runtime, this);
+  private feedFor(loaded: LoadedConfig, t: TargetConfig, runtime: RuntimeState, driver?: TargetDriver): Feed | null {
+    return feedFor(loaded, t, runtime, this, driver);
   }
 
   private async readFacts(id: string): Promise<Omit<Snapshot, 'read_at'>> {
     const loaded = this.loaded;
     const t = findTarget(loaded.config, id);
     const driver = this.driverFor(loaded, t);
-    const [current, points, runtime] = await Promise.all([driver.currentVersion(), driver.points(), readRuntime(loaded.config.state_dir, t.id)]);
-    return { current, points_count: points.length, runtime };
+    const [current, points, runtime, facts] = await Promise.all([driver.currentVersion(), driver.points(), readRuntime(loaded.config.state_dir, t.id), driver.facts?.() ?? []]);
+    return { current, points_count: points.length, runtime, facts };
   }
 
   private async writeRuntime(loaded: LoadedConfig, id: string, fn: (rt: RuntimeState) => RuntimeState): Promise<void> {
@@ -269,7 +269,7 @@ export class OperationRunner {
   /** Picks the release to act on: `version` exactly, else the newest eligible one (null: none). */
   private async resolve(loaded: LoadedConfig, t: TargetConfig, driver: TargetDriver, current: string | null, o: { version?: string; signal?: AbortSignal }): Promise<Resolution | null> {
     const runtime = await readRuntime(loaded.config.state_dir, t.id);
-    const feed = this.feedFor(loaded, t, runtime);
+    const feed = this.feedFor(loaded, t, runtime, driver);
     if (!feed) return null;
     const policy = effectivePolicy(t, runtime.settings, loaded.config.check_interval);
     const m = machineOf(t);
@@ -423,7 +423,7 @@ export class OperationRunner {
     this.live.set(op.target.id, { type: 'check-started' });
     const r = await this.timed(op, 'check', () => this.resolve(op.loaded, op.target, op.driver, current, { ...(version !== undefined ? { version } : {}), signal: op.abort.signal }));
     if (r) op.version = r.release.version;
-    if (version === undefined && op.target.feed) {
+    if (version === undefined && (('feed' in op.target && op.target.feed) || op.driver.ownFeed)) {
       // Looking for the newest release is a check: remember what it found.
       const checkedAt = this.clock.now().toISOString();
       const view = r ? releaseView(r.release, r.breaking) : null;
@@ -439,7 +439,7 @@ export class OperationRunner {
     this.live.set(t.id, { type: 'phase', kind: 'downloading', version: release.version, progress: op.tracker.next('download', `Downloading ${release.version}`, 0, { files_total: items.length }) });
     const fetched = await this.timed(op, 'download', () => fetchRelease({
       items, cacheDir: targetPaths(op.loaded.config, t.id).cacheDir, fetcher: this.fetcher, clock: this.clock,
-      allowInsecureHttp: t.feed?.allow_insecure_http ?? false, limits: this.limits, signal: op.abort.signal,
+      allowInsecureHttp: ('feed' in t && t.feed?.allow_insecure_http) || false, limits: this.limits, signal: op.abort.signal,
       // Staging copies every file next to its destination at most once (backups are renames).
       ...(t.kind === 'files' ? { reserve: [{ dir: t.install_dir, bytes: items.reduce((n, f) => n + f.size, 0) }] } : {}),
       onProgress: (s) => this.progress(op, 'download', `Downloading${s.file ? ` ${s.file}` : ''}`, s.bytes_done / Math.max(1, s.bytes_total), s),

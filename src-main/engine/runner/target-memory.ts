@@ -16,6 +16,8 @@ export interface Snapshot {
   current: string | null;
   points_count: number;
   runtime: RuntimeState;
+  /** The driver's facts for views (commit, digests), empty for most kinds. */
+  facts: Array<{ label: string; value: string }>;
   /** Clock.monoMs() when read. */
   read_at: number;
 }
@@ -58,6 +60,7 @@ export function buildView(loaded: LoadedConfig, t: TargetConfig, s: Snapshot, st
     last_checked_at: s.runtime.last_checked_at ?? null,
     last_error: s.runtime.last_error ?? null,
     points_count: s.points_count,
+    ...(s.facts.length > 0 ? { facts: s.facts } : {}),
   };
 }
 

@@ -35,10 +35,14 @@ export function driverFor(loaded: LoadedConfig, t: TargetConfig, w: Wiring): Tar
   return createDriver(t, { paths, reservedDirs, clock: w.clock, limits: w.limits });
 }
 
-/** The target's feed on its effective channel (null: a command target without a feed). */
-export function feedFor(loaded: LoadedConfig, t: TargetConfig, runtime: RuntimeState, w: Wiring): Feed | null {
-  if (!t.feed || !t.product) return null;
+/**
+ * The target's feed on its effective channel: its driver's own feed for kinds that are their own
+ * source (git, compose), else the configured `feed` (null: a command target without a feed).
+ */
+export function feedFor(loaded: LoadedConfig, t: TargetConfig, runtime: RuntimeState, w: Wiring, driver: TargetDriver = driverFor(loaded, t, w)): Feed | null {
   const policy = effectivePolicy(t, runtime.settings, loaded.config.check_interval);
+  if (driver.ownFeed) return driver.ownFeed({ channel: policy.channel });
+  if (!('feed' in t) || !t.feed || !t.product) return null;
   return createFeed(
     { target: t.id, product: t.product, channel: policy.channel, feed: t.feed, trust: t.trust },
     { stateDir: loaded.config.state_dir, limits: w.limits, clock: w.clock, fetcher: w.fetcher, ...machineOf(t) },

@@ -52,7 +52,7 @@ function target(over: Record<string, unknown> = {}): ComposeTargetConfig {
 
 function driverFor(t: ComposeTargetConfig): ComposeDriver {
   const state = path.join(dir, 'state');
-  return new ComposeDriver(t, { paths: { stateDir: path.join(state, 'targets', t.id), pointsDir: path.join(state, 'points', t.id), cacheDir: path.join(state, 'blobs'), releasesDir: path.join(state, 'releases') }, clock: systemClock, limits: DEFAULT_LIMITS });
+  return new ComposeDriver(t, { paths: { stateDir: path.join(state, 'targets', t.id), pointsDir: path.join(state, 'points', t.id), cacheDir: path.join(state, 'blobs'), releasesDir: path.join(state, 'releases') }, reservedDirs: [], clock: systemClock, limits: DEFAULT_LIMITS });
 }
 
 async function checkAndPlan(t: ComposeTargetConfig, d: ComposeDriver, retention = 3): Promise<ApplyPlan | null> {

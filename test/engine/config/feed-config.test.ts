@@ -6,6 +6,7 @@
 import { describe, it, expect } from 'vitest';
 import { parseConfig } from '../../../src-main/engine/config/load';
 import { UpkeepError } from '../../../src-shared/errors';
+import type { FilesTargetConfig } from '../../../src-main/engine/config/schema';
 
 const files = (feed: string, trust: string): string =>
   `targets:\n  - id: app\n    kind: files\n    install_dir: ./install\n    product: app\n    feed: ${feed}\n    trust: ${trust}\n`;
@@ -29,7 +30,7 @@ describe('github feed config', () => {
       '{ type: github, repo: acme/app, asset: "app-{version}-{platform}-{arch}.tar.gz", platform_names: { darwin: macos }, checksums: SHA256SUMS, strip_components: 1 }',
       '{ keys: ["ed25519:11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo="] }',
     ));
-    const feed = c.targets[0]!.feed!;
+    const feed = (c.targets[0]! as FilesTargetConfig).feed!;
     expect(feed).toMatchObject({ type: 'github', repo: 'acme/app', api_url: 'https://api.github.com', prerelease: false, strip_components: 1, url: 'https://api.github.com/repos/acme/app/releases' });
   });
 
@@ -43,19 +44,19 @@ describe('github feed config', () => {
 
   it('token: GITHUB_TOKEN, else THEMIS_GITHUB_API_TOKEN; a feed token of its own wins', () => {
     const text = files('{ type: github, repo: acme/app, asset: "a.tgz" }', '{ none: true }');
-    expect(load(text, { THEMIS_GITHUB_API_TOKEN: 'ghp_themis' }).targets[0]!.feed).toMatchObject({ token: 'ghp_themis' });
-    expect(load(text, { THEMIS_GITHUB_API_TOKEN: 'ghp_themis', GITHUB_TOKEN: 'ghp_main' }).targets[0]!.feed).toMatchObject({ token: 'ghp_main' });
+    expect((load(text, { THEMIS_GITHUB_API_TOKEN: 'ghp_themis' }).targets[0]! as FilesTargetConfig).feed).toMatchObject({ token: 'ghp_themis' });
+    expect((load(text, { THEMIS_GITHUB_API_TOKEN: 'ghp_themis', GITHUB_TOKEN: 'ghp_main' }).targets[0]! as FilesTargetConfig).feed).toMatchObject({ token: 'ghp_main' });
     const own = files('{ type: github, repo: acme/app, asset: "a.tgz", token: ghp_own }', '{ none: true }');
-    expect(load(own, { GITHUB_TOKEN: 'ghp_main' }).targets[0]!.feed).toMatchObject({ token: 'ghp_own' });
+    expect((load(own, { GITHUB_TOKEN: 'ghp_main' }).targets[0]! as FilesTargetConfig).feed).toMatchObject({ token: 'ghp_own' });
   });
 
   it('UPKEEP_GITHUB_REPO / GITHUB_REPO set the default target repo', () => {
     const text = files('{ type: github, repo: acme/app, asset: "a.tgz" }', '{ none: true }');
-    expect(load(text, { GITHUB_REPO: 'justinwalkertattoo/GalaOS' }).targets[0]!.feed).toMatchObject({ repo: 'justinwalkertattoo/GalaOS', url: 'https://api.github.com/repos/justinwalkertattoo/GalaOS/releases' });
-    expect(load(text, { GITHUB_REPO: 'x/y', UPKEEP_GITHUB_REPO: 'acme/other' }).targets[0]!.feed).toMatchObject({ repo: 'acme/other' });
+    expect((load(text, { GITHUB_REPO: 'justinwalkertattoo/GalaOS' }).targets[0]! as FilesTargetConfig).feed).toMatchObject({ repo: 'justinwalkertattoo/GalaOS', url: 'https://api.github.com/repos/justinwalkertattoo/GalaOS/releases' });
+    expect((load(text, { GITHUB_REPO: 'x/y', UPKEEP_GITHUB_REPO: 'acme/other' }).targets[0]! as FilesTargetConfig).feed).toMatchObject({ repo: 'acme/other' });
     // The repo may come from the environment alone.
     const noRepo = files('{ type: github, asset: "a.tgz" }', '{ none: true }');
-    expect(load(noRepo, { GITHUB_REPO: 'acme/app' }).targets[0]!.feed).toMatchObject({ repo: 'acme/app' });
+    expect((load(noRepo, { GITHUB_REPO: 'acme/app' }).targets[0]! as FilesTargetConfig).feed).toMatchObject({ repo: 'acme/app' });
   });
 });
 
@@ -66,7 +67,7 @@ describe('other feed types', () => {
     expect(errorOf(files('{ type: sparkle, url: "https://x/appcast.xml" }', '{ checksums_only: true }'))).toContain('a sparkle feed needs trust.keys');
     expect(errorOf(files('{ type: tuf, url: "https://x/metadata/", target: "app.tgz" }', '{ tuf_root: root.json }'))).toContain('needs {version}');
     const tuf = load(files('{ type: tuf, url: "https://x/metadata/", target: "app-{version}.tgz" }', '{ tuf_root: keys/root.json }'));
-    expect(tuf.targets[0]!.trust).toMatchObject({ tuf_root: '/etc/upkeep/keys/root.json' });
+    expect((tuf.targets[0]! as FilesTargetConfig).trust).toMatchObject({ tuf_root: '/etc/upkeep/keys/root.json' });
     expect(errorOf(files('{ type: hmac-manifest, url: "https://x/release-manifest.json" }', '{ none: true }'))).toContain('needs trust.hmac_secret_env');
     expect(errorOf(files('{ type: nope, url: "https://x/" }', '{ none: true }'))).toContain('ERR_CONFIG_INVALID');
     expect(errorOf(files('{ url: "https://x/" }', '{ none: true }'))).toContain('trust.keys needs at least one public key');

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { loadConfig, parseConfig, findTarget, defaultTarget, diffRestartRequired } from '../../../src-main/engine/config/load';
 import { ENV_VARS } from '../../../src-main/engine/config/env';
 import { UpkeepError } from '../../../src-shared/errors';
+import type { FilesTargetConfig } from '../../../src-main/engine/config/schema';
 
 const KEY = 'ed25519:' + Buffer.alloc(32, 7).toString('base64');
 
@@ -58,7 +59,7 @@ describe('parseConfig', () => {
     expect(config.api.host).toBe('127.0.0.1');
     const demo = findTarget(config, 'demo');
     expect(demo.install_dir).toBe(path.join(dir, 'app'));
-    expect(demo.feed?.url).toBe(path.join(dir, 'feed'));
+    expect((demo as FilesTargetConfig).feed?.url).toBe(path.join(dir, 'feed'));
     expect(demo.retention).toBe(3);
     expect(findTarget(config, 'svc').install_dir).toBe('/srv/svc');
   });
@@ -66,10 +67,10 @@ describe('parseConfig', () => {
   it('leaves URLs and absolute paths alone', () => {
     const text = GOOD.replace('url: ./feed', 'url: https://cdn.example.com/feed').replace('install_dir: ./app', 'install_dir: /opt/app');
     const { config } = parseConfig(text, { file: null, dir: tmp, env: {} });
-    expect(findTarget(config, 'demo').feed?.url).toBe('https://cdn.example.com/feed');
+    expect((findTarget(config, 'demo') as FilesTargetConfig).feed?.url).toBe('https://cdn.example.com/feed');
     expect(findTarget(config, 'demo').install_dir).toBe('/opt/app');
     const fileUrl = parseConfig(GOOD.replace('url: ./feed', 'url: file:///srv/feed'), { file: null, dir: tmp, env: {} });
-    expect(findTarget(fileUrl.config, 'demo').feed?.url).toBe('file:///srv/feed');
+    expect((findTarget(fileUrl.config, 'demo') as FilesTargetConfig).feed?.url).toBe('file:///srv/feed');
   });
 
   it('reports every schema problem with file, line, column and key path', () => {

@@ -13,7 +13,7 @@ import { DEFAULT_LIMITS } from '../../../src-main/engine/limits';
 async function main(): Promise<void> {
   const { target, state, version } = JSON.parse(process.argv[2] ?? '{}') as { target: unknown; state: string; version: string };
   const t = GitTargetSchema.parse(target);
-  const d = new GitDriver(t, { paths: { stateDir: path.join(state, 'targets', t.id), pointsDir: path.join(state, 'points', t.id), cacheDir: path.join(state, 'blobs'), releasesDir: path.join(state, 'releases') }, clock: systemClock, limits: DEFAULT_LIMITS });
+  const d = new GitDriver(t, { paths: { stateDir: path.join(state, 'targets', t.id), pointsDir: path.join(state, 'points', t.id), cacheDir: path.join(state, 'blobs'), releasesDir: path.join(state, 'releases') }, reservedDirs: [], clock: systemClock, limits: DEFAULT_LIMITS });
   const feed = new GitFeed(t, { git: new GitCli({ cwd: t.install_dir, timeoutMs: 30_000 }), channel: 'stable', verifyTag: null });
   const release = await feed.release(version);
   const out = await d.apply({ opId: 'op', from: await d.currentVersion(), to: version, release, artifacts: new Map(), retention: 3 }, new AbortController().signal, () => undefined);

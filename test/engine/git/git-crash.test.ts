@@ -44,7 +44,7 @@ describe('git target: SIGKILL during an apply', () => {
     expect(res.signal).toBe('SIGKILL');
     expect(git(fx.installDir, 'rev-parse', 'HEAD')).not.toBe(v1);
     const t = GitTargetSchema.parse(target);
-    const d = new GitDriver(t, { paths: { stateDir: path.join(state, 'targets', 'app'), pointsDir: path.join(state, 'points', 'app'), cacheDir: '', releasesDir: '' }, clock: systemClock, limits: DEFAULT_LIMITS });
+    const d = new GitDriver(t, { paths: { stateDir: path.join(state, 'targets', 'app'), pointsDir: path.join(state, 'points', 'app'), cacheDir: '', releasesDir: '' }, reservedDirs: [], clock: systemClock, limits: DEFAULT_LIMITS });
     expect(await d.recover()).toBe('rolled-back');
     expect(git(fx.installDir, 'rev-parse', 'HEAD')).toBe(v1);
     expect(await snapshot(fx.installDir, ['.git', '.upkeep'])).toEqual(before);

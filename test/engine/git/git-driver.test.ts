@@ -55,7 +55,7 @@ function target(over: Record<string, unknown> = {}): GitTargetConfig {
 
 function driverFor(t: GitTargetConfig): GitDriver {
   const state = path.join(fx.root, 'state');
-  return new GitDriver(t, { paths: { stateDir: path.join(state, 'targets', t.id), pointsDir: path.join(state, 'points', t.id), cacheDir: path.join(state, 'blobs'), releasesDir: path.join(state, 'releases') }, clock: systemClock, limits: DEFAULT_LIMITS });
+  return new GitDriver(t, { paths: { stateDir: path.join(state, 'targets', t.id), pointsDir: path.join(state, 'points', t.id), cacheDir: path.join(state, 'blobs'), releasesDir: path.join(state, 'releases') }, reservedDirs: [], clock: systemClock, limits: DEFAULT_LIMITS });
 }
 
 async function planFor(t: GitTargetConfig, d: GitDriver, version: string): Promise<ApplyPlan> {

@@ -11,6 +11,7 @@ import { loadTrustedKey, loadTrustedKeys, parseKeyLine } from '../../../src-main
 import { parseConfig, loadConfig } from '../../../src-main/engine/config/load';
 import { runCli } from '../../helpers/cli';
 import { makeCert, makeGpgKey, makeMinisignKey, type Cert, type GpgKey, type MinisignKey, stopGpgAgents } from './signing-tools';
+import type { FilesTargetConfig } from '../../../src-main/engine/config/schema';
 
 let dir: string;
 let gpg: GpgKey;
@@ -142,7 +143,7 @@ describe('config validation of trust keys', () => {
     const file = path.join(cfgDir, 'upkeep.yaml');
     writeFileSync(file, yaml(['openpgp:release.asc', 'x509:ca.pem']));
     const loaded = await loadConfig({ path: file, env: {} });
-    expect(loaded.config.targets[0]!.trust!.keys).toEqual([`openpgp:${path.join(cfgDir, 'release.asc')}`, `x509:${path.join(cfgDir, 'ca.pem')}`]);
+    expect((loaded.config.targets[0]! as FilesTargetConfig).trust!.keys).toEqual([`openpgp:${path.join(cfgDir, 'release.asc')}`, `x509:${path.join(cfgDir, 'ca.pem')}`]);
 
     writeFileSync(file, yaml(['openpgp:release.asc', 'x509:nowhere.pem']));
     await expect(loadConfig({ path: file, env: {} })).rejects.toMatchObject({
