@@ -5,6 +5,7 @@
 import type { Actor, CheckResult, UpdaterApi, ReleaseView, DaemonInfo } from '../../src-shared/api';
 import type { DsseEnvelope } from '../../src-shared/feed-schema';
 import type { LoadedConfig } from './config/load';
+import type { GroupResult } from './runner/target-group';
 
 export interface ManifestDetails {
   release: ReleaseView;
@@ -37,6 +38,12 @@ export interface DaemonCore extends UpdaterApi {
   latestCheck(targetId: string, maxAgeS: number): Promise<CheckResult>;
   /** The signed manifest of one version (fetched and verified). ERR_MANIFEST_NOT_FOUND if absent. */
   getManifest(targetId: string, version: string): Promise<ManifestDetails>;
+  /**
+   * Applies every target of group `groupId` in order as one operation; when a member fails, the
+   * members applied before it are rolled back and the call rejects with the failing member's code
+   * (`details.group` holds every member's result). ERR_TARGET_NOT_FOUND for an unknown group.
+   */
+  applyGroup(groupId: string): Promise<GroupResult>;
   /** Runs the target's configured `restart` command. */
   restart(targetId: string, graceful: boolean): Promise<RestartResult>;
   /** Re-reads the config file: validate fully, then swap. Rejects with ERR_CONFIG_INVALID, keeping the old one. */

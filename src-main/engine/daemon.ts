@@ -2,6 +2,7 @@
  * The daemon core: one Engine, its event bus, the scheduler, webhooks, config hot reload and a
  * log ring — behind the DaemonCore interface that the HTTP server and Electron main drive.
  */
+import { applyGroup, findGroup, type GroupResult } from './runner/target-group';
 import type {
   Actor,
   ApplyResult, CheckResult, DaemonInfo, DownloadResult, HistoryRecord, LogLine, ReleaseList, RollbackPointView, RollbackResult,
@@ -121,6 +122,12 @@ export class Daemon implements DaemonCore {
 
   listReleases(id: string): Promise<ReleaseList> {
     return this.engine.listReleases(id);
+  }
+
+  applyGroup(groupId: string): Promise<GroupResult> {
+    const group = findGroup(this.engine.config().config, groupId);
+    for (const id of group.targets) this.userActed(id);
+    return this.track(applyGroup(this.engine, this.engine.config().config, group.id, { actor: this.actor() }));
   }
 
   rollback(id: string, rollbackId?: string): Promise<RollbackResult> {

@@ -75,6 +75,8 @@ export function registerCanonicalRoutes(app: FastifyInstance, ctx: ServerContext
     return core.apply(id, opts);
   });
 
+  app.post('/api/groups/:id/apply', apply, async (request) => core.applyGroup(idOf(request)));
+
   app.post('/api/targets/:id/cancel', apply, async (request) => core.cancel(idOf(request)));
 
   app.get('/api/targets/:id/releases', read, async (request) => core.listReleases(idOf(request)));

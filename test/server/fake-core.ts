@@ -3,6 +3,7 @@
  * and logs held in maps; every call recorded; events emitted to subscribers like the real core;
  * any method can be told to fail with a given stable code.
  */
+import type { GroupResult } from '../../src-main/engine/runner/target-group';
 import path from 'node:path';
 import type {
   ApplyResult,
@@ -353,6 +354,10 @@ export class FakeCore implements DaemonCore {
       envelope: { payloadType: 'application/vnd.upkeep.manifest+json', payload: 'e30', signatures: [{ keyid: 'k1', sig: `sig-of-${version}` }] },
       manifest_sha256: release.manifest_sha256,
     };
+  }
+  async applyGroup(groupId: string): Promise<GroupResult> {
+    this.enter('applyGroup', [groupId]);
+    throw new NotFoundError('ERR_TARGET_NOT_FOUND', `No target group "${groupId}"`, { group: groupId });
   }
   async restart(targetId: string, graceful: boolean): Promise<RestartResult> {
     this.enter('restart', [targetId, graceful]);

@@ -32,6 +32,7 @@ export const ENV_VARS: readonly EnvVarInfo[] = Object.freeze([
   { name: 'UPKEEP_GITHUB_REPO', alias: 'GITHUB_REPO', meaning: 'feed.repo (owner/name) of the default target, when its feed is a github feed.' },
   ...COMMAND_STEP_ENV.map(([name, step]) => ({ name, alias: null, meaning: `steps.${step} of the default target, when it is a command target.` })),
   { name: 'UPDATE_HEALTHCHECK_URL', alias: null, meaning: 'health.url of the default target, when it is a command target.' },
+  { name: 'UPDATE_BRANCH', alias: null, meaning: 'track: { branch } of the default target, when it is a git target (seed 004).' },
   { name: 'UPKEEP_CHECK_SCHEDULE', alias: 'UPDATE_CHECK_SCHEDULE', meaning: 'check_schedule (cron) of the default target.' },
   { name: 'UPKEEP_AUTO_APPLY', alias: 'AUTO_UPDATE_ENABLED', meaning: 'auto_apply of the default target: none | critical | all (alias: true = all, false = none).' },
   { name: 'UPKEEP_BACKUP_RETENTION', alias: 'BACKUP_RETENTION_COUNT', meaning: 'retention (rollback points kept) of the default target, 1-100.' },
@@ -126,8 +127,20 @@ export function applyEnvOverrides(raw: unknown, env: NodeJS.ProcessEnv): string[
     if (auto) { target.auto_apply = autoValue; applied.push(auto.from); }
     if (keep) { target.retention = keepValue; applied.push(keep.from); }
   }
-  applied.push(...applyGithubEnv(raw, target, env), ...applyCommandEnv(target, env));
+  applied.push(...applyGithubEnv(raw, target, env), ...applyCommandEnv(target, env), ...applyGitEnv(target, env));
   return applied;
+}
+
+/**
+ * Seed 004's UPDATE_BRANCH makes the default git target follow that branch's head. Setting it
+ * while the default target is not a git target is a ConfigError naming the variable.
+ */
+function applyGitEnv(target: Raw | null, env: NodeJS.ProcessEnv): string[] {
+  const branch = pick(env, 'UPDATE_BRANCH');
+  if (!branch) return [];
+  if (!target || target.kind !== 'git') throw bad(branch.from, branch.value, 'the default target is not a git target');
+  target.track = { branch: branch.value };
+  return [branch.from];
 }
 
 /**

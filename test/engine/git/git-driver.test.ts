@@ -4,6 +4,7 @@ import http from 'node:http';
 import path from 'node:path';
 import { GitTargetSchema, type GitTargetConfig } from '../../../src-main/engine/config/schema';
 import { GitDriver } from '../../../src-main/engine/git/git-driver';
+import { parseConfig } from '../../../src-main/engine/config/load';
 import { GitFeed } from '../../../src-main/engine/git/git-feed';
 import { GitCli } from '../../../src-main/engine/git/git-cli';
 import { systemClock } from '../../../src-main/engine/clock';
@@ -180,5 +181,14 @@ describe('git target driver against a real repository', () => {
     const feed = new GitFeed(t, { git: new GitCli({ cwd: fx.installDir, timeoutMs: 30_000 }), channel: 'stable', verifyTag: null });
     const [c] = await feed.candidates(await d.currentVersion(), { skip_versions: [], machine_id: 'm' });
     expect(c?.version).toBe(head.slice(0, 12));
+  });
+});
+
+describe('UPDATE_BRANCH (seed 004)', () => {
+  it('makes the default git target follow the branch head, and is refused for other kinds', async () => {
+    const yaml = (kind: string) => `targets:\n  - id: app\n    kind: ${kind}\n    install_dir: /srv/app\n${kind === 'command' ? '    steps: {}\n' : ''}`;
+    const loaded = parseConfig(yaml('git'), { file: '/etc/upkeep.yaml', dir: '/etc', env: { UPDATE_BRANCH: 'main' } });
+    expect(loaded.config.targets[0]).toMatchObject({ kind: 'git', track: { branch: 'main' } });
+    expect(() => parseConfig(yaml('command'), { file: '/etc/upkeep.yaml', dir: '/etc', env: { UPDATE_BRANCH: 'main' } })).toThrow(/UPDATE_BRANCH/);
   });
 });
