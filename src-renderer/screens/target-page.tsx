@@ -146,7 +146,7 @@ export function TargetPage({ id, tab }: { id: string; tab: TargetTab }) {
           </h1>
           <p className="muted">
             <code>{target.id}</code>
-            {target.product ? ` · ${target.product}` : ''} · {target.kind === 'files' ? `files${target.layout ? ` (${target.layout})` : ''}` : 'command steps'}
+            {target.product ? ` · ${target.product}` : ''} · {target.kind === 'files' ? `files${target.layout ? ` (${target.layout})` : ''}` : target.kind === 'command' ? 'command steps' : target.kind === 'git' ? 'git work tree' : 'compose stack'}
           </p>
         </div>
         <div className="target-header-status">
@@ -154,6 +154,16 @@ export function TargetPage({ id, tab }: { id: string; tab: TargetTab }) {
           <p className="current-version-line">
             Current version <strong data-testid="current-version">{formatVersion(target.current_version)}</strong>
           </p>
+          {target.facts && target.facts.length > 0 ? (
+            <dl className="target-facts" data-testid="target-facts">
+              {target.facts.map((f) => (
+                <div key={f.label}>
+                  <dt>{f.label}</dt>
+                  <dd><code>{f.value}</code></dd>
+                </div>
+              ))}
+            </dl>
+          ) : null}
         </div>
       </div>
       <Activity target={target} />
