@@ -29,7 +29,7 @@ export function plannedRequests(config: Config, env: NodeJS.ProcessEnv = process
   const settings = proxySettings(env, config.proxy);
   const out: TargetRequests[] = [];
   for (const t of config.targets) {
-    const feed = t.feed as ({ type?: string; url: string } & Record<string, unknown>) | undefined;
+    const feed = ('feed' in t ? t.feed : undefined) as ({ type?: string; url: string } & Record<string, unknown>) | undefined;
     if (!feed) continue;
     const type = feed.type ?? 'native';
     const channel = 'channel' in t && typeof t.channel === 'string' ? t.channel : 'stable';

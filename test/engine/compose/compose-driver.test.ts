@@ -44,7 +44,7 @@ afterAll(async () => {
 
 function target(over: Record<string, unknown> = {}): ComposeTargetConfig {
   return ComposeTargetSchema.parse({
-    id: 'stack', kind: 'compose', compose_file: path.join(dir, 'docker-compose.yml'), services: [],
+    id: 'stack', kind: 'compose', install_dir: dir, compose_file: path.join(dir, 'docker-compose.yml'), services: [],
     health: { url: healthUrl, retries: 1, interval_s: 0.1, timeout_s: 2 }, hooks: { rollback: `echo rolled >> ${path.join(dir, 'rollback.log')}` },
     ...over,
   });
