@@ -20,6 +20,7 @@ import type { z } from 'zod';
 import { requireThreshold } from '../trust/threshold';
 import { compareVersions } from '../trust/versions';
 import { resolveRelative } from '../net/url-policy';
+import { checkManifestPaths } from '../trust/paths';
 import { sha256Hex } from '../trust/digest';
 import type { Assessment, Candidate, Feed, FeedEnv, FeedFactory, FeedPolicy, FeedSpec } from './feed';
 import type { ArtifactVerifier, Release, ReleaseItem, VerificationLevel } from './release';
@@ -237,8 +238,11 @@ export class GithubFeed implements Feed {
     }
     const m = parsed.manifest;
     const fits = (v: string, own: string, names: Record<string, string>): boolean => v === 'any' || v === own || v === names[own];
-    const items: ReleaseItem[] = m.files
-      .filter((f) => fits(f.platform, this.env.platform, this.cfg.platform_names) && fits(f.architecture, this.env.arch, this.cfg.arch_names))
+    const mine = m.files.filter((f) => fits(f.platform, this.env.platform, this.cfg.platform_names) && fits(f.architecture, this.env.arch, this.cfg.arch_names));
+    // The files installed together follow the feed path rules (FEED-FORMAT.md): no two equal after
+    // NFC + case folding, no file that is also a parent directory, on every platform alike.
+    checkManifestPaths(mine.map((f) => f.path));
+    const items: ReleaseItem[] = mine
       .map((f) => ({
         kind: 'file',
         path: f.path,

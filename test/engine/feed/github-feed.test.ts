@@ -217,4 +217,26 @@ describe('github feed', () => {
     expect((n.items[0] as ReleaseArchive).digests).toEqual({});
     expect(nothing.logs.some((l) => l.includes('UNVERIFIED'))).toBe(true);
   });
+
+  it('manifest_asset: paths of this machine colliding (NFC/NFD, case, file and parent, twice) are ERR_UNSAFE_PATH before any download', async () => {
+    const file = (p: string, platform = 'any') => ({ path: p, type: 'file', sha256_hash: 'a'.repeat(64), size_bytes: 1, platform, architecture: 'any', download_url: `f/${encodeURIComponent(p)}` });
+    const cases = [
+      [file('caf\u00e9.txt'), file('cafe\u0301.txt')],
+      [file('README'), file('readme')],
+      [file('lib'), file('lib/x.so')],
+      [file('bin/app'), file('bin/app')],
+    ];
+    const releases = cases.map((files, i) => ({
+      tag_name: `v1.0.${i}`,
+      assets: [{ name: 'manifest.json', bytes: Buffer.from(JSON.stringify({ version: `1.0.${i}`, files })) }],
+    }));
+    // One path per platform is fine: only this machine's files are installed together.
+    releases.push({ tag_name: 'v2.0.0', assets: [{ name: 'manifest.json', bytes: Buffer.from(JSON.stringify({ version: '2.0.0', files: [file('bin/app', 'linux'), file('bin/app', 'darwin')] })) }] });
+    fake = await startGithubFake(REPO, releases);
+    const { feed } = await feedFor(fake, { asset: undefined, checksums: undefined, manifest_asset: 'manifest.json' }, { checksums_only: true });
+    for (let i = 0; i < cases.length; i++) expect(await codeOf(feed.release(`1.0.${i}`))).toBe('ERR_UNSAFE_PATH');
+    const ok = await feed.release('2.0.0');
+    expect(ok.items).toHaveLength(1);
+    expect(fake.seen.filter((r) => r.url.includes('/f/'))).toEqual([]);
+  });
 });
