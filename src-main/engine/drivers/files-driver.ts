@@ -10,7 +10,10 @@ import type { FilesTargetConfig } from '../config/schema';
 import { applyRelease, defaultMode, listPoints, readInstalled, recover, rollbackToPoint, type PlannedFile } from '../apply';
 import type { ApplyPhase } from '../apply/transaction';
 import { BlobCache } from '../net/blob-cache';
+import { promises as fsp } from 'node:fs';
+import path from 'node:path';
 import { exists } from '../fs/atomic';
+import { extractArchive } from '../archive/extract';
 import { runHook, type HookContext } from '../hooks';
 import { runHealthCheck } from '../health';
 import type { Release } from '../feed/release';
@@ -27,21 +30,38 @@ function causeOf(err: unknown): OutcomeCause {
 
 /**
  * The whole new managed tree of a plan as files (and symbolic links) for the transaction.
- * Archives are extracted into the tree by `archive/extract.ts`'s extractor, which this driver
- * does not call yet: a release carrying one is refused with ERR_APPLY_FAILED before anything changes.
+ * Archive items (GitHub release assets, zipped bundles) are extracted by `archive/extract.ts`
+ * (path, link, device, size and ratio rules; ERR_UNSAFE_ARCHIVE) into `extractDir/<n>/`, and their
+ * entries join the tree under the item's `into` directory. Directories are implied by their files.
  */
-export function plannedFiles(plan: ApplyPlan): PlannedFile[] {
+export async function plannedFiles(plan: ApplyPlan, extractDir: string, signal?: AbortSignal): Promise<PlannedFile[]> {
   const release = plan.release;
   if (!release) throw new OperationError('ERR_APPLY_FAILED', `A files target needs a release from its feed to install ${plan.to}`);
-  return release.items.map((item) => {
-    if (item.kind === 'symlink') return { path: item.path, source: '', sha256: '', size: 0, mode: 0, target: item.target };
-    if (item.kind === 'archive') {
-      throw new OperationError('ERR_APPLY_FAILED', `${release.version}: archive ${item.name} cannot be installed into a files target yet`, { kind: item.kind });
+  const out: PlannedFile[] = [];
+  let n = 0;
+  for (const item of release.items) {
+    if (item.kind === 'symlink') {
+      out.push({ path: item.path, source: '', sha256: '', size: 0, mode: 0, target: item.target });
+      continue;
     }
-    const local = plan.artifacts.get(item.path);
-    if (!local) throw new OperationError('ERR_INTERNAL', `${item.path} of ${release.version} was not downloaded`);
-    return { path: item.path, source: local.file, sha256: local.sha256, size: local.size, mode: defaultMode(item.type, item.mode) };
-  });
+    const local = plan.artifacts.get(item.kind === 'archive' ? item.name : item.path);
+    if (!local) throw new OperationError('ERR_INTERNAL', `${item.kind === 'archive' ? item.name : item.path} of ${release.version} was not downloaded`);
+    if (item.kind === 'file') {
+      out.push({ path: item.path, source: local.file, sha256: local.sha256, size: local.size, mode: defaultMode(item.type, item.mode) });
+      continue;
+    }
+    const dest = path.join(extractDir, String(n++));
+    await fsp.rm(dest, { recursive: true, force: true });
+    await fsp.mkdir(extractDir, { recursive: true, mode: 0o700 });
+    const entries = await extractArchive(local.file, dest, { format: item.format, stripComponents: item.strip_components, ...(signal ? { signal } : {}) });
+    const prefix = item.into.replace(/^\/+|\/+$/g, '');
+    const at = (p: string): string => (prefix ? `${prefix}/${p}` : p);
+    for (const e of entries) {
+      if (e.type === 'file') out.push({ path: at(e.path), source: path.join(dest, e.path), sha256: e.sha256 ?? '', size: e.size, mode: e.mode & 0o777 });
+      else if (e.type === 'symlink') out.push({ path: at(e.path), source: '', sha256: '', size: 0, mode: 0, target: e.target ?? '' });
+    }
+  }
+  return out;
 }
 
 export class FilesDriver implements TargetDriver {
@@ -75,8 +95,18 @@ export class FilesDriver implements TargetDriver {
     return release.items.length > 0;
   }
 
+  private extractDir(opId: string): string {
+    return path.join(this.env.paths.stateDir, 'extract', opId);
+  }
+
   async preview(plan: ApplyPlan): Promise<ApplyPreview> {
-    const files = plannedFiles(plan);
+    const dir = this.extractDir(`${plan.opId}-preview`);
+    let files: PlannedFile[];
+    try {
+      files = await plannedFiles(plan, dir);
+    } finally {
+      await fsp.rm(dir, { recursive: true, force: true });
+    }
     const installed = await readInstalled(this.env.paths.stateDir);
     const have = new Map((installed?.files ?? []).map((f) => [f.path, f]));
     const wanted = new Set(files.map((f) => f.path));
@@ -90,8 +120,16 @@ export class FilesDriver implements TargetDriver {
   }
 
   async apply(plan: ApplyPlan, signal: AbortSignal, onProgress: ProgressSink): Promise<ApplyOutcome> {
+    const dir = this.extractDir(plan.opId);
+    try {
+      return await this.applyFiles(plan, await plannedFiles(plan, dir, signal), signal, onProgress);
+    } finally {
+      await fsp.rm(dir, { recursive: true, force: true });
+    }
+  }
+
+  private async applyFiles(plan: ApplyPlan, files: PlannedFile[], signal: AbortSignal, onProgress: ProgressSink): Promise<ApplyOutcome> {
     const t = this.t;
-    const files = plannedFiles(plan);
     const hookCtx = this.hookCtx(plan.from, plan.to);
     const warnings: string[] = [];
     // A veto here changes nothing: thrown to the runner as a plain failure.
