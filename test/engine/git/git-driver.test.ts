@@ -6,7 +6,7 @@ import { GitTargetSchema, type GitTargetConfig } from '../../../src-main/engine/
 import { GitDriver } from '../../../src-main/engine/git/git-driver';
 import { parseConfig } from '../../../src-main/engine/config/load';
 import { GitFeed } from '../../../src-main/engine/git/git-feed';
-import { GitCli } from '../../../src-main/engine/git/git-cli';
+import { GitCli, detectInstallCommand } from '../../../src-main/engine/git/git-cli';
 import { systemClock } from '../../../src-main/engine/clock';
 import { DEFAULT_LIMITS } from '../../../src-main/engine/limits';
 import type { ApplyPlan, DriverProgress } from '../../../src-main/engine/drivers/driver';
@@ -190,5 +190,32 @@ describe('UPDATE_BRANCH (seed 004)', () => {
     const loaded = parseConfig(yaml('git'), { file: '/etc/upkeep.yaml', dir: '/etc', env: { UPDATE_BRANCH: 'main' } });
     expect(loaded.config.targets[0]).toMatchObject({ kind: 'git', track: { branch: 'main' } });
     expect(() => parseConfig(yaml('command'), { file: '/etc/upkeep.yaml', dir: '/etc', env: { UPDATE_BRANCH: 'main' } })).toThrow(/UPDATE_BRANCH/);
+  });
+});
+
+describe('git feed policy and install detection', () => {
+  it('picks npm, pnpm or yarn from the lockfile (yarn berry by .yarnrc.yml), or nothing', () => {
+    expect(detectInstallCommand(new Set(['package.json', 'package-lock.json']))).toBe('npm ci');
+    expect(detectInstallCommand(new Set(['package.json', 'pnpm-lock.yaml']))).toBe('pnpm install --frozen-lockfile');
+    expect(detectInstallCommand(new Set(['package.json', 'yarn.lock', '.yarnrc.yml']))).toBe('yarn install --immutable');
+    expect(detectInstallCommand(new Set(['package.json', 'yarn.lock']))).toBe('yarn install --frozen-lockfile');
+    expect(detectInstallCommand(new Set(['package.json']))).toBe('npm install');
+    expect(detectInstallCommand(new Set(['go.mod']))).toBeNull();
+  });
+
+  it('channel stable takes release tags only; channel beta also takes beta prereleases; a major bump is breaking', async () => {
+    await fsp.rm(fx.installDir, { recursive: true, force: true });
+    await deploy(fx, 'v1.0.0');
+    if (!commits['2.0.0-beta.1']) commits['2.0.0-beta.1'] = await fx.release('v2.0.0-beta.1', files('2.0.0-beta.1'));
+    const t = target();
+    const feedOn = (channel: string) => new GitFeed(t, { git: new GitCli({ cwd: fx.installDir, timeoutMs: 30_000 }), channel, verifyTag: null });
+    const stable = (await feedOn('stable').candidates('1.0.0', { skip_versions: [], machine_id: 'm' })).map((c) => c.version);
+    expect(stable).not.toContain('2.0.0-beta.1');
+    const beta = (await feedOn('beta').candidates('1.0.0', { skip_versions: [], machine_id: 'm' })).map((c) => c.version);
+    expect(beta[0]).toBe('2.0.0-beta.1');
+    const f = feedOn('beta');
+    expect(f.assess('1.0.0', await f.release('2.0.0-beta.1'), { allowDowngrade: false, explicit: false })).toEqual({ breaking: true });
+    const older = { ...(await f.release('2.0.0-beta.1')), version: '1.0.0' };
+    expect(() => f.assess('1.1.0', older, { allowDowngrade: false, explicit: true })).toThrow(expect.objectContaining({ code: 'ERR_DOWNGRADE' }));
   });
 });
