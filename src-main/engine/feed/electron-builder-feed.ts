@@ -10,11 +10,12 @@ import { NotFoundError, UsageError, VerificationError } from '../../../src-share
 import type { ElectronBuilderFeedSchema } from '../config/feed-schema';
 import type { z } from 'zod';
 import { resolveFeedPath, resolveFeedUrl } from '../net/url-policy';
+import { unsafePathError, unsafePathReason } from '../trust/paths';
 import { sha256Hex } from '../trust/digest';
 import type { Assessment, Candidate, Feed, FeedEnv, FeedFactory, FeedPolicy, FeedSpec } from './feed';
 import type { Release, ReleaseItem } from './release';
 import { feedFileNames, isInStagedRollout, parseElectronBuilderFeed, selectFile, type EbPlatform, type EbUpdateInfo } from './electron-builder';
-import { assessSemver, expectFeedType, isNewer, isSkippedVersion } from './feed-helpers';
+import { assessSemver, checkDerivedUrl, expectFeedType, isNewer, isSkippedVersion } from './feed-helpers';
 
 export type ElectronBuilderFeedConfig = z.output<typeof ElectronBuilderFeedSchema>;
 
@@ -94,8 +95,11 @@ export class ElectronBuilderFeed implements Feed {
     const file = selectFile(info, this.platform, this.arch, this.cfg.extensions);
     if (!file) throw new NotFoundError('ERR_NO_RELEASE', `electron-builder ${version} has no file for ${this.platform}/${this.arch}`, { version });
     if (file.size === null) throw new VerificationError('ERR_METADATA_INVALID', `electron-builder ${version}: ${file.url} has no size`, { version });
-    const fileUrl = resolveFeedUrl(url, file.url);
+    const fileUrl = checkDerivedUrl(url, resolveFeedUrl(url, file.url), `electron-builder ${version}: files[].url`);
     const name = decodeURIComponent(new URL(fileUrl).pathname.split('/').pop() ?? file.url);
+    // The file is installed under its URL's last segment, decoded: one plain name ("%2f" or "%2e%2e" never make a path).
+    const reason = name.includes('/') ? 'a file name with "/"' : unsafePathReason(name);
+    if (reason !== null) throw unsafePathError(name, reason);
     const format = file.extension === '.zip' ? 'zip' : file.extension === '.tar.gz' ? 'tar.gz' : null;
     const item: ReleaseItem = format
       ? { kind: 'archive', name, format, size: file.size, digests: { sha512: file.sha512 }, url: fileUrl, strip_components: this.cfg.strip_components, into: '', platform: this.platform, arch: file.arch === 'any' ? 'any' : file.arch }

@@ -14,6 +14,26 @@ import type { Assessment } from './feed';
 import type { ArtifactVerifier, Release } from './release';
 
 /** True when `version` is in the user's skip list (same SemVer precedence counts). */
+/**
+ * `url`, a download URL a feed document at `documentUrl` names (already resolved against it),
+ * when it is http(s), or `file:` under a `file:` feed. Throws VerificationError ERR_INSECURE_URL
+ * otherwise: a document fetched over the network never points the engine at local files
+ * (`file:///etc/...`) or at other schemes, whatever the downloader would allow for a local feed.
+ */
+export function checkDerivedUrl(documentUrl: string, url: string, what: string): string {
+  let scheme: string;
+  try {
+    scheme = new URL(url).protocol;
+  } catch {
+    throw new VerificationError('ERR_METADATA_INVALID', `${what}: ${JSON.stringify(url.slice(0, 200))} is not a URL`);
+  }
+  const local = scheme === 'file:' && new URL(documentUrl).protocol === 'file:';
+  if (scheme !== 'https:' && scheme !== 'http:' && !local) {
+    throw new VerificationError('ERR_INSECURE_URL', `${what} uses ${scheme} (a feed served over the network may only name http(s) downloads): ${url.slice(0, 200)}`, { url: url.slice(0, 200) });
+  }
+  return url;
+}
+
 export function isSkippedVersion(version: string, skip: readonly string[]): boolean {
   return skip.some((s) => s === version || (isValidVersion(s) && isValidVersion(version) && compareVersions(s, version) === 0));
 }

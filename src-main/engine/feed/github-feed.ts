@@ -37,7 +37,7 @@ import {
   type VersionedRelease,
 } from './github-releases';
 import { parseSeedManifest } from './seed-manifest';
-import { assessSemver, expectFeedType, isNewer, isSkippedVersion, KeyRing, signatureOverFile } from './feed-helpers';
+import { assessSemver, checkDerivedUrl, expectFeedType, isNewer, isSkippedVersion, KeyRing, signatureOverFile } from './feed-helpers';
 
 export type GithubFeedConfig = z.output<typeof GithubFeedSchema>;
 
@@ -116,8 +116,13 @@ export class GithubFeed implements Feed {
     return assessSemver(installed, release, o);
   }
 
+  /** The asset's download URL; http(s) only (ERR_INSECURE_URL), as the API is reached over the network. */
+  private assetUrl(a: GithubAsset): string {
+    return checkDerivedUrl(this.cfg.api_url, a.browser_download_url, `GitHub asset ${a.name}`);
+  }
+
   private async fetchAsset(a: GithubAsset, signal?: AbortSignal): Promise<Buffer> {
-    const res = await this.env.fetcher.fetchBytes(a.browser_download_url, {
+    const res = await this.env.fetcher.fetchBytes(this.assetUrl(a), {
       maxBytes: MAX_COMPANION_BYTES,
       allowInsecureHttp: this.cfg.allow_insecure_http,
       limits: this.env.limits,
@@ -198,13 +203,13 @@ export class GithubFeed implements Feed {
     const digests = sha256 ? { sha256 } : {};
     if (format === 'tar.gz' || format === 'tar' || format === 'zip') {
       item = {
-        kind: 'archive', name, format, size: asset.size, digests, url: asset.browser_download_url,
+        kind: 'archive', name, format, size: asset.size, digests, url: this.assetUrl(asset),
         strip_components: this.cfg.strip_components, into: '', platform: this.env.platform, arch: this.env.arch,
         ...(verify ? { verify } : {}),
       };
     } else if (format === null) {
       item = {
-        kind: 'file', path: name, type: 'executable', size: asset.size, digests, url: asset.browser_download_url, mode: 0o755,
+        kind: 'file', path: name, type: 'executable', size: asset.size, digests, url: this.assetUrl(asset), mode: 0o755,
         platform: this.env.platform, arch: this.env.arch, ...(verify ? { verify } : {}),
       };
     } else {
@@ -249,7 +254,7 @@ export class GithubFeed implements Feed {
         type: f.type,
         size: f.size_bytes,
         digests: { sha256: f.sha256_hash.toLowerCase() },
-        url: resolveRelative(asset.browser_download_url, f.download_url),
+        url: checkDerivedUrl(this.cfg.api_url, resolveRelative(asset.browser_download_url, f.download_url), `${manifestName} file ${f.path}`),
         platform: f.platform,
         arch: f.architecture,
       }));

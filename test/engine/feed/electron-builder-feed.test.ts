@@ -88,4 +88,22 @@ describe('electron-builder feed', () => {
     const linux = createFeed(feedSpec({ type: 'electron-builder', url: server.url }, { checksums_only: true }), feedEnv(await tempDir()));
     expect(await codeOf(linux.candidates(null, { skip_versions: [], machine_id: IN }))).toBe('ERR_NO_RELEASE');
   });
+
+  it('a files[].url naming a local file (file:, other schemes) is ERR_INSECURE_URL, a decoded name that is a path ERR_UNSAFE_PATH', async () => {
+    const doc = (url: string) => `version: 1.3.0\nfiles:\n  - url: ${JSON.stringify(url)}\n    sha512: ${b64(tgz)}\n    size: ${tgz.length}\n`;
+    const cases: Array<[string, string]> = [
+      ['file:///etc/passwd.tar.gz', 'ERR_INSECURE_URL'],
+      ['ftp://127.0.0.1/app-linux.tar.gz', 'ERR_INSECURE_URL'],
+      ['..%2f..%2fapp.AppImage', 'ERR_UNSAFE_PATH'],
+      ['dir%2fapp.AppImage', 'ERR_UNSAFE_PATH'],
+    ];
+    for (const [url, code] of cases) {
+      server = await startStaticServer({ '/app/latest-linux.yml': doc(url) });
+      const feed = createFeed(feedSpec({ type: 'electron-builder', url: `${server.url}/app` }, { checksums_only: true }), feedEnv(await tempDir()));
+      expect(await codeOf(feed.release('1.3.0'))).toBe(code);
+      expect(server.requests).toEqual(['/app/latest-linux.yml']);
+      await server.close();
+      server = null;
+    }
+  });
 });

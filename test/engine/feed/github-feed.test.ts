@@ -239,4 +239,12 @@ describe('github feed', () => {
     expect(ok.items).toHaveLength(1);
     expect(fake.seen.filter((r) => r.url.includes('/f/'))).toEqual([]);
   });
+
+  it('manifest download URLs must be http(s): file: and other schemes are ERR_INSECURE_URL before any download', async () => {
+    const file = { path: 'bin/app', type: 'file', sha256_hash: 'a'.repeat(64), size_bytes: 1, platform: 'any', architecture: 'any', download_url: 'file:///etc/shadow' };
+    fake = await startGithubFake(REPO, [{ tag_name: 'v1.0.0', assets: [{ name: 'manifest.json', bytes: Buffer.from(JSON.stringify({ version: '1.0.0', files: [file] })) }] }]);
+    const { feed } = await feedFor(fake, { asset: undefined, checksums: undefined, manifest_asset: 'manifest.json' }, { checksums_only: true });
+    expect(await codeOf(feed.release('1.0.0'))).toBe('ERR_INSECURE_URL');
+    expect(fake.seen.filter((r) => r.server === 'assets' && !r.url.includes('manifest.json'))).toEqual([]);
+  });
 });
