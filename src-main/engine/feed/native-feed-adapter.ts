@@ -13,6 +13,7 @@ import { resolveFeedUrl } from '../net/url-policy';
 import type { Assessment, Candidate, Feed, FeedEnv, FeedFactory, FeedPolicy, FeedSpec } from './feed';
 import type { Release, ReleaseItem } from './release';
 import { loadIndex, loadManifest, type FeedContext, type FeedTarget, type LoadedManifest } from './native-feed';
+import { checkDerivedUrl } from './feed-helpers';
 
 export class NativeFeed implements Feed {
   readonly type = 'native';
@@ -98,7 +99,7 @@ function item(f: ManifestFile, manifestUrl: string): ReleaseItem {
     type: f.type,
     size: f.size,
     digests: { sha256: f.sha256 },
-    url: resolveFeedUrl(manifestUrl, f.url),
+    url: checkDerivedUrl(manifestUrl, resolveFeedUrl(manifestUrl, f.url), `manifest file ${f.path}`),
     ...(f.mode !== undefined ? { mode: f.mode } : {}),
     platform: f.platform,
     arch: f.arch,

@@ -12,6 +12,8 @@ import { FeedBuilder, makeKey, indexPayload, engineFor } from '../../helpers/fee
 import { tempDir } from '../../helpers/tree';
 import { getFeedMemory } from '../../../src-main/engine/state/store';
 import { feedRoot } from '../../../src-main/engine/feed/native-feed';
+import { nativeRelease } from '../../../src-main/engine/feed/native-feed-adapter';
+import { UpkeepError } from '../../../src-shared/errors';
 
 const cleanups: Array<() => Promise<void>> = [];
 afterEach(async () => {
@@ -60,5 +62,27 @@ describe('feed memory across concurrent checks', () => {
     const results = await Promise.allSettled([slowCheck, fastCheck]);
     expect(results.map((r) => (r.status === 'rejected' ? (r.reason as { code?: string }).code : 'ok'))).toEqual(['ok', 'ok']);
     expect((await getFeedMemory(path.join(d, 'state'), feedRoot(url), 'stable'))?.sequence).toBe(3);
+  });
+});
+
+describe('native manifest file URLs', () => {
+  const manifest = { version: '1.0.0', product: 'app', channel: 'stable', released_at: null, release_notes: '', is_critical: false, migrations_required: false, breaking_changes: [] };
+  const file = (url: string) => ({ path: 'bin/app', type: 'executable', size: 1, sha256: 'a'.repeat(64), url, platform: 'linux', arch: 'x64' });
+  const release = (manifestUrl: string, url: string) =>
+    nativeRelease({ manifest, bytes: Buffer.alloc(0), sha256: '', url: manifestUrl, entry: { is_critical: false } } as never, [file(url)] as never);
+
+  it('a manifest fetched over the network names http(s) downloads only: file: and other schemes are ERR_INSECURE_URL', () => {
+    for (const bad of ['file:///etc/shadow', 'ftp://127.0.0.1/x']) {
+      let code = 'no error';
+      try {
+        release('https://updates.example/feed/manifests/1.0.0.json', bad);
+      } catch (err) {
+        code = err instanceof UpkeepError ? err.code : String(err);
+      }
+      expect(code).toBe('ERR_INSECURE_URL');
+    }
+    expect(release('https://updates.example/feed/manifests/1.0.0.json', '../blobs/x').items[0]).toMatchObject({ url: 'https://updates.example/feed/blobs/x' });
+    // A local feed (file:) keeps naming local blobs.
+    expect(release('file:///srv/feed/manifests/1.0.0.json', '../blobs/x').items[0]).toMatchObject({ url: 'file:///srv/feed/blobs/x' });
   });
 });
