@@ -10,6 +10,8 @@ import { VerificationError } from '../../../src-shared/errors';
 import { compareSparkleVersions } from './sparkle-version';
 
 export const SPARKLE_NS = 'http://www.andymatuschak.org/xml-namespaces/sparkle';
+/** Longest `sparkle:version` accepted (characters); longer items are skipped. */
+export const MAX_SPARKLE_VERSION_LENGTH = 128;
 /** Sparkle's phased rollout uses seven groups; group g may install `g × interval` after pubDate. */
 export const PHASED_ROLLOUT_GROUPS = 7;
 
@@ -154,6 +156,12 @@ export function parseAppcast(bytes: Uint8Array | string, appcastUrl: string): Pa
     const version = textOf(raw[s('version')]) || (encNode ? textOf(encNode[sa('version')]) : null) || '';
     if (version === '') {
       skipped.push({ title, reason: 'no sparkle:version' });
+      continue;
+    }
+    // A version names history entries, log lines and (versioned layout) a directory: a line break,
+    // a control or invisible character, or an unbounded length there is never a real bundle version.
+    if (version.length > MAX_SPARKLE_VERSION_LENGTH || /[\p{Cc}\p{Cf}\p{Cs}]/u.test(version)) {
+      skipped.push({ title, reason: `sparkle:version ${JSON.stringify(version.slice(0, 40))} is longer than ${MAX_SPARKLE_VERSION_LENGTH} characters or holds control characters` });
       continue;
     }
     if (encNode && encNode[sa('deltaFrom')] !== undefined) {

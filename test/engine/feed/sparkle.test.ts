@@ -140,6 +140,14 @@ describe('Sparkle appcast vectors', () => {
     expect(rolloutGroupOf('ffffffff000000000000000000000000')).toBe(0xffffffff % 7);
   });
 
+  it('a sparkle:version with a line break, control or invisible characters, or over 128 characters skips its item', () => {
+    const item = (v: string) => `<item><title>t</title><sparkle:version>${v}</sparkle:version><enclosure url="https://x.example/a.zip" length="1"/></item>`;
+    const xml = `<rss xmlns:sparkle="http://www.andymatuschak.org/xml-namespaces/sparkle"><channel>${item('9\n[error] forged log line')}${item('9\u200b')}${item('9'.repeat(129))}${item('2.0')}</channel></rss>`;
+    const a = parseAppcast(xml, BASE);
+    expect(a.items.map((i) => i.version)).toEqual(['2.0']);
+    expect(a.skipped).toHaveLength(3);
+  });
+
   it('test-dangerous-link.xml: a file:// enclosure refuses the appcast', () => {
     expect(codeOf(() => parse('test-dangerous-link.xml'))).toBe('ERR_INSECURE_URL');
   });
