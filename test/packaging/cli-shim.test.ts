@@ -79,6 +79,9 @@ describe('the packaged CLI finds what stays inside app.asar', () => {
     const res = '/opt/Upkeep/resources';
     const present = new Set([`${res}/app.asar.unpacked/package.json`, `${res}/app.asar/out/renderer/index.html`]);
     expect(dashboardDir(`${res}/app.asar.unpacked/dist/node/src-main/cli/commands`, (p) => present.has(p))).toBe(`${res}/app.asar/out/renderer`);
-    expect(dashboardDir(path.join(ROOT, 'dist/node/src-main/cli/commands'))).toBe(path.join(ROOT, 'out/renderer'));
+    // From a clone: dist/node/... finds the renderer build at the package root (whether or not it is built yet).
+    const clone = new Set([path.join(ROOT, 'package.json'), path.join(ROOT, 'out/renderer/index.html')]);
+    expect(dashboardDir(path.join(ROOT, 'dist/node/src-main/cli/commands'), (p) => clone.has(p))).toBe(path.join(ROOT, 'out/renderer'));
+    expect(dashboardDir(path.join(ROOT, 'dist/node/src-main/cli/commands'), (p) => p === path.join(ROOT, 'package.json'))).toBeNull();
   });
 });
