@@ -174,12 +174,7 @@ export class GitDriver implements TargetDriver {
   }
 
   async preview(plan: ApplyPlan): Promise<ApplyPreview> {
-    const to = this.commitOfPlan(plan);
-    const out = (await this.git.run(['diff', '--name-status', '--no-renames', '-z', 'HEAD', to])).stdout.split('\0').filter(Boolean);
-    const updated: string[] = [];
-    const removed: string[] = [];
-    for (let i = 0; i + 1 < out.length; i += 2) (out[i] === 'D' ? removed : updated).push(out[i + 1] ?? '');
-    return { files_updated: updated, files_removed: removed };
+    return this.diff('HEAD', this.commitOfPlan(plan));
   }
 
   private commitOfPlan(plan: ApplyPlan): string {
@@ -328,6 +323,7 @@ export class GitDriver implements TargetDriver {
     return { kind: 'committed', files_updated: preview.files_updated, files_removed: preview.files_removed, rollback_id: id, warnings };
   }
 
+  /** Tracked paths changed (and removed) between two commits, at most 1000 of each. */
   private async diff(from: string, to: string): Promise<ApplyPreview> {
     const out = (await this.git.run(['diff', '--name-status', '--no-renames', '-z', from, to])).stdout.split('\0').filter(Boolean);
     const updated: string[] = [];
