@@ -116,9 +116,19 @@ function entryKind(entry: yauzl.Entry): Kind {
   return isDir ? { type: 'directory', mode: 0o755 } : { type: 'file', mode: 0o644 };
 }
 
+/**
+ * Opens the entry's data stream. yauzl forwards inflate errors with a raw `emit('error')` on a
+ * later tick, possibly before anything reads the stream or after a reader has stopped: a listener
+ * is attached at once and kept for the stream's life, turning such an error into `destroy(err)`
+ * so the reader sees it and no 'error' event is ever left unhandled.
+ */
 async function openStream(zip: yauzl.ZipFile, entry: yauzl.Entry, writer: TreeWriter): Promise<Readable> {
   try {
-    return await zip.openReadStreamPromise(entry);
+    const stream = await zip.openReadStreamPromise(entry);
+    stream.on('error', (err: Error) => {
+      if (!stream.destroyed) stream.destroy(err);
+    });
+    return stream;
   } catch (err) {
     throw writer.refuse(`malformed zip (${(err as Error).message})`, entry.fileName);
   }
