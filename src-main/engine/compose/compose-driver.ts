@@ -16,10 +16,11 @@
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
-import type { RollbackPointView } from '../../../src-shared/api';
-import { NotFoundError, UpkeepError, toUpkeepError } from '../../../src-shared/errors';
+import type { ErrorView, RollbackPointView } from '../../../src-shared/api';
+import { NotFoundError, UpkeepError } from '../../../src-shared/errors';
 import { newRollbackId } from '../apply/points';
 import type { ComposeTargetConfig } from '../config/schema';
+import { errorView, hookAsWarning, rollbackWithHook, runPointSteps, undoFailedApply } from '../drivers/point-steps';
 import type { ApplyOutcome, ApplyPlan, ApplyPreview, DriverEnv, ProgressSink, RecoveryResult, RollbackOutcome, TargetDriver, TargetFact } from '../drivers/driver';
 import type { Feed } from '../feed/feed';
 import type { Release } from '../feed/release';
@@ -39,11 +40,6 @@ const PointSchema = z.object({
 }).strict();
 const MarkerSchema = z.object({ op: z.enum(['apply', 'rollback']), rollback_id: z.string() }).strict();
 type Point = z.infer<typeof PointSchema>;
-
-function errorView(e: unknown): { code: string; message: string } {
-  const u = toUpkeepError(e);
-  return { code: u.code, message: u.message };
-}
 
 /** Services whose pin differs between two pin sets (added, changed or removed). */
 export function changedServices(from: Pins, to: Pins): string[] {
@@ -194,6 +190,18 @@ export class ComposeDriver implements TargetDriver {
     await writeJsonDurable(this.markerFile, { op: 'apply', rollback_id: id });
     await writeJsonDurable(path.join(this.env.paths.pointsDir, id, 'point.json'), point);
     const warnings: string[] = [];
+    const undo = (cause: ErrorView, step: string): Promise<ApplyOutcome> => {
+      onProgress({ phase: 'rollback', message: `Rolling back (${step} failed)`, done: 0, total: 1 });
+      return undoFailedApply({
+        cause, warnings, hook: this.t.hooks.rollback, hookCtx: this.hookCtx(plan.to, plan.from, new AbortController().signal),
+        restore: async () => {
+          // The previous images are still local: no pull needed to recreate from them.
+          await this.switchTo(from, changed, false);
+          await fsp.rm(path.join(this.env.paths.pointsDir, id), { recursive: true, force: true });
+          await fsp.rm(this.markerFile, { force: true });
+        },
+      });
+    };
     let step = 'pull';
     try {
       onProgress({ phase: 'switch', message: `Pulling ${changed.join(', ')}`, done: 0, total: 2 });
@@ -203,42 +211,18 @@ export class ComposeDriver implements TargetDriver {
       step = 'up';
       onProgress({ phase: 'switch', message: `Recreating ${changed.join(', ')}`, done: 1, total: 2 });
       await docker.up(changed);
-      step = 'smoke';
-      if (this.t.hooks.smoke) {
-        onProgress({ phase: 'smoke', message: 'Running smoke hook', done: 0, total: 1 });
-        await runHook('smoke', this.t.hooks.smoke, hooks);
-      }
-      step = 'health';
-      if (this.t.health) {
-        onProgress({ phase: 'health', message: 'Checking health', done: 0, total: 1 });
-        await runHealthCheck(this.t.health, { version: plan.to, signal, cwd: this.installDir() });
-      }
     } catch (err) {
-      const cause = errorView(err);
-      onProgress({ phase: 'rollback', message: `Rolling back (${step} failed)`, done: 0, total: 1 });
-      try {
-        // The previous images are still local: no pull needed to recreate from them.
-        await this.switchTo(from, changed, false);
-        await fsp.rm(path.join(this.env.paths.pointsDir, id), { recursive: true, force: true });
-        await fsp.rm(this.markerFile, { force: true });
-      } catch (undoErr) {
-        return { kind: 'undo_failed', cause, undo_error: errorView(undoErr), warnings };
-      }
-      try {
-        await runHook('rollback', this.t.hooks.rollback, this.hookCtx(plan.to, plan.from, new AbortController().signal));
-      } catch (hookErr) {
-        warnings.push(`rollback hook failed: ${toUpkeepError(hookErr).message}`);
-      }
-      return { kind: 'rolled_back', cause, warnings };
+      return undo(errorView(err), step);
     }
+    const failed = await runPointSteps([
+      { name: 'smoke', phase: 'smoke', message: 'Running smoke hook', run: this.t.hooks.smoke ? () => runHook('smoke', this.t.hooks.smoke, hooks) : undefined },
+      { name: 'health', phase: 'health', message: 'Checking health', run: this.t.health ? () => runHealthCheck(this.t.health!, { version: plan.to, signal, cwd: this.installDir() }) : undefined },
+    ], onProgress);
+    if (failed) return undo(errorView(failed.error), failed.step);
     onProgress({ phase: 'commit', message: `Stack at ${plan.to}`, done: 1, total: 1 });
     await writeJsonDurable(this.stateFile, { version: plan.to, pins: to, updated_at: this.env.clock.now().toISOString() });
     await fsp.rm(this.markerFile, { force: true });
-    try {
-      await runHook('post_apply', this.t.hooks.post_apply, this.hookCtx(plan.from, plan.to, new AbortController().signal));
-    } catch (err) {
-      warnings.push(`post_apply hook failed: ${toUpkeepError(err).message}`);
-    }
+    await hookAsWarning('post_apply', this.t.hooks.post_apply, this.hookCtx(plan.from, plan.to, new AbortController().signal), warnings);
     warnings.push(...await this.prune(plan.retention, to));
     return { kind: 'committed', files_updated: changed, files_removed: [], rollback_id: id, warnings };
   }
@@ -251,22 +235,16 @@ export class ComposeDriver implements TargetDriver {
     const running = await this.runningPins(signal);
     onProgress({ phase: 'rollback', message: `Pinning the digests of ${point.from_version ?? 'the previous stack'}`, done: 0, total: 2 });
     await writeJsonDurable(this.markerFile, { op: 'rollback', rollback_id: point.rollback_id });
-    const warnings: string[] = [];
-    try {
-      // A rollback may have to fetch images pruned meanwhile: pull what is pinned first.
-      await this.switchTo(point.from_pins, changedServices(running, point.from_pins).filter((s) => s in point.from_pins), true, signal);
-      await this.finishRollback(point);
-      await fsp.rm(this.markerFile, { force: true });
-    } catch (err) {
-      return { kind: 'undo_failed', cause: errorView(err), undo_error: errorView(err), warnings };
-    }
-    onProgress({ phase: 'rollback', message: 'Running rollback hook', done: 1, total: 2 });
-    try {
-      await runHook('rollback', this.t.hooks.rollback, this.hookCtx(current, point.from_version, signal));
-    } catch (err) {
-      warnings.push(`rollback hook failed: ${toUpkeepError(err).message}`);
-    }
-    return { kind: 'committed', rollback_id: point.rollback_id, version: point.from_version, from_version: current, warnings };
+    return rollbackWithHook({
+      rollbackId: point.rollback_id, version: point.from_version, fromVersion: current, onProgress,
+      hook: this.t.hooks.rollback, hookCtx: this.hookCtx(current, point.from_version, signal),
+      restore: async () => {
+        // A rollback may have to fetch images pruned meanwhile: pull what is pinned first.
+        await this.switchTo(point.from_pins, changedServices(running, point.from_pins).filter((s) => s in point.from_pins), true, signal);
+        await this.finishRollback(point);
+        await fsp.rm(this.markerFile, { force: true });
+      },
+    });
   }
 
   private async finishRollback(point: Point): Promise<void> {

@@ -16,10 +16,11 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import semver from 'semver';
 import { z } from 'zod';
-import type { RollbackPointView } from '../../../src-shared/api';
-import { NotFoundError, UpkeepError, toUpkeepError } from '../../../src-shared/errors';
+import type { ErrorView, RollbackPointView } from '../../../src-shared/api';
+import { NotFoundError, UpkeepError } from '../../../src-shared/errors';
 import { newRollbackId } from '../apply/points';
 import type { GitTargetConfig } from '../config/schema';
+import { errorView, hookAsWarning, rollbackWithHook, runPointSteps, undoFailedApply } from '../drivers/point-steps';
 import type { ApplyOutcome, ApplyPlan, ApplyPreview, DriverEnv, ProgressSink, RecoveryResult, RollbackOutcome, TargetDriver, TargetFact } from '../drivers/driver';
 import type { Feed } from '../feed/feed';
 import type { Release } from '../feed/release';
@@ -61,11 +62,6 @@ const MarkerSchema = z.object({
 
 type Point = z.infer<typeof PointSchema>;
 type Marker = z.infer<typeof MarkerSchema>;
-
-function errorView(e: unknown): { code: string; message: string } {
-  const u = toUpkeepError(e);
-  return { code: u.code, message: u.message };
-}
 
 async function sizeOf(p: string): Promise<number> {
   try {
@@ -246,7 +242,17 @@ export class GitDriver implements TargetDriver {
     await writeJsonDurable(this.markerFile, marker);
     await writeJsonDurable(path.join(dir, 'point.json'), point);
 
-    let step = 'checkout';
+    const undo = (cause: ErrorView, step: string): Promise<ApplyOutcome> => {
+      onProgress({ phase: 'rollback', message: `Rolling back (${step} failed)`, done: 0, total: 1 });
+      return undoFailedApply({
+        cause, warnings, hook: t.hooks.rollback, hookCtx: this.hookCtx(plan.to, plan.from, new AbortController().signal),
+        restore: async () => {
+          await this.restore(point, marker.moved);
+          await fsp.rm(dir, { recursive: true, force: true });
+          await fsp.rm(this.markerFile, { force: true });
+        },
+      });
+    };
     try {
       if (changes.length > 0) {
         point.stash = await git.stash(`upkeep: before ${plan.to} (${id})`);
@@ -263,62 +269,27 @@ export class GitDriver implements TargetDriver {
       }
       onProgress({ phase: 'switch', message: `Checking out ${plan.release?.tag_name ?? plan.to}`, done: 0, total: 1 });
       await git.checkoutDetached(to, { force: true });
-      step = 'install';
-      const install = t.install === 'auto'
-        ? detectInstallCommand(new Set(await fsp.readdir(t.install_dir)))
-        : t.install === 'none' ? null : t.install;
-      if (install) {
-        onProgress({ phase: 'step', message: `Installing dependencies (${typeof install === 'string' ? install : install.run})`, done: 0, total: 1 });
-        await runHook('install', install, { ...hooks, kind: 'step' });
-      }
-      step = 'migrate';
-      if (t.hooks.migrate) {
-        onProgress({ phase: 'migrate', message: 'Running migrate hook', done: 0, total: 1 });
-        await runHook('migrate', t.hooks.migrate, hooks);
-      }
-      step = 'build';
-      if (t.build) {
-        onProgress({ phase: 'step', message: 'Building', done: 0, total: 1 });
-        await runHook('build', t.build, { ...hooks, kind: 'step' });
-      }
-      step = 'smoke';
-      if (t.hooks.smoke) {
-        onProgress({ phase: 'smoke', message: 'Running smoke hook', done: 0, total: 1 });
-        await runHook('smoke', t.hooks.smoke, hooks);
-      }
-      step = 'health';
-      if (t.health) {
-        onProgress({ phase: 'health', message: 'Checking health', done: 0, total: 1 });
-        await runHealthCheck(t.health, { version: plan.to, signal, cwd: t.install_dir });
-      }
     } catch (err) {
-      const cause = errorView(err);
-      onProgress({ phase: 'rollback', message: `Rolling back (${step} failed)`, done: 0, total: 1 });
-      try {
-        await this.restore(point, marker.moved);
-        await fsp.rm(dir, { recursive: true, force: true });
-        await fsp.rm(this.markerFile, { force: true });
-      } catch (undoErr) {
-        return { kind: 'undo_failed', cause, undo_error: errorView(undoErr), warnings };
-      }
-      try {
-        await runHook('rollback', t.hooks.rollback, this.hookCtx(plan.to, plan.from, new AbortController().signal));
-      } catch (hookErr) {
-        warnings.push(`rollback hook failed: ${toUpkeepError(hookErr).message}`);
-      }
-      return { kind: 'rolled_back', cause, warnings };
+      return undo(errorView(err), 'checkout');
     }
+    const install = t.install === 'auto'
+      ? detectInstallCommand(new Set(await fsp.readdir(t.install_dir).catch(() => [])))
+      : t.install === 'none' ? null : t.install;
+    const failed = await runPointSteps([
+      { name: 'install', phase: 'step', message: `Installing dependencies (${install ? (typeof install === 'string' ? install : install.run) : ''})`, run: install ? () => runHook('install', install, { ...hooks, kind: 'step' }) : undefined },
+      { name: 'migrate', phase: 'migrate', message: 'Running migrate hook', run: t.hooks.migrate ? () => runHook('migrate', t.hooks.migrate, hooks) : undefined },
+      { name: 'build', phase: 'step', message: 'Building', run: t.build ? () => runHook('build', t.build, { ...hooks, kind: 'step' }) : undefined },
+      { name: 'smoke', phase: 'smoke', message: 'Running smoke hook', run: t.hooks.smoke ? () => runHook('smoke', t.hooks.smoke, hooks) : undefined },
+      { name: 'health', phase: 'health', message: 'Checking health', run: t.health ? () => runHealthCheck(t.health!, { version: plan.to, signal, cwd: t.install_dir }) : undefined },
+    ], onProgress);
+    if (failed) return undo(errorView(failed.error), failed.step);
 
     // Commit: the new commit is recorded, then the marker goes.
     onProgress({ phase: 'commit', message: `Updated to ${plan.to}`, done: 1, total: 1 });
     const preview = await this.diff(fromCommit, to).catch(() => ({ files_updated: [], files_removed: [] }));
     await writeJsonDurable(this.stateFile, { version: plan.to, commit: to, updated_at: this.env.clock.now().toISOString() });
     await fsp.rm(this.markerFile, { force: true });
-    try {
-      await runHook('post_apply', t.hooks.post_apply, this.hookCtx(plan.from, plan.to, new AbortController().signal));
-    } catch (err) {
-      warnings.push(`post_apply hook failed: ${toUpkeepError(err).message}`);
-    }
+    await hookAsWarning('post_apply', t.hooks.post_apply, this.hookCtx(plan.from, plan.to, new AbortController().signal), warnings);
     warnings.push(...await this.prune(plan.retention));
     return { kind: 'committed', files_updated: preview.files_updated, files_removed: preview.files_removed, rollback_id: id, warnings };
   }
@@ -386,21 +357,15 @@ export class GitDriver implements TargetDriver {
     const current = await this.currentVersion();
     onProgress({ phase: 'rollback', message: `Rolling back to ${point.from_version ?? point.from_commit.slice(0, SHORT_COMMIT)}`, done: 0, total: 2 });
     await writeJsonDurable(this.markerFile, { op: 'rollback', rollback_id: point.rollback_id, moved: point.aside.map((a) => a.path) } satisfies Marker);
-    const warnings: string[] = [];
-    try {
-      await this.restore(point, point.aside.map((a) => a.path));
-      await this.finishRollback(point);
-      await fsp.rm(this.markerFile, { force: true });
-    } catch (err) {
-      return { kind: 'undo_failed', cause: errorView(err), undo_error: errorView(err), warnings };
-    }
-    onProgress({ phase: 'rollback', message: 'Running rollback hook', done: 1, total: 2 });
-    try {
-      await runHook('rollback', this.t.hooks.rollback, this.hookCtx(current, point.from_version, signal));
-    } catch (err) {
-      warnings.push(`rollback hook failed: ${toUpkeepError(err).message}`);
-    }
-    return { kind: 'committed', rollback_id: point.rollback_id, version: point.from_version, from_version: current, warnings };
+    return rollbackWithHook({
+      rollbackId: point.rollback_id, version: point.from_version, fromVersion: current, onProgress,
+      hook: this.t.hooks.rollback, hookCtx: this.hookCtx(current, point.from_version, signal),
+      restore: async () => {
+        await this.restore(point, point.aside.map((a) => a.path));
+        await this.finishRollback(point);
+        await fsp.rm(this.markerFile, { force: true });
+      },
+    });
   }
 
   /** Records the point's from-commit as installed and removes the point and every newer one. */
