@@ -110,7 +110,7 @@ export class GitDriver implements TargetDriver {
   }
 
   ownFeed(o: { channel: string }): Feed {
-    return new GitFeed(this.t, { git: this.git, channel: o.channel, verifyTag: tagVerifier(this.t, this.git) });
+    return new GitFeed(this.t, { git: this.git, channel: o.channel, verifyTag: tagVerifier(this.t, this.git, undefined, () => this.env.clock.now()) });
   }
 
   async facts(): Promise<TargetFact[]> {

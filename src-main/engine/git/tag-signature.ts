@@ -28,9 +28,10 @@ export function splitTagObject(text: string): { payload: string; signature: stri
 /**
  * A verifier for the target's `trust.signed_tags`, or null when trust asks for none. The verifier
  * throws UpkeepError ERR_SIGNATURE_MISSING for an unsigned tag and ERR_SIGNATURE_INVALID for a
- * signature no trusted key made. Key files are read relative to `baseDir`.
+ * signature no trusted key made. Key files are read relative to `baseDir`. OpenPGP signatures are
+ * judged at `now()` (the engine's clock: an expired signature is refused).
  */
-export function tagVerifier(t: GitTargetConfig, git: GitCli, baseDir?: string): ((tag: string) => Promise<void>) | null {
+export function tagVerifier(t: GitTargetConfig, git: GitCli, baseDir?: string, now: () => Date = () => new Date()): ((tag: string) => Promise<void>) | null {
   const trust = t.trust?.signed_tags;
   if (!trust) return null;
   let keys: Promise<TrustedKey[]> | null = null;
@@ -40,7 +41,7 @@ export function tagVerifier(t: GitTargetConfig, git: GitCli, baseDir?: string): 
     if (!split) throw new UpkeepError('ERR_SIGNATURE_MISSING', `Tag ${tag} is not signed, and trust.signed_tags asks for a signature`, { tag });
     if (split.kind === 'openpgp' && trust.openpgp_keys) {
       keys ??= loadTrustedKeys(trust.openpgp_keys.map((f) => `openpgp:${path.resolve(baseDir ?? t.install_dir, f)}`));
-      const result = await verifyOpenPgp(Buffer.from(split.payload, 'utf8'), split.signature, await keys);
+      const result = await verifyOpenPgp(Buffer.from(split.payload, 'utf8'), split.signature, await keys, { now: now() });
       if (result.signers.length > 0) return;
       throw new UpkeepError('ERR_SIGNATURE_INVALID', `Tag ${tag} has no valid signature from a trusted OpenPGP key${result.problems[0] ? `: ${result.problems[0]}` : ''}`, { tag });
     }

@@ -2,7 +2,10 @@
  * OpenPGP detached signatures (`.asc` armored or `.sig` binary, RFC 9580 / RFC 4880 as made by
  * `gpg --detach-sign`), verified with the `openpgp` package against the `openpgp:` keys of trust.
  * The package checks that the signing key or subkey was valid for signing at the signature's time
- * (not expired, not revoked) and refuses weak hash algorithms by its own defaults.
+ * (not expired, not revoked: RFC 9580 judges a key at the moment it signed) and refuses weak hash
+ * algorithms by its own defaults. The signature's own expiry (`Signature Expiration Time`
+ * subpacket) and a creation time in the future are judged at `now`, the engine's injected clock
+ * (openpgp's `date` option), never at the system clock.
  */
 import * as openpgp from 'openpgp';
 import type { OpenPgpTrustedKey, TrustedKey } from './trusted-keys';
@@ -25,9 +28,10 @@ async function readSignature(input: Uint8Array | string): Promise<openpgp.Signat
  * kinds are ignored). Never throws for bad input: a malformed signature, a signature by a key that
  * is not trusted, a digest mismatch or a key not valid at signing time each add a `problems` line.
  * `signers` holds the distinct ids of the trusted keys with a valid signature (a detached
- * signature may carry several).
+ * signature may carry several). `o.now` is the verification time (default: the current time): a
+ * signature that expired before it, or was made after it, is refused.
  */
-export async function verifyOpenPgp(message: Uint8Array, signature: Uint8Array | string, keys: readonly TrustedKey[]): Promise<SignatureResult> {
+export async function verifyOpenPgp(message: Uint8Array, signature: Uint8Array | string, keys: readonly TrustedKey[], o: { now?: Date } = {}): Promise<SignatureResult> {
   const size = typeof signature === 'string' ? Buffer.byteLength(signature) : signature.length;
   if (size > MAX_OPENPGP_SIGNATURE_BYTES) return failedResult('openpgp', `OpenPGP signature of ${size} bytes; at most ${MAX_OPENPGP_SIGNATURE_BYTES} are accepted`);
   let sig: openpgp.Signature;
@@ -55,6 +59,7 @@ export async function verifyOpenPgp(message: Uint8Array, signature: Uint8Array |
       signature: sig,
       verificationKeys: trusted.map((k) => k.key),
       format: 'binary',
+      date: o.now ?? new Date(),
     });
   } catch (err) {
     return failedResult('openpgp', `OpenPGP verification failed: ${(err as Error).message}`);

@@ -37,8 +37,8 @@ export function detectSignatureKind(input: Uint8Array | string): DetachedSignatu
 
 /**
  * Verifies one detached signature over `message` with `keys`. `o.kind` forces the format;
- * otherwise it is recognised from the bytes. `o.now` is the time certificates must be valid at
- * (CMS). Never throws for bad input (see each verifier); an unrecognised format is a result with
+ * otherwise it is recognised from the bytes. `o.now` is the verification time (the engine's
+ * clock): CMS certificates must be valid then, OpenPGP signatures unexpired and not made later. Never throws for bad input (see each verifier); an unrecognised format is a result with
  * no signer and one problem.
  */
 export async function verifyDetachedSignature(
@@ -52,7 +52,7 @@ export async function verifyDetachedSignature(
     case 'minisign':
       return verifyMinisign(message, signature, keys);
     case 'openpgp':
-      return verifyOpenPgp(message, signature, keys);
+      return verifyOpenPgp(message, signature, keys, o.now ? { now: o.now } : {});
     case 'cms':
       return verifyCms(message, signature, keys, o.now ? { now: o.now } : {});
     default:

@@ -12,6 +12,9 @@ import { detectSignatureKind, verifyDetachedSignature } from '../../../src-main/
 import { loadTrustedKey, type TrustedKey } from '../../../src-main/engine/trust/trusted-keys';
 import { requireThreshold } from '../../../src-main/engine/trust/threshold';
 import { makeGpgKey, type GpgKey, stopGpgAgents } from './signing-tools';
+import { clockFrom } from '../../../src-main/engine/clock';
+import { TrustSchema } from '../../../src-main/engine/config/feed-schema';
+import { KeyRing } from '../../../src-main/engine/feed/feed-helpers';
 
 let dir: string;
 let alice: GpgKey;
@@ -91,6 +94,26 @@ describe('OpenPGP detached signatures made by gpg', () => {
     const b = await verifyDetachedSignature(data, readFileSync(bob.sign(file, false)), [aliceKey, bobKey]);
     expect(requireThreshold([a, b], 2, 'caio')).toEqual([aliceKey.id, bobKey.id]);
     expect(() => requireThreshold([a, a], 2, 'caio')).toThrow(expect.objectContaining({ code: 'ERR_SIGNATURE_THRESHOLD' }));
+  });
+
+  it('signature expiry and creation time are judged at the injected clock, not the system clock', async () => {
+    const day = 86_400_000;
+    const sig = readFileSync(alice.sign(file, true, { expire: '1d' }));
+    // Valid now, by the system clock and by a clock pinned to now.
+    expect((await verifyOpenPgp(data, sig, [aliceKey], { now: new Date() })).signers).toEqual([aliceKey.id]);
+    // A clock two days on: the signature expired a day earlier.
+    const later = clockFrom(() => new Date(Date.now() + 2 * day));
+    const expired = await verifyOpenPgp(data, sig, [aliceKey], { now: later.now() });
+    expect(expired.signers).toEqual([]);
+    expect(expired.problems[0]).toMatch(/OpenPGP signature by OpenPGP key [0-9A-F]{40} \(key ID [0-9A-F]{16}\) is not valid: .*expired/i);
+    // The feeds' path: KeyRing.require with the engine clock's time refuses it with a stable code.
+    const ring = new KeyRing(TrustSchema.parse({ keys: [`openpgp:${alice.pubFile}`] }));
+    await expect(ring.require(data, [sig], 'caio 1.4.0', later.now())).rejects.toMatchObject({ code: 'ERR_SIGNATURE_INVALID' });
+    await expect(ring.require(data, [sig], 'caio 1.4.0', new Date())).resolves.toEqual([aliceKey.id]);
+    // A clock pinned a day back: the signature was made after "now".
+    const earlier = await verifyDetachedSignature(data, sig, [aliceKey], { now: new Date(Date.now() - day) });
+    expect(earlier.signers).toEqual([]);
+    expect(earlier.problems[0]).toMatch(/in the future/);
   });
 
   it('the format is recognised from the bytes (armored and binary)', () => {

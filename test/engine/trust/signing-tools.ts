@@ -12,8 +12,11 @@ export interface GpgKey {
   fingerprint: string;
   /** Armored public key file (`gpg --armor --export`). */
   pubFile: string;
-  /** Detached signature of `file`: armored (.asc) or binary (.sig); returns its path. */
-  sign(file: string, armored?: boolean): string;
+  /**
+   * Detached signature of `file`: armored (.asc) or binary (.sig); returns its path. `expire`
+   * gives the signature an expiration time (gpg's `--default-sig-expire`, e.g. "1d").
+   */
+  sign(file: string, armored?: boolean, o?: { expire?: string }): string;
 }
 
 const gpgHomes = new Set<string>();
@@ -45,9 +48,9 @@ export function makeGpgKey(dir: string, name: string, algo: 'ed25519' | 'rsa3072
     home,
     fingerprint,
     pubFile,
-    sign(file, armored = true) {
-      const out = `${file}.${name}.${armored ? 'asc' : 'sig'}`;
-      gpg(['--yes', '--local-user', fingerprint, ...(armored ? ['--armor'] : []), '--output', out, '--detach-sign', file]);
+    sign(file, armored = true, o = {}) {
+      const out = `${file}.${name}${o.expire ? `-exp${o.expire}` : ''}.${armored ? 'asc' : 'sig'}`;
+      gpg(['--yes', '--local-user', fingerprint, ...(o.expire ? ['--default-sig-expire', o.expire] : []), ...(armored ? ['--armor'] : []), '--output', out, '--detach-sign', file]);
       return out;
     },
   };
