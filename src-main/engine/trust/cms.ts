@@ -6,6 +6,16 @@
  * certificate or chains to one (pkijs' certificate chain validation, validity dates checked at
  * `now`). It counts as the trusted certificate it was pinned to or chained to, so two signers
  * under one trusted CA count once toward a threshold.
+ *
+ * The signer certificate itself must also be fit for signing releases (`signerUnfitReason`):
+ * - valid at `now` (notBefore <= now <= notAfter), `now` being the engine's injected clock;
+ * - when it has an Extended Key Usage extension (RFC 5280 §4.2.1.12), that lists id-kp-codeSigning
+ *   (1.3.6.1.5.5.7.3.3) or anyExtendedKeyUsage (2.5.29.37.0). A certificate restricted to other
+ *   purposes (a TLS server certificate: serverAuth only) was not issued to sign software, so its
+ *   signature is refused even when it chains to a trusted CA. Without the extension the certificate
+ *   is unrestricted (RFC 5280), which is how self-made release certificates usually look;
+ * - when it has a Key Usage extension (RFC 5280 §4.2.1.3), that asserts digitalSignature or
+ *   nonRepudiation (contentCommitment), the bits RFC 5280 names for verifying signatures on data.
  */
 import { createHash, X509Certificate } from 'node:crypto';
 import * as asn1js from 'asn1js';
@@ -19,6 +29,15 @@ export const MAX_CMS_SIGNATURE_BYTES = 1024 * 1024;
 export const MAX_CMS_SIGNERS = 16;
 
 const ID_SIGNED_DATA = '1.2.840.113549.1.7.2';
+const ID_CE_KEY_USAGE = '2.5.29.15';
+const ID_CE_EXT_KEY_USAGE = '2.5.29.37';
+/** id-kp-codeSigning (RFC 5280 §4.2.1.12). */
+export const OID_CODE_SIGNING = '1.3.6.1.5.5.7.3.3';
+/** anyExtendedKeyUsage: no restriction of purpose (RFC 5280 §4.2.1.12). */
+const OID_ANY_EKU = '2.5.29.37.0';
+/** Key Usage bits (RFC 5280 §4.2.1.3), numbered from the first bit of the BIT STRING. */
+const KU_DIGITAL_SIGNATURE = 0;
+const KU_NON_REPUDIATION = 1;
 
 function toArrayBuffer(bytes: Uint8Array): ArrayBuffer {
   return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
@@ -56,6 +75,39 @@ function derOf(cert: pkijs.Certificate): Buffer {
 
 function validAt(cert: X509Certificate, now: Date): boolean {
   return Date.parse(cert.validFrom) <= now.getTime() && now.getTime() <= Date.parse(cert.validTo);
+}
+
+/** True when bit `n` (0 = most significant bit of the first content byte) of a DER BIT STRING is set. */
+function bitSet(bits: asn1js.BitString, n: number): boolean {
+  const bytes = new Uint8Array(bits.valueBlock.valueHexView);
+  const byte = bytes[n >> 3];
+  return byte !== undefined && (byte & (0x80 >> (n & 7))) !== 0;
+}
+
+/**
+ * Why `cert` may not sign releases at `now`, or null when it may (the rules in this module's
+ * header: validity period, Extended Key Usage allowing code signing, Key Usage allowing
+ * signatures). An extension that cannot be parsed counts as unfit.
+ */
+export function signerUnfitReason(cert: pkijs.Certificate, now: Date): string | null {
+  const x = new X509Certificate(derOf(cert));
+  if (!validAt(x, now)) {
+    return `its certificate is not valid at ${now.toISOString()} (valid from ${new Date(x.validFrom).toISOString()} to ${new Date(x.validTo).toISOString()})`;
+  }
+  for (const ext of cert.extensions ?? []) {
+    if (ext.extnID === ID_CE_EXT_KEY_USAGE) {
+      const purposes = ext.parsedValue instanceof pkijs.ExtKeyUsage ? ext.parsedValue.keyPurposes : null;
+      if (purposes === null) return 'its Extended Key Usage extension cannot be read';
+      if (!purposes.includes(OID_CODE_SIGNING) && !purposes.includes(OID_ANY_EKU)) {
+        return `its Extended Key Usage (${purposes.join(', ') || 'empty'}) does not include code signing (${OID_CODE_SIGNING})`;
+      }
+    } else if (ext.extnID === ID_CE_KEY_USAGE) {
+      const bits = ext.parsedValue instanceof asn1js.BitString ? ext.parsedValue : null;
+      if (bits === null) return 'its Key Usage extension cannot be read';
+      if (!bitSet(bits, KU_DIGITAL_SIGNATURE) && !bitSet(bits, KU_NON_REPUDIATION)) return 'its Key Usage allows neither digitalSignature nor nonRepudiation';
+    }
+  }
+  return null;
 }
 
 /**
@@ -107,7 +159,7 @@ function parseSignedData(der: Buffer): pkijs.SignedData {
 /**
  * Verifies a detached CMS signature over `message` with the x509 keys among `keys` (others are
  * ignored). Never throws for bad input: malformed DER, a message mismatch, an untrusted or expired
- * signer certificate each add a `problems` line. `signers` holds the distinct ids of the trusted
+ * signer certificate, or one not fit for code signing (`signerUnfitReason`) each add a `problems` line. `signers` holds the distinct ids of the trusted
  * certificates the valid SignerInfos were pinned or chained to. `now` is when certificates must be
  * valid (default: the current time).
  */
@@ -157,6 +209,11 @@ export async function verifyCms(message: Uint8Array, signature: Uint8Array | str
     const found = await trustAnchorOf(signerCert, embedded, anchors, now);
     if (typeof found === 'string') {
       problems.push(`CMS signature by ${subjectOf(signerCert)}: ${found}`);
+      continue;
+    }
+    const unfit = signerUnfitReason(signerCert, now);
+    if (unfit !== null) {
+      problems.push(`CMS signature by ${subjectOf(signerCert)}: ${unfit}`);
       continue;
     }
     if (!signers.includes(found.id)) {

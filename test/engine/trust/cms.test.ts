@@ -101,6 +101,46 @@ describe('CMS detached signatures made by openssl cms -sign -binary', () => {
     expect(r.problems[0]).toMatch(/CMS signature by "themis-release": the trusted certificate X.509 certificate "themis-release" is not valid at/);
   });
 
+  it('the signer certificate must allow code signing when it has an Extended Key Usage (serverAuth only is refused)', async () => {
+    const tls = makeCert(dir, 'themis-tls', { ca, eku: 'serverAuth' });
+    const tlsSigned = await verifyCms(manifest, cmsSign(manifestFile, tls), [caKey]);
+    expect(tlsSigned.signers).toEqual([]);
+    expect(tlsSigned.problems[0]).toMatch(/CMS signature by "themis-tls": its Extended Key Usage \(1\.3\.6\.1\.5\.5\.7\.3\.1\) does not include code signing \(1\.3\.6\.1\.5\.5\.7\.3\.3\)/);
+    await expect(Promise.resolve().then(() => requireThreshold([tlsSigned], 1, 'manifest'))).rejects.toMatchObject({ code: 'ERR_SIGNATURE_INVALID' });
+    // Pinned directly, a serverAuth-only certificate is refused the same way.
+    const pinnedTls = makeCert(dir, 'pinned-tls', { eku: 'serverAuth,clientAuth' });
+    const r = await verifyCms(manifest, cmsSign(manifestFile, pinnedTls), [await loadTrustedKey(`x509:${pinnedTls.cert}`)]);
+    expect(r.signers).toEqual([]);
+    expect(r.problems[0]).toMatch(/does not include code signing/);
+    // codeSigning (alone or among others) is accepted.
+    for (const eku of ['codeSigning', 'serverAuth,codeSigning']) {
+      const ok = makeCert(dir, `themis-build-${eku.replace(',', '-')}`, { ca, eku });
+      expect((await verifyCms(manifest, cmsSign(manifestFile, ok), [caKey])).signers).toEqual([caKey.id]);
+    }
+  });
+
+  it('a signer certificate whose Key Usage allows no signatures is refused', async () => {
+    const kex = makeCert(dir, 'themis-kex', { ca, keyUsage: 'keyAgreement' });
+    const r = await verifyCms(manifest, cmsSign(manifestFile, kex), [caKey]);
+    expect(r.signers).toEqual([]);
+    expect(r.problems[0]).toMatch(/its Key Usage allows neither digitalSignature nor nonRepudiation/);
+    const nr = makeCert(dir, 'themis-nr', { ca, keyUsage: 'nonRepudiation' });
+    expect((await verifyCms(manifest, cmsSign(manifestFile, nr), [caKey])).signers).toEqual([caKey.id]);
+  });
+
+  it("the signer certificate's own validity is judged at the injected time, even when the pinned certificate over its key is still valid", async () => {
+    const long = makeCert(dir, 'themis-long', { days: 30 });
+    const short = makeCert(dir, 'themis-short', { days: 1, keyFile: long.key });
+    const pinned = await loadTrustedKey(`x509:${long.cert}`);
+    const der = cmsSign(manifestFile, short);
+    expect((await verifyCms(manifest, der, [pinned], { now: new Date() })).signers).toEqual([pinned.id]);
+    const later = await verifyCms(manifest, der, [pinned], { now: new Date(Date.now() + 2 * 86_400_000) });
+    expect(later.signers).toEqual([]);
+    expect(later.problems[0]).toMatch(/CMS signature by "themis-short": its certificate is not valid at .* \(valid from .* to .*\)/);
+    const before = await verifyCms(manifest, der, [pinned], { now: new Date(Date.now() - 2 * 86_400_000) });
+    expect(before.signers).toEqual([]);
+  });
+
   it('two signers in one SignedData count as two distinct trusted keys', async () => {
     const der = cmsSign(manifestFile, signer, { extraSigner: stranger });
     const r = await verifyDetachedSignature(manifest, der, [signerKey, strangerKey]);

@@ -61,20 +61,28 @@ export interface Cert {
   key: string;
 }
 
-/** A self-signed EC P-256 certificate (or one issued by `ca`), valid for `days` from now. */
-export function makeCert(dir: string, name: string, o: { ca?: Cert; isCa?: boolean; days?: number } = {}): Cert {
+/**
+ * A self-signed EC P-256 certificate (or one issued by `ca`), valid for `days` from now. `eku` adds
+ * an extendedKeyUsage extension (openssl names: "codeSigning", "serverAuth", …), `keyUsage`
+ * replaces the leaf's keyUsage value, and `keyFile` reuses an existing private key (a second
+ * certificate over the same key).
+ */
+export function makeCert(dir: string, name: string, o: { ca?: Cert; isCa?: boolean; days?: number; eku?: string; keyUsage?: string; keyFile?: string } = {}): Cert {
   const cert = path.join(dir, `${name}.crt`);
-  const key = path.join(dir, `${name}.key`);
+  const key = o.keyFile ?? path.join(dir, `${name}.key`);
   const days = String(o.days ?? 30);
+  const newKey = o.keyFile ? ['-key', o.keyFile] : ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', key];
   if (!o.ca) {
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', key, '-out', cert, '-days', days, '-subj', `/CN=${name}`,
-      ...(o.isCa ? ['-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign,digitalSignature'] : [])], { stdio: 'pipe' });
+    execFileSync('openssl', ['req', '-x509', ...newKey, '-out', cert, '-days', days, '-subj', `/CN=${name}`,
+      ...(o.isCa ? ['-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign,digitalSignature'] : []),
+      ...(o.keyUsage ? ['-addext', `keyUsage=critical,${o.keyUsage}`] : []),
+      ...(o.eku ? ['-addext', `extendedKeyUsage=${o.eku}`] : [])], { stdio: 'pipe' });
     return { cert, key };
   }
   const csr = path.join(dir, `${name}.csr`);
-  execFileSync('openssl', ['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', key, '-out', csr, '-subj', `/CN=${name}`], { stdio: 'pipe' });
+  execFileSync('openssl', ['req', '-new', ...newKey, '-out', csr, '-subj', `/CN=${name}`], { stdio: 'pipe' });
   const ext = path.join(dir, `${name}.ext`);
-  writeFileSync(ext, 'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\n');
+  writeFileSync(ext, `basicConstraints=CA:FALSE\nkeyUsage=critical,${o.keyUsage ?? 'digitalSignature'}\n${o.eku ? `extendedKeyUsage=${o.eku}\n` : ''}`);
   execFileSync('openssl', ['x509', '-req', '-in', csr, '-CA', o.ca.cert, '-CAkey', o.ca.key, '-CAcreateserial', '-out', cert, '-days', days, '-extfile', ext], { stdio: 'pipe' });
   return { cert, key };
 }
