@@ -8,7 +8,10 @@
  *   never to another host, even a subdomain (axios' follow-redirects would keep it there).
  * - Every poll sends `If-None-Match` with the ETag remembered for that URL; a 304 answers from the
  *   remembered body (GitHub does not count 304s against the rate limit).
- * - Pagination follows the `Link: rel="next"` header, at most `maxPages` pages.
+ * - Pagination follows the `Link: rel="next"` header, at most `maxPages` pages, and only while it
+ *   stays on `api_url`'s origin: a next link to another scheme, host or port is refused with
+ *   ERR_INSECURE_URL before anything is sent there (GitHub's links always name the API host; a
+ *   link elsewhere is a hostile or broken server steering the client, token or not).
  * - `403`/`429` with `x-ratelimit-remaining: 0` or `retry-after` become ERR_RATE_LIMITED naming
  *   the reset time (`details.reset_at`, ISO 8601).
  */
@@ -16,7 +19,7 @@ import axios, { type AxiosInstance, type AxiosResponse } from 'axios';
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { z } from 'zod';
-import { NetworkError, NotFoundError, StateCorruptError, UpkeepError } from '../../../src-shared/errors';
+import { NetworkError, NotFoundError, StateCorruptError, UpkeepError, VerificationError } from '../../../src-shared/errors';
 import type { Clock } from '../clock';
 import { readJson, writeJsonDurable } from '../fs/atomic';
 import type { Limits } from '../limits';
@@ -134,7 +137,11 @@ export class GithubClient {
     return { url, body, notModified: false, next };
   }
 
-  /** Every page of a listing, following `Link: rel="next"` (at most `maxPages`). */
+  /**
+   * Every page of a listing, following `Link: rel="next"` (at most `maxPages`). Throws what
+   * getJson throws, and ERR_INSECURE_URL when a next link leaves `api_url`'s origin (nothing is
+   * requested from it).
+   */
   async getAllPages(firstUrl: string, signal?: AbortSignal): Promise<JsonPage[]> {
     const pages: JsonPage[] = [];
     const max = this.o.maxPages ?? 10;
@@ -144,9 +151,21 @@ export class GithubClient {
       seen.add(url);
       const page = await this.getJson(url, signal);
       pages.push(page);
-      url = page.next === null ? null : resolveRelative(url, page.next);
+      url = page.next === null ? null : this.sameOriginNext(page.url, page.next);
     }
     return pages;
+  }
+
+  /** The absolute next-page URL when it stays on the API origin; ERR_INSECURE_URL otherwise. */
+  private sameOriginNext(pageUrl: string, next: string): string {
+    const url = resolveRelative(pageUrl, next);
+    if (new URL(url).origin !== this.origin) {
+      throw new VerificationError('ERR_INSECURE_URL', `GitHub API pagination link leaves ${this.origin}: ${redactUrl(url)} (refused; the API's own links stay on its origin)`, {
+        url: redactUrl(url),
+        api_origin: this.origin,
+      });
+    }
+    return url;
   }
 
   /** One request with manual redirects; the token goes only to the API origin. */
