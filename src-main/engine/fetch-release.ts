@@ -45,6 +45,8 @@ export interface FetchReleaseOptions {
   fetcher: Fetcher;
   clock: Clock;
   allowInsecureHttp: boolean;
+  /** True only for a release of a `file:` feed: its items may be `file:` URLs (DownloadOptions.allowFileUrls). */
+  allowFileUrls?: boolean;
   limits: Limits;
   signal?: AbortSignal;
   /** Parallel transfers (small: feeds are often one server). */
@@ -112,6 +114,7 @@ export async function fetchRelease(o: FetchReleaseOptions): Promise<FetchedRelea
       try {
         const r = await cache.fetch({ url: f.url, sha256: digest.hex, size: f.size, algorithm: digest.algorithm }, {
           allowInsecureHttp: o.allowInsecureHttp,
+          ...(o.allowFileUrls ? { allowFileUrls: true } : {}),
           limits: o.limits,
           signal,
           onBytes: (n) => meter.add(n),

@@ -12,6 +12,8 @@ import { defaultFetcher } from './default-fetcher';
 
 export interface BlobFetchOptions {
   allowInsecureHttp: boolean;
+  /** `file:` URLs are read only for a `file:` feed (DownloadOptions.allowFileUrls). */
+  allowFileUrls?: boolean;
   limits?: Limits;
   signal?: AbortSignal;
   /** Progress toward the file's size (see DownloadOptions.onBytes); a reused blob reports its size once. */
@@ -106,6 +108,7 @@ export class BlobCache {
       sha256: hex,
       ...(algorithm !== 'sha256' ? { algorithm } : {}),
       allowInsecureHttp: o.allowInsecureHttp,
+      ...(o.allowFileUrls ? { allowFileUrls: true } : {}),
       ...(o.limits ? { limits: o.limits } : {}),
       ...(o.signal ? { signal: o.signal } : {}),
       ...(o.onBytes ? { onBytes: o.onBytes } : {}),

@@ -36,6 +36,13 @@ export interface DownloadOptions {
   /** Digest algorithm of `sha256` (default 'sha256'; electron-builder feeds publish SHA-512). */
   algorithm?: 'sha256' | 'sha512';
   allowInsecureHttp: boolean;
+  /**
+   * Whether `url` may be a `file:` URL or a plain path. Set it only for a release of a `file:` feed
+   * (a local directory): otherwise a local file named by a feed is refused with ERR_INSECURE_URL
+   * before anything is opened (a feed served over the network never reads this machine's files).
+   * Redirects never lead to `file:` whatever this says (url-policy.ts `checkRedirectAllowed`).
+   */
+  allowFileUrls?: boolean;
   limits?: Limits;
   signal?: AbortSignal;
   /**
@@ -161,7 +168,8 @@ function parseContentRange(v: string | undefined): { start: number; end: number;
  * ERR_HASH_MISMATCH. On either mismatch the partial is deleted and `dest` is never created; on
  * other failures the partial is kept for a later resume. On success the file is fsynced and
  * renamed to `dest` atomically. `file://` URLs and plain paths are copied by streaming with the
- * same checks.
+ * same checks when `allowFileUrls` (a `file:` feed); without it they are refused with
+ * ERR_INSECURE_URL before any file is opened or created.
  */
 export async function downloadFile(o: DownloadOptions): Promise<void> {
   const limits = o.limits ?? DEFAULT_LIMITS;
@@ -174,6 +182,9 @@ export async function downloadFile(o: DownloadOptions): Promise<void> {
   }
   const src = normaliseFeedUrl(o.url);
   checkUrlAllowed(src, o);
+  if (src.startsWith('file:') && o.allowFileUrls !== true) {
+    throw new VerificationError('ERR_INSECURE_URL', `A download of a feed that is not a local (file:) feed names a local file: ${redactUrl(src)}`, { url: redactUrl(src) });
+  }
   throwIfCancelled(o.signal, src);
 
   const pf = await PartialFile.open(o.partial, o.size, o.signal, algorithm);

@@ -37,6 +37,19 @@ export function normaliseFeedUrl(urlOrPath: string, baseDir?: string): string {
 }
 
 /**
+ * True when a configured feed location is local: a `file:` URL or a filesystem path. Only such a
+ * feed's releases may download `file:` URLs (DownloadOptions.allowFileUrls); false for anything
+ * normaliseFeedUrl refuses.
+ */
+export function isLocalFeed(urlOrPath: string, baseDir?: string): boolean {
+  try {
+    return normaliseFeedUrl(urlOrPath, baseDir).startsWith('file:');
+  } catch {
+    return false;
+  }
+}
+
+/**
  * Resolves `ref` against `baseUrl` exactly like `new URL(ref, baseUrl)`: use it for manifest
  * file URLs (relative to the manifest's own URL). Absolute refs are returned as they are
  * (normalised); the result still has to pass `checkUrlAllowed` before it is fetched.

@@ -17,6 +17,7 @@ import { EventBus } from '../events';
 import { clockFrom, systemClock, type Clock } from '../clock';
 import { targetPaths } from '../target-paths';
 import { applyProxyConfig } from '../net/proxy';
+import { isLocalFeed } from '../net/url-policy';
 import { driverFor, feedFor, machineOf } from './wiring';
 import { LiveState } from './live-state';
 import { HistoryWriter, type HistoryBase } from './history-writer';
@@ -440,6 +441,8 @@ export class OperationRunner {
     const fetched = await this.timed(op, 'download', () => fetchRelease({
       items, cacheDir: targetPaths(op.loaded.config, t.id).cacheDir, fetcher: this.fetcher, clock: this.clock,
       allowInsecureHttp: ('feed' in t && t.feed?.allow_insecure_http) || false, limits: this.limits, signal: op.abort.signal,
+      // Local files only for a local feed: a feed served over the network never reads this machine's files.
+      allowFileUrls: 'feed' in t && t.feed ? isLocalFeed(t.feed.url) : false,
       // Staging copies every file next to its destination at most once (backups are renames).
       ...(t.kind === 'files' ? { reserve: [{ dir: t.install_dir, bytes: items.reduce((n, f) => n + f.size, 0) }] } : {}),
       onProgress: (s) => this.progress(op, 'download', `Downloading${s.file ? ` ${s.file}` : ''}`, s.bytes_done / Math.max(1, s.bytes_total), s),

@@ -3,7 +3,7 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { downloadFile, type DownloadOptions } from '../../../src-main/engine/net/download';
-import { errorOf, fastLimits, serveBytes, sha256Hex, startFaultServer, status, tempDir, testBytes, type FaultServer } from './fault-server';
+import { errorOf, fastLimits, redirect, serveBytes, sha256Hex, startFaultServer, status, tempDir, testBytes, type FaultServer } from './fault-server';
 
 let server: FaultServer;
 let tmp: { dir: string; cleanup: () => Promise<void> };
@@ -147,15 +147,15 @@ describe('downloadFile over http', () => {
 });
 
 describe('downloadFile from the filesystem', () => {
-  it('copies file:// sources and plain paths with the same checks', async () => {
+  it('copies file:// sources and plain paths with the same checks (a file: feed)', async () => {
     const data = testBytes(70_000, 13);
     const src = path.join(tmp.dir, 'feed', 'blob');
     await fsp.mkdir(path.dirname(src), { recursive: true });
     await fsp.writeFile(src, data);
-    const o = opts(pathToFileURL(src).href, data);
+    const o = opts(pathToFileURL(src).href, data, { allowFileUrls: true });
     await downloadFile(o);
     expect(Buffer.compare(await fsp.readFile(o.dest), data)).toBe(0);
-    const o2 = opts(src, data, { dest: path.join(tmp.dir, 'dest', 'two.bin') });
+    const o2 = opts(src, data, { dest: path.join(tmp.dir, 'dest', 'two.bin'), allowFileUrls: true });
     await downloadFile(o2);
     expect(Buffer.compare(await fsp.readFile(o2.dest), data)).toBe(0);
   });
@@ -164,7 +164,7 @@ describe('downloadFile from the filesystem', () => {
     const data = testBytes(1_000, 14);
     const src = path.join(tmp.dir, 'blob');
     await fsp.writeFile(src, Buffer.concat([data, Buffer.from('x')]));
-    const o = opts(src, data);
+    const o = opts(src, data, { allowFileUrls: true });
     expect((await errorOf(downloadFile(o))).code).toBe('ERR_SIZE_MISMATCH');
     expect(await exists(o.dest)).toBe(false);
     const wrong = Buffer.from(data);
@@ -173,6 +173,36 @@ describe('downloadFile from the filesystem', () => {
     expect((await errorOf(downloadFile(o))).code).toBe('ERR_HASH_MISMATCH');
     expect(await exists(o.dest)).toBe(false);
     expect(await exists(o.partial)).toBe(false);
-    expect((await errorOf(downloadFile(opts(path.join(tmp.dir, 'missing'), data)))).code).toBe('ERR_NOT_FOUND');
+    expect((await errorOf(downloadFile(opts(path.join(tmp.dir, 'missing'), data, { allowFileUrls: true })))).code).toBe('ERR_NOT_FOUND');
+  });
+
+  it('a download that is not of a file: feed may not read local files: ERR_INSECURE_URL before anything is opened', async () => {
+    const data = testBytes(2_000, 15);
+    const src = path.join(tmp.dir, 'secret');
+    await fsp.writeFile(src, data);
+    for (const url of [pathToFileURL(src).href, src, 'file:///etc/passwd']) {
+      const o = opts(url, data);
+      const err = await errorOf(downloadFile(o));
+      expect(err.code).toBe('ERR_INSECURE_URL');
+      expect(err.message).toMatch(/names a local file/);
+      expect(await exists(o.dest)).toBe(false);
+      expect(await exists(o.partial)).toBe(false);
+      expect(await exists(path.dirname(o.partial))).toBe(false);
+    }
+  });
+
+  it('an http(s) download redirected to file: is refused, even for a file: feed', async () => {
+    const data = testBytes(2_000, 16);
+    const src = path.join(tmp.dir, 'local-copy');
+    await fsp.writeFile(src, data);
+    server.route('/asset', redirect(pathToFileURL(src).href));
+    for (const allowFileUrls of [false, true]) {
+      const o = opts(server.url('/asset'), data, { allowFileUrls });
+      const err = await errorOf(downloadFile(o));
+      expect(err.code).toBe('ERR_INSECURE_URL');
+      expect(err.message).toMatch(/Redirect to file: refused/);
+      expect(await exists(o.dest)).toBe(false);
+    }
+    expect(server.requestsTo('/asset')).toHaveLength(2);
   });
 });
