@@ -4,6 +4,11 @@
  * rollback points and of the newest available release, and nothing else. The per-version views
  * (`<download_dir>/releases/<id>/<version>/`, hard links to blobs) are kept only for the newest
  * available release, so pruned blobs really free their space.
+ *
+ * Crash safety (a SIGKILL at any instant): a blob is removed by one unlink, so every blob left
+ * is whole (blobs enter the cache only by an atomic rename after verification). A view is first
+ * renamed to a hidden `.pruning-<version>` name, then deleted, so a view under a version's name is
+ * always complete; a hidden one an interrupted prune left is deleted by the next prune.
  */
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
@@ -14,6 +19,9 @@ import { targetPaths } from '../target-paths';
 import { readInstalled } from './installed';
 import { listPoints } from './points';
 import { isCode, rmrf } from './tree';
+
+/** Name prefix of a per-version view being deleted (never a version: versions do not start with '.'). */
+const PRUNING_PREFIX = '.pruning-';
 
 /** The newest available release as runtime.json records it (a ReleaseView); null when none. */
 function availableOf(available: unknown): { version: string; files: Array<{ sha256: string }> } | null {
@@ -48,7 +56,21 @@ export async function pruneDownloadCache(config: Config): Promise<number> {
     } catch (err) {
       if (!isCode(err, 'ENOENT')) throw err;
     }
-    for (const v of versions) if (v !== avail?.version) await rmrf(path.join(p.releasesDir, v));
+    for (const v of versions) {
+      if (v === avail?.version) continue;
+      if (v.startsWith(PRUNING_PREFIX)) {
+        await rmrf(path.join(p.releasesDir, v));
+        continue;
+      }
+      const gone = path.join(p.releasesDir, `${PRUNING_PREFIX}${v}`);
+      try {
+        await fsp.rename(path.join(p.releasesDir, v), gone);
+      } catch (err) {
+        if (isCode(err, 'ENOENT')) continue;
+        throw err;
+      }
+      await rmrf(gone);
+    }
   }
   if (cacheDir === null) return 0;
   return new BlobCache(cacheDir).prune(keep);
