@@ -12,9 +12,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { BIN, runCli } from '../helpers/cli';
 import { snapshot, type Entry } from '../helpers/tree';
+import { CRASH_SEED as SEED, rng, tallyKills } from '../helpers/kill-loop';
 
 const RUNS = Math.max(2, Number(process.env.UPKEEP_CLI_CRASH_RUNS ?? 10) || 10);
 const FILES = 2000;
+const random = rng(SEED ^ 0xc11);
 // tmpfs when available: a SIGKILL loses no written data with or without fsync, so the crash
 // behaviour is the same, minus ~ms per fsync.
 const BASE = existsSync('/dev/shm') ? '/dev/shm' : os.tmpdir();
@@ -43,14 +45,15 @@ async function makeBuild(root: string, version: string): Promise<void> {
   }
 }
 
-function runKilled(args: string[], afterMs: number): Promise<void> {
+/** Runs the CLI and SIGKILLs it after `afterMs`; true when the kill landed (it had not finished). */
+function runKilled(args: string[], afterMs: number): Promise<boolean> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [BIN, '--config', config, ...args], { stdio: 'ignore' });
     const timer = setTimeout(() => child.kill('SIGKILL'), afterMs);
     child.on('error', reject);
-    child.on('exit', () => {
+    child.on('exit', (_code, signal) => {
       clearTimeout(timer);
-      resolve();
+      resolve(signal === 'SIGKILL');
     });
   });
 }
@@ -103,21 +106,29 @@ describe('SIGKILL during CLI apply and rollback', () => {
     expect(await snapshot(install())).toEqual(v1);
 
     const seen = { old: 0, new: 0 };
-    for (let i = 0; i < RUNS; i++) {
+    let kills = 0;
+    for (let i = 0; kills < RUNS; i++) {
+      if (i >= 3 * RUNS) throw new Error(`seed ${SEED}: only ${kills} of ${i} runs were killed before they finished`);
       const atV1 = JSON.stringify(await snapshot(install())) === JSON.stringify(v1);
       const cmd = atV1 ? ['apply'] : ['rollback'];
       const limit = atV1 ? applyMs : rollbackMs;
-      await runKilled(cmd, Math.floor(Math.random() * limit));
+      const killed = await runKilled(cmd, Math.floor(random() * limit));
       const st = await runCli(['--config', config, 'status', 'demo', '--json']);
       expect(st.code, st.stderr).toBe(0);
       const tree = await snapshot(install());
       const isV1 = JSON.stringify(tree) === JSON.stringify(v1);
       const isV2 = JSON.stringify(tree) === JSON.stringify(v2);
-      expect(isV1 || isV2, `run ${i} (${cmd[0]}): tree is neither 1.0.0 nor 1.1.0`).toBe(true);
+      expect(isV1 || isV2, `seed ${SEED} run ${i} (${cmd[0]}): tree is neither 1.0.0 nor 1.1.0`).toBe(true);
       expect(st.json.current_version).toBe(isV1 ? '1.0.0' : '1.1.0');
+      if (!killed) {
+        expect(isV1, `seed ${SEED} run ${i}: an uninterrupted ${cmd[0]} must switch`).toBe(!atV1);
+        continue;
+      }
+      kills++;
       if (isV1 === atV1) seen.old++;
       else seen.new++;
     }
+    await tallyKills('cli apply+rollback', kills, `${seen.old} old, ${seen.new} new`);
     // Both outcomes occur, or the kills never landed inside an operation.
     expect(seen.old).toBeGreaterThan(0);
     expect(seen.new).toBeGreaterThan(0);

@@ -17,6 +17,8 @@ interface ChildConfig {
   version: string;
   filesJson: string;
   opId: string;
+  /** Rollback points an apply keeps (default 3). */
+  retention?: number;
 }
 
 async function main(): Promise<void> {
@@ -40,7 +42,7 @@ async function main(): Promise<void> {
   if (cmd === 'apply') {
     const files = JSON.parse(readFileSync(cfg.filesJson, 'utf8')) as PlannedFile[];
     result = await applyRelease(
-      { opId: cfg.opId, target: 'app', installDir: cfg.installDir, layout: cfg.layout, stateDir: cfg.stateDir, pointsDir: cfg.pointsDir, toVersion: cfg.version, files, retention: 3 },
+      { opId: cfg.opId, target: 'app', installDir: cfg.installDir, layout: cfg.layout, stateDir: cfg.stateDir, pointsDir: cfg.pointsDir, toVersion: cfg.version, files, retention: cfg.retention ?? 3 },
       hooks,
     );
   } else if (cmd === 'rollback') {
