@@ -93,3 +93,13 @@ export function formatDuration(ms: number | null | undefined, locale: string = D
   }
   return formatSeconds(ms / 1000);
 }
+
+/** The one sentence every UI uses for a release a staged rollout holds back from this machine. */
+export function rolloutPendingText(version: string): string {
+  return `${version} is rolling out; this machine is not yet in it`;
+}
+
+/** The one sentence every UI uses for the version held after a manual rollback. */
+export function heldVersionText(version: string): string {
+  return `${version} held after rollback; apply it explicitly to install`;
+}

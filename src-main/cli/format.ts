@@ -2,15 +2,21 @@
  * Human output of the command line (the --json output is the result objects themselves).
  */
 import type { GroupResult } from '../engine/runner/target-group';
-import { formatBytes, formatDuration } from '../../src-shared/format';
+import { formatBytes, formatDuration, heldVersionText, rolloutPendingText } from '../../src-shared/format';
 import type { ApplyResult, CheckResult, DownloadResult, HistoryRecord, RollbackPointView, RollbackResult, TargetView } from '../../src-shared/api';
+
+/** "1.2.0 is rolling out; this machine is not yet in it (25% of machines so far)". */
+function rolloutText(p: NonNullable<TargetView['rollout_pending']>): string {
+  return `${rolloutPendingText(p.version)} (${p.percent}% of machines so far)`;
+}
 
 function stateLabel(v: TargetView): string {
   const s = v.state;
   switch (s.kind) {
     case 'available': return `update available: ${s.version}${s.is_critical ? ' (critical)' : ''}${s.is_breaking ? ' (breaking)' : ''}`;
     case 'failed': return `failed: ${s.error.message} (${s.error.code})`;
-    case 'up-to-date': return 'up to date';
+    // A newer release exists but the staged rollout has not reached this machine: not "up to date".
+    case 'up-to-date': return v.rollout_pending ? rolloutText(v.rollout_pending) : 'up to date';
     case 'idle': return 'not checked yet';
     case 'rolling-back': return `rolling back (${Math.round(s.progress.percent)}%)`;
     case 'checking': return 'checking';
@@ -23,6 +29,8 @@ export function formatStatus(views: TargetView[]): string {
     `${v.id} (${v.name})`,
     `  installed: ${v.current_version ?? 'nothing yet'}`,
     `  state:     ${stateLabel(v)}`,
+    ...(v.held_version ? [`  held:      ${heldVersionText(v.held_version)} (upkeep apply ${v.id} --version ${v.held_version})`] : []),
+    ...(v.rollout_pending && v.state.kind !== 'up-to-date' ? [`  rollout:   ${rolloutText(v.rollout_pending)}`] : []),
     `  install:   ${v.install_dir}${v.layout ? ` [${v.layout}]` : ''}`,
     `  channel:   ${v.policy.channel}`,
     `  checked:   ${v.last_checked_at ?? 'never'}`,

@@ -5,6 +5,7 @@
  */
 import type { RollbackPointView, TargetView } from '../../src-shared/api';
 import { assertNever } from '../../src-shared/errors';
+import { heldVersionText as heldText, rolloutPendingText as rolloutText } from '../../src-shared/format';
 import { isBusy, isWorking, type WorkingState } from '../../src-shared/target-state';
 import { targetRoute } from './notifications';
 
@@ -60,13 +61,23 @@ function availableVersion(t: TargetView): { version: string; critical: boolean }
 }
 
 /**
+ * An available release that waits for the user: not the one held after a rollback (the user left
+ * it on purpose, so it raises no "update available" icon or tooltip; the menu still offers it).
+ */
+function pendingVersion(t: TargetView): { version: string; critical: boolean } | null {
+  const a = availableVersion(t);
+  return a && a.version !== t.held_version ? a : null;
+}
+
+
+/**
  * The tray's overall state, by priority: working (an update or rollback running) > error (a target
  * failed) > critical (a critical update waits) > available > up to date.
  */
 export function trayStateOf(targets: readonly TargetView[]): TrayState {
   if (targets.some((t) => isWorking(t.state))) return 'working';
   if (targets.some((t) => t.state.kind === 'failed')) return 'error';
-  const available = targets.map(availableVersion).filter((a) => a !== null);
+  const available = targets.map(pendingVersion).filter((a) => a !== null);
   if (available.some((a) => a.critical)) return 'critical';
   if (available.length > 0) return 'available';
   return 'up-to-date';
@@ -100,8 +111,11 @@ export function targetStatusText(t: TargetView): string {
     case 'checking':
       return 'checking…';
     case 'up-to-date':
-      return t.available ? `update ${t.available.version} available` : `up to date (${t.current_version ?? 'unknown version'})`;
+      if (t.available) return t.available.version === t.held_version ? heldText(t.available.version) : `update ${t.available.version} available`;
+      // A newer release exists but the staged rollout has not reached this machine: not "up to date".
+      return t.rollout_pending ? rolloutText(t.rollout_pending.version) : `up to date (${t.current_version ?? 'unknown version'})`;
     case 'available':
+      if (s.version === t.held_version) return heldText(s.version);
       return s.is_critical ? `critical update ${s.version} available` : `update ${s.version} available`;
     case 'downloading':
     case 'verifying':
@@ -154,13 +168,18 @@ export function tooltipText(targets: readonly TargetView[], withPercent = true):
   const failed = targets.filter((t) => t.state.kind === 'failed');
   if (failed.length === 1) return `${prefix}update of ${displayName(failed[0])} failed`;
   if (failed.length > 1) return `${prefix}${plural(failed.length, 'target needs', 'targets need')} attention`;
-  const available = targets.map(availableVersion).filter((a) => a !== null);
+  const available = targets.map(pendingVersion).filter((a) => a !== null);
   if (available.length > 0) {
     const critical = available.filter((a) => a.critical).length;
     const base = `${prefix}${plural(available.length, 'update', 'updates')} available`;
     if (critical === 0) return base;
     return available.length === 1 ? `${prefix}1 critical update available` : `${base} (${critical} critical)`;
   }
+  const held = targets.filter((t) => t.held_version && availableVersion(t)?.version === t.held_version);
+  if (held.length === 1) return `${prefix}${displayName(held[0])} ${heldText(held[0].held_version ?? '')}`;
+  const rolling = targets.filter((t) => t.rollout_pending && t.state.kind === 'up-to-date');
+  if (held.length === 0 && rolling.length === 1) return `${prefix}${displayName(rolling[0])} ${rolloutText(rolling[0].rollout_pending?.version ?? '')}`;
+  if (held.length + rolling.length > 1) return `${prefix}${plural(held.length + rolling.length, 'update', 'updates')} not applied automatically`;
   return `${prefix}up to date`;
 }
 

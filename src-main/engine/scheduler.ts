@@ -46,6 +46,8 @@ export function decide(v: TargetView, now: Date, lastCheck: Date | null, downloa
   }
   const p = v.policy;
   if (isPaused(p, now)) return { check, download: false, apply: false, reason: 'paused' };
+  // The engine keeps a hold only while nothing newer than the held version is available.
+  if (v.held_version) return { check, download: false, apply: false, reason: `${v.held_version} is held after a rollback; apply it by hand or wait for a newer release` };
   if (blocked === rel.version) return { check, download: false, apply: false, reason: `automatic work on ${rel.version} failed; apply it by hand or wait for a newer release` };
   if (rel.is_breaking) return { check, download: p.auto_download && downloaded !== rel.version, apply: false, reason: 'breaking changes are never applied automatically' };
   const wantsApply = p.auto_apply === 'all' || (p.auto_apply === 'critical' && rel.is_critical);

@@ -8,7 +8,7 @@ import { PathText } from '../components/path-text';
 import { ReleasePicker, useReleaseList } from '../components/release-picker';
 import { FlagBadge } from '../components/status-badge';
 import { useApi, useUpkeep } from '../context';
-import { formatBytes } from '../../src-shared/format';
+import { formatBytes, rolloutPendingText } from '../../src-shared/format';
 import { formatDateTime } from '../format';
 import { ReleaseNotes } from '../markdown';
 import { automaticShort } from '../policy-text';
@@ -26,7 +26,7 @@ export function describeApply(r: ApplyResult): Omit<Outcome, 'action'> {
 
 /** The sentence for a release this machine is not yet in: "1.2.0 is rolling out; this machine is not yet in it." */
 export function rolloutSentence(version: string): string {
-  return `${version} is rolling out; this machine is not yet in it.`;
+  return `${rolloutPendingText(version)}.`;
 }
 
 /** The sentence for a version held after a manual rollback. */

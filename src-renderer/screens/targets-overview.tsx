@@ -8,6 +8,7 @@ import { Skeleton } from '../components/banners';
 import { FlagBadge, StatusBadge } from '../components/status-badge';
 import { useApi, useUpkeep } from '../context';
 import { formatDateTime, formatVersion } from '../format';
+import { rolloutPendingText } from '../../src-shared/format';
 import { targetHref } from '../router';
 import { isBusy } from '../status';
 import { CONFIG_KEY, targetKey, toErrorView } from '../store';
@@ -55,7 +56,7 @@ function TargetCard({ target }: { target: TargetView }) {
       ) : null}
       {!available && target.rollout_pending ? (
         <p className="muted" data-testid="rollout-pending">
-          {target.rollout_pending.version} is rolling out; this machine is not yet in it.
+          {rolloutPendingText(target.rollout_pending.version)}.
         </p>
       ) : null}
       {target.held_version ? (

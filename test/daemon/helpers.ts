@@ -22,6 +22,8 @@ export interface IndexEntry {
   sha256: string;
   size: number;
   is_critical: boolean;
+  /** Staged rollout: the share of machines (0–100) that may take it; absent reaches everyone. */
+  rollout?: { percent: number };
 }
 
 /** A temp dir holding a signed feed, a config, the install dir and builds of every published version. */
@@ -58,17 +60,31 @@ export class Fixture {
   }
 
   /** Publishes a signed release and a new channel index (sequence + 1) listing every release so far. */
-  async publish(version: string, files: Files, o: { critical?: boolean; buildCommit?: string; notes?: string } = {}): Promise<void> {
+  async publish(version: string, files: Files, o: { critical?: boolean; buildCommit?: string; notes?: string; rollout?: number } = {}): Promise<void> {
     const over: Record<string, unknown> = {
       is_critical: o.critical ?? false,
       build_commit: o.buildCommit ?? `c0ffee${version.replace(/\D/g, '')}`,
       release_notes: o.notes ?? `## ${version}\n- changes`,
     };
     const e = await this.feed.release(version, files, [this.key], over);
-    const entry: IndexEntry = { version: e.version, manifest: e.manifest, sha256: e.sha256, size: e.size, is_critical: o.critical ?? false };
+    const entry: IndexEntry = {
+      version: e.version, manifest: e.manifest, sha256: e.sha256, size: e.size, is_critical: o.critical ?? false, ...(o.rollout !== undefined ? { rollout: { percent: o.rollout } } : {}),
+    };
     this.entries.push(entry);
     this.published.set(version, files);
     this.manifestHash.set(version, e.sha256);
+    await this.signIndex();
+  }
+
+  /** Sets the staged-rollout percent of a published version and signs a new index (sequence + 1). */
+  async setRollout(version: string, percent: number): Promise<void> {
+    const entry = this.entries.find((x) => x.version === version);
+    if (!entry) throw new Error(`${version} is not published`);
+    entry.rollout = { percent };
+    await this.signIndex();
+  }
+
+  private async signIndex(): Promise<void> {
     this.sequence += 1;
     await this.feed.index('stable', indexPayload(this.sequence, this.entries), [this.key]);
   }

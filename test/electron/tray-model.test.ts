@@ -196,3 +196,29 @@ describe('what the tray says in every state', () => {
     expect(buildStartupErrorMenuModel('upkeep.yaml:3:1: bad\nmore')[0]).toMatchObject({ label: 'Not running: upkeep.yaml:3:1: bad' });
   });
 });
+
+describe('releases not applied automatically', () => {
+  it('a version held after a rollback is said so, raises no update icon, and stays in the menu for an explicit apply', () => {
+    const held = target('demo', { kind: 'available', version: '1.2.0', is_critical: true, is_breaking: false, checked_at: CHECKED }, { current_version: '1.1.0', held_version: '1.2.0' });
+    expect(trayStateOf([held])).toBe('up-to-date');
+    expect(tooltipText([held])).toBe('Upkeep — demo 1.2.0 held after rollback; apply it explicitly to install');
+    const model = buildTrayMenuModel(input({ targets: [held] }));
+    const sub = find(model, 'target:demo');
+    expect(sub && sub.kind !== 'separator' ? sub.label : '').toBe('demo — 1.2.0 held after rollback; apply it explicitly to install');
+    expect(find(model, 'demo:apply')).toMatchObject({ label: 'Update to 1.2.0', enabled: true, action: { type: 'apply', target: 'demo', version: '1.2.0' } });
+  });
+
+  it('a newer release than the held one is an ordinary update again', () => {
+    const t = target('demo', { kind: 'available', version: '1.3.0', is_critical: false, is_breaking: false, checked_at: CHECKED }, { held_version: '1.2.0' });
+    expect(trayStateOf([t])).toBe('available');
+    expect(tooltipText([t])).toBe('Upkeep — 1 update available');
+  });
+
+  it('a release held back by a staged rollout is "rolling out", never "up to date"', () => {
+    const t = target('demo', { kind: 'up-to-date', checked_at: CHECKED }, { current_version: '1.1.0', rollout_pending: { version: '1.2.0', percent: 25 } });
+    expect(tooltipText([t])).toBe('Upkeep — demo 1.2.0 is rolling out; this machine is not yet in it');
+    const sub = find(buildTrayMenuModel(input({ targets: [t] })), 'target:demo');
+    expect(sub && sub.kind !== 'separator' ? sub.label : '').toBe('demo — 1.2.0 is rolling out; this machine is not yet in it');
+    expect(JSON.stringify(buildTrayMenuModel(input({ targets: [t] })))).not.toContain('up to date');
+  });
+});

@@ -44,6 +44,7 @@ import { ProgressTracker, type ProgressDetails, type TrackedOperation } from './
 import { applyReport, errorReport, rollbackReport, type Report, type ReportSubject } from './reports';
 import { resolveRelease, type Resolution } from './resolve';
 import { SnapshotCache, type Snapshot } from './target-memory';
+import { holdAfterApply, holdAfterCheck, holdAfterRollback, rolloutPendingAfter, type FeedContext } from './hold';
 
 export interface RunnerOptions {
   loaded: LoadedConfig;
@@ -76,6 +77,8 @@ interface Op {
   release: () => Promise<void>;
   /** The version the operation moves to (state and reports). */
   version: string;
+  /** The target's feed as the check step loaded it (null: no feed, or no check step ran). */
+  feed: FeedContext | null;
 }
 
 export class OperationRunner {
@@ -143,7 +146,8 @@ export class OperationRunner {
     return { current, points_count: points.length, runtime, facts };
   }
 
-  private async writeRuntime(loaded: LoadedConfig, id: string, fn: (rt: RuntimeState) => RuntimeState): Promise<void> {
+  /** Read-modify-writes the target's runtime.json (serialised per target; `fn` sees the state on disk). */
+  private async writeRuntime(loaded: LoadedConfig, id: string, fn: (rt: RuntimeState) => RuntimeState | Promise<RuntimeState>): Promise<void> {
     this.memory.setRuntime(id, await updateRuntime(loaded.config.state_dir, id, fn));
   }
 
@@ -215,10 +219,13 @@ export class OperationRunner {
     let current: string | null = null;
     try {
       current = await driver.currentVersion();
-      const r = await this.resolve(loaded, t, driver, current, {});
+      const { resolution: r, feed } = await this.resolve(loaded, t, driver, current, {});
       const checkedAt = this.clock.now().toISOString();
       const release = r ? releaseView(r.release, r.breaking) : null;
-      await this.writeRuntime(loaded, t.id, (rt) => ({ ...rt, last_checked_at: checkedAt, available: release, last_error: null }));
+      const pending = await rolloutPendingAfter(feed, release?.version ?? current);
+      await this.writeRuntime(loaded, t.id, async (rt) => ({
+        ...rt, last_checked_at: checkedAt, available: release, last_error: null, rollout_pending: pending, held_version: await holdAfterCheck(feed, rt.held_version, release?.version ?? null),
+      }));
       const result: CheckResult = {
         target: t.id, current_version: current, latest_version: release?.version ?? current, update_available: release !== null,
         is_critical: release?.is_critical ?? false, is_breaking: release?.is_breaking ?? false, release_notes: release?.release_notes ?? '', release, checked_at: checkedAt,
@@ -267,18 +274,32 @@ export class OperationRunner {
     return p;
   }
 
-  /** Picks the release to act on: `version` exactly, else the newest eligible one (null: none). */
-  private async resolve(loaded: LoadedConfig, t: TargetConfig, driver: TargetDriver, current: string | null, o: { version?: string; signal?: AbortSignal }): Promise<Resolution | null> {
+  /**
+   * Picks the release to act on: `version` exactly, else the newest eligible one (null: none),
+   * with the feed it was read from (null: the target has no feed).
+   */
+  private async resolve(
+    loaded: LoadedConfig, t: TargetConfig, driver: TargetDriver, current: string | null, o: { version?: string; signal?: AbortSignal },
+  ): Promise<{ resolution: Resolution | null; feed: FeedContext | null }> {
+    const feed = await this.feedContext(loaded, t, driver);
+    if (!feed) return { resolution: null, feed: null };
+    const m = machineOf(t);
+    const resolution = await resolveRelease(feed.feed, driver, {
+      current, policy: feed.policy, allowDowngrade: feed.allowDowngrade,
+      machine: `${m.platform}/${m.arch}`, ...(o.version !== undefined ? { version: o.version } : {}), ...(o.signal ? { signal: o.signal } : {}),
+    });
+    return { resolution, feed };
+  }
+
+  /** The target's feed with this machine's feed policy (null: the target has no feed). */
+  private async feedContext(loaded: LoadedConfig, t: TargetConfig, driver: TargetDriver): Promise<(FeedContext & { allowDowngrade: boolean }) | null> {
     const runtime = await readRuntime(loaded.config.state_dir, t.id);
     const feed = this.feedFor(loaded, t, runtime, driver);
     if (!feed) return null;
     const policy = effectivePolicy(t, runtime.settings, loaded.config.check_interval);
-    const m = machineOf(t);
-    return resolveRelease(feed, driver, {
-      current, policy: { skip_versions: policy.skip_versions, machine_id: await getMachineId(loaded.config.state_dir) }, allowDowngrade: policy.allow_downgrade,
-      machine: `${m.platform}/${m.arch}`, ...(o.version !== undefined ? { version: o.version } : {}), ...(o.signal ? { signal: o.signal } : {}),
-    });
+    return { feed, policy: { skip_versions: policy.skip_versions, machine_id: await getMachineId(loaded.config.state_dir) }, allowDowngrade: policy.allow_downgrade };
   }
+
 
   /** The signed manifest of one version of a native feed, verified against the channel index. */
   async getManifest(id: string, version: string): Promise<ManifestDetails> {
@@ -396,7 +417,10 @@ export class OperationRunner {
       for (const w of outcome.warnings) this.bus.log('warn', `${t.id}: ${w}`, t.id);
       const report = applyReport(subject, outcome);
       if (outcome.kind !== 'committed') throw await this.conclude(op, subject, report);
-      await this.writeRuntime(op.loaded, t.id, (rt) => ({ ...rt, available: null, last_error: null })).catch((err: unknown) => {
+      await this.writeRuntime(op.loaded, t.id, async (rt) => ({
+        ...rt, available: null, last_error: null, held_version: await holdAfterApply(op.feed, rt.held_version, version),
+        rollout_pending: rt.rollout_pending?.version === version ? null : rt.rollout_pending,
+      })).catch((err: unknown) => {
         this.bus.log('error', `${t.id}: ${version} is installed, but recording it failed: ${(err as Error).message}`, t.id);
       });
       await this.pruneCache(op);
@@ -422,13 +446,18 @@ export class OperationRunner {
   /** The check step of an operation: state `checking`, then the resolved release (and the facts learnt). */
   private async checkPhase(op: Op, current: string | null, version: string | undefined): Promise<Resolution | null> {
     this.live.set(op.target.id, { type: 'check-started' });
-    const r = await this.timed(op, 'check', () => this.resolve(op.loaded, op.target, op.driver, current, { ...(version !== undefined ? { version } : {}), signal: op.abort.signal }));
+    const { resolution: r, feed } = await this.timed(op, 'check', () => this.resolve(op.loaded, op.target, op.driver, current, { ...(version !== undefined ? { version } : {}), signal: op.abort.signal }));
+    op.feed = feed;
     if (r) op.version = r.release.version;
     if (version === undefined && (('feed' in op.target && op.target.feed) || op.driver.ownFeed)) {
       // Looking for the newest release is a check: remember what it found.
       const checkedAt = this.clock.now().toISOString();
       const view = r ? releaseView(r.release, r.breaking) : null;
-      await this.writeRuntime(op.loaded, op.target.id, (rt) => ({ ...rt, last_checked_at: checkedAt, available: view }));
+      // A check also learns whether a newer release ends the hold, and what a staged rollout holds back.
+      const pending = await rolloutPendingAfter(feed, view?.version ?? current, op.abort.signal);
+      await this.writeRuntime(op.loaded, op.target.id, async (rt) => ({
+        ...rt, last_checked_at: checkedAt, available: view, rollout_pending: pending, held_version: await holdAfterCheck(feed, rt.held_version, view?.version ?? null),
+      }));
     }
     return r;
   }
@@ -486,7 +515,16 @@ export class OperationRunner {
       if (outcome.kind !== 'committed') throw await this.conclude(op, subject, report);
       subject.from = outcome.from_version;
       subject.to = outcome.version;
-      await this.writeRuntime(op.loaded, t.id, (rt) => ({ ...rt, last_error: null }));
+      // A manual rollback holds the version it left: automatic apply must not bring it straight back.
+      const feed = await this.feedContext(op.loaded, t, op.driver).catch(() => null);
+      let held: string | null = null;
+      let before: string | null = null;
+      await this.writeRuntime(op.loaded, t.id, async (rt) => {
+        before = rt.held_version;
+        held = await holdAfterRollback(feed, rt.held_version, outcome.from_version, outcome.version);
+        return { ...rt, last_error: null, held_version: held };
+      });
+      if (held !== null && held !== before) this.bus.log('info', `${t.id}: ${held} is held after the rollback; it is not applied automatically until a newer release appears or it is applied by hand`, t.id);
       await this.pruneCache(op);
       this.progress(op, 'commit', `Rolled back to ${outcome.version ?? 'nothing'}`, 1);
       await this.conclude(op, subject, report, { rollback_id: outcome.rollback_id, ...(outcome.local_copies ? { local_copies: outcome.local_copies } : {}) });
@@ -538,7 +576,7 @@ export class OperationRunner {
     const driver = this.driverFor(loaded, target);
     const op: Op = {
       loaded, target, driver, opId, actor: who, started, startedMono: this.clock.monoMs(), timings: {}, abort: new AbortController(),
-      tracker: new ProgressTracker(opId, kind), release: async () => undefined, version: '',
+      tracker: new ProgressTracker(opId, kind), release: async () => undefined, version: '', feed: null,
     };
     this.running.set(target.id, op);
     try {

@@ -5,7 +5,7 @@
  * than `maxAgeMs` and no operation of this process is running on the target (another process —
  * a CLI next to the daemon — may have changed it), one refresh at a time per target.
  */
-import type { ReleaseView, TargetView } from '../../../src-shared/api';
+import type { ReleaseView, RolloutPending, TargetView } from '../../../src-shared/api';
 import { restingState, type RestingFacts, type TargetState } from '../../../src-shared/target-state';
 import type { LoadedConfig } from '../config/load';
 import type { TargetConfig } from '../config/schema';
@@ -34,6 +34,22 @@ export function shownAvailable(s: Snapshot): ReleaseView | null {
   return a && a.version !== s.current ? a : null;
 }
 
+/** The version held after a manual rollback, unless it is the installed one. */
+export function shownHeld(s: Snapshot): string | null {
+  const held = s.runtime.held_version;
+  return held !== null && held !== s.current ? held : null;
+}
+
+/**
+ * The release a staged rollout holds back from this machine, as the last check saw it, unless it
+ * has since been installed or become available.
+ */
+export function shownRolloutPending(s: Snapshot): RolloutPending | null {
+  const p = s.runtime.rollout_pending;
+  if (!p || p.version === s.current || p.version === shownAvailable(s)?.version) return null;
+  return p;
+}
+
 /** The facts the resting state is derived from. */
 export function restingFacts(s: Snapshot): RestingFacts {
   const a = shownAvailable(s);
@@ -60,6 +76,8 @@ export function buildView(loaded: LoadedConfig, t: TargetConfig, s: Snapshot, st
     last_checked_at: s.runtime.last_checked_at ?? null,
     last_error: s.runtime.last_error ?? null,
     points_count: s.points_count,
+    held_version: shownHeld(s),
+    rollout_pending: shownRolloutPending(s),
     ...(s.facts.length > 0 ? { facts: s.facts } : {}),
   };
 }

@@ -11,7 +11,7 @@
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
-import type { ErrorView, SettingsPatch } from '../../../src-shared/api';
+import type { ErrorView, RolloutPending, SettingsPatch } from '../../../src-shared/api';
 import { UsageError, VerificationError } from '../../../src-shared/errors';
 import { readJson, writeFileDurable, writeJsonDurable } from '../fs/atomic';
 import { targetStateDir } from '../target-paths';
@@ -34,6 +34,17 @@ export interface RuntimeState {
   available: unknown;
   /** Settings the UI changed, layered over the config file's policy. */
   settings: SettingsPatch;
+  /**
+   * The version a manual rollback moved away from: automatic apply leaves it (and every release
+   * not newer than it, in the feed's order) alone until a newer release appears or the user
+   * applies it. Null when nothing is held.
+   */
+  held_version: string | null;
+  /**
+   * What the last check saw a staged rollout hold back from this machine: the newest release
+   * newer than the installed and the available one, with the rollout's percent (0–100). Null when none.
+   */
+  rollout_pending: RolloutPending | null;
 }
 
 /**
@@ -108,7 +119,7 @@ export async function getCachedIndex(stateDir: string, feedUrl: string, channel:
 }
 
 function emptyRuntime(): RuntimeState {
-  return { last_checked_at: null, last_error: null, available: null, settings: {} };
+  return { last_checked_at: null, last_error: null, available: null, settings: {}, held_version: null, rollout_pending: null };
 }
 
 /**
@@ -137,12 +148,15 @@ const RuntimeStateSchema = z.object({
   last_error: z.object({ code: z.string(), message: z.string() }).nullable().default(null),
   available: z.unknown().optional().transform((v) => v ?? null),
   settings: PersistedSettingsSchema.default({}),
+  held_version: z.string().min(1).max(256).nullable().default(null),
+  rollout_pending: z.object({ version: z.string().min(1).max(256), percent: z.number().min(0).max(100) }).strict().nullable().default(null),
 }).strict();
 
 /** Copies the known fields (so a caller's extra properties never reach the file). */
 function normalizeRuntime(r: RuntimeState): RuntimeState {
   const lastError: ErrorView | null = r.last_error ? { code: r.last_error.code, message: r.last_error.message } : null;
-  return { last_checked_at: r.last_checked_at, last_error: lastError, available: r.available ?? null, settings: r.settings };
+  const pending = r.rollout_pending ? { version: r.rollout_pending.version, percent: r.rollout_pending.percent } : null;
+  return { last_checked_at: r.last_checked_at, last_error: lastError, available: r.available ?? null, settings: r.settings, held_version: r.held_version ?? null, rollout_pending: pending };
 }
 
 /**

@@ -118,7 +118,7 @@ describe('feed memory', () => {
 
 describe('runtime state', () => {
   it('defaults, updates durably and keeps unrelated files alone', async () => {
-    expect(await readRuntime(tmp, 'demo')).toEqual({ last_checked_at: null, last_error: null, available: null, settings: {} });
+    expect(await readRuntime(tmp, 'demo')).toEqual({ last_checked_at: null, last_error: null, available: null, settings: {}, held_version: null, rollout_pending: null });
     const installed = path.join(tmp, 'targets', 'demo', 'installed.json');
     await fsp.mkdir(path.dirname(installed), { recursive: true });
     await fsp.writeFile(installed, '{"version":"1.0.0"}');
@@ -134,9 +134,21 @@ describe('runtime state', () => {
       last_error: null,
       available: { version: '1.1.0' },
       settings: { channel: 'beta', paused_until: '2026-12-01T00:00:00Z', skip_versions: ['1.1.0'] },
+      held_version: null,
+      rollout_pending: null,
     });
     expect(await fsp.readFile(installed, 'utf8')).toBe('{"version":"1.0.0"}');
     expect((await readRuntime(tmp, 'demo')).settings.channel).toBe('beta');
+  });
+
+  it('keeps the held version and the pending rollout, and refuses malformed ones', async () => {
+    await updateRuntime(tmp, 'demo', (s) => ({ ...s, held_version: '1.2.0', rollout_pending: { version: '1.3.0', percent: 25 } }));
+    expect(await readRuntime(tmp, 'demo')).toMatchObject({ held_version: '1.2.0', rollout_pending: { version: '1.3.0', percent: 25 } });
+    const file = path.join(tmp, 'targets', 'demo', 'runtime.json');
+    for (const bad of [{ held_version: 12 }, { held_version: '' }, { rollout_pending: { version: '1.3.0', percent: 101 } }, { rollout_pending: { version: '1.3.0' } }]) {
+      await fsp.writeFile(file, JSON.stringify({ last_checked_at: null, last_error: null, available: null, settings: {}, ...bad }));
+      await expect(readRuntime(tmp, 'demo')).rejects.toMatchObject({ code: 'ERR_STATE_CORRUPT' });
+    }
   });
 
   it('does not lose concurrent updates inside one process', async () => {
@@ -169,6 +181,6 @@ describe('runtime state', () => {
     const file = path.join(tmp, 'targets', 'demo', 'runtime.json');
     await fsp.mkdir(path.dirname(file), { recursive: true });
     await fsp.writeFile(file, '{"last_checked_at": "2026-11-24T01:00:00Z"}');
-    expect(await readRuntime(tmp, 'demo')).toEqual({ last_checked_at: '2026-11-24T01:00:00Z', last_error: null, available: null, settings: {} });
+    expect(await readRuntime(tmp, 'demo')).toEqual({ last_checked_at: '2026-11-24T01:00:00Z', last_error: null, available: null, settings: {}, held_version: null, rollout_pending: null });
   });
 });
