@@ -1,5 +1,6 @@
 /**
- * Builds the command line once before the tests, so tests run the real `bin/upkeep.js`.
+ * Builds the command line once before the tests (tsc, then the one-file bundle), so tests run the
+ * real `bin/upkeep.js`.
  * Type errors do not stop the build here (tsc still emits); `npm run typecheck` reports them.
  */
 import { spawnSync } from 'node:child_process';
@@ -12,4 +13,7 @@ export default function setup(): void {
   if (!existsSync(path.join(root, 'dist', 'node', 'src-main', 'cli', 'main.js'))) {
     throw new Error(`Building the CLI failed:\n${r.stdout}${r.stderr}`);
   }
+  // The one-file bundle bin/upkeep.js runs (npm run build:node does the same two steps).
+  const b = spawnSync(process.execPath, [path.join(root, 'scripts', 'bundle-cli.mjs')], { cwd: root, encoding: 'utf8' });
+  if (b.status !== 0) throw new Error(`Bundling the CLI failed:\n${b.stdout}${b.stderr}`);
 }

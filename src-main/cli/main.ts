@@ -5,8 +5,9 @@
  *
  * Start-up time matters (scripts call `upkeep status` in loops): each command loads the modules
  * it needs with a `require` where it runs, so `--help` loads no engine and `status` no publisher.
+ * The static imports below must stay free of npm packages (test/cli/start-modules.test.ts checks
+ * what `--help` loads).
  */
-import { plannedRequests } from '../engine/net/planned-requests';
 import { ConfigError, UpkeepError, UsageError, toUpkeepError, type ErrorKind } from '../../src-shared/errors';
 import { appPaths, cliConfigPath } from '../engine/app-paths';
 import { existsSync } from 'node:fs';
@@ -169,6 +170,7 @@ async function configCommand(args: string[], g: Globals, out: CliIO): Promise<nu
   const { checkTrustKeys } = require('../engine/config/trust-keys') as typeof import('../engine/config/trust-keys');
   await checkTrustKeys(loaded);
   const targets = loaded.config.targets.map((t) => t.id);
+  const { plannedRequests } = require('../engine/net/planned-requests') as typeof import('../engine/net/planned-requests');
   const planned = plannedRequests(loaded.config, process.env);
   if (g.json) out.out(JSON.stringify({ valid: true, file, targets, requests: planned }));
   else {

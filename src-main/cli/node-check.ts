@@ -8,7 +8,9 @@
  * itself cannot run without: `require()` of ES modules (jose, content-disposition are ESM-only
  * and loaded from this CommonJS package), unflagged since Node 20.19 and 22.12.
  */
-import semver from 'semver';
+// The two semver functions alone: `import 'semver'` loads all 47 of its modules on every start.
+import coerce from 'semver/functions/coerce';
+import satisfies from 'semver/functions/satisfies';
 
 /** Node versions the command line runs on (require(esm) without a flag). */
 export const RUNTIME_NODE_RANGE = '^20.19.0 || >=22.12.0';
@@ -22,14 +24,14 @@ export type NodeCheck =
  * and against `engines` (outside it: a one-line warning about the dependencies' declared need).
  */
 export function checkNodeVersion(version: string, engines: string | undefined): NodeCheck {
-  const v = semver.coerce(version)?.version ?? version;
-  if (!semver.satisfies(v, RUNTIME_NODE_RANGE)) {
+  const v = coerce(version)?.version ?? version;
+  if (!satisfies(v, RUNTIME_NODE_RANGE)) {
     return {
       ok: false,
       message: `upkeep needs Node.js ${engines ?? RUNTIME_NODE_RANGE} (this is Node.js ${v}); install a newer Node.js (https://nodejs.org/) and run it again.`,
     };
   }
-  if (engines && !semver.satisfies(v, engines)) {
+  if (engines && !satisfies(v, engines)) {
     return { ok: true, warning: `warning: Node.js ${v} is older than the ${engines} Upkeep's dependencies declare (package.json "engines"); upgrade Node.js to avoid surprises.` };
   }
   return { ok: true };

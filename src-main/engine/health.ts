@@ -3,10 +3,12 @@
  * version), or a command that must exit 0 — retried `retries` times, `interval_s` apart.
  */
 import { setTimeout as delay } from 'node:timers/promises';
-import { request } from 'undici';
 import { OperationError } from '../../src-shared/errors';
 import type { HealthConfig } from './config/schema';
 import { runCommand } from './hooks';
+
+/** undici, loaded on the first request (it costs tens of ms and ~20 MB at every start otherwise). */
+const undici = (): typeof import('undici') => require('undici') as typeof import('undici');
 
 export interface HealthOptions {
   /** The version that should now be running. */
@@ -67,7 +69,7 @@ async function probeUrl(url: string, h: HealthConfig, o: HealthOptions): Promise
   const timeout = AbortSignal.timeout(timeoutMs);
   const signal = o.signal ? AbortSignal.any([o.signal, timeout]) : timeout;
   try {
-    const res = await request(url, {
+    const res = await undici().request(url, {
       method: 'GET',
       signal,
       headers: { accept: 'application/json, text/plain;q=0.9, */*;q=0.5', 'user-agent': 'upkeep-health-check' },

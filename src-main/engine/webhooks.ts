@@ -4,10 +4,12 @@
  */
 import { createHmac } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { request } from 'undici';
 import { createDispatcher } from './net/proxy';
 import type { Notification } from '../../src-shared/api';
 import type { Config } from './config/schema';
+
+/** undici, loaded on the first request (it costs tens of ms and ~20 MB at every start otherwise). */
+const undici = (): typeof import('undici') => require('undici') as typeof import('undici');
 
 type Webhook = Config['webhooks'][number];
 
@@ -29,7 +31,7 @@ export async function deliver(hook: Webhook, n: Notification, o: { backoffMs?: n
     for (let attempt = 0; attempt <= hook.retries; attempt++) {
       if (attempt > 0) await sleep((o.backoffMs ?? 500) * 2 ** (attempt - 1));
       try {
-        const res = await request(hook.url, { method: 'POST', headers, body, dispatcher });
+        const res = await undici().request(hook.url, { method: 'POST', headers, body, dispatcher });
         await res.body.dump();
         if (res.statusCode >= 200 && res.statusCode < 300) return true;
         o.log?.(`webhook ${hook.url} answered ${res.statusCode} (attempt ${attempt + 1})`);

@@ -13,7 +13,7 @@ import { once } from 'node:events';
 import { createReadStream } from 'node:fs';
 import { createGunzip } from 'node:zlib';
 import type { Readable } from 'node:stream';
-import { Parser, type ReadEntry } from 'tar';
+import type { ReadEntry } from 'tar';
 import { OperationError, UpkeepError } from '../../../src-shared/errors';
 import type { TreeWriter } from './tree-writer';
 
@@ -25,6 +25,8 @@ const XZ_STDERR_BYTES = 4096;
 /** Extracts every entry of the tar archive at `file` through `writer`. */
 export async function readTar(file: string, compression: 'none' | 'gzip' | 'xz', writer: TreeWriter): Promise<void> {
   const decoded = await openDecoded(file, compression, writer);
+  // Loaded here, not at start-up: only tar archives need it.
+  const { Parser } = require('tar') as typeof import('tar');
   const parser = new Parser({ strict: true });
   const queue: ReadEntry[] = [];
   // Two waiters: the consumer waits for entries, the feeder for the parser to drain.

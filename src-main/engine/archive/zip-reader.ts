@@ -9,7 +9,7 @@
  * (APPNOTE.TXT 4.4.2/4.4.15, Info-ZIP's convention); a symbolic link's data is its target.
  */
 import type { Readable } from 'node:stream';
-import yauzl from 'yauzl';
+import type yauzl from 'yauzl';
 import { UpkeepError } from '../../../src-shared/errors';
 import { ARCHIVE_RATIO_GRACE_BYTES } from '../limits';
 import type { TreeWriter } from './tree-writer';
@@ -27,7 +27,9 @@ const UNIX_HOSTS = new Set([3 /* UNIX */, 19 /* OS X (Darwin) */]);
 export async function readZip(file: string, writer: TreeWriter, limits: { maxEntries: number; maxRatio: number }): Promise<void> {
   let zip: yauzl.ZipFile;
   try {
-    zip = await yauzl.openPromise(file, { lazyEntries: true, autoClose: false, decodeStrings: true, validateEntrySizes: true, strictFileNames: true });
+    // Loaded here, not at start-up: only zip archives need it.
+    const { openPromise } = require('yauzl') as typeof yauzl;
+    zip = await openPromise(file, { lazyEntries: true, autoClose: false, decodeStrings: true, validateEntrySizes: true, strictFileNames: true });
   } catch (err) {
     throw writer.refuse(`malformed zip (${(err as Error).message})`);
   }

@@ -16,10 +16,13 @@
  */
 import { createHash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
-import { request, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
 import { NetworkError, NotFoundError, UpkeepError, UsageError } from '../../../src-shared/errors';
 import { checkUrlAllowed, redactUrl } from '../net/url-policy';
 import { registryApiBase, type ImageRef } from './image-ref';
+
+/** undici, loaded on the first request (it costs tens of ms and ~20 MB at every start otherwise). */
+const undici = (): typeof import('undici') => require('undici') as typeof import('undici');
 
 /** Media types asked for: OCI index and manifest, Docker manifest list and schema 2 manifest. */
 export const MANIFEST_ACCEPT = [
@@ -220,7 +223,7 @@ export class RegistryClient {
     if (auth) headers.authorization = auth;
     let res: Dispatcher.ResponseData;
     try {
-      res = await request(url, {
+      res = await undici().request(url, {
         method, headers, signal: signal ? AbortSignal.any([signal, AbortSignal.timeout(this.o.timeoutMs ?? 30_000)]) : AbortSignal.timeout(this.o.timeoutMs ?? 30_000),
         ...(this.o.dispatcher ? { dispatcher: this.o.dispatcher } : {}),
       });

@@ -15,7 +15,7 @@
  * - `403`/`429` with `x-ratelimit-remaining: 0` or `retry-after` become ERR_RATE_LIMITED naming
  *   the reset time (`details.reset_at`, ISO 8601).
  */
-import axios, { type AxiosInstance, type AxiosResponse } from 'axios';
+import type { AxiosInstance, AxiosResponse } from 'axios';
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { z } from 'zod';
@@ -27,15 +27,23 @@ import { checkRedirectAllowed, checkUrlAllowed, redactUrl, resolveRelative } fro
 import { nextPageUrl } from './github-releases';
 import { axiosProxyOptions } from '../net/proxy';
 
-/** The one axios instance of the adapters' JSON API calls. Status handling and redirects are ours. */
-export const githubHttp: AxiosInstance = axios.create({
-  maxRedirects: 0,
-  validateStatus: () => true,
-  responseType: 'text',
-  transformResponse: [(d: unknown) => d],
-  decompress: true,
-  headers: { 'user-agent': 'upkeep', accept: 'application/vnd.github+json', 'x-github-api-version': '2022-11-28' },
-});
+let http: AxiosInstance | null = null;
+
+/**
+ * The one axios instance of the adapters' JSON API calls. Status handling and redirects are ours.
+ * Made on first use: axios and its dependencies cost tens of ms of every start otherwise.
+ */
+export function githubHttp(): AxiosInstance {
+  http ??= (require('axios') as typeof import('axios')).create({
+    maxRedirects: 0,
+    validateStatus: () => true,
+    responseType: 'text',
+    transformResponse: [(d: unknown) => d],
+    decompress: true,
+    headers: { 'user-agent': 'upkeep', accept: 'application/vnd.github+json', 'x-github-api-version': '2022-11-28' },
+  });
+  return http;
+}
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 /** Largest JSON page accepted (bytes). GitHub pages of 100 releases with long notes stay far below. */
@@ -180,7 +188,7 @@ export class GithubClient {
       if (etag && current === url) headers['if-none-match'] = etag;
       let res: AxiosResponse;
       try {
-        res = await githubHttp.get(current, {
+        res = await githubHttp().get(current, {
           headers,
           timeout: this.o.limits.metadataTimeoutMs,
           maxContentLength: MAX_PAGE_BYTES,

@@ -5,7 +5,6 @@
  * Sparkle's appcast driver does. The `sparkle:edSignature` of an enclosure (Ed25519 over the whole
  * archive, key = the app's `SUPublicEDKey`) is checked by sparkle-feed.ts with trust/signatures.ts.
  */
-import { XMLParser } from 'fast-xml-parser';
 import { VerificationError } from '../../../src-shared/errors';
 import { compareSparkleVersions } from './sparkle-version';
 
@@ -112,6 +111,8 @@ export function parseAppcast(bytes: Uint8Array | string, appcastUrl: string): Pa
   const xml = typeof bytes === 'string' ? bytes : Buffer.from(bytes).toString('utf8');
   let doc: Node;
   try {
+    // Loaded here, not at start-up: only Sparkle feeds parse XML.
+    const { XMLParser } = require('fast-xml-parser') as typeof import('fast-xml-parser');
     const parser = new XMLParser({
       ignoreAttributes: false,
       attributeNamePrefix: '@',

@@ -15,8 +15,7 @@ import { createHash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { Updater, type Fetcher as TufFetcher } from 'tuf-js';
-import { DownloadHTTPError } from 'tuf-js/dist/error';
+import type { Updater, Fetcher as TufFetcher } from 'tuf-js';
 import { NotFoundError, UpkeepError, UsageError, VerificationError } from '../../../src-shared/errors';
 import type { TufFeedSchema } from '../config/feed-schema';
 import type { z } from 'zod';
@@ -33,6 +32,10 @@ export type TufFeedConfig = z.output<typeof TufFeedSchema>;
 /** Largest trusted root.json read from the config, in bytes. */
 const MAX_ROOT_BYTES = 512 * 1024;
 
+/** tuf-js, loaded when a TUF feed is first used (it costs tens of ms of every start otherwise). */
+const tufJs = (): typeof import('tuf-js') => require('tuf-js') as typeof import('tuf-js');
+const tufErrors = (): typeof import('tuf-js/dist/error') => require('tuf-js/dist/error') as typeof import('tuf-js/dist/error');
+
 /** tuf-js's fetcher interface over the engine's `Fetcher` (404 → tuf-js's DownloadHTTPError, so root rotation stops there). */
 export class EngineTufFetcher implements TufFetcher {
   constructor(private readonly env: FeedEnv, private readonly allowInsecureHttp: boolean, private readonly signal?: AbortSignal) {}
@@ -48,7 +51,7 @@ export class EngineTufFetcher implements TufFetcher {
       if (res.notModified) throw new VerificationError('ERR_METADATA_INVALID', `Unexpected "not modified" for ${url}`);
       return res.bytes;
     } catch (err) {
-      if (err instanceof UpkeepError && err.code === 'ERR_NOT_FOUND') throw new DownloadHTTPError(`Not found: ${url}`, 404);
+      if (err instanceof UpkeepError && err.code === 'ERR_NOT_FOUND') throw new (tufErrors().DownloadHTTPError)(`Not found: ${url}`, 404);
       throw err;
     }
   }
@@ -137,7 +140,7 @@ export class TufFeed implements Feed {
         await writeFileDurable(marker, anchorHash + '\n');
       }
       try {
-        const u = new Updater({
+        const u = new (tufJs().Updater)({
           metadataDir: this.dir,
           metadataBaseUrl: asDirectoryUrl(this.cfg.url),
           targetBaseUrl: this.targetsBase,

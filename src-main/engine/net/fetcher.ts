@@ -12,7 +12,7 @@
  */
 import { promises as fsp } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { request, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
 import { createDispatcher } from './proxy';
 import { decodedBody, parseContentEncoding } from './content-encoding';
 import { DEFAULT_LIMITS, type Limits } from '../limits';
@@ -20,6 +20,9 @@ import { systemClock } from '../clock';
 import { NetworkError, NotFoundError, UpkeepError, VerificationError } from '../../../src-shared/errors';
 import type { DownloadOptions } from './download';
 import { checkRedirectAllowed, checkUrlAllowed, normaliseFeedUrl, redactUrl, resolveRelative } from './url-policy';
+
+/** undici, loaded on the first request (it costs tens of ms and ~20 MB at every start otherwise). */
+const undici = (): typeof import('undici') => require('undici') as typeof import('undici');
 
 export interface FetchOptions {
   maxBytes: number;
@@ -121,7 +124,7 @@ export async function openHttp(
   let headers: Record<string, string> = { 'user-agent': USER_AGENT, 'accept-encoding': 'identity', ...lowerKeys(o.headers) };
   const seen = new Set<string>([url]);
   for (let hops = 0; ; hops++) {
-    const res = await request(current, { method: 'GET', dispatcher: o.agent, headers, signal: o.signal });
+    const res = await undici().request(current, { method: 'GET', dispatcher: o.agent, headers, signal: o.signal });
     const location = headerValue(res.headers, 'location');
     if (!REDIRECT_STATUSES.has(res.statusCode) || location === undefined) {
       const at = current;

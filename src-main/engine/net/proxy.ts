@@ -13,7 +13,7 @@
  * EnvHttpProxyAgent rules, which this module mirrors so both clients decide alike).
  * Loopback hosts are not bypassed implicitly.
  */
-import { Agent, EnvHttpProxyAgent, type Dispatcher } from 'undici';
+import type { Agent, Dispatcher } from 'undici';
 import { UsageError } from '../../../src-shared/errors';
 import { redactUrl } from './url-policy';
 import { TunnelAgent } from './tunnel-agent';
@@ -118,7 +118,9 @@ export function proxyFor(url: string, s: ProxySettings = proxySettings()): strin
  */
 export function createDispatcher(agentOptions: Agent.Options): Dispatcher {
   const s = proxySettings();
-  if (s.http === '' && s.https === '') return new Agent(agentOptions);
+  // undici is loaded here, on the first request: it costs tens of ms and ~20 MB at every start otherwise.
+  const { Agent: DirectAgent, EnvHttpProxyAgent } = require('undici') as typeof import('undici');
+  if (s.http === '' && s.https === '') return new DirectAgent(agentOptions);
   return new EnvHttpProxyAgent({ ...agentOptions, httpProxy: s.http, httpsProxy: s.https, noProxy: s.noProxy });
 }
 

@@ -18,8 +18,7 @@
  *   nonRepudiation (contentCommitment), the bits RFC 5280 names for verifying signatures on data.
  */
 import { createHash, X509Certificate } from 'node:crypto';
-import * as asn1js from 'asn1js';
-import * as pkijs from 'pkijs';
+import type * as pkijs from 'pkijs';
 import type { TrustedKey, X509TrustedKey } from './trusted-keys';
 import { failedResult, type SignatureResult } from './threshold';
 
@@ -38,6 +37,10 @@ const OID_ANY_EKU = '2.5.29.37.0';
 /** Key Usage bits (RFC 5280 §4.2.1.3), numbered from the first bit of the BIT STRING. */
 const KU_DIGITAL_SIGNATURE = 0;
 const KU_NON_REPUDIATION = 1;
+
+/** pkijs and asn1js, loaded on first use (they cost tens of ms of start-up; most feeds sign otherwise). */
+const pki = (): typeof pkijs => require('pkijs') as typeof pkijs;
+const asn1Lib = (): typeof import('asn1js') => require('asn1js') as typeof import('asn1js');
 
 function toArrayBuffer(bytes: Uint8Array): ArrayBuffer {
   return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
@@ -135,7 +138,7 @@ async function trustAnchorOf(
   const intermediates = embedded.filter((c) => !derOf(c).equals(signerDer) && !c.issuer.isEqual(c.subject));
   let why = 'its certificate is not a trusted certificate nor issued by one';
   for (const a of anchors) {
-    const engine = new pkijs.CertificateChainValidationEngine({ trustedCerts: [a.cert], certs: [...intermediates, signerCert], checkDate: now });
+    const engine = new (pki().CertificateChainValidationEngine)({ trustedCerts: [a.cert], certs: [...intermediates, signerCert], checkDate: now });
     try {
       const r = await engine.verify();
       if (r.result) return a.key;
@@ -148,12 +151,12 @@ async function trustAnchorOf(
 }
 
 function parseSignedData(der: Buffer): pkijs.SignedData {
-  const asn1 = asn1js.fromBER(toArrayBuffer(der));
+  const asn1 = asn1Lib().fromBER(toArrayBuffer(der));
   if (asn1.offset === -1) throw new Error(`not DER: ${asn1.result.error}`);
   if (asn1.offset !== der.length) throw new Error('trailing bytes after the DER structure');
-  const info = new pkijs.ContentInfo({ schema: asn1.result });
+  const info = new (pki().ContentInfo)({ schema: asn1.result });
   if (info.contentType !== ID_SIGNED_DATA) throw new Error(`content type ${info.contentType} is not SignedData`);
-  return new pkijs.SignedData({ schema: info.content });
+  return new (pki().SignedData)({ schema: info.content });
 }
 
 /**
@@ -184,8 +187,8 @@ export async function verifyCms(message: Uint8Array, signature: Uint8Array | str
   }
   if (message.length === 0) return failedResult('cms', 'A CMS signature cannot be checked over empty data');
   const trusted = keys.filter((k): k is X509TrustedKey => k.kind === 'x509');
-  const anchors = trusted.map((k) => ({ key: k, cert: pkijs.Certificate.fromBER(toArrayBuffer(k.der)) }));
-  const embedded = (signed.certificates ?? []).filter((c): c is pkijs.Certificate => c instanceof pkijs.Certificate);
+  const anchors = trusted.map((k) => ({ key: k, cert: pki().Certificate.fromBER(toArrayBuffer(k.der)) }));
+  const embedded = (signed.certificates ?? []).filter((c): c is pkijs.Certificate => c instanceof pki().Certificate);
   // A signer certificate may be left out of the SignedData (openssl -nocerts) when the trusted
   // certificate is the signer's own: offer the trusted ones for the signer lookup too.
   const embeddedDer = embedded.map(derOf);

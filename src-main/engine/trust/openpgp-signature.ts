@@ -7,7 +7,7 @@
  * subpacket) and a creation time in the future are judged at `now`, the engine's injected clock
  * (openpgp's `date` option), never at the system clock.
  */
-import * as openpgp from 'openpgp';
+import type * as openpgp from 'openpgp';
 import type { OpenPgpTrustedKey, TrustedKey } from './trusted-keys';
 import { failedResult, type SignatureResult } from './threshold';
 
@@ -16,11 +16,14 @@ export const MAX_OPENPGP_SIGNATURE_BYTES = 256 * 1024;
 /** Most signature packets looked at in one detached signature. */
 export const MAX_OPENPGP_SIGNATURES = 16;
 
+/** The openpgp package, loaded on first use (it costs tens of ms of start-up; most feeds sign otherwise). */
+const pgp = (): typeof openpgp => require('openpgp') as typeof openpgp;
+
 async function readSignature(input: Uint8Array | string): Promise<openpgp.Signature> {
   const bytes = typeof input === 'string' ? Buffer.from(input, 'utf8') : Buffer.from(input);
   const text = bytes.toString('latin1');
-  if (text.includes('-----BEGIN PGP SIGNATURE-----')) return openpgp.readSignature({ armoredSignature: bytes.toString('utf8') });
-  return openpgp.readSignature({ binarySignature: new Uint8Array(bytes) });
+  if (text.includes('-----BEGIN PGP SIGNATURE-----')) return pgp().readSignature({ armoredSignature: bytes.toString('utf8') });
+  return pgp().readSignature({ binarySignature: new Uint8Array(bytes) });
 }
 
 /**
@@ -42,7 +45,8 @@ export async function verifyOpenPgp(message: Uint8Array, signature: Uint8Array |
   }
   const packets = sig.packets.length;
   if (packets === 0) return failedResult('openpgp', 'The OpenPGP signature holds no signature packet');
-  if (!sig.packets.every((p) => p instanceof openpgp.SignaturePacket && p.issuerKeyID !== undefined)) {
+  const { SignaturePacket } = pgp();
+  if (!sig.packets.every((p) => p instanceof SignaturePacket && p.issuerKeyID !== undefined)) {
     return failedResult('openpgp', 'Malformed OpenPGP signature: a packet is not a complete signature');
   }
   if (packets > MAX_OPENPGP_SIGNATURES) return failedResult('openpgp', `The OpenPGP signature holds ${packets} signatures; at most ${MAX_OPENPGP_SIGNATURES} are accepted`);
@@ -54,8 +58,8 @@ export async function verifyOpenPgp(message: Uint8Array, signature: Uint8Array |
   let verification: Awaited<ReturnType<typeof openpgp.verify>>;
   try {
     // Anything the package throws on odd input is a refusal, never an exception out of here.
-    verification = await openpgp.verify({
-      message: await openpgp.createMessage({ binary: new Uint8Array(message) }),
+    verification = await pgp().verify({
+      message: await pgp().createMessage({ binary: new Uint8Array(message) }),
       signature: sig,
       verificationKeys: trusted.map((k) => k.key),
       format: 'binary',

@@ -22,7 +22,7 @@
 import { createHash, X509Certificate } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
-import * as openpgp from 'openpgp';
+import type * as openpgp from 'openpgp';
 import { UsageError } from '../../../src-shared/errors';
 import { keyIdOf, publicKeyFromRaw, type PublicKey } from './keys';
 
@@ -193,7 +193,9 @@ async function openPgpKeyFromBytes(line: string, file: string, bytes: Buffer): P
   }
   let keys: openpgp.Key[];
   try {
-    keys = armored ? await openpgp.readKeys({ armoredKeys: text }) : await openpgp.readKeys({ binaryKeys: new Uint8Array(bytes) });
+    // Loaded here, not at start-up: openpgp costs tens of ms and most configs hold no OpenPGP key.
+    const pgp = require('openpgp') as typeof openpgp;
+    keys = armored ? await pgp.readKeys({ armoredKeys: text }) : await pgp.readKeys({ binaryKeys: new Uint8Array(bytes) });
   } catch (err) {
     throw invalid(`${file} is not an OpenPGP public key: ${(err as Error).message}`, { kind: 'openpgp', file });
   }

@@ -1,0 +1,76 @@
+#!/usr/bin/env node
+// Second step of `npm run build:node` (after tsc): the command line as one CommonJS file,
+// dist/node/src-main/cli/upkeep-cli.js, which bin/upkeep.js loads instead of the ~150 modules tsc
+// emits. Resolving, reading and wrapping each module file is most of a start-up, so one file
+// answers `upkeep status` in about half the time. Commands still load their code on demand:
+// esbuild keeps a `require()` of a bundled module lazy (the module runs on the first call).
+//
+// Packages that only some commands need (the HTTP server, signature formats, feed adapters'
+// clients, archive readers) stay outside the bundle and are loaded from node_modules when used;
+// what every config-reading command needs (zod, yaml, semver, croner, write-file-atomic) is inside.
+//
+// bin/upkeep.js prefers the bundle unless tsc emitted after it (dist/node/.tsbuildinfo newer), and
+// answers help and version from the small tsc modules, which load faster than the whole bundle.
+// The bundle sits beside main.js, so `__dirname`-relative lookups (package.json in
+// engine/version.ts, the dashboard in cli/commands/daemon.ts) find the same files.
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+/** Loaded from node_modules on first use, never at start. */
+export const EXTERNAL = [
+  'electron',
+  'electron-log',
+  'fastify',
+  '@fastify/static',
+  'prom-client',
+  'jose',
+  'undici',
+  'axios',
+  'openpgp',
+  'pkijs',
+  'asn1js',
+  'tuf-js',
+  'tar',
+  'yauzl',
+  'fast-xml-parser',
+];
+
+/**
+ * zod's `z.locales` (error messages in ~50 languages, a third of zod's size) is not bundled: Upkeep
+ * reports in English, which zod sets up on its own from locales/en.js. The
+ * namespace stays, empty, so nothing that reads it breaks at load time.
+ */
+const zodLocalesOut = {
+  name: 'zod-locales-out',
+  setup(b) {
+    b.onResolve({ filter: /^\.\.\/locales\/index\.js$/ }, (args) => (/[\\/]zod[\\/]v4[\\/](classic|core)[\\/]/.test(args.importer) ? { path: 'zod-locales', namespace: 'zod-locales-out' } : undefined));
+    b.onLoad({ filter: /.*/, namespace: 'zod-locales-out' }, () => ({ contents: 'export {};', loader: 'js' }));
+  },
+};
+
+export async function bundleCli() {
+  const outfile = path.join(ROOT, 'dist', 'node', 'src-main', 'cli', 'upkeep-cli.js');
+  await build({
+    entryPoints: [path.join(ROOT, 'src-main', 'cli', 'main.ts')],
+    outfile,
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    // Subpaths too (tuf-js/dist/error, semver/functions/...): `pkg` and `pkg/*`.
+    external: EXTERNAL.flatMap((p) => [p, `${p}/*`]),
+    sourcemap: 'linked',
+    legalComments: 'linked',
+    logLevel: 'warning',
+    plugins: [zodLocalesOut],
+  });
+  return outfile;
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const out = await bundleCli();
+  console.log(`bundled ${path.relative(ROOT, out)}`);
+}
