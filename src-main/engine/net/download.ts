@@ -4,8 +4,9 @@
  * against sha256, then fsynced and renamed into place atomically.
  */
 import { createHash, type Hash } from 'node:crypto';
-import { constants as fsc, createReadStream, promises as fsp } from 'node:fs';
+import { constants as fsc, createReadStream, promises as fsp, writev } from 'node:fs';
 import path from 'node:path';
+import { Readable, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { DEFAULT_LIMITS, type Limits } from '../limits';
 import { fsyncDir } from '../fs/atomic';
@@ -60,6 +61,12 @@ export interface DownloadOptions {
 
 const DIGEST_RE = { sha256: /^[0-9a-fA-F]{64}$/, sha512: /^[0-9a-fA-F]{128}$/ } as const;
 const READ_CHUNK = 1024 * 1024;
+/**
+ * Bytes a download holds in memory between the socket and the file (the sink's buffer): enough
+ * for the file system to take them in batches with one writev, small enough that memory stays
+ * flat whatever the file's size.
+ */
+const SINK_BUFFER = 1024 * 1024;
 
 /** The partial file being written: its handle, running hash and length. */
 class PartialFile {
@@ -108,20 +115,54 @@ class PartialFile {
     this.resumed = this.written > 0;
   }
 
-  async append(chunk: Buffer): Promise<void> {
-    let off = 0;
-    while (off < chunk.length) {
-      try {
-        const { bytesWritten } = await this.fh.write(chunk, off, chunk.length - off, this.written + off);
-        off += bytesWritten;
-      } catch (err) {
-        // Final, never retried: the caller removes the partial file.
-        if (isDiskFull(err)) throw diskFullError(path.dirname(this.file), Math.max(0, this.max - this.written));
-        throw err;
-      }
-    }
-    this.hash.update(chunk);
-    this.written += chunk.length;
+  /**
+   * A stream that appends what is written to it: each batch goes to the file with one positional
+   * writev while the same bytes are hashed, so hashing overlaps the write instead of following it.
+   * `accept(bytes)` runs before a batch is written and may throw to refuse it (size bound);
+   * `onWritten(bytes)` runs after. A failed write leaves `written` and the hash as they were
+   * before the batch.
+   */
+  sink(accept: (bytes: number) => void, onWritten: (bytes: number) => void): Writable {
+    return new Writable({
+      highWaterMark: SINK_BUFFER,
+      writev: (entries, done) => {
+        const chunks = entries.map((e) => e.chunk as Buffer);
+        let total = 0;
+        for (const c of chunks) total += c.length;
+        try {
+          accept(total);
+        } catch (err) {
+          done(err as Error);
+          return;
+        }
+        const before = this.hash.copy();
+        this.writeAll(chunks, this.written, (err) => {
+          if (err) {
+            this.hash = before;
+            done(isDiskFull(err) ? diskFullError(path.dirname(this.file), Math.max(0, this.max - this.written)) : err);
+            return;
+          }
+          this.written += total;
+          onWritten(total);
+          done();
+        });
+        // Runs while the thread pool writes: both only read the chunks.
+        for (const c of chunks) this.hash.update(c);
+      },
+    });
+  }
+
+  /** Writes `chunks` at `position`, continuing after short writes. */
+  private writeAll(chunks: Buffer[], position: number, done: (err: NodeJS.ErrnoException | null) => void): void {
+    writev(this.fh.fd, chunks, position, (err, n) => {
+      if (err) return done(err);
+      let left = n;
+      let i = 0;
+      while (i < chunks.length && left >= chunks[i]!.length) left -= chunks[i++]!.length;
+      if (i === chunks.length) return done(null);
+      const rest = [chunks[i]!.subarray(left), ...chunks.slice(i + 1)];
+      this.writeAll(rest, position + n, done);
+    });
   }
 
   async reset(): Promise<void> {
@@ -321,17 +362,42 @@ async function acceptResponse(res: OpenedResponse, pf: PartialFile, o: DownloadO
   throw statusFailure(res.statusCode, res.headers, res.url);
 }
 
+/**
+ * Pipes `source` into `sink` with backpressure. When the source fails (a reset connection, a
+ * cancel), what the sink already holds is still written before the source's error is thrown, so a
+ * resume starts after every byte received; when the sink fails, the source is destroyed.
+ */
+function pump(source: Readable, sink: Writable): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    let sourceError: unknown = null;
+    sink.once('error', (err) => {
+      reject(err);
+      source.destroy();
+    });
+    sink.once('finish', () => (sourceError === null ? resolve() : reject(sourceError)));
+    source.on('error', (err) => {
+      if (sourceError !== null) return;
+      sourceError = err;
+      source.unpipe(sink);
+      if (!sink.destroyed) sink.end();
+    });
+    source.once('end', () => sink.end());
+    source.pipe(sink, { end: false });
+  });
+}
+
 /** Appends the body to the partial, refusing the first byte past `size`. */
 async function streamBody(res: OpenedResponse, pf: PartialFile, o: DownloadOptions): Promise<void> {
   pf.codings = res.codings;
   const enc = res.codings.length > 0 ? ` (after decoding its Content-Encoding: ${res.codings.join(', ')})` : '';
-  for await (const chunk of res.decoded()) {
-    if (pf.written + chunk.length > o.size) {
-      throw sizeMismatch(res.url, o.size, `server sent more bytes than declared${enc}`, { received: pf.written + chunk.length });
-    }
-    await pf.append(chunk);
-    o.onBytes?.(chunk.length);
-  }
+  const source = res.codings.length > 0 ? Readable.from(res.decoded(), { objectMode: false }) : res.body;
+  const sink = pf.sink(
+    (bytes) => {
+      if (pf.written + bytes > o.size) throw sizeMismatch(res.url, o.size, `server sent more bytes than declared${enc}`, { received: pf.written + bytes });
+    },
+    (bytes) => o.onBytes?.(bytes),
+  );
+  await pump(source, sink);
   if (pf.written < o.size) {
     throw new RetryableFailure(
       new NetworkError('ERR_DOWNLOAD_FAILED', `${redactUrl(res.url)} ended after ${pf.written} of ${o.size} bytes`, {
@@ -360,17 +426,17 @@ async function copyLocal(src: string, pf: PartialFile, o: DownloadOptions): Prom
   if (!st.isFile()) throw new NetworkError('ERR_DOWNLOAD_FAILED', `${src} is not a regular file`, { url: src });
   if (st.size !== o.size) throw sizeMismatch(src, o.size, `file has ${st.size} bytes`, { declared: st.size });
   const stream = createReadStream(file, { start: pf.written, highWaterMark: READ_CHUNK });
-  try {
-    for await (const chunk of stream as AsyncIterable<Buffer>) {
+  const sink = pf.sink(
+    (bytes) => {
       throwIfCancelled(o.signal, src);
-      if (pf.written + chunk.length > o.size) throw sizeMismatch(src, o.size, 'file grew while being copied');
-      await pf.append(chunk);
-      o.onBytes?.(chunk.length);
-    }
+      if (pf.written + bytes > o.size) throw sizeMismatch(src, o.size, 'file grew while being copied');
+    },
+    (bytes) => o.onBytes?.(bytes),
+  );
+  try {
+    await pump(stream, sink);
   } catch (err) {
     throw localError(err, src);
-  } finally {
-    stream.destroy();
   }
   if (pf.written < o.size) {
     throw new NetworkError('ERR_DOWNLOAD_FAILED', `${src} shrank while being copied`, { url: src, received: pf.written, expected: o.size });
