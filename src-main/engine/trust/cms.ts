@@ -81,7 +81,7 @@ function validAt(cert: X509Certificate, now: Date): boolean {
 }
 
 /** True when bit `n` (0 = most significant bit of the first content byte) of a DER BIT STRING is set. */
-function bitSet(bits: asn1js.BitString, n: number): boolean {
+function bitSet(bits: import('asn1js').BitString, n: number): boolean {
   const bytes = new Uint8Array(bits.valueBlock.valueHexView);
   const byte = bytes[n >> 3];
   return byte !== undefined && (byte & (0x80 >> (n & 7))) !== 0;
@@ -99,13 +99,13 @@ export function signerUnfitReason(cert: pkijs.Certificate, now: Date): string | 
   }
   for (const ext of cert.extensions ?? []) {
     if (ext.extnID === ID_CE_EXT_KEY_USAGE) {
-      const purposes = ext.parsedValue instanceof pkijs.ExtKeyUsage ? ext.parsedValue.keyPurposes : null;
+      const purposes = ext.parsedValue instanceof pki().ExtKeyUsage ? ext.parsedValue.keyPurposes : null;
       if (purposes === null) return 'its Extended Key Usage extension cannot be read';
       if (!purposes.includes(OID_CODE_SIGNING) && !purposes.includes(OID_ANY_EKU)) {
         return `its Extended Key Usage (${purposes.join(', ') || 'empty'}) does not include code signing (${OID_CODE_SIGNING})`;
       }
     } else if (ext.extnID === ID_CE_KEY_USAGE) {
-      const bits = ext.parsedValue instanceof asn1js.BitString ? ext.parsedValue : null;
+      const bits = ext.parsedValue instanceof asn1Lib().BitString ? ext.parsedValue : null;
       if (bits === null) return 'its Key Usage extension cannot be read';
       if (!bitSet(bits, KU_DIGITAL_SIGNATURE) && !bitSet(bits, KU_NON_REPUDIATION)) return 'its Key Usage allows neither digitalSignature nor nonRepudiation';
     }
