@@ -285,7 +285,12 @@ export interface Notification {
   type: NotificationKind;
   target: string | null;
   at: string;
+  /**
+   * The version concerned: the one offered, installed or tried; for `rolled_back` the version
+   * installed after the rollback (null: nothing, the state before the first install).
+   */
   version?: string | null;
+  /** The version installed before; for `rolled_back` the version the rollback left. */
   from_version?: string | null;
   is_critical?: boolean;
   error?: ErrorView;

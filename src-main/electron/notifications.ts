@@ -58,9 +58,11 @@ export function notificationContent(n: UpkeepNotification, nameOf: (id: string) 
     case 'update_cancelled':
       return { title: `Update of ${name} cancelled`, body: `Version ${versionText(n.version)} was not installed; nothing was changed.`, urgency, route };
     case 'rolled_back': {
-      const back = n.from_version ?? n.version;
+      // `version` is the version installed now, `from_version` the one left (api.ts Notification).
       const cause = n.error ? ` Cause: ${n.error.message} (${n.error.code}).` : '';
-      return { title: `${name} rolled back`, body: `Returned to ${versionText(back)}.${cause}`, urgency, route };
+      const back = n.version ? `Returned to ${n.version}` : 'Its installed files were removed (the state before the first install)';
+      const left = n.from_version ? ` from ${n.from_version}` : '';
+      return { title: `${name} rolled back${left}`, body: `${back}.${cause}`, urgency, route };
     }
     case 'update_started':
     case 'update_progress':

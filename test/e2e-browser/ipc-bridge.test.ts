@@ -3,7 +3,12 @@
  * the real built preload (out/preload/index.js), the real ipc-main.ts handlers with their zod
  * validation and sender check, and the real engine in this Node process. Only the transport is
  * replaced: a Playwright binding stands where ipcRenderer.invoke → ipcMain.handle would be, and
- * events go back on the same EVENT_CHANNEL the preload listens to.
+ * events go back on the same EVENT_CHANNEL the preload listens to. The desktop notifications are
+ * the real notifier (notifications.ts) fed by the core's events as main.ts feeds it, with a
+ * recording stand-in for Electron's Notification class.
+ *
+ * Driven from the window: apply, rollback (and the hold it leaves), cancel of a slow download,
+ * an apply whose health check fails and is rolled back, and a settings change.
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { randomBytes } from 'node:crypto';
@@ -15,6 +20,7 @@ import type { Page } from 'playwright-core';
 import { createDaemon } from '../../src-main/engine/daemon';
 import type { DaemonCore } from '../../src-main/engine/daemon-types';
 import { forwardEvents, registerIpcHandlers, type IpcInvokeEventLike } from '../../src-main/electron/ipc-main';
+import { createNotifier } from '../../src-main/electron/notifications';
 import { appLocation } from '../../src-main/electron/url-policy';
 import { EVENT_CHANNEL } from '../../src-shared/ipc-contract';
 import type { UpkeepEvent } from '../../src-shared/api';
@@ -47,7 +53,10 @@ describe('tray window over the IPC contract (test bridge in place of contextBrid
   let renderer: { url: string; server: Server };
   let build100: string;
   let build110: string;
+  let config: string;
   const calls: string[] = [];
+  /** Desktop notifications main would have shown, in order. */
+  const shown: Array<{ title: string; body: string }> = [];
   const stops: (() => void)[] = [];
   const install = () => path.join(f.dir, 'install');
   const target = () => page.locator('[data-testid="target-page"][data-target-id="demo"]');
@@ -60,11 +69,25 @@ describe('tray window over the IPC contract (test bridge in place of contextBrid
     await f.publish(build100, '1.0.0', '## Demo 1.0.0\n');
     await f.publish(build110, '1.1.0', "## What's new in 1.1.0\n\n- Faster\n");
     feedServer = await startFeedServer(f.feed);
-    const config = await writeDaemonConfig(f, feedServer.url);
+    config = await writeDaemonConfig(f, feedServer.url);
+    // A health check that runs the installed program: a release whose program fails is rolled back.
+    const program = path.join(f.dir, 'install', 'bin', 'demo');
+    await fsp.appendFile(config, `    health: { command: ${JSON.stringify(program)}, retries: 0, interval_s: 0 }\n`);
     await upkeepOk(['--config', config, 'apply', '--version', '1.0.0', '--json'], f.dir);
     await upkeepOk(['--config', config, 'check', '--json'], f.dir);
 
     core = await createDaemon({ configPath: config, actor: 'tray' });
+    // Main's notifications: the real notifier on the core's notification events (as main.ts wires it).
+    const notify = createNotifier({
+      create: (o) => ({ on: () => undefined, show: () => void shown.push({ title: o.title, body: o.body }) }),
+      isSupported: () => true,
+      open: () => undefined,
+      quietHours: () => null,
+      nameOf: (id) => core.config().config.targets.find((t) => t.id === id)?.name ?? id,
+    });
+    stops.push(core.subscribe((e) => {
+      if (e.type === 'notification') notify(e.notification);
+    }));
     renderer = await serveRenderer(path.join(ROOT, 'out', 'renderer'));
     browser = await launchBrowser();
     page = browser.page;
@@ -151,6 +174,7 @@ describe('tray window over the IPC contract (test bridge in place of contextBrid
     await expect.poll(async () => (await target().getByTestId('current-version').innerText()), { timeout: 30_000 }).toContain('1.1.0');
     expect(await snapshot(install())).toEqual(await snapshot(build110));
     expect(calls).toContain('upkeep:apply');
+    await expect.poll(() => shown.at(-1)).toEqual({ title: 'Demo service updated', body: 'Now running 1.1.0 (was 1.0.0).' });
   });
 
   it('Roll back from the window (through its confirm dialog) restores 1.0.0 byte for byte', async () => {
@@ -168,5 +192,77 @@ describe('tray window over the IPC contract (test bridge in place of contextBrid
     await expect.poll(() => target().getByTestId('current-version').innerText(), { timeout: 30_000 }).toContain('1.0.0');
     expect(await snapshot(install())).toEqual(await snapshot(build100));
     expect(calls).toContain('upkeep:rollback');
+    await expect.poll(() => shown.at(-1)).toEqual({ title: 'Demo service rolled back from 1.1.0', body: 'Returned to 1.0.0.' });
+    // The version rolled back from is held: offered, but not applied automatically.
+    await target().getByTestId('tab-overview').click();
+    await expect.poll(() => target().getByTestId('held-version').innerText(), { timeout: 20_000 }).toContain('You rolled back from 1.1.0, so it is held');
+    expect((await core.getTarget('demo')).held_version).toBe('1.1.0');
+  });
+
+  it('Cancel during a slow download shows "Cancelled", settles back to available and changes nothing', async () => {
+    const build120 = await f.build('1.2.0', { 'bin/demo': { data: '#!/bin/sh\necho 1.2.0\n', mode: 0o755 }, 'VERSION': '1.2.0\n', 'lib/big.bin': { data: randomBytes(2 * 1024 * 1024) } });
+    await f.publish(build120, '1.2.0', '## 1.2.0\n');
+    await target().getByTestId('check-button').click();
+    await expect.poll(() => target().getByTestId('available-version').innerText(), { timeout: 20_000 }).toContain('1.2.0');
+    const held = feedServer.hold(1024 * 1024);
+    try {
+      await target().getByTestId('apply-button').click();
+      await held;
+      const panel = target().getByTestId('progress-panel');
+      await panel.waitFor({ timeout: 20_000 });
+      expect(await panel.getAttribute('data-phase')).toBe('download');
+      await panel.getByTestId('cancel-button').click();
+      const result = target().getByTestId('operation-result');
+      await expect.poll(() => result.getAttribute('data-cancelled'), { timeout: 30_000 }).toBe('true');
+      expect(await result.getByTestId('cancelled').innerText()).toBe('Cancelled. Nothing was changed.');
+    } finally {
+      feedServer.release();
+    }
+    expect(calls).toContain('upkeep:cancel');
+    await expect.poll(() => target().getByTestId('status-badge').getAttribute('data-state'), { timeout: 20_000 }).toBe('available');
+    expect((await core.getTarget('demo')).state).toMatchObject({ kind: 'available', version: '1.2.0' });
+    expect(await page.locator('[data-testid="toast"][data-level="error"]').count()).toBe(0);
+    expect(await page.locator('body').innerText()).not.toMatch(/Update failed/);
+    expect(await snapshot(install())).toEqual(await snapshot(build100));
+    await expect.poll(() => shown.at(-1)).toEqual({ title: 'Update of Demo service cancelled', body: 'Version 1.2.0 was not installed; nothing was changed.' });
+    expect(shown.some((n) => /failed/i.test(n.title))).toBe(false);
+  });
+
+  it('An apply whose health check fails is rolled back: the window says so, one notification names the cause, the install is unchanged', async () => {
+    const build130 = await f.build('1.3.0', { 'bin/demo': { data: '#!/bin/sh\necho broken >&2\nexit 3\n', mode: 0o755 }, 'VERSION': '1.3.0\n' });
+    await f.publish(build130, '1.3.0', '## 1.3.0\n');
+    await target().getByTestId('check-button').click();
+    await expect.poll(() => target().getByTestId('available-version').innerText(), { timeout: 20_000 }).toContain('1.3.0');
+    const before = shown.length;
+    await target().getByTestId('apply-button').click();
+    const result = target().getByTestId('operation-result');
+    await expect.poll(() => result.getAttribute('data-ok'), { timeout: 60_000 }).toBe('false');
+    expect(await result.innerText()).toMatch(/rolled back to 1\.0\.0/i);
+    expect(await result.innerText()).toContain('ERR_HEALTH_CHECK_FAILED');
+    expect(await snapshot(install())).toEqual(await snapshot(build100));
+    await expect.poll(() => shown.length).toBe(before + 1);
+    expect(shown.at(-1)).toMatchObject({ title: 'Demo service rolled back from 1.3.0' });
+    expect(shown.at(-1)?.body).toMatch(/^Returned to 1\.0\.0\. Cause: .*\(ERR_HEALTH_CHECK_FAILED\)\.$/);
+  });
+
+  it('A setting changed in the window is saved through the IPC handler into the target\'s runtime state on disk', async () => {
+    await target().getByTestId('tab-settings').click();
+    const form = page.getByTestId('settings-form');
+    await form.waitFor();
+    await form.getByTestId('setting-auto-apply').selectOption('critical');
+    await form.getByTestId('setting-auto-download').check();
+    await form.getByTestId('settings-save').click();
+    await page.getByTestId('settings-saved').waitFor({ timeout: 20_000 });
+    expect(calls).toContain('upkeep:updateSettings');
+    const runtime = JSON.parse(await fsp.readFile(path.join(f.dir, 'state', 'targets', 'demo', 'runtime.json'), 'utf8')) as { settings: Record<string, unknown> };
+    expect(runtime.settings).toMatchObject({ auto_apply: 'critical', auto_download: true });
+    // The config file is the user's: UI settings are layered over it, never written into it.
+    expect(await fsp.readFile(config, 'utf8')).toContain('auto_apply: none');
+    expect((await core.getTarget('demo')).policy).toMatchObject({ auto_apply: 'critical', auto_download: true });
+    // Reloading the window shows the saved values (read back through IPC, not kept in the page).
+    await page.reload();
+    await page.getByTestId('settings-form').waitFor({ timeout: 20_000 });
+    expect(await page.getByTestId('setting-auto-apply').inputValue()).toBe('critical');
+    expect(await page.getByTestId('setting-auto-download').isChecked()).toBe(true);
   });
 });

@@ -23,9 +23,14 @@ describe('notification content', () => {
     const failed = notificationContent(n({ type: 'update_failed', version: '1.3.0', error: { code: 'ERR_HASH_MISMATCH', message: 'bin/demo: sha256 differs' } }))!;
     expect(failed.title).toBe('Update of demo failed');
     expect(failed.body).toContain('ERR_HASH_MISMATCH');
-    const rb = notificationContent(n({ type: 'rolled_back', version: '1.3.0', from_version: '1.2.0', error: { code: 'ERR_HEALTH_CHECK_FAILED', message: 'health check failed' } }))!;
-    expect(rb.title).toBe('demo rolled back');
+    // The engine's rolled_back: `version` is installed now, `from_version` was left (here: failed).
+    const rb = notificationContent(n({ type: 'rolled_back', version: '1.2.0', from_version: '1.3.0', error: { code: 'ERR_HEALTH_CHECK_FAILED', message: 'health check failed' } }))!;
+    expect(rb.title).toBe('demo rolled back from 1.3.0');
     expect(rb.body).toBe('Returned to 1.2.0. Cause: health check failed (ERR_HEALTH_CHECK_FAILED).');
+    const manual = notificationContent(n({ type: 'rolled_back', version: '1.1.0', from_version: '1.2.0' }))!;
+    expect(manual).toMatchObject({ title: 'demo rolled back from 1.2.0', body: 'Returned to 1.1.0.' });
+    const removed = notificationContent(n({ type: 'rolled_back', version: null, from_version: '1.0.0' }))!;
+    expect(removed.body).toBe('Its installed files were removed (the state before the first install).');
   });
 
   it('does not turn progress, start and config events into desktop notifications', () => {

@@ -35,7 +35,7 @@ describe('notifier', () => {
     expect(shown).toEqual([{ title: 'Update of Demo service failed', body: 'Version 1.2.0: health check failed (ERR_HEALTH_CHECK_FAILED)' }]);
     // A manual rollback (no error) is its own news.
     notify({ type: 'rolled_back', target: 'demo', at, version: '1.0.0', from_version: '1.1.0', message: 'x' });
-    expect(shown.at(-1)).toEqual({ title: 'Demo service rolled back', body: 'Returned to 1.1.0.' });
+    expect(shown.at(-1)).toEqual({ title: 'Demo service rolled back from 1.1.0', body: 'Returned to 1.0.0.' });
   });
 
   it('a later failure of the same version is shown again', () => {

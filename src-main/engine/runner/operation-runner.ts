@@ -223,9 +223,11 @@ export class OperationRunner {
       const checkedAt = this.clock.now().toISOString();
       const release = r ? releaseView(r.release, r.breaking) : null;
       const pending = await rolloutPendingAfter(feed, release?.version ?? current);
-      await this.writeRuntime(loaded, t.id, async (rt) => ({
-        ...rt, last_checked_at: checkedAt, available: release, last_error: null, rollout_pending: pending, held_version: await holdAfterCheck(feed, rt.held_version, release?.version ?? null),
-      }));
+      let held: string | null = null;
+      await this.writeRuntime(loaded, t.id, async (rt) => {
+        held = await holdAfterCheck(feed, rt.held_version, release?.version ?? null);
+        return { ...rt, last_checked_at: checkedAt, available: release, last_error: null, rollout_pending: pending, held_version: held };
+      });
       const result: CheckResult = {
         target: t.id, current_version: current, latest_version: release?.version ?? current, update_available: release !== null,
         is_critical: release?.is_critical ?? false, is_breaking: release?.is_breaking ?? false, release_notes: release?.release_notes ?? '', release, checked_at: checkedAt,
@@ -233,7 +235,8 @@ export class OperationRunner {
       this.lastChecks.set(t.id, { at: this.clock.monoMs(), result });
       if (own) await this.live.settle(t.id);
       const prevAvailable = (before.runtime.available as { version?: string } | null | undefined)?.version;
-      if (release && prevAvailable !== release.version) {
+      // The version held after a rollback is no news: the user just left it.
+      if (release && prevAvailable !== release.version && release.version !== held) {
         this.bus.notify({
           type: 'update_available', target: t.id, version: release.version, from_version: current, is_critical: release.is_critical,
           message: `${t.name ?? t.id} ${release.version} is available${release.is_critical ? ' (critical)' : ''}`,
