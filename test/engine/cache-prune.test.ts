@@ -50,4 +50,22 @@ describe('download cache pruning', () => {
     // And it still applies from the cache.
     expect((await engine.apply('demo', {})).version).toBe('1.3.0');
   });
+
+  it('deletes a view an interrupted prune left half deleted under its hidden name, and stale views', async () => {
+    const dir = await tempDir('upkeep-prune-views-');
+    dirs.push(dir);
+    const feed = new FeedBuilder(path.join(dir, 'feed'));
+    const key = makeKey();
+    const entry = await feed.release('1.0.0', files('1.0.0'), [key]);
+    await feed.index('stable', indexPayload(1, [entry]), [key]);
+    const engine = engineFor(dir, feed.dir, { keys: [key.line], threshold: 1 });
+    const releases = path.join(dir, 'state', 'downloads', 'releases', 'demo');
+    // What a prune SIGKILLed mid-way leaves: a view renamed to its hidden name and partly deleted.
+    await fsp.mkdir(path.join(releases, '.pruning-0.8.0', 'lib'), { recursive: true });
+    await fsp.writeFile(path.join(releases, '.pruning-0.8.0', 'lib', 'left.txt'), 'one file left');
+    await fsp.mkdir(path.join(releases, '0.9.0', 'bin'), { recursive: true });
+    await fsp.writeFile(path.join(releases, '0.9.0', 'bin', 'app'), 'a view nothing needs');
+    await engine.apply('demo', {});
+    expect(await fsp.readdir(releases)).toEqual([]);
+  });
 });
