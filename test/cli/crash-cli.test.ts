@@ -1,6 +1,7 @@
 /**
  * Crash safety through the real command line: `upkeep apply` and `upkeep rollback` of a
- * 2,000-file release are SIGKILLed at random instants; the next command (`upkeep status`)
+ * 2,000-file release (with mode-only changes and type changes: file -> directory, link -> file)
+ * are SIGKILLed at random instants; the next command (`upkeep status`)
  * recovers, and the install dir is exactly the old or exactly the new tree — bytes and modes —
  * with the recorded version agreeing. (test/engine/apply/crash.test.ts does the same at the
  * engine level with more kills; UPKEEP_CLI_CRASH_RUNS sets the count here.)
@@ -37,6 +38,17 @@ async function makeBuild(root: string, version: string): Promise<void> {
     await fsp.mkdir(path.dirname(rel), { recursive: true });
     await fsp.writeFile(rel, `file ${i} ${changed ? 'v2' : 'v1'}\n`.repeat(8));
     if (i % 97 === 0) await fsp.chmod(rel, changed ? 0o700 : 0o755);
+    else if (i % 89 === 0 && version === '1.1.0') await fsp.chmod(rel, 0o750); // the mode changes, the bytes do not
+  }
+  // Type changes: `docs` is a file in 1.0.0 and a directory in 1.1.0; `lib/current` a link, then a file.
+  await fsp.mkdir(path.join(root, 'lib'), { recursive: true });
+  if (version === '1.1.0') {
+    await fsp.mkdir(path.join(root, 'docs'), { recursive: true });
+    await fsp.writeFile(path.join(root, 'docs', 'index.md'), 'docs as a directory\n');
+    await fsp.writeFile(path.join(root, 'lib', 'current'), 'a file where a link was\n');
+  } else {
+    await fsp.writeFile(path.join(root, 'docs'), 'docs as one file\n');
+    await fsp.symlink('../d0/f0.txt', path.join(root, 'lib', 'current'));
   }
   if (version === '1.1.0') {
     for (let i = 0; i < 10; i++) {
@@ -46,14 +58,23 @@ async function makeBuild(root: string, version: string): Promise<void> {
   }
 }
 
-/** Runs the CLI and SIGKILLs it after `afterMs`; true when the kill landed (it had not finished). */
-function runKilled(args: string[], afterMs: number): Promise<boolean> {
+/**
+ * Runs the CLI and SIGKILLs it `afterMs` after it starts or, with `onLine`, `afterMs` after the
+ * first progress line on stderr that matches (`switch: ...`; without a terminal the CLI prints one
+ * line per phase). True when the kill landed (the command had not finished).
+ */
+function runKilled(args: string[], afterMs: number, onLine?: RegExp): Promise<boolean> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, '--config', config, ...args], { stdio: 'ignore' });
-    const timer = setTimeout(() => child.kill('SIGKILL'), afterMs);
+    const child = spawn(process.execPath, [BIN, '--config', config, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let timer: NodeJS.Timeout | undefined = onLine ? undefined : setTimeout(() => child.kill('SIGKILL'), afterMs);
+    let err = '';
+    child.stderr.on('data', (d: Buffer) => {
+      err += d.toString();
+      if (onLine && !timer && onLine.test(err)) timer = setTimeout(() => child.kill('SIGKILL'), afterMs);
+    });
     child.on('error', reject);
-    child.on('exit', (_code, signal) => {
-      clearTimeout(timer);
+    child.on('close', (_code, signal) => {
+      if (timer) clearTimeout(timer);
       resolve(signal === 'SIGKILL');
     });
   });
@@ -125,8 +146,11 @@ describe('SIGKILL during CLI apply and rollback', () => {
       const atV1 = JSON.stringify(await snapshot(install())) === JSON.stringify(v1);
       const cmd = atV1 ? ['apply'] : ['rollback'];
       const limit = atV1 ? applyMs : rollbackMs;
-      // A quarter of the instants fall past the measured duration: those runs may finish (checked, not counted).
-      const killed = await runKilled(cmd, Math.floor(random() * limit * 1.25));
+      // Every third kill lands after the switch starts (apply) or the restore starts (rollback);
+      // the others anywhere in the measured duration.
+      const killed = i % 3 === 2
+        ? await runKilled(cmd, Math.floor(random() * limit * 0.25), atV1 ? /^switch:/m : /^rollback:/m)
+        : await runKilled(cmd, Math.floor(random() * limit));
       const st = await runCli(['--config', config, 'status', 'demo', '--json']);
       expect(st.code, st.stderr).toBe(0);
       const tree = await snapshot(install());
