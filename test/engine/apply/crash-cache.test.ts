@@ -1,8 +1,8 @@
 /**
- * SIGKILL during download-cache pruning. The cache holds the blobs of the installed release, of
- * the retained rollback point and of the newest available release (downloaded, not installed),
- * plus 2,000 blobs nothing needs, stale partial downloads and the per-version view of a release
- * nothing needs. A child prunes it (what every commit does) and is killed at random instants,
+ * SIGKILL during download-cache pruning. The cache holds the blobs of the installed release and
+ * of the newest available release (downloaded, not installed), plus the blobs of an earlier
+ * installed release whose rollback point was deleted, 2,000 blobs nothing needs, stale partial
+ * downloads and the per-version view of a release nothing needs. A child prunes it (what every commit does) and is killed at random instants,
  * mostly within the measured duration of the pruning itself. After each kill the next start
  * runs (recovery, in a fresh engine), and then:
  * - every blob left verifies against its SHA-256 name, every blob still needed is there, and
@@ -19,7 +19,7 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pruneDownloadCache } from '../../../src-main/engine/apply/cache-prune';
-import { listPoints, readInstalled } from '../../../src-main/engine/apply/index';
+import { deletePoint, listPoints, readInstalled } from '../../../src-main/engine/apply/index';
 import { parseConfig } from '../../../src-main/engine/config/load';
 import { DEFAULT_LIMITS } from '../../../src-main/engine/limits';
 import { OperationRunner as Engine } from '../../../src-main/engine/runner/operation-runner';
@@ -103,9 +103,15 @@ describe.each(['in-place', 'versioned'] as const)('crash safety of download-cach
     await engine().download('demo', {});
     availableView = await snapshot(path.join(releasesDir, '1.2.0'));
     expect(availableView.length).toBeGreaterThan(FILES);
-    keep = new Set([...blobsOf('1.0.0'), ...blobsOf('1.1.0'), ...blobsOf('1.2.0')]);
     expect((await readInstalled(path.join(work, 'state', 'targets', 'demo')))?.version).toBe('1.1.0');
-    expect(await listPoints(path.join(work, 'state', 'points', 'demo'))).toHaveLength(1);
+    const pointsDir = path.join(work, 'state', 'points', 'demo');
+    const [point] = await listPoints(pointsDir);
+    expect(point?.before?.version).toBe('1.0.0');
+    for (const h of blobsOf('1.0.0')) expect(await cached(), h).toContain(h);
+    // The point is deleted (as a lower retention would), so the blobs only it needed, which the
+    // applies of 1.0.0 installed, are pruned too.
+    await deletePoint(pointsDir, point.rollback_id);
+    keep = new Set([...blobsOf('1.1.0'), ...blobsOf('1.2.0')]);
     for (const h of keep) expect(await cached(), h).toContain(h);
 
     // What nothing needs: blobs of older releases, stale partial downloads, an old release view.
@@ -116,7 +122,7 @@ describe.each(['in-place', 'versioned'] as const)('crash safety of download-cach
       if (i < 200) {
         const view = path.join(releasesDir, '0.9.0', `d${i % 9}`, `f${i}.txt`);
         await fsp.mkdir(path.dirname(view), { recursive: true });
-        await fsp.link(blob, view);
+        await fsp.symlink(blob, view);
       }
     }
     await fsp.mkdir(path.join(blobsDir, 'partial'), { recursive: true });
@@ -188,7 +194,7 @@ describe.each(['in-place', 'versioned'] as const)('crash safety of download-cach
         }
         expect(await active(), `${note}: the tree after the next apply`).toEqual(tree12);
         // Installed 1.2.0, point before 1.1.0, nothing newer available.
-        expect(await cached(), note).toEqual([...new Set([...blobsOf('1.1.0'), ...blobsOf('1.2.0')])].sort());
+        expect(await cached(), note).toEqual([...keep].sort());
         expect(await fsp.readdir(releasesDir), note).toEqual([]);
         applies++;
       } else {
