@@ -13,19 +13,8 @@ import { fsyncDir } from '../fs/atomic';
 import { NetworkError, UpkeepError, VerificationError } from '../../../src-shared/errors';
 import { diskFullError, isDiskFull } from '../fs/space';
 import { checkUrlAllowed, normaliseFeedUrl, redactUrl } from './url-policy';
-import {
-  RetryableFailure,
-  createAgent,
-  discard,
-  dropBody,
-  headerValue,
-  localError,
-  openHttp,
-  statusFailure,
-  throwIfCancelled,
-  withRetries,
-  type OpenedResponse,
-} from './fetcher';
+import { RetryableFailure, headerValue, localError, statusFailure, throwIfCancelled, withRetries } from './fetcher';
+import { GetAgents, discardResponse, dropResponse, openGet, type GetResponse } from './http-get';
 
 export interface DownloadOptions {
   url: string;
@@ -278,7 +267,7 @@ export async function downloadFile(o: DownloadOptions): Promise<void> {
 }
 
 async function downloadHttp(src: string, pf: PartialFile, o: DownloadOptions, limits: Limits): Promise<void> {
-  const agent = createAgent(limits);
+  const agents = new GetAgents();
   // A strong validator from an earlier answer, sent as If-Range so a changed file restarts at 0.
   let validator: string | undefined;
   try {
@@ -289,31 +278,38 @@ async function downloadHttp(src: string, pf: PartialFile, o: DownloadOptions, li
           headers.range = `bytes=${pf.written}-`;
           if (validator) headers['if-range'] = validator;
         }
-        const res = await openHttp(src, { agent, headers, allowInsecureHttp: o.allowInsecureHttp, maxRedirects: limits.maxRedirects, signal: o.signal });
+        const res = await openGet(src, {
+          agents,
+          headers,
+          allowInsecureHttp: o.allowInsecureHttp,
+          maxRedirects: limits.maxRedirects,
+          idleTimeoutMs: limits.idleTimeoutMs,
+          ...(o.signal ? { signal: o.signal } : {}),
+        });
         try {
           await acceptResponse(res, pf, o);
           const etag = headerValue(res.headers, 'etag');
           if (etag && !etag.startsWith('W/')) validator = etag;
           await streamBody(res, pf, o);
         } finally {
-          dropBody(res.body);
+          dropResponse(res.body);
         }
       },
       { limits, url: src, signal: o.signal },
     );
   } finally {
-    void agent.destroy().catch(() => undefined);
+    agents.destroy();
   }
 }
 
 /** Checks status and length headers against what we asked for; restarts the partial on a 200. */
-async function acceptResponse(res: OpenedResponse, pf: PartialFile, o: DownloadOptions): Promise<void> {
+async function acceptResponse(res: GetResponse, pf: PartialFile, o: DownloadOptions): Promise<void> {
   // With a Content-Encoding, Content-Length and Content-Range count encoded bytes: the decoded
   // size is checked while streaming instead, and an encoded partial answer cannot be appended.
   const declared = res.codings.length > 0 ? undefined : headerValue(res.headers, 'content-length');
   const length = declared === undefined ? null : Number(declared);
   if (res.statusCode === 206 && res.codings.length > 0) {
-    await discard(res.body);
+    await discardResponse(res.body);
     o.onBytes?.(-pf.written);
     await pf.reset();
     throw new RetryableFailure(
@@ -338,7 +334,7 @@ async function acceptResponse(res: OpenedResponse, pf: PartialFile, o: DownloadO
     const range = parseContentRange(headerValue(res.headers, 'content-range'));
     if (range === null || range.start !== pf.written) {
       // Not the range we asked for: start over from zero on the next attempt.
-      await discard(res.body);
+      await discardResponse(res.body);
       o.onBytes?.(-pf.written);
       await pf.reset();
       throw new RetryableFailure(new NetworkError('ERR_DOWNLOAD_FAILED', `Unusable partial response from ${redactUrl(res.url)}`, { url: redactUrl(res.url) }));
@@ -352,7 +348,7 @@ async function acceptResponse(res: OpenedResponse, pf: PartialFile, o: DownloadO
     pf.resumed = true;
     return;
   }
-  await discard(res.body);
+  await discardResponse(res.body);
   if (res.statusCode === 416 && pf.written > 0) {
     // Our offset is past the server's end: the file is not what we have; retry from zero.
     o.onBytes?.(-pf.written);
@@ -387,7 +383,7 @@ function pump(source: Readable, sink: Writable): Promise<void> {
 }
 
 /** Appends the body to the partial, refusing the first byte past `size`. */
-async function streamBody(res: OpenedResponse, pf: PartialFile, o: DownloadOptions): Promise<void> {
+async function streamBody(res: GetResponse, pf: PartialFile, o: DownloadOptions): Promise<void> {
   pf.codings = res.codings;
   const enc = res.codings.length > 0 ? ` (after decoding its Content-Encoding: ${res.codings.join(', ')})` : '';
   const source = res.codings.length > 0 ? Readable.from(res.decoded(), { objectMode: false }) : res.body;

@@ -3,8 +3,9 @@
  * with conditional GET, bounded size, bounded redirects (followed here, each hop re-checked by
  * the URL policy), bounded retries with exponential backoff, and idle/overall timeouts.
  *
- * The request plumbing shared with `download.ts` (opening a request with redirects, retry loop,
- * error classification) lives here too, so both edges behave identically.
+ * The retry loop, error classification and status mapping shared with `download.ts` live here
+ * too, so both edges behave identically (downloads open their requests with node's http client,
+ * net/http-get.ts, under the same URL policy, redirect rules and proxy settings).
  *
  * HTTP goes through undici's `request()` with a per-call `Agent` carrying the idle timeouts;
  * undici v7 follows no redirects by default, which is what we want: we follow them ourselves so

@@ -1,7 +1,8 @@
 /**
- * Forward-proxy settings for every outgoing request: feed documents and artifact downloads (undici,
- * through `createDispatcher`), the adapters' JSON API calls (axios, through `axiosProxyOptions`)
- * and webhooks. Health checks are the exception: they probe the target's own service and always
+ * Forward-proxy settings for every outgoing request: feed documents (undici, through
+ * `createDispatcher`), artifact downloads (node's http client, net/http-get.ts, through `proxyFor`
+ * and a CONNECT tunnel), the adapters' JSON API calls (axios, through `axiosProxyOptions`) and
+ * webhooks. Health checks are the exception: they probe the target's own service and always
  * connect directly.
  *
  * Sources, strongest first: the config's `proxy:` key (`applyProxyConfig`, called when a config
