@@ -6,6 +6,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { createWriteStream, promises as fsp } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { median, ms, row } from './lib.mjs';
 
@@ -62,6 +63,7 @@ export async function run(dir) {
   const sha = {};
   for (const mib of sizes) sha[mib] = await makeBlob(path.join(blobs, `b${mib}`), mib);
   const server = await serve(blobs);
+  const load = os.loadavg().map((x) => Number(x.toFixed(2)));
   const rows = [];
   const peak = {};
   try {
@@ -82,7 +84,7 @@ export async function run(dir) {
       }
       peak[mib] = Math.max(...rss);
       const worst = Math.max(...ours.map((t, i) => t / curl[i]));
-      rows.push(row(`download + verify ${mib} MiB (median of ${RUNS})`, { value: median(ours), unit: 'ms', reference: median(curl), reference_name: 'curl alone', worst_run_ratio: Number(worst.toFixed(3)), goal: '<= 1.05x curl in every run', met: worst <= 1.05, note: `worst run ${worst.toFixed(2)}x` }));
+      rows.push(row(`download + verify ${mib} MiB (median of ${RUNS})`, { value: median(ours), unit: 'ms', reference: median(curl), reference_name: 'curl alone', worst_run_ratio: Number(worst.toFixed(3)), runs_ms: ours.map((t) => Math.round(t)), curl_runs_ms: curl.map((t) => Math.round(t)), load_average: load, goal: '<= 1.05x curl in every run', met: worst <= 1.05, note: `worst run ${worst.toFixed(2)}x` }));
       rows.push(row(`download + verify ${mib} MiB: peak RSS`, { value: peak[mib] / 1e6, unit: 'MB', goal: '< 100 MB', met: peak[mib] < 100e6 }));
     }
     const flat = peak[BIG_MIB] / peak[16];
