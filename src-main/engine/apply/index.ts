@@ -14,7 +14,8 @@ import { executeTransaction, spaceNeeded } from './transaction';
 import { assertFreeSpace } from '../fs/space';
 import { assertInstallDirSafe } from '../fs/strict-modes';
 import { lexists } from './tree';
-import { planVersioned } from './versioned';
+import { planVersioned, VERSIONS_DIR } from './versioned';
+import { assertJournalFits, assertTreeFits, mapNameTooLong } from './path-limit';
 
 export type { ApplyOutcome, ApplyPlan, PlannedFile } from './plan';
 export { defaultMode } from './plan';
@@ -35,6 +36,8 @@ export type { FileRecord } from './tree';
  * new tree (or, on any failure — including `verify()` throwing — exactly the old tree, with no
  * rollback point left and the original error rethrown). A crash at any instant is brought to
  * one of the two by `recover()`. On success a rollback point is kept and retention enforced.
+ * A release path whose full path (install dir, staging name, version dir or rollback point copy)
+ * would exceed this system's PATH_MAX is refused with ERR_UNSAFE_PATH before anything changes.
  */
 export async function applyRelease(plan: ApplyPlan, hooks: ApplyHooks = {}): Promise<ApplyOutcome> {
   assertOpId(plan.opId);
@@ -52,8 +55,11 @@ export async function applyRelease(plan: ApplyPlan, hooks: ApplyHooks = {}): Pro
   const now = new Date();
   let rollbackId = newRollbackId(now);
   while (await lexists(pointDir(p.pointsDir, rollbackId))) rollbackId = newRollbackId(now);
+  // A release path that would exceed PATH_MAX once placed is refused before planning touches it.
+  assertTreeFits(p.layout === 'versioned' ? path.join(p.installDir, VERSIONS_DIR, p.toVersion) : p.installDir, p.files.map((f) => f.path));
   const inputs = { plan: p, installed, rollbackId, seq: await nextSeq(p.pointsDir), now };
-  const { journal, outcome } = p.layout === 'versioned' ? await planVersioned(inputs) : await planInPlace(inputs);
+  const { journal, outcome } = await mapNameTooLong(() => (p.layout === 'versioned' ? planVersioned(inputs) : planInPlace(inputs)));
+  assertJournalFits(journal);
   await assertFreeSpace(await spaceNeeded(journal));
   await executeTransaction(journal, hooks);
   return outcome;

@@ -17,6 +17,7 @@ import path from 'node:path';
 import { OperationError, UpkeepError, VerificationError } from '../../../src-shared/errors';
 import { ARCHIVE_RATIO_GRACE_BYTES, type ArchiveLimits } from '../limits';
 import { MAX_PATH_LENGTH, pathCollisionKey, unsafePathReason } from '../trust/paths';
+import { PATH_MAX_BYTES } from '../apply/path-limit';
 
 /** One extracted entry, as reported to callers. */
 export interface ExtractedEntry {
@@ -105,9 +106,9 @@ export class TreeWriter {
 
   /**
    * Normalises an archive entry name: a leading './', '.' segments and a trailing '/' are
-   * dropped; absolute names, '..' segments and anything `unsafePathReason` refuses throw
-   * ERR_UNSAFE_ARCHIVE. Returns null for the root itself and for names consumed entirely by
-   * `stripComponents`.
+   * dropped; absolute names, '..' segments, anything `unsafePathReason` refuses and names whose
+   * full path under the destination exceeds PATH_MAX throw ERR_UNSAFE_ARCHIVE. Returns null for
+   * the root itself and for names consumed entirely by `stripComponents`.
    */
   normalise(raw: string): string | null {
     if (raw.length === 0) throw this.refuse('empty entry name');
@@ -121,6 +122,9 @@ export class TreeWriter {
     const p = segs.slice(this.o.stripComponents).join('/');
     const reason = unsafePathReason(p);
     if (reason !== null) throw this.refuse(reason, raw);
+    // Valid alone, but the kernel would refuse it under the destination (ENAMETOOLONG).
+    const full = Buffer.byteLength(path.join(this.o.destDir, p), 'utf8');
+    if (full > PATH_MAX_BYTES) throw this.refuse(`the full path would be ${full} bytes; this system allows at most ${PATH_MAX_BYTES} (PATH_MAX)`, raw);
     return p;
   }
 

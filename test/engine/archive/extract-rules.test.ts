@@ -220,6 +220,17 @@ describe('entry kinds, names and duplicates', () => {
       expect((await refusal(await writeRaw([{ path: name, data: 'x' }]), 'tar')).message).toMatch(why);
     }
   });
+
+  it('a name valid alone but too long for PATH_MAX under the destination is refused (never a raw ENAMETOOLONG)', async () => {
+    // 20 directories and a short file name: 4,078 bytes, a valid manifest path (at most 4,096).
+    const name = `${Array.from({ length: 19 }, (_, i) => String(i % 10).repeat(200)).join('/')}/${'d'.repeat(250)}/file.txt`;
+    expect(name.length).toBeLessThanOrEqual(4096);
+    const file = path.join(tmp.dir, 'deep.zip');
+    pythonZip(file, [{ name: 'ok.txt', data: 'ok' }, { name, data: 'deep' }]);
+    const err = await refusal(file, 'zip');
+    expect(err.code).toBe('ERR_UNSAFE_ARCHIVE');
+    expect(err.message).toMatch(/the full path would be \d+ bytes; this system allows at most 4095 \(PATH_MAX\)/);
+  });
 });
 
 describe('bounds', () => {
