@@ -3,7 +3,8 @@
  */
 import type { GroupResult } from '../engine/runner/target-group';
 import { formatBytes, formatDuration, heldVersionText, rolloutPendingText } from '../../src-shared/format';
-import type { ApplyResult, CheckResult, DownloadResult, HistoryRecord, RollbackPointView, RollbackResult, TargetView } from '../../src-shared/api';
+import type { ApplyResult, CheckResult, DownloadResult, HistoryRecord, RollbackPointView, RollbackResult, TargetView, VerificationLevel } from '../../src-shared/api';
+import { offeredVerification, verificationLabel, verificationSentence, verificationSuffix } from '../../src-shared/verification';
 
 /** "1.2.0 is rolling out; this machine is not yet in it (25% of machines so far)". */
 function rolloutText(p: NonNullable<TargetView['rollout_pending']>): string {
@@ -13,7 +14,7 @@ function rolloutText(p: NonNullable<TargetView['rollout_pending']>): string {
 function stateLabel(v: TargetView): string {
   const s = v.state;
   switch (s.kind) {
-    case 'available': return `update available: ${s.version}${s.is_critical ? ' (critical)' : ''}${s.is_breaking ? ' (breaking)' : ''}`;
+    case 'available': return `update available: ${s.version}${s.is_critical ? ' (critical)' : ''}${s.is_breaking ? ' (breaking)' : ''}${verificationSuffix(offeredVerification(v))}`;
     case 'failed': return `failed: ${s.error.message} (${s.error.code})`;
     // A newer release exists but the staged rollout has not reached this machine: not "up to date".
     case 'up-to-date': return v.rollout_pending ? rolloutText(v.rollout_pending) : 'up to date';
@@ -24,11 +25,16 @@ function stateLabel(v: TargetView): string {
   }
 }
 
+/**
+ * `upkeep status`: one block per target. An offered release accepted without signatures is named
+ * "(unverified)" or "(checksums only)" on the state line, with a `verified:` line saying what that means.
+ */
 export function formatStatus(views: TargetView[]): string {
   return views.map((v) => [
     `${v.id} (${v.name})`,
     `  installed: ${v.current_version ?? 'nothing yet'}`,
     `  state:     ${stateLabel(v)}`,
+    ...weakVerificationLine(v.state.kind === 'available' ? offeredVerification(v) : null),
     ...(v.held_version ? [`  held:      ${heldVersionText(v.held_version)} (upkeep apply ${v.id} --version ${v.held_version})`] : []),
     ...(v.rollout_pending && v.state.kind !== 'up-to-date' ? [`  rollout:   ${rolloutText(v.rollout_pending)}`] : []),
     `  install:   ${v.install_dir}${v.layout ? ` [${v.layout}]` : ''}`,
@@ -44,10 +50,20 @@ export function formatGroup(r: GroupResult): string {
   return [`group ${r.group}: ${r.success ? 'applied' : 'failed'}`, ...r.members.map((m) => `  ${m.target}: ${m.result.replace('_', ' ')}${m.version ? ` (${m.from_version ?? 'nothing'} -> ${m.version})` : ''}`)].join('\n');
 }
 
+/** The `verified:` line of a release that is not signed (none for a signed one). */
+function weakVerificationLine(level: VerificationLevel | null): string[] {
+  return level === 'none' || level === 'checksums' ? [`  verified:  ${verificationSentence(level)}`] : [];
+}
+
+/**
+ * `upkeep check`: the newest release and its flags; a release accepted with trust.none is flagged
+ * "unverified", one accepted with trust.checksums_only "checksums only", each with a `verified:` line.
+ */
 export function formatCheck(r: CheckResult): string {
   if (!r.update_available || !r.release) return `${r.target}: up to date (${r.current_version ?? 'nothing installed'})`;
-  const flags = [r.is_critical ? 'critical' : '', r.is_breaking ? 'breaking' : ''].filter(Boolean).join(', ');
-  const lines = [`${r.target}: ${r.current_version ?? 'nothing installed'} -> ${r.latest_version} available${flags ? ` (${flags})` : ''}`];
+  const level = r.release.verification;
+  const flags = [r.is_critical ? 'critical' : '', r.is_breaking ? 'breaking' : '', level !== 'signed' ? verificationLabel(level) : ''].filter(Boolean).join(', ');
+  const lines = [`${r.target}: ${r.current_version ?? 'nothing installed'} -> ${r.latest_version} available${flags ? ` (${flags})` : ''}`, ...weakVerificationLine(level)];
   if (r.release_notes.trim()) lines.push('', r.release_notes.trim());
   return lines.join('\n');
 }

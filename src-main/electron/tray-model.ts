@@ -3,7 +3,8 @@
  * model with one action per entry. tray.ts turns the model into a native Menu; everything that
  * decides lives here and is unit-tested without Electron.
  */
-import type { RollbackPointView, TargetView } from '../../src-shared/api';
+import type { RollbackPointView, TargetView, VerificationLevel } from '../../src-shared/api';
+import { offeredVerification, verificationSuffix } from '../../src-shared/verification';
 import { assertNever } from '../../src-shared/errors';
 import { heldVersionText as heldText, rolloutPendingText as rolloutText } from '../../src-shared/format';
 import { isBusy, isWorking, type WorkingState } from '../../src-shared/target-state';
@@ -54,9 +55,10 @@ function displayName(t: TargetView): string {
   return t.name || t.id;
 }
 
-function availableVersion(t: TargetView): { version: string; critical: boolean } | null {
-  if (t.state.kind === 'available') return { version: t.state.version, critical: t.state.is_critical };
-  if (t.available) return { version: t.available.version, critical: t.available.is_critical };
+/** The release a target offers: version, critical flag and verification level (null: unknown). */
+function availableVersion(t: TargetView): { version: string; critical: boolean; verification: VerificationLevel | null } | null {
+  if (t.state.kind === 'available') return { version: t.state.version, critical: t.state.is_critical, verification: offeredVerification(t) };
+  if (t.available) return { version: t.available.version, critical: t.available.is_critical, verification: t.available.verification };
   return null;
 }
 
@@ -64,7 +66,7 @@ function availableVersion(t: TargetView): { version: string; critical: boolean }
  * An available release that waits for the user: not the one held after a rollback (the user left
  * it on purpose, so it raises no "update available" icon or tooltip; the menu still offers it).
  */
-function pendingVersion(t: TargetView): { version: string; critical: boolean } | null {
+function pendingVersion(t: TargetView): ReturnType<typeof availableVersion> {
   const a = availableVersion(t);
   return a && a.version !== t.held_version ? a : null;
 }
@@ -102,7 +104,11 @@ function percentOf(state: WorkingState): number {
   return Math.max(0, Math.min(100, Math.round(state.progress.percent)));
 }
 
-/** One line describing a target's state for menus ("update 1.3.0 available", "updating 42%"). */
+/**
+ * One line describing a target's state for menus ("update 1.3.0 available", "updating 42%"). An
+ * offered release accepted without signatures says so: "update 1.3.0 available (unverified)",
+ * "(checksums only)".
+ */
 export function targetStatusText(t: TargetView): string {
   const s = t.state;
   switch (s.kind) {
@@ -111,12 +117,12 @@ export function targetStatusText(t: TargetView): string {
     case 'checking':
       return 'checking…';
     case 'up-to-date':
-      if (t.available) return t.available.version === t.held_version ? heldText(t.available.version) : `update ${t.available.version} available`;
+      if (t.available) return t.available.version === t.held_version ? heldText(t.available.version) : `update ${t.available.version} available${verificationSuffix(t.available.verification)}`;
       // A newer release exists but the staged rollout has not reached this machine: not "up to date".
       return t.rollout_pending ? rolloutText(t.rollout_pending.version) : `up to date (${t.current_version ?? 'unknown version'})`;
     case 'available':
       if (s.version === t.held_version) return heldText(s.version);
-      return s.is_critical ? `critical update ${s.version} available` : `update ${s.version} available`;
+      return `${s.is_critical ? 'critical update' : 'update'} ${s.version} available${verificationSuffix(offeredVerification(t))}`;
     case 'downloading':
     case 'verifying':
     case 'applying':
@@ -156,7 +162,11 @@ function plural(n: number, one: string, many: string): string {
   return `${n} ${n === 1 ? one : many}`;
 }
 
-/** The tray tooltip: "Upkeep — 1 update available", "Upkeep — updating demo 42%", … */
+/**
+ * The tray tooltip: "Upkeep — 1 update available", "Upkeep — updating demo 42%", … Offered
+ * releases accepted with trust.none are counted as unverified: "1 update available (unverified)",
+ * "2 updates available (1 critical, 1 unverified)".
+ */
 export function tooltipText(targets: readonly TargetView[], withPercent = true): string {
   const prefix = 'Upkeep — ';
   if (targets.length === 0) return `${prefix}no targets configured`;
@@ -171,9 +181,10 @@ export function tooltipText(targets: readonly TargetView[], withPercent = true):
   const available = targets.map(pendingVersion).filter((a) => a !== null);
   if (available.length > 0) {
     const critical = available.filter((a) => a.critical).length;
-    const base = `${prefix}${plural(available.length, 'update', 'updates')} available`;
-    if (critical === 0) return base;
-    return available.length === 1 ? `${prefix}1 critical update available` : `${base} (${critical} critical)`;
+    const unverified = available.filter((a) => a.verification === 'none').length;
+    if (available.length === 1) return `${prefix}1 ${critical ? 'critical update' : 'update'} available${unverified ? ' (unverified)' : ''}`;
+    const notes = [critical ? `${critical} critical` : '', unverified ? `${unverified} unverified` : ''].filter(Boolean);
+    return `${prefix}${plural(available.length, 'update', 'updates')} available${notes.length ? ` (${notes.join(', ')})` : ''}`;
   }
   const held = targets.filter((t) => t.held_version && availableVersion(t)?.version === t.held_version);
   if (held.length === 1) return `${prefix}${displayName(held[0])} ${heldText(held[0].held_version ?? '')}`;
@@ -200,7 +211,7 @@ function targetMenu(t: TargetView, point: RollbackPointView | null | undefined, 
   const avail = availableVersion(t);
   const items: MenuItemModel[] = [];
   if (avail) {
-    items.push({ kind: 'item', id: `${t.id}:apply`, label: `Update to ${avail.version}`, enabled: !busy, action: { type: 'apply', target: t.id, version: avail.version } });
+    items.push({ kind: 'item', id: `${t.id}:apply`, label: `Update to ${avail.version}${verificationSuffix(avail.verification)}`, enabled: !busy, action: { type: 'apply', target: t.id, version: avail.version } });
   } else {
     items.push({ kind: 'item', id: `${t.id}:apply`, label: 'No update available', enabled: false });
   }

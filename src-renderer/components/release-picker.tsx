@@ -7,6 +7,7 @@ import { useEffect, useId, useState } from 'react';
 import type { ReleaseList, ReleaseView, TargetView } from '../../src-shared/api';
 import { useApi } from '../context';
 import { formatDateTime } from '../format';
+import { verificationLabel } from '../../src-shared/verification';
 
 /**
  * The target's release list, re-read whenever what it depends on changes (installed or available
@@ -54,6 +55,7 @@ export function ReleasePicker({ releases, selected, onSelect, disabled }: Releas
                 {i === 0 ? ' · newest' : ''}
                 {r.is_critical ? ' · critical' : ''}
                 {r.is_breaking ? ' · breaking changes' : ''}
+                {r.verification !== 'signed' ? ` · ${verificationLabel(r.verification)}` : ''}
               </span>
             </label>
           </li>

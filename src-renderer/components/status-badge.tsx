@@ -2,7 +2,8 @@
  * A target's status badge: one label and colour per TargetState kind, with the live percent while
  * an operation runs. `data-testid="status-badge"` and `data-state="<kind>"` for tests.
  */
-import type { TargetState, TargetView } from '../../src-shared/api';
+import type { TargetState, TargetView, VerificationLevel } from '../../src-shared/api';
+import { verificationSentence } from '../../src-shared/verification';
 import { useUpkeep } from '../context';
 import { isBusy, statusLabel, statusTone, type Tone } from '../status';
 
@@ -29,12 +30,35 @@ export function StatusBadge({ state, targetId, rollout }: { state: TargetState; 
   );
 }
 
-/** Small flag badges shown next to a release. */
-export function FlagBadge({ kind }: { kind: 'critical' | 'breaking' | 'migrations' | 'held' }) {
-  const text = kind === 'critical' ? 'Critical' : kind === 'breaking' ? 'Breaking changes' : kind === 'held' ? 'Held after rollback' : 'Migrations required';
+export type FlagKind = 'critical' | 'breaking' | 'migrations' | 'held' | 'unverified' | 'checksums';
+
+const FLAG_TEXT: Record<FlagKind, string> = {
+  critical: 'Critical',
+  breaking: 'Breaking changes',
+  migrations: 'Migrations required',
+  held: 'Held after rollback',
+  unverified: 'Unverified',
+  checksums: 'Checksums only',
+};
+
+/**
+ * Small flag badges shown next to a release (`data-testid="<kind>-badge"`). `unverified` marks a
+ * release accepted with trust.none, `checksums` one accepted with trust.checksums_only; the
+ * title says what that means.
+ */
+export function FlagBadge({ kind }: { kind: FlagKind }) {
+  const danger = kind === 'critical' || kind === 'unverified';
+  const title = kind === 'unverified' ? verificationSentence('none') : kind === 'checksums' ? verificationSentence('checksums') : undefined;
   return (
-    <span className={`badge badge-flag badge-${kind === 'critical' ? 'danger' : 'warn'}`} data-testid={`${kind}-badge`}>
-      {text}
+    <span className={`badge badge-flag badge-${danger ? 'danger' : 'warn'}`} data-testid={`${kind}-badge`} title={title}>
+      {FLAG_TEXT[kind]}
     </span>
   );
+}
+
+/** The flag for a release's verification level: "Unverified", "Checksums only", nothing when signed. */
+export function VerificationFlag({ level }: { level: VerificationLevel | null | undefined }) {
+  if (level === 'none') return <FlagBadge kind="unverified" />;
+  if (level === 'checksums') return <FlagBadge kind="checksums" />;
+  return null;
 }

@@ -6,7 +6,8 @@ import type { ApplyResult, CheckResult, ReleaseView, TargetView } from '../../sr
 import { useState } from 'react';
 import { PathText } from '../components/path-text';
 import { ReleasePicker, useReleaseList } from '../components/release-picker';
-import { FlagBadge } from '../components/status-badge';
+import { FlagBadge, VerificationFlag } from '../components/status-badge';
+import { verificationLabel, verificationSentence } from '../../src-shared/verification';
 import { useApi, useUpkeep } from '../context';
 import { formatBytes, rolloutPendingText } from '../../src-shared/format';
 import { formatDateTime } from '../format';
@@ -51,6 +52,12 @@ function ReleaseFacts({ release }: { release: ReleaseView }) {
       <div>
         <dt>Channel</dt>
         <dd>{release.channel}</dd>
+      </div>
+      <div>
+        <dt>Verification</dt>
+        <dd data-testid="release-verification" data-level={release.verification} title={verificationSentence(release.verification)}>
+          {verificationLabel(release.verification)}
+        </dd>
       </div>
       <div>
         <dt>Download size</dt>
@@ -117,6 +124,7 @@ export function TargetOverviewTab({ target }: { target: TargetView }) {
             {version && breaking ? <FlagBadge kind="breaking" /> : null}
             {release?.migrations_required ? <FlagBadge kind="migrations" /> : null}
             {version && target.held_version === version ? <FlagBadge kind="held" /> : null}
+            <VerificationFlag level={release?.verification} />
           </div>
         </div>
         <dl className="version-grid">
@@ -151,6 +159,11 @@ export function TargetOverviewTab({ target }: { target: TargetView }) {
         {target.held_version ? (
           <p className="notice notice-warn" data-testid="held-version">
             {heldSentence(target.held_version, version)}
+          </p>
+        ) : null}
+        {release && release.verification !== 'signed' ? (
+          <p className={`notice ${release.verification === 'none' ? 'notice-warn' : 'notice-info'}`} data-testid="verification-notice">
+            {verificationSentence(release.verification)}
           </p>
         ) : null}
         {skipped ? <p className="muted">You chose to skip this version. Remove it from the skip list in Settings to install it.</p> : null}

@@ -5,7 +5,8 @@ import { useState } from 'react';
 import type { TargetView } from '../../src-shared/api';
 import { ErrorMessage } from '../components/error-message';
 import { Skeleton } from '../components/banners';
-import { FlagBadge, StatusBadge } from '../components/status-badge';
+import { FlagBadge, StatusBadge, VerificationFlag } from '../components/status-badge';
+import { offeredVerification } from '../../src-shared/verification';
 import { useApi, useUpkeep } from '../context';
 import { formatDateTime, formatVersion } from '../format';
 import { rolloutPendingText } from '../../src-shared/format';
@@ -18,6 +19,8 @@ function TargetCard({ target }: { target: TargetView }) {
   const available = state.kind === 'available' ? state.version : (target.available?.version ?? null);
   const critical = state.kind === 'available' ? state.is_critical : (target.available?.is_critical ?? false);
   const breaking = state.kind === 'available' ? state.is_breaking : (target.available?.is_breaking ?? false);
+  const verification = available ? offeredVerification(target) : null;
+  const weak = verification === 'none' || verification === 'checksums';
   return (
     <li className="card target-card" data-testid="target-card" data-target-id={target.id}>
       <div className="target-card-head">
@@ -47,11 +50,12 @@ function TargetCard({ target }: { target: TargetView }) {
           <dd>{formatDateTime(target.last_checked_at)}</dd>
         </div>
       </dl>
-      {available && ((critical && state.kind !== 'available') || breaking) ? (
+      {available && ((critical && state.kind !== 'available') || breaking || weak) ? (
         <p className="flags">
           {/* The status badge already says "Critical update" while the state is available. */}
           {critical && state.kind !== 'available' ? <FlagBadge kind="critical" /> : null}
           {breaking ? <FlagBadge kind="breaking" /> : null}
+          <VerificationFlag level={verification} />
         </p>
       ) : null}
       {!available && target.rollout_pending ? (

@@ -14,7 +14,7 @@ import {
   type MenuItemModel,
   type TrayMenuInput,
 } from '../../src-main/electron/tray-model';
-import type { ReleaseView, TargetView } from '../../src-shared/api';
+import type { ReleaseView, TargetView, VerificationLevel } from '../../src-shared/api';
 import { CHECKED, point, progress, target } from './fixtures';
 
 const NOW = new Date('2025-01-15T12:00:00Z');
@@ -72,6 +72,36 @@ describe('tooltip', () => {
     expect(tooltipText([target('demo', { kind: 'rolling-back', to_version: '1.0.0', progress: progress(5) })])).toBe('Upkeep — rolling back demo 5%');
     expect(tooltipText([failed('demo')])).toBe('Upkeep — update of demo failed');
     expect(tooltipText([failed('a'), failed('b')])).toBe('Upkeep — 2 targets need attention');
+  });
+});
+
+describe('releases accepted without signatures', () => {
+  const offered = (id: string, version: string, verification: VerificationLevel, is_critical = false): TargetView =>
+    target(id, { kind: 'available', version, is_critical, is_breaking: false, checked_at: CHECKED }, { available: { version, is_critical, verification } as ReleaseView });
+
+  it('says "unverified" (trust.none) and "checksums only" (trust.checksums_only) in the target entry and the update item', () => {
+    const model = buildTrayMenuModel(input({ targets: [offered('gh', '2.0.0', 'none'), offered('eb', '3.1.0', 'checksums'), offered('signed', '1.2.0', 'signed')] }));
+    expect(find(model, 'target:gh')).toMatchObject({ label: 'gh — update 2.0.0 available (unverified)' });
+    expect(find(model, 'gh:apply')).toMatchObject({ label: 'Update to 2.0.0 (unverified)', action: { type: 'apply', target: 'gh', version: '2.0.0' } });
+    expect(find(model, 'target:eb')).toMatchObject({ label: 'eb — update 3.1.0 available (checksums only)' });
+    expect(find(model, 'eb:apply')).toMatchObject({ label: 'Update to 3.1.0 (checksums only)' });
+    expect(find(model, 'target:signed')).toMatchObject({ label: 'signed — update 1.2.0 available' });
+    expect(find(model, 'signed:apply')).toMatchObject({ label: 'Update to 1.2.0' });
+    // Remembered in `available` while the state rests on up-to-date, and critical ones too.
+    const resting = target('r', { kind: 'up-to-date', checked_at: CHECKED }, { available: { version: '4.0.0', is_critical: false, verification: 'none' } as ReleaseView });
+    const critical = offered('c', '5.0.0', 'none', true);
+    const m2 = buildTrayMenuModel(input({ targets: [resting, critical] }));
+    expect(find(m2, 'target:r')).toMatchObject({ label: 'r — update 4.0.0 available (unverified)' });
+    expect(find(m2, 'target:c')).toMatchObject({ label: 'c — critical update 5.0.0 available (unverified)' });
+    expect(find(m2, 'status')).toMatchObject({ label: '2 updates available (1 critical, 2 unverified)' });
+  });
+
+  it('counts unverified updates in the tooltip', () => {
+    expect(tooltipText([offered('gh', '2.0.0', 'none')])).toBe('Upkeep — 1 update available (unverified)');
+    expect(tooltipText([offered('gh', '2.0.0', 'none', true)])).toBe('Upkeep — 1 critical update available (unverified)');
+    expect(tooltipText([offered('gh', '2.0.0', 'none'), offered('x', '1.1.0', 'signed')])).toBe('Upkeep — 2 updates available (1 unverified)');
+    expect(tooltipText([offered('gh', '2.0.0', 'checksums')])).toBe('Upkeep — 1 update available');
+    expect(tooltipText([offered('gh', '2.0.0', 'signed')])).toBe('Upkeep — 1 update available');
   });
 });
 
