@@ -6,7 +6,9 @@
 // a byte/mode/link comparison; then the fuzz suites with more runs.
 // UPKEEP_SOAK_KILLS sets the minimum number of kills (default 500); UPKEEP_CRASH_SEED replays one.
 // Every loop counts only runs whose child really died of the SIGKILL and appends its count to a
-// tally file; the total printed is the sum of that tally, and the campaign fails below the minimum.
+// tally file (a failing loop writes its FAIL line there at once: `tail` the file named at the start
+// to see it during the run); the total printed is the sum of that tally, and the campaign fails
+// below the minimum.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -25,6 +27,7 @@ const planned = 2 * runs + 2 * Math.ceil(runs / 5) + cliRuns + 4 * prunePerLayou
 const tallyDir = mkdtempSync(path.join(os.tmpdir(), 'upkeep-soak-'));
 const tally = path.join(tallyDir, 'kills.txt');
 const started = Date.now();
+console.log(`soak: tally in ${tally}`);
 console.log(`soak: ${planned} SIGKILLs planned (apply/rollback ${2 * runs + 2 * Math.ceil(runs / 5)}, retention pruning ${2 * prunePerLayout}, cache pruning ${2 * prunePerLayout}, CLI ${cliRuns}), seed ${seed}`);
 const r = spawnSync(process.execPath, [path.join(root, 'node_modules', 'vitest', 'vitest.mjs'), 'run', '--config', 'vitest.soak.config.ts'], {
   cwd: root,
@@ -47,11 +50,13 @@ try {
   lines = [];
 }
 rmSync(tallyDir, { recursive: true, force: true });
-const perLoop = lines.map((l) => l.split(' ')).map(([loop, n]) => ({ loop, n: Number(n) || 0 }));
+const failures = lines.filter((l) => l.startsWith('FAIL '));
+const perLoop = lines.filter((l) => !l.startsWith('FAIL ')).map((l) => l.split(' ')).map(([loop, n]) => ({ loop, n: Number(n) || 0 }));
 const total = perLoop.reduce((s, x) => s + x.n, 0);
 const minutes = ((Date.now() - started) / 60_000).toFixed(1);
 console.log(`soak: kills per loop: ${perLoop.map((x) => `${x.loop} ${x.n}`).join(', ') || 'none'}`);
-const ok = r.status === 0 && total >= kills;
+for (const f of failures) console.log(`soak: ${f}`);
+const ok = r.status === 0 && failures.length === 0 && total >= kills;
 if (ok) console.log(`soak: ${total} SIGKILLs, every one recovered to exactly the old or the new state (seed ${seed}, ${minutes} min)`);
 else console.log(`soak: FAILED after ${total} SIGKILLs (minimum ${kills}; seed ${seed}, ${minutes} min; any failing run is named above with its seed)`);
 process.exitCode = ok ? 0 : r.status || 1;

@@ -14,7 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { BIN, runCli } from '../helpers/cli';
 import { snapshot, type Entry } from '../helpers/tree';
-import { CRASH_SEED as SEED, names, rng, tallyKills } from '../helpers/kill-loop';
+import { CRASH_SEED as SEED, names, rng, recordFailure, tallyKills } from '../helpers/kill-loop';
 
 const RUNS = Math.max(2, Number(process.env.UPKEEP_CLI_CRASH_RUNS ?? 10) || 10);
 const FILES = 2000;
@@ -141,31 +141,36 @@ describe('SIGKILL during CLI apply and rollback', () => {
 
     const seen = { old: 0, new: 0 };
     let kills = 0;
-    for (let i = 0; kills < RUNS; i++) {
-      if (i >= 3 * RUNS) throw new Error(`seed ${SEED}: only ${kills} of ${i} runs were killed before they finished`);
-      const atV1 = JSON.stringify(await snapshot(install())) === JSON.stringify(v1);
-      const cmd = atV1 ? ['apply'] : ['rollback'];
-      const limit = atV1 ? applyMs : rollbackMs;
-      // Every third kill lands after the switch starts (apply) or the restore starts (rollback);
-      // the others anywhere in the measured duration.
-      const killed = i % 3 === 2
-        ? await runKilled(cmd, Math.floor(random() * limit * 0.25), atV1 ? /^switch:/m : /^rollback:/m)
-        : await runKilled(cmd, Math.floor(random() * limit));
-      const st = await runCli(['--config', config, 'status', 'demo', '--json']);
-      expect(st.code, st.stderr).toBe(0);
-      const tree = await snapshot(install());
-      const isV1 = JSON.stringify(tree) === JSON.stringify(v1);
-      const isV2 = JSON.stringify(tree) === JSON.stringify(v2);
-      expect(isV1 || isV2, `seed ${SEED} run ${i} (${cmd[0]}): tree is neither 1.0.0 nor 1.1.0`).toBe(true);
-      expect(st.json.current_version).toBe(isV1 ? '1.0.0' : '1.1.0');
-      await checkStateDir(`seed ${SEED} run ${i} (${cmd[0]})`);
-      if (isV1 === atV1) seen.old++;
-      else seen.new++;
-      if (!killed) {
-        expect(isV1, `seed ${SEED} run ${i}: an uninterrupted ${cmd[0]} must switch`).toBe(!atV1);
-        continue;
+    try {
+      for (let i = 0; kills < RUNS; i++) {
+        if (i >= 3 * RUNS) throw new Error(`seed ${SEED}: only ${kills} of ${i} runs were killed before they finished`);
+        const atV1 = JSON.stringify(await snapshot(install())) === JSON.stringify(v1);
+        const cmd = atV1 ? ['apply'] : ['rollback'];
+        const limit = atV1 ? applyMs : rollbackMs;
+        // Every third kill lands after the switch starts (apply) or the restore starts (rollback);
+        // the others anywhere in the measured duration.
+        const killed = i % 3 === 2
+          ? await runKilled(cmd, Math.floor(random() * limit * 0.25), atV1 ? /^switch:/m : /^rollback:/m)
+          : await runKilled(cmd, Math.floor(random() * limit));
+        const st = await runCli(['--config', config, 'status', 'demo', '--json']);
+        expect(st.code, st.stderr).toBe(0);
+        const tree = await snapshot(install());
+        const isV1 = JSON.stringify(tree) === JSON.stringify(v1);
+        const isV2 = JSON.stringify(tree) === JSON.stringify(v2);
+        expect(isV1 || isV2, `seed ${SEED} run ${i} (${cmd[0]}): tree is neither 1.0.0 nor 1.1.0`).toBe(true);
+        expect(st.json.current_version).toBe(isV1 ? '1.0.0' : '1.1.0');
+        await checkStateDir(`seed ${SEED} run ${i} (${cmd[0]})`);
+        if (isV1 === atV1) seen.old++;
+        else seen.new++;
+        if (!killed) {
+          expect(isV1, `seed ${SEED} run ${i}: an uninterrupted ${cmd[0]} must switch`).toBe(!atV1);
+          continue;
+        }
+        kills++;
       }
-      kills++;
+    } catch (err) {
+      await recordFailure('cli apply+rollback', kills, err);
+      throw err;
     }
     await tallyKills('cli apply+rollback', kills, `runs ending ${seen.old} old, ${seen.new} new`);
     // Both outcomes occur (runs that finished count as new), or the kills never landed inside an operation.

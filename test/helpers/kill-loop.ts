@@ -125,3 +125,16 @@ export async function tallyKills(loop: string, kills: number, detail = ''): Prom
   const file = process.env.UPKEEP_SOAK_TALLY;
   if (file) await fsp.appendFile(file, `${loop.replace(/\s+/g, '-')} ${kills}\n`);
 }
+
+/**
+ * Records a loop's failure at once (a line `FAIL <loop> after <kills> kills: <message>` in the
+ * tally, and on stderr), so a long campaign shows it while the other loops still run; the caller
+ * rethrows.
+ */
+export async function recordFailure(loop: string, kills: number, err: unknown): Promise<void> {
+  const msg = (err instanceof Error ? err.message : String(err)).replace(/\s+/g, ' ').slice(0, 2000);
+  const line = `FAIL ${loop.replace(/\s+/g, '-')} after ${kills} kills: ${msg}`;
+  console.error(line);
+  const file = process.env.UPKEEP_SOAK_TALLY;
+  if (file) await fsp.appendFile(file, `${line}\n`);
+}

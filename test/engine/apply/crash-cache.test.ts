@@ -24,7 +24,7 @@ import { parseConfig } from '../../../src-main/engine/config/load';
 import { DEFAULT_LIMITS } from '../../../src-main/engine/limits';
 import { OperationRunner as Engine } from '../../../src-main/engine/runner/operation-runner';
 import { FeedBuilder, indexPayload, makeKey, sha256 } from '../../helpers/feed-builder';
-import { CRASH_BASE, CRASH_SEED as SEED, copyTree, envCount, names, rng, runChild, tallyKills } from '../../helpers/kill-loop';
+import { CRASH_BASE, CRASH_SEED as SEED, copyTree, envCount, names, rng, runChild, recordFailure, tallyKills } from '../../helpers/kill-loop';
 import type { KillOptions } from '../../helpers/kill-loop';
 import type { SnapEntry } from './helpers';
 import { snapshot } from './helpers';
@@ -161,49 +161,54 @@ describe.each(['in-place', 'versioned'] as const)('crash safety of download-cach
     let kills = 0;
     let applies = 0;
     let midway = 0; // kills that left the pruning half done
-    for (let i = 0; kills < RUNS; i++) {
-      if (i >= 3 * RUNS) throw new Error(`seed ${SEED} ${layout}: only ${kills} of ${i} runs were killed before they finished`);
-      await copyTree(pristine, work);
-      const opts: KillOptions = i % 4 === 3 ? { killAfterMs: Math.floor(random() * tAll) } : { killOnMarker: 'prune', extraMs: Math.floor(random() * tPrune) };
-      const out = await runChild(CHILD, [configFile], opts);
-      const note = `seed ${SEED} ${layout} cache run ${i} (${JSON.stringify(opts)}, markers ${out.markers.join(',')})`;
-      if (!out.killed) expect(out.code, `${note}: ${out.stderr}`).toBe(0);
-      // The next start: recovery of every target.
-      await engine().recoverAll();
+    try {
+      for (let i = 0; kills < RUNS; i++) {
+        if (i >= 3 * RUNS) throw new Error(`seed ${SEED} ${layout}: only ${kills} of ${i} runs were killed before they finished`);
+        await copyTree(pristine, work);
+        const opts: KillOptions = i % 4 === 3 ? { killAfterMs: Math.floor(random() * tAll) } : { killOnMarker: 'prune', extraMs: Math.floor(random() * tPrune) };
+        const out = await runChild(CHILD, [configFile], opts);
+        const note = `seed ${SEED} ${layout} cache run ${i} (${JSON.stringify(opts)}, markers ${out.markers.join(',')})`;
+        if (!out.killed) expect(out.code, `${note}: ${out.stderr}`).toBe(0);
+        // The next start: recovery of every target.
+        await engine().recoverAll();
 
-      const left = await cached();
-      for (const h of left) expect(sha256(await fsp.readFile(path.join(blobsDir, 'sha256', h))), `${note}: blob ${h}`).toBe(h);
-      for (const h of keep) expect(left.includes(h), `${note}: needed blob ${h} is missing`).toBe(true);
-      // Nothing new but the hidden name of a view being deleted; a view under a version's name is whole.
-      const now = await downloadNames();
-      expect(now.filter((n) => !before.has(n) && !n.startsWith('releases/demo/.pruning-0.9.0')), `${note}: new names in the download dir`).toEqual([]);
-      expect(await snapshot(path.join(releasesDir, '1.2.0')), `${note}: the available release's view`).toEqual(availableView);
-      const view09 = await snapshot(path.join(releasesDir, '0.9.0'));
-      if (view09.length > 0) expect(view09, `${note}: a view under its version's name is whole or absent`).toEqual(oldView);
-      if (left.length < blobsBefore && left.length > keep.size) midway++;
+        const left = await cached();
+        for (const h of left) expect(sha256(await fsp.readFile(path.join(blobsDir, 'sha256', h))), `${note}: blob ${h}`).toBe(h);
+        for (const h of keep) expect(left.includes(h), `${note}: needed blob ${h} is missing`).toBe(true);
+        // Nothing new but the hidden name of a view being deleted; a view under a version's name is whole.
+        const now = await downloadNames();
+        expect(now.filter((n) => !before.has(n) && !n.startsWith('releases/demo/.pruning-0.9.0')), `${note}: new names in the download dir`).toEqual([]);
+        expect(await snapshot(path.join(releasesDir, '1.2.0')), `${note}: the available release's view`).toEqual(availableView);
+        const view09 = await snapshot(path.join(releasesDir, '0.9.0'));
+        if (view09.length > 0) expect(view09, `${note}: a view under its version's name is whole or absent`).toEqual(oldView);
+        if (left.length < blobsBefore && left.length > keep.size) midway++;
 
-      if (i % 3 === 0) {
-        // The next apply needs the kept 1.2.0 blobs, and the feed no longer has them.
-        const feedBlobs = path.join(dir, 'feed', 'blobs');
-        await fsp.rename(feedBlobs, `${feedBlobs}-away`);
-        try {
-          const r = await engine().apply('demo', {});
-          expect(r.version, note).toBe('1.2.0');
-        } finally {
-          await fsp.rename(`${feedBlobs}-away`, feedBlobs);
+        if (i % 3 === 0) {
+          // The next apply needs the kept 1.2.0 blobs, and the feed no longer has them.
+          const feedBlobs = path.join(dir, 'feed', 'blobs');
+          await fsp.rename(feedBlobs, `${feedBlobs}-away`);
+          try {
+            const r = await engine().apply('demo', {});
+            expect(r.version, note).toBe('1.2.0');
+          } finally {
+            await fsp.rename(`${feedBlobs}-away`, feedBlobs);
+          }
+          expect(await active(), `${note}: the tree after the next apply`).toEqual(tree12);
+          // Installed 1.2.0, point before 1.1.0, nothing newer available.
+          expect(await cached(), note).toEqual([...keep].sort());
+          expect(await fsp.readdir(releasesDir), note).toEqual([]);
+          applies++;
+        } else {
+          await pruneDownloadCache(engine().config().config);
+          expect(await cached(), note).toEqual([...keep].sort());
+          expect(await fsp.readdir(releasesDir), note).toEqual(['1.2.0']);
         }
-        expect(await active(), `${note}: the tree after the next apply`).toEqual(tree12);
-        // Installed 1.2.0, point before 1.1.0, nothing newer available.
-        expect(await cached(), note).toEqual([...keep].sort());
-        expect(await fsp.readdir(releasesDir), note).toEqual([]);
-        applies++;
-      } else {
-        await pruneDownloadCache(engine().config().config);
-        expect(await cached(), note).toEqual([...keep].sort());
-        expect(await fsp.readdir(releasesDir), note).toEqual(['1.2.0']);
+        expect(await fsp.readdir(path.join(blobsDir, 'partial')), `${note}: partial downloads left`).toEqual([]);
+        if (out.killed) kills++;
       }
-      expect(await fsp.readdir(path.join(blobsDir, 'partial')), `${note}: partial downloads left`).toEqual([]);
-      if (out.killed) kills++;
+    } catch (err) {
+      await recordFailure(`${layout} cache-prune`, kills, err);
+      throw err;
     }
     await tallyKills(`${layout} cache-prune`, kills, `${midway} left it half done, ${applies} next applies from the cache`);
     expect(kills).toBe(RUNS);

@@ -17,7 +17,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { applyRelease, listPoints, readInstalled, rollbackToPoint } from '../../../src-main/engine/apply/index';
 import type { PlannedFile, RollbackPoint } from '../../../src-main/engine/apply/index';
-import { CRASH_BASE, CRASH_SEED as SEED, copyTree, envCount, names, rng, runChild, tallyKills } from '../../helpers/kill-loop';
+import { CRASH_BASE, CRASH_SEED as SEED, copyTree, envCount, names, rng, runChild, recordFailure, tallyKills } from '../../helpers/kill-loop';
 import type { KillOptions } from '../../helpers/kill-loop';
 import { releaseV1, releaseV2 } from './crash-fixtures';
 import type { Sandbox, SnapEntry } from './helpers';
@@ -114,44 +114,49 @@ describe.each(['in-place', 'versioned'] as const)('crash safety of retention pru
   it('recovers an apply SIGKILLed while it prunes old rollback points to the old or the new tree, with whole points only', async () => {
     const counts = { old: 0, new: 0 };
     let kills = 0;
-    for (let i = 0; kills < RUNS; i++) {
-      if (i >= 3 * RUNS) throw new Error(`seed ${SEED} ${layout}: only ${kills} of ${i} runs were killed before they finished`);
-      await copyTree(pristine, work);
-      const opts: KillOptions = i % 4 === 3 ? { killAfterMs: Math.floor(random() * tAll) } : { killOnMarker: 'commit', extraMs: Math.floor(random() * tFinish) };
-      const out = await runChild(CHILD, ['apply', cfg], opts);
-      if (!out.killed) expect(out.code, out.stderr).toBe(0);
-      const rec = await runChild(CHILD, ['recover', cfg]);
-      const note = `seed ${SEED} ${layout} retention run ${i} (${JSON.stringify(opts)}, markers ${out.markers.join(',')}, recover ${rec.stdout.trim()})`;
-      expect(rec.code, `${note}: ${rec.stderr}`).toBe(0);
+    try {
+      for (let i = 0; kills < RUNS; i++) {
+        if (i >= 3 * RUNS) throw new Error(`seed ${SEED} ${layout}: only ${kills} of ${i} runs were killed before they finished`);
+        await copyTree(pristine, work);
+        const opts: KillOptions = i % 4 === 3 ? { killAfterMs: Math.floor(random() * tAll) } : { killOnMarker: 'commit', extraMs: Math.floor(random() * tFinish) };
+        const out = await runChild(CHILD, ['apply', cfg], opts);
+        if (!out.killed) expect(out.code, out.stderr).toBe(0);
+        const rec = await runChild(CHILD, ['recover', cfg]);
+        const note = `seed ${SEED} ${layout} retention run ${i} (${JSON.stringify(opts)}, markers ${out.markers.join(',')}, recover ${rec.stdout.trim()})`;
+        expect(rec.code, `${note}: ${rec.stderr}`).toBe(0);
 
-      const tree = await snapshot(sb.installDir);
-      const isOld = JSON.stringify(tree) === JSON.stringify(oldTree);
-      const isNew = JSON.stringify(tree) === JSON.stringify(newTree);
-      expect(isOld || isNew, `${note}: the tree is neither the old nor the new one`).toBe(true);
-      expect((await readInstalled(sb.stateDir))?.version, note).toBe(isNew ? '4.0.0' : '3.0.0');
-      const pts = await listPoints(sb.pointsDir);
-      // The new point's id differs per run: compare versions, and the ids of the points kept from before.
-      expect(pts.map((p) => p.to_version), `${note}: points`).toEqual(isNew ? ['4.0.0', '3.0.0'] : ['3.0.0', '2.0.0', '1.0.0']);
-      expect(ids(pts).slice(isNew ? 1 : 0), `${note}: points`).toEqual(isNew ? newPoints.slice(1) : oldPoints);
-      // Nothing but whole points in the points dir: no half-deleted point, no scratch dir.
-      expect((await fsp.readdir(sb.pointsDir)).sort(), `${note}: points dir`).toEqual(ids(pts).sort());
-      const leftovers = (await names(work)).filter((p) => /\.upkeep-|(^|\/)\.tx-|upkeep-xdev|journal\.json/.test(p));
-      expect(leftovers, note).toEqual([]);
-      for (const pt of pts) await assertComplete(pt, note);
-      if (!out.killed) expect(isNew, note).toBe(true);
+        const tree = await snapshot(sb.installDir);
+        const isOld = JSON.stringify(tree) === JSON.stringify(oldTree);
+        const isNew = JSON.stringify(tree) === JSON.stringify(newTree);
+        expect(isOld || isNew, `${note}: the tree is neither the old nor the new one`).toBe(true);
+        expect((await readInstalled(sb.stateDir))?.version, note).toBe(isNew ? '4.0.0' : '3.0.0');
+        const pts = await listPoints(sb.pointsDir);
+        // The new point's id differs per run: compare versions, and the ids of the points kept from before.
+        expect(pts.map((p) => p.to_version), `${note}: points`).toEqual(isNew ? ['4.0.0', '3.0.0'] : ['3.0.0', '2.0.0', '1.0.0']);
+        expect(ids(pts).slice(isNew ? 1 : 0), `${note}: points`).toEqual(isNew ? newPoints.slice(1) : oldPoints);
+        // Nothing but whole points in the points dir: no half-deleted point, no scratch dir.
+        expect((await fsp.readdir(sb.pointsDir)).sort(), `${note}: points dir`).toEqual(ids(pts).sort());
+        const leftovers = (await names(work)).filter((p) => /\.upkeep-|(^|\/)\.tx-|upkeep-xdev|journal\.json/.test(p));
+        expect(leftovers, note).toEqual([]);
+        for (const pt of pts) await assertComplete(pt, note);
+        if (!out.killed) expect(isNew, note).toBe(true);
 
-      if (kills % ROLLBACK_CHECK_EVERY === 0 && out.killed) {
-        // Every remaining point, newest first, restores exactly the tree it was taken from.
-        for (const [k, pt] of pts.entries()) {
-          const r = await rollbackToPoint({ target: 'app', installDir: sb.installDir, stateDir: sb.stateDir, pointsDir: sb.pointsDir, opId: `check${i}_${k}` });
-          expect(r.version, note).toBe(pt.before?.version ?? null);
-          expect(await active(), `${note}: rollback to ${pt.rollback_id}`).toEqual(content.get(pt.before?.version ?? ''));
+        if (kills % ROLLBACK_CHECK_EVERY === 0 && out.killed) {
+          // Every remaining point, newest first, restores exactly the tree it was taken from.
+          for (const [k, pt] of pts.entries()) {
+            const r = await rollbackToPoint({ target: 'app', installDir: sb.installDir, stateDir: sb.stateDir, pointsDir: sb.pointsDir, opId: `check${i}_${k}` });
+            expect(r.version, note).toBe(pt.before?.version ?? null);
+            expect(await active(), `${note}: rollback to ${pt.rollback_id}`).toEqual(content.get(pt.before?.version ?? ''));
+          }
+          expect(await listPoints(sb.pointsDir), note).toEqual([]);
         }
-        expect(await listPoints(sb.pointsDir), note).toEqual([]);
+        if (!out.killed) continue;
+        kills++;
+        counts[isNew ? 'new' : 'old']++;
       }
-      if (!out.killed) continue;
-      kills++;
-      counts[isNew ? 'new' : 'old']++;
+    } catch (err) {
+      await recordFailure(`${layout} retention`, kills, err);
+      throw err;
     }
     await tallyKills(`${layout} retention`, kills, `${counts.old} old, ${counts.new} new`);
     expect(counts.old + counts.new).toBe(RUNS);

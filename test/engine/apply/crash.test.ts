@@ -15,7 +15,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { applyRelease, listPoints, readInstalled } from '../../../src-main/engine/apply/index';
 import type { PlannedFile } from '../../../src-main/engine/apply/index';
-import { CRASH_BASE, CRASH_SEED as SEED, copyTree, envCount, names, rng, run, runChild as spawnChild, tallyKills } from '../../helpers/kill-loop';
+import { CRASH_BASE, CRASH_SEED as SEED, copyTree, envCount, names, rng, run, runChild as spawnChild, recordFailure, tallyKills } from '../../helpers/kill-loop';
 import type { KillOptions } from '../../helpers/kill-loop';
 import { CRASH_FILES as N, releaseV1, releaseV2 } from './crash-fixtures';
 import type { Sandbox, SnapEntry } from './helpers';
@@ -125,32 +125,37 @@ describe.each(['in-place', 'versioned'] as const)('crash safety (%s)', (layout) 
     const T = kind === 'apply' ? tApply : tRollback;
     let dirty = true;
     let kills = 0;
-    for (let i = 0; kills < runs; i++) {
-      if (i >= 3 * runs) throw new Error(`seed ${SEED} ${layout} ${kind}: only ${kills} of ${i} runs were killed before they finished`);
-      // A run that recovered to the starting state leaves it as the next run's start: no copy needed.
-      if (dirty) await reset(kind === 'apply' ? pristineApply : pristineRollback);
-      const byMarker = i % 3 === 2;
-      const list = markers[kind];
-      const opts = byMarker
-        ? { killOnMarker: list[Math.floor(i / 3) % list.length], extraMs: Math.floor(random() * 3) * 5 }
-        : { killAfterMs: Math.floor(random() * T) };
-      const out = await runChild([kind, cfgV2], opts);
-      if (!out.killed) expect(out.code, out.stderr).toBe(0);
-      const rec = await runChild(['recover', cfgV2]);
-      expect(rec.code, rec.stderr).toBe(0);
-      const note = `seed ${SEED} ${layout} ${kind} run ${i} (${JSON.stringify(opts)}, markers ${out.markers.join(',')}, recover ${rec.stdout.trim()})`;
-      // For a rollback the old tree is v2 and the new one v1.
-      const state = await check(note);
-      const which = kind === 'apply' ? state : state === 'old' ? 'new' : 'old';
-      dirty = which === 'new';
-      const pts = await listPoints(sb.pointsDir);
-      expect(pts.map((p) => p.to_version), note).toEqual(state === 'new' ? ['2.0.0', '1.0.0'] : ['1.0.0']); // state is v1 (old) or v2 (new)
-      if (!out.killed) {
-        expect(which, note).toBe('new');
-        continue;
+    try {
+      for (let i = 0; kills < runs; i++) {
+        if (i >= 3 * runs) throw new Error(`seed ${SEED} ${layout} ${kind}: only ${kills} of ${i} runs were killed before they finished`);
+        // A run that recovered to the starting state leaves it as the next run's start: no copy needed.
+        if (dirty) await reset(kind === 'apply' ? pristineApply : pristineRollback);
+        const byMarker = i % 3 === 2;
+        const list = markers[kind];
+        const opts = byMarker
+          ? { killOnMarker: list[Math.floor(i / 3) % list.length], extraMs: Math.floor(random() * 3) * 5 }
+          : { killAfterMs: Math.floor(random() * T) };
+        const out = await runChild([kind, cfgV2], opts);
+        if (!out.killed) expect(out.code, out.stderr).toBe(0);
+        const rec = await runChild(['recover', cfgV2]);
+        expect(rec.code, rec.stderr).toBe(0);
+        const note = `seed ${SEED} ${layout} ${kind} run ${i} (${JSON.stringify(opts)}, markers ${out.markers.join(',')}, recover ${rec.stdout.trim()})`;
+        // For a rollback the old tree is v2 and the new one v1.
+        const state = await check(note);
+        const which = kind === 'apply' ? state : state === 'old' ? 'new' : 'old';
+        dirty = which === 'new';
+        const pts = await listPoints(sb.pointsDir);
+        expect(pts.map((p) => p.to_version), note).toEqual(state === 'new' ? ['2.0.0', '1.0.0'] : ['1.0.0']); // state is v1 (old) or v2 (new)
+        if (!out.killed) {
+          expect(which, note).toBe('new');
+          continue;
+        }
+        kills++;
+        counts[which]++;
       }
-      kills++;
-      counts[which]++;
+    } catch (err) {
+      await recordFailure(`${layout} ${kind}`, kills, err);
+      throw err;
     }
     await tallyKills(`${layout} ${kind}`, kills, `${counts.old} old, ${counts.new} new`);
     return counts;
