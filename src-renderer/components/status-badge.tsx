@@ -5,24 +5,28 @@
 import type { TargetState, TargetView, VerificationLevel } from '../../src-shared/api';
 import { verificationSentence } from '../../src-shared/verification';
 import { useUpkeep } from '../context';
+import { heldVersionText, rolloutPendingText } from '../../src-shared/format';
 import { isBusy, statusLabel, statusTone, type Tone } from '../status';
 
 /**
  * Badge for a state, with live progress from the store when given a target id. With `rollout`
  * (a newer release held back by a staged rollout), a resting "Up to date" reads "Waiting for
- * rollout" instead, since a newer release exists.
+ * rollout" instead, since a newer release exists. With `held` (the version held after a manual
+ * rollback), "Update available" for exactly that version reads "Held after rollback": it waits for
+ * the user, not for Upkeep.
  */
-export function StatusBadge({ state, targetId, rollout }: { state: TargetState; targetId?: string; rollout?: TargetView['rollout_pending'] }) {
+export function StatusBadge({ state, targetId, rollout, held }: { state: TargetState; targetId?: string; rollout?: TargetView['rollout_pending']; held?: string | null }) {
   const live = useUpkeep((s) => (targetId ? s.progress[targetId] : undefined));
   const waiting = rollout && state.kind === 'up-to-date' ? rollout : null;
-  const label = waiting ? 'Waiting for rollout' : statusLabel(state, isBusy(state) ? (live ?? null) : null);
-  const tone: Tone = waiting ? 'info' : statusTone(state);
+  const isHeld = state.kind === 'available' && held != null && state.version === held;
+  const label = waiting ? 'Waiting for rollout' : isHeld ? 'Held after rollback' : statusLabel(state, isBusy(state) ? (live ?? null) : null);
+  const tone: Tone = waiting ? 'info' : isHeld ? 'neutral' : statusTone(state);
   return (
     <span
       className={`badge badge-${tone}`}
       data-testid="status-badge"
       data-state={state.kind}
-      title={waiting ? `${waiting.version} is rolling out; this machine is not yet in it.` : undefined}
+      title={waiting ? `${rolloutPendingText(waiting.version)}.` : isHeld ? `${heldVersionText(state.version)}.` : undefined}
     >
       {isBusy(state) ? <span className="spinner spinner-small" aria-hidden="true" /> : null}
       {label}

@@ -150,7 +150,7 @@ export function TargetPage({ id, tab }: { id: string; tab: TargetTab }) {
           </p>
         </div>
         <div className="target-header-status">
-          <StatusBadge state={target.state} targetId={target.id} rollout={target.rollout_pending} />
+          <StatusBadge state={target.state} targetId={target.id} rollout={target.rollout_pending} held={target.held_version} />
           <p className="current-version-line">
             Current version <strong data-testid="current-version">{formatVersion(target.current_version)}</strong>
           </p>

@@ -29,7 +29,7 @@ function TargetCard({ target }: { target: TargetView }) {
             {target.name}
           </a>
         </h2>
-        <StatusBadge state={state} targetId={target.id} rollout={target.rollout_pending} />
+        <StatusBadge state={state} targetId={target.id} rollout={target.rollout_pending} held={target.held_version} />
       </div>
       <p className="muted target-sub">
         <code>{target.id}</code>

@@ -105,6 +105,10 @@ describe('staged rollout and held versions', () => {
     expect(held.textContent).toContain('You rolled back from 1.1.0, so it is held');
     expect(held.textContent).toContain('Apply installs it now');
     expect(screen.getByTestId('held-badge').textContent).toBe('Held after rollback');
+    // The header's badge does not urge "Update available" for a version the user left on purpose.
+    const badge = screen.getAllByTestId('status-badge')[0];
+    expect(badge.textContent).toBe('Held after rollback');
+    expect(badge.getAttribute('title')).toBe('1.1.0 held after rollback; apply it explicitly to install.');
   });
 });
 
