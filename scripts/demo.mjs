@@ -13,7 +13,8 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const demo = path.join(root, '.demo');
+/** Everything the demo makes (recreated on every run): .demo/ in the checkout, or UPKEEP_DEMO_DIR. */
+const demo = process.env.UPKEEP_DEMO_DIR ? path.resolve(process.env.UPKEEP_DEMO_DIR) : path.join(root, '.demo');
 /** Outside .demo/ (which every run recreates), so the token pasted into the dashboard keeps working. */
 const tokenFile = path.join(root, '.demo-token');
 /** Feed transfer rate, bytes per second. */
@@ -240,7 +241,7 @@ Upkeep demo is running.
   Feed:         ${feed.url} (throttled to ${FEED_RATE / 1024 / 1024} MiB/s; 1.2.0 brings a ${BIG_ASSET_BYTES / 1024 / 1024} MiB asset)
   Demo service: http://127.0.0.1:${servicePort}/health (now 1.0.0; 1.1.0 and a critical 1.2.0 are published)
   Try:          curl -H "Authorization: Bearer ${token.token}" -X POST ${url}api/targets/demo/apply
-  CLI:          node bin/upkeep.js --config .demo/upkeep.yaml status
+  CLI:          node bin/upkeep.js --config ${demo.startsWith(root + path.sep) ? path.relative(root, path.join(demo, 'upkeep.yaml')) : path.join(demo, 'upkeep.yaml')} status
 Press Ctrl+C to stop.
 `);
   let stopping = false;
