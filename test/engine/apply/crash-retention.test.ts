@@ -116,7 +116,7 @@ describe.each(['in-place', 'versioned'] as const)('crash safety of retention pru
     let kills = 0;
     try {
       for (let i = 0; kills < RUNS; i++) {
-        if (i >= 3 * RUNS) throw new Error(`seed ${SEED} ${layout}: only ${kills} of ${i} runs were killed before they finished`);
+        if (i >= 10 * RUNS) throw new Error(`seed ${SEED} ${layout}: only ${kills} of ${i} runs were killed before they finished`);
         await copyTree(pristine, work);
         const opts: KillOptions = i % 4 === 3 ? { killAfterMs: Math.floor(random() * tAll) } : { killOnMarker: 'commit', extraMs: Math.floor(random() * tFinish) };
         const out = await runChild(CHILD, ['apply', cfg], opts);
@@ -150,7 +150,12 @@ describe.each(['in-place', 'versioned'] as const)('crash safety of retention pru
           }
           expect(await listPoints(sb.pointsDir), note).toEqual([]);
         }
-        if (!out.killed) continue;
+        if (!out.killed) {
+          // The machine's load varies: a run that finished before its kill shortens the windows.
+          tAll = Math.min(tAll, out.ms);
+          if (out.markerAt.commit !== undefined) tFinish = Math.max(1, Math.min(tFinish, out.ms - out.markerAt.commit));
+          continue;
+        }
         kills++;
         counts[isNew ? 'new' : 'old']++;
       }

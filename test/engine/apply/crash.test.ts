@@ -122,12 +122,13 @@ describe.each(['in-place', 'versioned'] as const)('crash safety (%s)', (layout) 
   /** Kills until `runs` runs were really SIGKILLed (a child that finished first is checked too, not counted). */
   async function crashLoop(kind: 'apply' | 'rollback'): Promise<Record<'old' | 'new', number>> {
     const counts = { old: 0, new: 0 };
-    const T = kind === 'apply' ? tApply : tRollback;
+    // The measured duration; a run that finishes before its kill shortens it (the machine's load varies).
+    let T = kind === 'apply' ? tApply : tRollback;
     let dirty = true;
     let kills = 0;
     try {
       for (let i = 0; kills < runs; i++) {
-        if (i >= 3 * runs) throw new Error(`seed ${SEED} ${layout} ${kind}: only ${kills} of ${i} runs were killed before they finished`);
+        if (i >= 10 * runs) throw new Error(`seed ${SEED} ${layout} ${kind}: only ${kills} of ${i} runs were killed before they finished`);
         // A run that recovered to the starting state leaves it as the next run's start: no copy needed.
         if (dirty) await reset(kind === 'apply' ? pristineApply : pristineRollback);
         const byMarker = i % 3 === 2;
@@ -148,6 +149,7 @@ describe.each(['in-place', 'versioned'] as const)('crash safety (%s)', (layout) 
         expect(pts.map((p) => p.to_version), note).toEqual(state === 'new' ? ['2.0.0', '1.0.0'] : ['1.0.0']); // state is v1 (old) or v2 (new)
         if (!out.killed) {
           expect(which, note).toBe('new');
+          if (!byMarker) T = Math.min(T, out.ms);
           continue;
         }
         kills++;
