@@ -56,11 +56,21 @@ const READ_CHUNK = 1024 * 1024;
  * flat whatever the file's size.
  */
 const SINK_BUFFER = 1024 * 1024;
+/**
+ * Bytes written between two background fdatasync calls during a download: the kernel writes the
+ * file back while more arrives, so the fsync before the rename only waits for the last stretch.
+ */
+const SYNC_EVERY = 64 * 1024 * 1024;
 
 /** The partial file being written: its handle, running hash and length. */
 class PartialFile {
   private hash: Hash;
   written = 0;
+  /** Bytes written since the last background fdatasync started, and that sync while it runs. */
+  private unsynced = 0;
+  private flushing: Promise<void> | null = null;
+  /** A background sync's failure: Linux reports a writeback error to a descriptor once, so it is kept for `sync`. */
+  private syncError: unknown = null;
   /** True when the bytes held were not all received in one response (resume or old partial). */
   resumed = false;
   /** Content codings of the last response written (named by errors they may have caused). */
@@ -132,6 +142,7 @@ class PartialFile {
             return;
           }
           this.written += total;
+          this.syncInBackground(total);
           onWritten(total);
           done();
         });
@@ -165,11 +176,30 @@ class PartialFile {
     return this.hash.copy().digest('hex');
   }
 
+  /** Starts an fdatasync once SYNC_EVERY bytes are unsynced (one at a time; a failure is thrown by `sync`). */
+  private syncInBackground(bytes: number): void {
+    this.unsynced += bytes;
+    if (this.unsynced < SYNC_EVERY || this.flushing) return;
+    this.unsynced = 0;
+    this.flushing = this.fh.datasync().then(
+      () => {
+        this.flushing = null;
+      },
+      (err: unknown) => {
+        this.syncError ??= err;
+        this.flushing = null;
+      },
+    );
+  }
+
   async sync(): Promise<void> {
+    await this.flushing;
+    if (this.syncError !== null) throw this.syncError;
     await this.fh.sync();
   }
 
   async close(): Promise<void> {
+    await this.flushing;
     await this.fh.close().catch(() => undefined);
   }
 }
