@@ -23,7 +23,8 @@ export function verificationSentence(level: VerificationLevel): string {
     case 'signed':
       return 'Trusted signatures cover the release metadata and the file hashes.';
     case 'checksums':
-      return 'Checksums only: file hashes come from the same unsigned source as the files (trust.checksums_only), so they catch corruption but not a hostile source.';
+      // Also git commits and compose image digests without a signature: the same weak guarantee.
+      return 'Checksums only: the hashes come from the same unsigned source as the files, so they catch corruption but not a hostile source.';
     case 'none':
       return 'Unverified: no signature or checksum is checked for this release (trust.none).';
   }

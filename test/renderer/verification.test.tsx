@@ -46,7 +46,7 @@ describe('verification level in the dashboard', () => {
     const view = renderApp(api, '#/targets/eb');
     expect((await screen.findByTestId('checksums-badge')).textContent).toBe('Checksums only');
     expect(screen.getByTestId('release-verification').textContent).toBe('checksums only');
-    expect(screen.getByTestId('verification-notice').textContent).toMatch(/^Checksums only: file hashes come from the same unsigned source/);
+    expect(screen.getByTestId('verification-notice').textContent).toMatch(/^Checksums only: the hashes come from the same unsigned source as the files/);
     view.unmount();
     renderApp(api, '#/targets/native');
     expect((await screen.findByTestId('release-verification')).textContent).toBe('signed');
