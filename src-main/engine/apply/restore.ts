@@ -28,6 +28,7 @@ import { planSwitch, probeVolume } from './switch-plan';
 import type { DiskState, FileRecord } from './tree';
 import { assertSafePaths, diskState, under } from './tree';
 import { CURRENT_LINK, readCurrent, VERSIONS_DIR } from './versioned';
+import { assertJournalFits, mapNameTooLong } from './path-limit';
 
 export interface RollbackOptions {
   target: string;
@@ -58,7 +59,8 @@ export interface RollbackOutcome {
 
 /**
  * Restores the target to the state before the chosen point's operation (default: the newest
- * point). Unknown id => NotFoundError ERR_ROLLBACK_POINT_NOT_FOUND; a failure before the
+ * point). Unknown id => NotFoundError ERR_ROLLBACK_POINT_NOT_FOUND; a path the rollback would
+ * create that exceeds PATH_MAX => ERR_UNSAFE_PATH before anything changes; a failure before the
  * commit leaves the current tree exactly as it was.
  */
 export async function rollbackToPoint(o: RollbackOptions, hooks: ApplyHooks = {}): Promise<RollbackOutcome> {
@@ -76,8 +78,10 @@ export async function rollbackToPoint(o: RollbackOptions, hooks: ApplyHooks = {}
   }
   const consumed = points.filter((p) => p.seq >= point.seq); // newest first
   const installed = await readInstalled(opts.stateDir);
-  const { journal, localCopies } =
-    point.layout === 'versioned' ? { journal: await planVersionedRestore(opts, point, consumed, installed), localCopies: [] } : await planInPlaceRestore(opts, point, consumed, points, installed);
+  const { journal, localCopies } = await mapNameTooLong(async () =>
+    point.layout === 'versioned' ? { journal: await planVersionedRestore(opts, point, consumed, installed), localCopies: [] } : await planInPlaceRestore(opts, point, consumed, points, installed));
+  // Paths the rollback would create (its own staging and set-aside names) must fit PATH_MAX too.
+  assertJournalFits(journal);
   await assertFreeSpace(await spaceNeeded(journal));
   await executeTransaction(journal, hooks);
   return { rollbackId: point.rollback_id, version: point.before?.version ?? null, fromVersion: installed?.version ?? null, localCopies };

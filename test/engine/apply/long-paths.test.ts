@@ -7,7 +7,7 @@
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { applyRelease, listPoints, readInstalled } from '../../../src-main/engine/apply/index';
+import { applyRelease, listPoints, readInstalled, rollbackToPoint } from '../../../src-main/engine/apply/index';
 import { PATH_MAX_BYTES } from '../../../src-main/engine/apply/path-limit';
 import { isSafeRelativePath } from '../../../src-main/engine/trust/paths';
 import type { Sandbox, SpecFile } from './helpers';
@@ -93,6 +93,27 @@ describe('release paths too long for PATH_MAX once placed', () => {
     await applyRelease(sb.plan('op1', '1.0.0', await toPlanned(sb.cacheDir, V1), 'versioned'));
     const rel = relOfLength(roomUnder(sb.installDir) - 5);
     await refused('2.0.0', [...V1, { path: rel, content: 'deep' }], 'versioned');
+  });
+
+  it('a rollback whose set-aside copy of a newer file would be too long is refused before it changes anything', async () => {
+    // Rollback points in a directory with a longer path than the install dir.
+    const pointsDir = path.join(sb.root, 'backups-kept-under-a-longer-name', 'app');
+    const plan = async (op: string, version: string, files: SpecFile[]) => ({ ...sb.plan(op, version, await toPlanned(sb.cacheDir, files)), pointsDir });
+    await applyRelease(await plan('op1', '1.0.0', V1));
+    // 2.0.0 adds a file that fits in place (staging name included); rolling back would move it
+    // aside under <points>/.tx-<op>/, which is longer.
+    const rel = relOfLength(roomUnder(sb.installDir) - 12);
+    await applyRelease(await plan('op2', '2.0.0', [...V1, { path: rel, content: 'deep' }]));
+    const before = await snapshot(sb.installDir);
+    const installed = await readInstalled(sb.stateDir);
+    const points = await listPoints(pointsDir);
+    const err = (await rollbackToPoint({ target: 'app', installDir: sb.installDir, stateDir: sb.stateDir, pointsDir, opId: 'op3' }).catch((e: unknown) => e)) as { code?: string; message: string };
+    expect(err.code).toBe('ERR_UNSAFE_PATH');
+    expect(err.message).toMatch(/^Path too long for this system: /);
+    expect(await snapshot(sb.installDir)).toEqual(before);
+    expect(await leftovers(sb.installDir)).toEqual([]);
+    expect(await readInstalled(sb.stateDir)).toEqual(installed);
+    expect(await listPoints(pointsDir)).toEqual(points);
   });
 
   it('a long path that fits everywhere still installs', async () => {
