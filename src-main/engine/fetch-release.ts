@@ -57,13 +57,22 @@ export interface FetchReleaseOptions {
    */
   reserve?: Array<{ dir: string; bytes: number }>;
   onProgress?: (p: FetchProgress) => void;
+  /**
+   * The release is declared unverified (`trust: { none: true }`): items with neither a digest nor
+   * a verifier are fetched anyway. Otherwise such an item is refused with ERR_APPLY_FAILED before
+   * anything is downloaded.
+   */
+  unverified?: boolean;
 }
 
-/** The digest the cache addresses an item by: SHA-256 when the feed gives it, else SHA-512. */
-function digestOf(item: DownloadableItem): { hex: string; algorithm: BlobAlgorithm } {
+/**
+ * The digest the cache addresses an item by: SHA-256 when the feed gives it, else SHA-512; null
+ * when the feed gives none (the item's verifier checks the bytes, or the release is unverified).
+ */
+function digestOf(item: DownloadableItem): { hex: string; algorithm: BlobAlgorithm } | null {
   if (item.digests.sha256) return { hex: item.digests.sha256.toLowerCase(), algorithm: 'sha256' };
   if (item.digests.sha512) return { hex: item.digests.sha512.toLowerCase(), algorithm: 'sha512' };
-  throw new OperationError('ERR_APPLY_FAILED', `${artifactKey(item)} has no SHA-256 or SHA-512 digest; Upkeep cannot verify it before install`, { item: artifactKey(item) });
+  return null;
 }
 
 /** SHA-256 of a file's bytes, streamed (installed.json records every file by SHA-256). */
@@ -76,14 +85,27 @@ async function sha256File(file: string): Promise<string> {
 /**
  * Fetches (or reuses) every item; each one's size and SHA-256 verified before it enters the
  * cache. Speed and ETA count only bytes this run moved (reused and resumed bytes count toward
- * `bytes_done` only). The first failure stops every transfer and is what the caller gets.
+ * `bytes_done` only). An item without a digest is fetched whole and addressed by its SHA-256
+ * (`BlobCache.fetchUnaddressed`); it needs a verifier unless `unverified` (else ERR_APPLY_FAILED).
+ * The first failure stops every transfer and is what the caller gets.
  * Refuses with ERR_DISK_FULL before fetching anything when the bytes still to download plus
  * `reserve` do not fit (summed per filesystem).
  */
 export async function fetchRelease(o: FetchReleaseOptions): Promise<FetchedRelease> {
   const cache = new BlobCache(o.cacheDir, o.fetcher);
   let missing = 0;
-  for (const [, f] of new Map(o.items.map((x) => [`${digestOf(x).algorithm}:${digestOf(x).hex}`, x]))) if (!(await cache.has(digestOf(f).hex, f.size, digestOf(f).algorithm))) missing += f.size;
+  const addressed = new Map<string, DownloadableItem>();
+  for (const x of o.items) {
+    const d = digestOf(x);
+    if (d) addressed.set(`${d.algorithm}:${d.hex}`, x);
+    else if (!x.verify && !o.unverified) {
+      throw new OperationError('ERR_APPLY_FAILED', `${artifactKey(x)} has no SHA-256 or SHA-512 digest and no signature; Upkeep cannot verify it before install`, { item: artifactKey(x) });
+    } else missing += x.size;
+  }
+  for (const [, f] of addressed) {
+    const d = digestOf(f)!;
+    if (!(await cache.has(d.hex, f.size, d.algorithm))) missing += f.size;
+  }
   await assertFreeSpace([{ dir: o.cacheDir, bytes: missing }, ...(o.reserve ?? [])]);
   const artifacts = new Map<string, LocalArtifact>();
   const total = o.items.reduce((n, f) => n + f.size, 0);
@@ -112,6 +134,14 @@ export async function fetchRelease(o: FetchReleaseOptions): Promise<FetchedRelea
       const digest = digestOf(f);
       inFlight.push(key);
       try {
+        if (!digest) {
+          const u = await cache.fetchUnaddressed({ url: f.url, size: f.size }, {
+            allowInsecureHttp: o.allowInsecureHttp, ...(o.allowFileUrls ? { allowFileUrls: true } : {}), limits: o.limits, signal, onBytes: (n) => meter.add(n),
+          });
+          artifacts.set(key, { file: u.path, size: f.size, sha256: u.sha256 });
+          filesDone += 1;
+          continue;
+        }
         const r = await cache.fetch({ url: f.url, sha256: digest.hex, size: f.size, algorithm: digest.algorithm }, {
           allowInsecureHttp: o.allowInsecureHttp,
           ...(o.allowFileUrls ? { allowFileUrls: true } : {}),

@@ -12,6 +12,7 @@ import type { z } from 'zod';
 import { resolveFeedPath, resolveFeedUrl } from '../net/url-policy';
 import { unsafePathError, unsafePathReason } from '../trust/paths';
 import { sha256Hex } from '../trust/digest';
+import { detectArchiveFormat } from '../archive/extract';
 import type { Assessment, Candidate, Feed, FeedEnv, FeedFactory, FeedPolicy, FeedSpec } from './feed';
 import type { Release, ReleaseItem } from './release';
 import { feedFileNames, isInStagedRollout, parseElectronBuilderFeed, selectFile, type EbPlatform, type EbUpdateInfo } from './electron-builder';
@@ -100,7 +101,7 @@ export class ElectronBuilderFeed implements Feed {
     // The file is installed under its URL's last segment, decoded: one plain name ("%2f" or "%2e%2e" never make a path).
     const reason = name.includes('/') ? 'a file name with "/"' : unsafePathReason(name);
     if (reason !== null) throw unsafePathError(name, reason);
-    const format = file.extension === '.zip' ? 'zip' : file.extension === '.tar.gz' ? 'tar.gz' : null;
+    const format = detectArchiveFormat(name);
     const item: ReleaseItem = format
       ? { kind: 'archive', name, format, size: file.size, digests: { sha512: file.sha512 }, url: fileUrl, strip_components: this.cfg.strip_components, into: '', platform: this.platform, arch: file.arch === 'any' ? 'any' : file.arch }
       : { kind: 'file', path: name, type: 'executable', mode: 0o755, size: file.size, digests: { sha512: file.sha512 }, url: fileUrl, platform: this.platform, arch: file.arch === 'any' ? 'any' : file.arch };

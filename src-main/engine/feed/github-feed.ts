@@ -201,19 +201,17 @@ export class GithubFeed implements Feed {
     const format = archiveFormatOf(name);
     let item: ReleaseItem;
     const digests = sha256 ? { sha256 } : {};
-    if (format === 'tar.gz' || format === 'tar' || format === 'zip') {
+    if (format !== null) {
       item = {
         kind: 'archive', name, format, size: asset.size, digests, url: this.assetUrl(asset),
         strip_components: this.cfg.strip_components, into: '', platform: this.env.platform, arch: this.env.arch,
         ...(verify ? { verify } : {}),
       };
-    } else if (format === null) {
+    } else {
       item = {
         kind: 'file', path: name, type: 'executable', size: asset.size, digests, url: this.assetUrl(asset), mode: 0o755,
         platform: this.env.platform, arch: this.env.arch, ...(verify ? { verify } : {}),
       };
-    } else {
-      throw new UsageError('ERR_CONFIG_INVALID', `Target ${this.spec.target}: ${format} archives are not supported (use .tar.gz, .tgz, .tar or .zip)`, { asset: name });
     }
     return {
       ...this.base(vr),

@@ -7,6 +7,7 @@
 import { z } from 'zod';
 import { VerificationError } from '../../../src-shared/errors';
 import { isValidVersion } from '../trust/versions';
+import { detectArchiveFormat, type ArchiveFormat } from '../archive/extract';
 
 export const GithubAssetSchema = z.object({
   name: z.string().min(1),
@@ -188,12 +189,5 @@ export function nextPageUrl(link: string | undefined | null): string | null {
   return null;
 }
 
-/** The archive format of an asset name, or null when it is not an archive Upkeep extracts. */
-export function archiveFormatOf(name: string): 'tar.gz' | 'tar' | 'zip' | 'tar.xz' | null {
-  const n = name.toLowerCase();
-  if (n.endsWith('.tar.gz') || n.endsWith('.tgz')) return 'tar.gz';
-  if (n.endsWith('.tar.xz') || n.endsWith('.txz')) return 'tar.xz';
-  if (n.endsWith('.tar')) return 'tar';
-  if (n.endsWith('.zip')) return 'zip';
-  return null;
-}
+/** The archive format of an asset name (`.tar`, `.tar.gz`/`.tgz`, `.tar.xz`/`.txz`, `.zip`), or null when it is not an archive Upkeep extracts. */
+export const archiveFormatOf: (name: string) => ArchiveFormat | null = detectArchiveFormat;

@@ -7,6 +7,7 @@
  * Versions are opaque strings here: a SemVer version for native feeds, a commit id for a git
  * branch head, an image digest for a compose stack. Ordering and eligibility belong to the feed.
  */
+import type { ArchiveFormat } from '../archive/extract';
 
 /**
  * How much the feed's own checks vouch for a release:
@@ -67,8 +68,11 @@ export interface ReleaseSymlink {
   arch: string;
 }
 
-/** Archive formats the extractor understands. */
-export type ArchiveFormat = 'tar' | 'tar.gz' | 'zip';
+/**
+ * Archive formats the extractor understands (`archive/extract.ts`): `.tar`, `.tar.gz`/`.tgz`,
+ * `.tar.xz`/`.txz`, `.zip`. Feeds name an asset's format with `detectArchiveFormat`.
+ */
+export type { ArchiveFormat };
 
 /**
  * An archive downloaded, verified, then extracted into the managed tree (a GitHub release asset,

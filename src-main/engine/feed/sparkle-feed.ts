@@ -11,6 +11,7 @@ import { NotFoundError, PolicyError, UsageError, VerificationError } from '../..
 import type { SparkleFeedSchema, TrustConfig } from '../config/feed-schema';
 import type { z } from 'zod';
 import { sha256Hex } from '../trust/digest';
+import { detectArchiveFormat } from '../archive/extract';
 import { verifyEd25519Signature } from '../trust/signatures';
 import { requireThreshold } from '../trust/threshold';
 import type { Assessment, Candidate, Feed, FeedEnv, FeedFactory, FeedPolicy, FeedSpec } from './feed';
@@ -104,8 +105,7 @@ export class SparkleFeed implements Feed {
         this.env.log?.('warn', `${this.spec.target}: Sparkle ${item.displayVersion} is UNVERIFIED (trust.none)`);
       }
       const name = decodeURIComponent(new URL(enc.url).pathname.split('/').pop() ?? 'update');
-      const lower = name.toLowerCase();
-      const format = lower.endsWith('.zip') ? 'zip' : lower.endsWith('.tar.gz') || lower.endsWith('.tgz') ? 'tar.gz' : lower.endsWith('.tar') ? 'tar' : null;
+      const format = detectArchiveFormat(name);
       items.push(format
         ? { kind: 'archive', name, format, size: enc.length, digests: {}, url: enc.url, strip_components: this.cfg.strip_components, into: '', platform: this.env.platform, arch: 'any', ...(verify ? { verify } : {}) }
         : { kind: 'file', path: name, type: 'file', size: enc.length, digests: {}, url: enc.url, platform: this.env.platform, arch: 'any', ...(verify ? { verify } : {}) });

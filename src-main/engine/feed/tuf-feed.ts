@@ -239,7 +239,7 @@ export class TufFeed implements Feed {
     const url = resolveRelative(this.targetsBase, urlPath.split('/').map(encodeURIComponent).join('/'));
     const name = info.path.split('/').pop()!;
     const format = archiveFormatOf(name);
-    const item: ReleaseItem = format === 'tar.gz' || format === 'tar' || format === 'zip'
+    const item: ReleaseItem = format !== null
       ? { kind: 'archive', name, format, size: info.length, digests, url, strip_components: this.cfg.strip_components, into: '', platform: this.env.platform, arch: this.env.arch }
       : { kind: 'file', path: name, type: 'file', size: info.length, digests, url, platform: this.env.platform, arch: this.env.arch };
     const custom = info.custom;

@@ -3,10 +3,13 @@
  * sha256 is `<hex>`; downloads in progress live in `<dir>/partial/<hex>` so they can resume.
  * A file enters `sha256/` only by an atomic rename after its size and hash verified.
  */
+import { createHash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import type { Limits } from '../limits';
 import { VerificationError } from '../../../src-shared/errors';
+import { writeFileDurable } from '../fs/atomic';
+import { normaliseFeedUrl, redactUrl } from './url-policy';
 import type { Fetcher } from './fetcher';
 import { defaultFetcher } from './default-fetcher';
 
@@ -89,6 +92,38 @@ export class BlobCache {
     } finally {
       this.inflight.delete(key);
     }
+  }
+
+  /**
+   * Fetches a file the feed publishes no digest for (Sparkle archives carry only an Ed25519
+   * signature over their bytes, a GitHub asset may carry only a detached signature): at most
+   * `size` bytes into memory, exactly `size` or ERR_SIZE_MISMATCH, then stored under its own
+   * SHA-256 like any blob. The caller verifies the bytes before using them (the item's verifier).
+   * Nothing is resumed or reused: the digest is only known once every byte has arrived. Signatures
+   * over a whole file are checked in memory anyway (Ed25519 is not streamed), so the memory bound
+   * is the same. Throws ERR_INSECURE_URL for a `file:` URL without `allowFileUrls`, and the
+   * fetcher's errors (ERR_DOWNLOAD_FAILED, ERR_NOT_FOUND, ERR_CANCELLED, …).
+   */
+  async fetchUnaddressed(file: { url: string; size: number }, o: BlobFetchOptions): Promise<{ path: string; sha256: string }> {
+    const src = normaliseFeedUrl(file.url);
+    if (src.startsWith('file:') && o.allowFileUrls !== true) {
+      throw new VerificationError('ERR_INSECURE_URL', `A download of a feed that is not a local (file:) feed names a local file: ${redactUrl(src)}`, { url: redactUrl(src) });
+    }
+    const res = await this.fetcher.fetchBytes(file.url, {
+      maxBytes: file.size,
+      allowInsecureHttp: o.allowInsecureHttp,
+      ...(o.limits ? { limits: o.limits } : {}),
+      ...(o.signal ? { signal: o.signal } : {}),
+    });
+    if (res.notModified) throw new VerificationError('ERR_DOWNLOAD_FAILED', `Unexpected "not modified" for ${file.url}`);
+    if (res.bytes.length !== file.size) {
+      throw new VerificationError('ERR_SIZE_MISMATCH', `${file.url} has ${res.bytes.length} bytes, the feed says ${file.size}`, { expected: file.size, actual: res.bytes.length });
+    }
+    const sha256 = createHash('sha256').update(res.bytes).digest('hex');
+    const dest = this.pathFor(sha256);
+    if (!(await this.has(sha256, file.size))) await writeFileDurable(dest, res.bytes);
+    o.onBytes?.(file.size);
+    return { path: dest, sha256 };
   }
 
   private async fetchUnshared(hex: string, algorithm: BlobAlgorithm, file: { url: string; size: number }, o: BlobFetchOptions): Promise<{ path: string; reused: boolean }> {

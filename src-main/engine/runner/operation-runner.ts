@@ -282,7 +282,7 @@ export class OperationRunner {
    * with the feed it was read from (null: the target has no feed).
    */
   private async resolve(
-    loaded: LoadedConfig, t: TargetConfig, driver: TargetDriver, current: string | null, o: { version?: string; signal?: AbortSignal },
+    loaded: LoadedConfig, t: TargetConfig, driver: TargetDriver, current: string | null, o: { version?: string; signal?: AbortSignal; onRelease?: (version: string) => void },
   ): Promise<{ resolution: Resolution | null; feed: FeedContext | null }> {
     const feed = await this.feedContext(loaded, t, driver);
     if (!feed) return { resolution: null, feed: null };
@@ -290,6 +290,7 @@ export class OperationRunner {
     const resolution = await resolveRelease(feed.feed, driver, {
       current, policy: feed.policy, allowDowngrade: feed.allowDowngrade,
       machine: `${m.platform}/${m.arch}`, ...(o.version !== undefined ? { version: o.version } : {}), ...(o.signal ? { signal: o.signal } : {}),
+      ...(o.onRelease ? { onRelease: o.onRelease } : {}),
     });
     return { resolution, feed };
   }
@@ -358,7 +359,7 @@ export class OperationRunner {
     const subject: ReportSubject = { target: op.target.id, name: op.target.name ?? op.target.id, operation: 'download', from: null, to: o.version ?? null };
     try {
       subject.from = await op.driver.currentVersion();
-      const r = await this.checkPhase(op, subject.from, o.version);
+      const r = await this.checkPhase(op, subject, o.version);
       if (!r) {
         await this.recordOp(op, subject, 'up_to_date');
         return { success: true, target: op.target.id, version: subject.from ?? '', download_path: '', files: 0, bytes: 0, reused_bytes: 0, up_to_date: true };
@@ -387,7 +388,7 @@ export class OperationRunner {
     const subject: ReportSubject = { target: t.id, name: t.name ?? t.id, operation, from: null, to: o.version ?? null };
     try {
       subject.from = await op.driver.currentVersion();
-      const r = await this.checkPhase(op, subject.from, o.version);
+      const r = await this.checkPhase(op, subject, o.version);
       const release = r?.release ?? null;
       const version = release?.version ?? (t.kind === 'command' && !t.feed ? o.version : undefined);
       const base = { success: true as const, target: t.id, from_version: subject.from, verify_only: Boolean(o.verifyOnly), operation_id: op.opId };
@@ -447,9 +448,12 @@ export class OperationRunner {
   }
 
   /** The check step of an operation: state `checking`, then the resolved release (and the facts learnt). */
-  private async checkPhase(op: Op, current: string | null, version: string | undefined): Promise<Resolution | null> {
+  private async checkPhase(op: Op, subject: ReportSubject, version: string | undefined): Promise<Resolution | null> {
     this.live.set(op.target.id, { type: 'check-started' });
-    const { resolution: r, feed } = await this.timed(op, 'check', () => this.resolve(op.loaded, op.target, op.driver, current, { ...(version !== undefined ? { version } : {}), signal: op.abort.signal }));
+    const current = subject.from;
+    // The release being verified is the operation's subject: a refused one is named in history.
+    const onRelease = (v: string): void => { subject.to = v; };
+    const { resolution: r, feed } = await this.timed(op, 'check', () => this.resolve(op.loaded, op.target, op.driver, current, { ...(version !== undefined ? { version } : {}), signal: op.abort.signal, onRelease }));
     op.feed = feed;
     if (r) op.version = r.release.version;
     if (version === undefined && (('feed' in op.target && op.target.feed) || op.driver.ownFeed)) {
@@ -472,7 +476,7 @@ export class OperationRunner {
     this.live.set(t.id, { type: 'phase', kind: 'downloading', version: release.version, progress: op.tracker.next('download', `Downloading ${release.version}`, 0, { files_total: items.length }) });
     const fetched = await this.timed(op, 'download', () => fetchRelease({
       items, cacheDir: targetPaths(op.loaded.config, t.id).cacheDir, fetcher: this.fetcher, clock: this.clock,
-      allowInsecureHttp: ('feed' in t && t.feed?.allow_insecure_http) || false, limits: this.limits, signal: op.abort.signal,
+      allowInsecureHttp: ('feed' in t && t.feed?.allow_insecure_http) || false, limits: this.limits, signal: op.abort.signal, unverified: release.verification === 'none',
       // Local files only for a local feed: a feed served over the network never reads this machine's files.
       allowFileUrls: 'feed' in t && t.feed ? isLocalFeed(t.feed.url) : false,
       // Staging copies every file next to its destination at most once (backups are renames).

@@ -24,6 +24,11 @@ export interface ResolveOptions {
   /** Platform/arch label for messages ("linux/x64"). */
   machine: string;
   signal?: AbortSignal;
+  /**
+   * Called with each version before the feed fetches and verifies it, so a caller can name the
+   * release an error (a bad signature, a missing asset) was about.
+   */
+  onRelease?: (version: string) => void;
 }
 
 /**
@@ -34,6 +39,7 @@ export interface ResolveOptions {
  */
 export async function resolveRelease(feed: Feed, driver: TargetDriver, o: ResolveOptions): Promise<Resolution | null> {
   if (o.version !== undefined) {
+    o.onRelease?.(o.version);
     const release = await feed.release(o.version, o.signal);
     if (!driver.accepts(release)) {
       throw new NotFoundError('ERR_NO_RELEASE', `${release.version} has no files for ${o.machine}`, { version: release.version });
@@ -41,8 +47,9 @@ export async function resolveRelease(feed: Feed, driver: TargetDriver, o: Resolv
     const { breaking } = feed.assess(o.current, release, { allowDowngrade: o.allowDowngrade, explicit: true });
     return { release, breaking };
   }
-  let blocked: UpkeepError | null = null;
+  let blocked: { err: UpkeepError; version: string } | null = null;
   for (const c of await feed.candidates(o.current, o.policy, o.signal)) {
+    o.onRelease?.(c.version);
     const release = await feed.release(c.version, o.signal);
     // Shown, never installed; and a release built only for other machines is not an update here.
     if (release.informational || !driver.accepts(release)) continue;
@@ -51,12 +58,15 @@ export async function resolveRelease(feed: Feed, driver: TargetDriver, o: Resolv
       return { release, breaking };
     } catch (err) {
       if (err instanceof UpkeepError && err.code === 'ERR_INCOMPATIBLE_UPGRADE') {
-        blocked ??= err;
+        blocked ??= { err, version: release.version };
         continue;
       }
       throw err;
     }
   }
-  if (blocked) throw blocked;
+  if (blocked) {
+    o.onRelease?.(blocked.version);
+    throw blocked.err;
+  }
   return null;
 }

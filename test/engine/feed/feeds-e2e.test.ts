@@ -9,11 +9,9 @@
  */
 import { describe, it, expect, afterEach, beforeAll } from 'vitest';
 import { canonicalize } from '@tufjs/canonical-json';
-import { execFileSync } from 'node:child_process';
-import { constants, createHash, createPrivateKey, generateKeyPairSync, sign } from 'node:crypto';
+import { constants, createHash, createPrivateKey, sign } from 'node:crypto';
 import { promises as fsp, readFileSync } from 'node:fs';
 import path from 'node:path';
-import * as tar from 'tar';
 import { createFeed } from '../../../src-main/engine/feed/registry';
 import type { Feed } from '../../../src-main/engine/feed/feed';
 import { downloadableItems, type Release } from '../../../src-main/engine/feed/release';
@@ -21,10 +19,11 @@ import { applyRelease, defaultMode, listPoints, rollbackToPoint, type PlannedFil
 import { extractArchive } from '../../../src-main/engine/archive/extract';
 import { defaultFetcher } from '../../../src-main/engine/net/default-fetcher';
 import { UpkeepError } from '../../../src-shared/errors';
-import { sha256sums, startGithubFake } from '../../helpers/github-server';
+import { startGithubFake } from '../../helpers/github-server';
 import { startStaticServer } from '../../helpers/static-server';
 import { feedEnv, feedSpec } from '../../helpers/feed-env';
 import { snapshot, tempDir, writeTree } from '../../helpers/tree';
+import { TREES, appcast, ed25519Signer, electronBuilderYml, githubRelease, minisigner, versionArchive, type Minisigner } from '../../helpers/adapter-fixtures';
 
 const cleanups: Array<() => Promise<void>> = [];
 afterEach(async () => {
@@ -36,19 +35,9 @@ async function dir(): Promise<string> {
   return d;
 }
 
-/** The trees of two versions, as files → contents (modes included). */
-const TREES: Record<string, Record<string, string | { data: string; mode: number }>> = {
-  '1.0.0': { 'bin/app': { data: '#!/bin/sh\necho 1.0.0\n', mode: 0o755 }, 'lib/core.txt': 'core one\n', 'README.md': 'old readme\n' },
-  '1.1.0': { 'bin/app': { data: '#!/bin/sh\necho 1.1.0\n', mode: 0o755 }, 'lib/core.txt': 'core one point one\n', 'share/new.txt': 'new file\n' },
-};
-
 /** A .tar.gz of a version's tree under a top directory `app-<v>/` (strip_components: 1). */
 async function tarball(version: string): Promise<Buffer> {
-  const root = await dir();
-  await writeTree(path.join(root, `app-${version}`), TREES[version]!);
-  const out = path.join(root, 'out.tar.gz');
-  await tar.c({ gzip: true, file: out, cwd: root, portable: true }, [`app-${version}`]);
-  return fsp.readFile(out);
+  return versionArchive(version, await dir());
 }
 
 interface Target {
@@ -121,32 +110,21 @@ async function lifecycle(feed: Feed, t: Target): Promise<void> {
 }
 
 let minisignDir: string;
-let minisignKey: string;
+let signer: Minisigner;
 beforeAll(async () => {
   minisignDir = await tempDir();
-  execFileSync('minisign', ['-G', '-W', '-p', path.join(minisignDir, 'k.pub'), '-s', path.join(minisignDir, 'k.sec')], { stdio: 'ignore' });
-  minisignKey = 'minisign:' + readFileSync(path.join(minisignDir, 'k.pub'), 'utf8').trim().split('\n').pop()!;
+  signer = await minisigner(minisignDir);
   return () => fsp.rm(minisignDir, { recursive: true, force: true });
 });
-async function minisign(bytes: Buffer): Promise<Buffer> {
-  const f = path.join(minisignDir, `m${Math.random().toString(16).slice(2)}`);
-  await fsp.writeFile(f, bytes);
-  execFileSync('minisign', ['-S', '-s', path.join(minisignDir, 'k.sec'), '-m', f], { stdio: 'ignore' });
-  return fsp.readFile(f + '.minisig');
-}
 
 describe('github, end to end', () => {
   it('API JSON → 302 to the asset host → SHA256SUMS + .minisig → extract → apply → rollback, byte for byte; a tampered asset changes nothing', async () => {
     const releases = [];
-    for (const v of ['1.1.0', '1.0.0']) {
-      const asset = { name: `app-${v}-linux-x64.tar.gz`, bytes: await tarball(v) };
-      const sums = sha256sums([asset]);
-      releases.push({ tag_name: `v${v}`, assets: [asset, { name: 'SHA256SUMS', bytes: sums }, { name: 'SHA256SUMS.minisig', bytes: await minisign(sums) }] });
-    }
+    for (const v of ['1.1.0', '1.0.0']) releases.push(await githubRelease(v, { name: `app-${v}-linux-x64.tar.gz`, bytes: await tarball(v) }, signer));
     const gh = await startGithubFake('acme/app', releases);
     cleanups.push(gh.close);
     const t = await target();
-    const spec = feedSpec({ type: 'github', repo: 'acme/app', api_url: gh.apiUrl, url: `${gh.apiUrl}/repos/acme/app/releases`, asset: 'app-{version}-{platform}-{arch}.tar.gz', checksums: 'SHA256SUMS', platform_names: {}, arch_names: {}, strip_components: 1, prerelease: false, token: 'ghp_e2e' }, { keys: [minisignKey] });
+    const spec = feedSpec({ type: 'github', repo: 'acme/app', api_url: gh.apiUrl, url: `${gh.apiUrl}/repos/acme/app/releases`, asset: 'app-{version}-{platform}-{arch}.tar.gz', checksums: 'SHA256SUMS', platform_names: {}, arch_names: {}, strip_components: 1, prerelease: false, token: 'ghp_e2e' }, { keys: [signer.key] });
     await lifecycle(createFeed(spec, feedEnv(await dir())), t);
     expect(gh.seen.some((s) => s.server === 'assets' && s.url.endsWith('.tar.gz'))).toBe(true);
     expect(gh.seen.filter((s) => s.server === 'assets').every((s) => s.headers.authorization === undefined)).toBe(true);
@@ -166,7 +144,7 @@ describe('electron-builder, end to end', () => {
     for (const v of ['1.0.0', '1.1.0']) {
       const b = await tarball(v);
       files[`/dl/app-${v}-linux-x64.tar.gz`] = b;
-      ymls[v] = `version: ${v}\nfiles:\n  - url: app-${v}-linux-x64.tar.gz\n    sha512: ${createHash('sha512').update(b).digest('base64')}\n    size: ${b.length}\nreleaseDate: '2026-11-20T10:00:00.000Z'\n`;
+      ymls[v] = electronBuilderYml(v, { name: `app-${v}-linux-x64.tar.gz`, bytes: b });
     }
     const server = await startStaticServer({ ...files, '/dl/latest-linux.yml': ymls['1.0.0']! });
     cleanups.push(server.close);
@@ -187,12 +165,11 @@ describe('electron-builder, end to end', () => {
 
 describe('sparkle, end to end', () => {
   it('appcast → best item → edSignature checked on the downloaded archive → apply → rollback; a bad signature changes nothing', async () => {
-    const { publicKey, privateKey } = generateKeyPairSync('ed25519');
-    const key = `ed25519:${publicKey.export({ format: 'der', type: 'spki' }).subarray(12).toString('base64')}`;
+    const ed = ed25519Signer();
+    const key = ed.key;
     const archives: Record<string, Buffer> = { '1.0.0': await tarball('1.0.0'), '1.1.0': await tarball('1.1.0') };
-    const itemXml = (v: string, sig: string) => `<item><title>${v}</title><sparkle:version>${v}</sparkle:version><enclosure url="app-${v}.tar.gz" length="${archives[v]!.length}" sparkle:edSignature="${sig}"/></item>`;
-    const cast = (sigs: Record<string, string>) => `<?xml version="1.0"?><rss version="2.0" xmlns:sparkle="http://www.andymatuschak.org/xml-namespaces/sparkle"><channel>${Object.entries(sigs).map(([v, s]) => itemXml(v, s)).join('')}</channel></rss>`;
-    const good = Object.fromEntries(Object.entries(archives).map(([v, b]) => [v, sign(null, b, privateKey).toString('base64')]));
+    const cast = (sigs: Record<string, string>) => appcast(Object.entries(sigs).map(([v, sig]) => ({ version: v, url: `app-${v}.tar.gz`, length: archives[v]!.length, edSignature: sig })));
+    const good = Object.fromEntries(Object.entries(archives).map(([v, b]) => [v, ed.sign(b)]));
     const server = await startStaticServer({ '/appcast.xml': cast(good), '/app-1.0.0.tar.gz': archives['1.0.0']!, '/app-1.1.0.tar.gz': archives['1.1.0']! });
     cleanups.push(server.close);
     const t = await target();

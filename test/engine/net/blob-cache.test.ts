@@ -75,6 +75,25 @@ describe('BlobCache', () => {
     expect(await cache.has(sha256Hex(data), data.length)).toBe(false);
   });
 
+  it('a file without a published digest (checked later by its signature) is fetched whole, exactly its size, and stored under its SHA-256', async () => {
+    const data = testBytes(30_000, 5);
+    server.route('/u', serveBytes(data));
+    const cache = new BlobCache(path.join(tmp.dir, 'cache'));
+    let reported = 0;
+    const r = await cache.fetchUnaddressed({ url: server.url('/u'), size: data.length }, { ...o(), onBytes: (n) => (reported += n) });
+    expect(r).toEqual({ path: path.join(tmp.dir, 'cache', 'sha256', sha256Hex(data)), sha256: sha256Hex(data) });
+    expect(Buffer.compare(await fsp.readFile(r.path), data)).toBe(0);
+    expect(reported).toBe(data.length);
+    // A longer or shorter body than the feed says is refused, and nothing else enters the cache.
+    expect((await errorOf(cache.fetchUnaddressed({ url: server.url('/u'), size: data.length - 1 }, o()))).code).toBe('ERR_SIZE_MISMATCH');
+    expect((await errorOf(cache.fetchUnaddressed({ url: server.url('/u'), size: data.length + 1 }, o()))).code).toBe('ERR_SIZE_MISMATCH');
+    expect(await fsp.readdir(path.join(tmp.dir, 'cache', 'sha256'))).toEqual([sha256Hex(data)]);
+    // A network feed's item never names a local file.
+    const local = path.join(tmp.dir, 'local.bin');
+    await fsp.writeFile(local, data);
+    expect((await errorOf(cache.fetchUnaddressed({ url: `file://${local}`, size: data.length }, o()))).code).toBe('ERR_INSECURE_URL');
+  });
+
   it('pathFor refuses anything but a sha256 digest', () => {
     const cache = new BlobCache(tmp.dir);
     expect(() => cache.pathFor('../../etc/passwd')).toThrow(expect.objectContaining({ code: 'ERR_UNSAFE_PATH' }));
