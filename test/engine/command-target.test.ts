@@ -99,7 +99,7 @@ describe('command targets', () => {
       `pull stack 1.0.0 1.1.0 ${stackDir} pull`,
       `migrate stack 1.0.0 1.1.0 ${stackDir} migrate`,
       `smoke stack 1.0.0 1.1.0 ${stackDir} smoke`,
-      `rollback stack 1.0.0 1.1.0 ${stackDir} rollback`,
+      `rollback stack 1.1.0 1.0.0 ${stackDir} rollback`,
     ]);
     const v = await e.view('stack');
     expect(v.current_version).toBe('1.0.0');

@@ -2,7 +2,9 @@
  * The `command` target driver: the update is carried out by configured step commands
  * (backup → pull → migrate → smoke → switch → health → confirm), e.g. a docker compose stack.
  * Any failing step after `backup` runs the `rollback` step: `rolled_back` when it succeeds,
- * `undo_failed` when it fails too. Upkeep records the version it switched to and keeps rollback
+ * `undo_failed` when it fails too. The rollback step always sees UPKEEP_FROM_VERSION = the version
+ * being left and UPKEEP_TO_VERSION = the version returned to, after a failed apply as in a
+ * manual rollback (as git targets' rollback hook does). Upkeep records the version it switched to and keeps rollback
  * points as (from → to) records in `command-state.json`; a manual rollback runs the `rollback`
  * step with UPKEEP_TO_VERSION set to the version to return to.
  */
@@ -94,7 +96,8 @@ export class CommandDriver implements TargetDriver {
     } catch (err) {
       const cause = causeOf(err);
       try {
-        await this.step('rollback', ctx, signal, onProgress, 0, 1);
+        // Like a manual rollback: FROM is the version being left, TO the one returned to.
+        await this.step('rollback', this.hookCtx(plan.to, plan.from), signal, onProgress, 0, 1);
       } catch (rbErr) {
         const e = toUpkeepError(rbErr);
         return { kind: 'undo_failed', cause, undo_error: { code: e.code, message: `the rollback step failed too: ${e.message}` }, warnings: [] };

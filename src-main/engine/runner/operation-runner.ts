@@ -88,6 +88,8 @@ export class OperationRunner {
   private loaded: LoadedConfig;
   private readonly actor: Actor;
   readonly fetcher: Fetcher;
+  /** Feed warnings (weak verification, shared HMAC secrets) go to the event bus's log. */
+  readonly feedLog = (target: string, level: 'info' | 'warn', message: string): void => this.bus.log(level, message, target);
   private readonly running = new Map<string, Op>();
   private readonly lastChecks = new Map<string, { at: number; result: CheckResult }>();
   private readonly checking = new Map<string, Promise<CheckResult>>();

@@ -20,6 +20,11 @@ export interface Wiring {
   clock: Clock;
   limits: Limits;
   fetcher: Fetcher;
+  /**
+   * Where feeds report what users should know but that does not fail them (weak verification,
+   * a shared HMAC secret, skipped tags): the event bus's log, shown by the CLI and the UIs.
+   */
+  feedLog?: (target: string, level: 'info' | 'warn', message: string) => void;
 }
 
 /** Feed platform/arch names of the machine a target installs for. */
@@ -45,6 +50,9 @@ export function feedFor(loaded: LoadedConfig, t: TargetConfig, runtime: RuntimeS
   if (!('feed' in t) || !t.feed || !t.product) return null;
   return createFeed(
     { target: t.id, product: t.product, channel: policy.channel, feed: t.feed, trust: t.trust },
-    { stateDir: loaded.config.state_dir, limits: w.limits, clock: w.clock, fetcher: w.fetcher, ...machineOf(t) },
+    {
+      stateDir: loaded.config.state_dir, limits: w.limits, clock: w.clock, fetcher: w.fetcher, ...machineOf(t),
+      ...(w.feedLog ? { log: (level: 'info' | 'warn', message: string) => w.feedLog!(t.id, level, message) } : {}),
+    },
   );
 }
