@@ -41,6 +41,19 @@ describe('upkeep <command> --help', () => {
     expect(rel.code).toBe(0);
     expect(rel.stdout).toContain('publish BUILD_DIR --feed FEED_DIR');
   });
+
+  it('release <command> --help prints that command alone, not the whole publisher usage', async () => {
+    const others = { keygen: 'publish BUILD_DIR', publish: 'keygen --out DIR', rollout: 'manifest --version V', manifest: 'rollout --feed FEED_DIR' };
+    for (const [command, other] of Object.entries(others)) {
+      const r = await runCli(['release', command, '--help']);
+      expect(r.code).toBe(0);
+      expect(r.stdout.split('\n')[0]).toMatch(new RegExp(`^Usage: upkeep release ${command} [A-Z-]`));
+      expect(r.stdout).not.toContain(other);
+      expect(r.stdout).toContain('upkeep release --help');
+    }
+    const all = await runCli(['release', '--help']);
+    for (const command of Object.keys(others)) expect(all.stdout).toContain(`\n  ${command} `);
+  });
 });
 
 describe('unknown commands and options', () => {
@@ -142,7 +155,7 @@ describe('Node.js version', () => {
     expect(old.ok ? '' : old.message).toBe(`upkeep needs Node.js ${engines} (this is Node.js 18.20.0); install a newer Node.js (https://nodejs.org/) and run it again.`);
     expect(checkNodeVersion('v20.18.0', engines).ok).toBe(false);
     const between = checkNodeVersion('v20.19.0', '>=22.13.0');
-    expect(between).toEqual({ ok: true, warning: expect.stringContaining('older than the >=22.13.0') });
+    expect(between).toEqual({ ok: true, warning: 'warning: Node.js 20.19.0 is outside >=22.13.0, the range Upkeep\'s dependencies declare (package.json "engines"); upgrade Node.js to avoid surprises.' });
     expect(checkNodeVersion('v24.1.0', engines)).toEqual({ ok: true });
     expect(semver.subset(engines, RUNTIME_NODE_RANGE)).toBe(true);
   });

@@ -53,7 +53,7 @@ export async function runReleaseManifest(args: string[], io: CliIO, env: NodeJS.
     throw new UsageError('ERR_USAGE', `release manifest: ${(err as Error).message}`);
   }
   if (values.help) {
-    io.out(`Usage: upkeep release\n${RELEASE_MANIFEST_USAGE}`);
+    io.out(`Usage: upkeep release ${RELEASE_MANIFEST_USAGE.trimStart()}\nEvery publishing command: upkeep release --help\n`);
     return 0;
   }
   if (positionals.length > 0) throw new UsageError('ERR_USAGE', `release manifest: unexpected argument "${positionals[0]}"`);

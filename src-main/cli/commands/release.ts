@@ -13,14 +13,12 @@ import { publish, type PublishOptions } from '../../engine/publish/publish';
 import { setRollout } from '../../engine/publish/rollout';
 import { RELEASE_MANIFEST_USAGE, runReleaseManifest } from './release-manifest';
 
-export const RELEASE_USAGE = `Usage: upkeep release <command> [options]
-
-Commands:
-  keygen --out DIR
+const KEYGEN_USAGE = `  keygen --out DIR
       Create an Ed25519 signing key: DIR/upkeep.key (private, mode 0600) and DIR/upkeep.pub
       (the "ed25519:..." line clients put in their trust config). Never overwrites a key.
+`;
 
-  publish BUILD_DIR --feed FEED_DIR --product P --version V --key KEY [--key KEY2 ...]
+const PUBLISH_USAGE = `  publish BUILD_DIR --feed FEED_DIR --product P --version V --key KEY [--key KEY2 ...]
       [--channel C] [--notes FILE.md] [--critical] [--min-upgrade-from RANGE] [--rollout PCT]
       [--expires-in DAYS] [--platform P] [--arch A] [--tag T] [--commit SHA]
       [--migrations-required] [--breaking TEXT ...] [--force]
@@ -30,15 +28,35 @@ Commands:
       --platform: linux | darwin | win32 | any; --arch: x64 | arm64 | any (default any).
       With --platform/--arch, a version already published gets this platform's files added
       (re-signed, sequence + 1); --force then replaces only this platform's files.
+`;
 
-  rollout --feed FEED_DIR --version V --percent N --key KEY [--key KEY2 ...] [--channel C]
+const ROLLOUT_USAGE = `  rollout --feed FEED_DIR --version V --percent N --key KEY [--key KEY2 ...] [--channel C]
       [--expires-in DAYS]
       Set the share of machines (0-100) that may take version V; 0 halts the rollout.
+`;
 
+/** `upkeep release --help`: every publishing command. */
+export const RELEASE_USAGE = `Usage: upkeep release <command> [options]
+
+Commands:
+${KEYGEN_USAGE}
+${PUBLISH_USAGE}
+${ROLLOUT_USAGE}
 ${RELEASE_MANIFEST_USAGE}
   help
       Show this text.
 `;
+
+/**
+ * `upkeep release <command> --help`: that command's usage alone, as "Usage: upkeep release <command> ..."
+ * followed by its description (the same text as its block in RELEASE_USAGE).
+ */
+export function releaseCommandUsage(command: 'keygen' | 'publish' | 'rollout' | 'manifest'): string {
+  const block = { keygen: KEYGEN_USAGE, publish: PUBLISH_USAGE, rollout: ROLLOUT_USAGE, manifest: RELEASE_MANIFEST_USAGE }[command];
+  return `Usage: upkeep release ${block.trimStart()}
+Every publishing command: upkeep release --help
+`;
+}
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 
@@ -136,7 +154,7 @@ function emit(io: CliIO, doc: Record<string, unknown>, human: string[]): void {
 
 async function runKeygen(args: string[], io: CliIO): Promise<number> {
   const { values, positionals } = parse('keygen', args, KEYGEN_OPTIONS);
-  if (values.help) return usage(io);
+  if (values.help) return usage(io, 'keygen');
   noPositionals('keygen', positionals);
   const r = await keygen(required('keygen', values, 'out'));
   emit(io, { keyid: r.keyid, key_path: r.keyPath, pub_path: r.pubPath, public_key: r.publicLine }, [
@@ -150,7 +168,7 @@ async function runKeygen(args: string[], io: CliIO): Promise<number> {
 
 async function runPublish(args: string[], io: CliIO): Promise<number> {
   const { values, positionals } = parse('publish', args, PUBLISH_OPTIONS);
-  if (values.help) return usage(io);
+  if (values.help) return usage(io, 'publish');
   if (positionals.length !== 1) {
     throw new UsageError('ERR_USAGE', positionals.length === 0 ? 'release publish: BUILD_DIR is required' : `release publish: unexpected argument "${positionals[1]}"`);
   }
@@ -221,7 +239,7 @@ async function runPublish(args: string[], io: CliIO): Promise<number> {
 
 async function runRollout(args: string[], io: CliIO): Promise<number> {
   const { values, positionals } = parse('rollout', args, ROLLOUT_OPTIONS);
-  if (values.help) return usage(io);
+  if (values.help) return usage(io, 'rollout');
   noPositionals('rollout', positionals);
   const keyPaths = list(values, 'key');
   if (keyPaths.length === 0) throw new UsageError('ERR_USAGE', 'release rollout: at least one --key is required');
@@ -244,9 +262,11 @@ async function runRollout(args: string[], io: CliIO): Promise<number> {
   return 0;
 }
 
-function usage(io: CliIO): number {
-  if (io.json) io.out(JSON.stringify({ usage: RELEASE_USAGE }));
-  else io.out(RELEASE_USAGE);
+/** Prints the usage of every release command, or of `command` alone. */
+function usage(io: CliIO, command?: 'keygen' | 'publish' | 'rollout'): number {
+  const text = command ? releaseCommandUsage(command) : RELEASE_USAGE;
+  if (io.json) io.out(JSON.stringify({ usage: text }));
+  else io.out(text);
   return 0;
 }
 
