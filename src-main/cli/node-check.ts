@@ -32,7 +32,7 @@ export function checkNodeVersion(version: string, engines: string | undefined): 
     };
   }
   if (engines && !satisfies(v, engines)) {
-    return { ok: true, warning: `warning: Node.js ${v} is older than the ${engines} Upkeep's dependencies declare (package.json "engines"); upgrade Node.js to avoid surprises.` };
+    return { ok: true, warning: `warning: Node.js ${v} is outside ${engines}, the range Upkeep's dependencies declare (package.json "engines"); upgrade Node.js to avoid surprises.` };
   }
   return { ok: true };
 }
