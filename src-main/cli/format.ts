@@ -73,11 +73,24 @@ export function formatDownload(r: DownloadResult): string {
   return `${r.target}: downloaded and verified ${r.version} (${r.files} files, ${formatBytes(r.bytes)}, ${formatBytes(r.reused_bytes)} reused) -> ${r.download_path}`;
 }
 
+/** "1 file", "2 files". */
+function files(n: number): string {
+  return `${n} ${n === 1 ? 'file' : 'files'}`;
+}
+
+/**
+ * One line for an apply: "installed V (N files)" for a first install, "updated A -> B (N files
+ * updated, M removed)" otherwise, then the rollback point and any locally edited copies kept.
+ */
 export function formatApply(r: ApplyResult): string {
   if (r.up_to_date) return `${r.target}: up to date (${r.version || 'nothing installed'})`;
-  if (r.verify_only) return `${r.target}: ${r.version} verified (${r.files_updated.length} files would change); nothing installed`;
+  if (r.verify_only) return `${r.target}: ${r.version} verified (${files(r.files_updated.length)} would change); nothing installed`;
   const kept = (r.local_copies ?? []).map((c) => `\n  ${c.path} was edited locally: your copy is kept as ${c.kept_as}`).join('');
-  return `${r.target}: updated ${r.from_version ?? 'nothing'} -> ${r.version} (${r.files_updated.length} files updated, ${r.files_removed.length} removed); rollback point ${r.rollback_id ?? 'none'}${kept}`;
+  const what =
+    r.from_version === null
+      ? `installed ${r.version} (${files(r.files_updated.length)})`
+      : `updated ${r.from_version} -> ${r.version} (${files(r.files_updated.length)} updated, ${r.files_removed.length} removed)`;
+  return `${r.target}: ${what}; rollback point ${r.rollback_id ?? 'none'}${kept}`;
 }
 
 export function formatRollback(r: RollbackResult): string {
