@@ -95,9 +95,13 @@ export function RollbackPointsTab({ target }: { target: TargetView }) {
               {points.map((p) => (
                 <tr key={p.rollback_id} data-testid="rollback-point" data-rollback-id={p.rollback_id}>
                   <td data-label="Update">
-                    <span data-testid="point-from">{p.from_version ?? 'none'}</span> → <span data-testid="point-to">{p.to_version}</span>
-                    <div className="muted small">
-                      <code>{p.rollback_id}</code>
+                    {/* One child: stacked at narrow widths the cell is a label/value grid, and loose
+                        text would become grid items of its own. */}
+                    <div>
+                      <span data-testid="point-from">{p.from_version ?? 'none'}</span> → <span data-testid="point-to">{p.to_version}</span>
+                      <div className="muted small">
+                        <code>{p.rollback_id}</code>
+                      </div>
                     </div>
                   </td>
                   <td data-label="Created">{formatDateTime(p.created_at)}</td>

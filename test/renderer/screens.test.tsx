@@ -123,6 +123,14 @@ describe('target page', () => {
     expect(rows[0].textContent).toContain('3 MiB');
     expect(rows[1].textContent).toContain('1.5 KiB');
     expect(within(rows[1]).getByRole('button', { name: /Roll back to 0\.8\.0/ })).toBeTruthy();
+    // Below 640 px each cell is a two-column grid (label, value): every cell must hold exactly one
+    // node (one element, or one text), or the arrow and the rollback id land in the label column.
+    for (const row of rows) {
+      for (const cell of Array.from(row.querySelectorAll('td'))) {
+        const nodes = Array.from(cell.childNodes).filter((n) => n.nodeType === 1 || (n.nodeType === 3 && (n.textContent ?? '').trim() !== ''));
+        expect(nodes, `cell ${cell.getAttribute('data-label')}`).toHaveLength(1);
+      }
+    }
     unmount();
 
     const none = new FakeApi();
