@@ -245,13 +245,14 @@ Upkeep demo is running.
 Press Ctrl+C to stop.
 `);
   let stopping = false;
-  const stop = () => {
+  // The daemon gets the signal this script got, so Ctrl+C reads "SIGINT: stopping", not SIGTERM.
+  const stop = (signal) => {
     if (stopping) return;
     stopping = true;
-    daemon.kill('SIGTERM');
+    daemon.kill(signal);
   };
-  process.on('SIGINT', stop);
-  process.on('SIGTERM', stop);
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
   daemon.on('exit', (code) => {
     service.kill('SIGTERM');
     void feed.close();
