@@ -11,7 +11,8 @@ import { machine, printRow } from './lib.mjs';
 
 const BENCHES = [
   ['engine', 'download + verify and apply through the engine'],
-  ['apply-many', 'update and rollback of 10,000 small files vs the limit (apply-files.mjs)'],
+  ['apply-many', 'update and rollback of 10,000 small files through the CLI vs the limit (apply-files.mjs)'],
+  ['apply-big', 'update and rollback of ~1 GiB in 50 files through the CLI vs the limit and cp -a (apply-files.mjs)'],
   ['cli-start', 'CLI start (issue: lazy imports)'],
   ['download', 'download + verify 1 GiB vs curl, peak RSS'],
   ['idle-daemon', 'idle daemon with 10 targets'],

@@ -102,9 +102,11 @@ export async function fetchRelease(o: FetchReleaseOptions): Promise<FetchedRelea
       throw new OperationError('ERR_APPLY_FAILED', `${artifactKey(x)} has no SHA-256 or SHA-512 digest and no signature; Upkeep cannot verify it before install`, { item: artifactKey(x) });
     } else missing += x.size;
   }
-  for (const [, f] of addressed) {
+  const present = new Set<string>(); // looked at once here, not again per fetch
+  for (const [key, f] of addressed) {
     const d = digestOf(f)!;
-    if (!(await cache.has(d.hex, f.size, d.algorithm))) missing += f.size;
+    if (await cache.has(d.hex, f.size, d.algorithm)) present.add(key);
+    else missing += f.size;
   }
   await assertFreeSpace([{ dir: o.cacheDir, bytes: missing }, ...(o.reserve ?? [])]);
   const artifacts = new Map<string, LocalArtifact>();
@@ -147,6 +149,7 @@ export async function fetchRelease(o: FetchReleaseOptions): Promise<FetchedRelea
           ...(o.allowFileUrls ? { allowFileUrls: true } : {}),
           limits: o.limits,
           signal,
+          present: present.has(`${digest.algorithm}:${digest.hex}`),
           onBytes: (n) => meter.add(n),
           onHeld: (n) => {
             reusedBytes += n;

@@ -17,6 +17,8 @@ import { assertTreeShape, missingDirs, recordOf } from './plan';
 import type { RollbackPoint } from './points';
 import { pointDir } from './points';
 import { planSwitch, probeVolume } from './switch-plan';
+import { Fingerprints, FINGERPRINTS_FILE } from './fingerprints';
+import type { FingerprintPlan } from './transaction';
 
 export interface InPlaceInputs {
   plan: ApplyPlan;
@@ -27,19 +29,21 @@ export interface InPlaceInputs {
 }
 
 /** Builds the journal of an in-place apply without changing anything on disk. */
-export async function planInPlace(inp: InPlaceInputs): Promise<{ journal: Journal; outcome: ApplyOutcome }> {
+export async function planInPlace(inp: InPlaceInputs): Promise<{ journal: Journal; outcome: ApplyOutcome; fingerprints: FingerprintPlan }> {
   const { plan, installed, rollbackId } = inp;
   if (installed && installed.layout !== 'in-place') {
     throw new OperationError('ERR_APPLY_FAILED', `target ${plan.target} is installed with layout ${installed.layout}; switching layouts is not supported`);
   }
   assertTreeShape(plan.files);
   const backupDir = pointDir(plan.pointsDir, rollbackId);
+  const fingerprintsFile = path.join(plan.stateDir, FINGERPRINTS_FILE);
   const sw = await planSwitch({
     installDir: plan.installDir,
     opId: plan.opId,
     backupFilesDir: path.join(backupDir, 'files'),
     recorded: installed?.files ?? [],
-    want: plan.files.map((f) => ({ ...recordOf(f), ...(f.target === undefined ? { source: f.source } : {}) })),
+    want: plan.files.map((f) => ({ ...recordOf(f), ...(f.target === undefined ? { source: f.source, linkable: f.linkable === true } : {}) })),
+    fingerprints: installed?.layout === 'in-place' ? await Fingerprints.read(fingerprintsFile) : new Fingerprints(),
     ...(await probeVolume(plan.installDir)),
     onLocalChange: plan.onLocalChange ?? 'keep',
     now: inp.now,
@@ -91,5 +95,6 @@ export async function planInPlace(inp: InPlaceInputs): Promise<{ journal: Journa
     removed: sw.removed,
     retention: plan.retention,
   };
-  return { journal, outcome: { rollbackId, filesUpdated: sw.updated, filesRemoved: sw.removed, fromVersion: installed?.version ?? null, localCopies: sw.localCopies } };
+  const fingerprints: FingerprintPlan = { installFile: fingerprintsFile, install: sw.expectInstall, pointFile: path.join(backupDir, FINGERPRINTS_FILE), point: sw.expectBackup };
+  return { fingerprints, journal, outcome: { rollbackId, filesUpdated: sw.updated, filesRemoved: sw.removed, fromVersion: installed?.version ?? null, localCopies: sw.localCopies } };
 }

@@ -58,9 +58,12 @@ export async function applyRelease(plan: ApplyPlan, hooks: ApplyHooks = {}): Pro
   // A release path that would exceed PATH_MAX once placed is refused before planning touches it.
   assertTreeFits(p.layout === 'versioned' ? path.join(p.installDir, VERSIONS_DIR, p.toVersion) : p.installDir, p.files.map((f) => f.path));
   const inputs = { plan: p, installed, rollbackId, seq: await nextSeq(p.pointsDir), now };
-  const { journal, outcome } = await mapNameTooLong(() => (p.layout === 'versioned' ? planVersioned(inputs) : planInPlace(inputs)));
+  const { journal, outcome, fingerprints } = await mapNameTooLong(async () =>
+    p.layout === 'versioned' ? { ...(await planVersioned(inputs)), fingerprints: undefined } : planInPlace(inputs),
+  );
   assertJournalFits(journal);
   await assertFreeSpace(await spaceNeeded(journal));
-  await executeTransaction(journal, hooks);
+  await hooks.beforeStage?.(journal.stage.filter((s) => s.link).map((s) => s.source));
+  await executeTransaction(journal, hooks, fingerprints);
   return outcome;
 }

@@ -12,6 +12,10 @@
  * - phase `committed`: the decision is made; recovery finishes (records, point, retention,
  *   cleanup) and deletes the journal.
  *
+ * The journal (every step, tens of megabytes for a large tree) is written once, durably, before
+ * anything is staged; each later phase is recorded durably in the small `journal-phase.json`
+ * (`{op_id, phase}`), which only counts for the journal with the same `op_id`.
+ *
  * Undo of `rename A->B` runs iff B exists and A does not, which is correct in every phase
  * from `switching` on because all staged names exist (fsynced) before the phase is written.
  * Undo of a `link` op points the link back at its old target; undo of `mkdir` removes the
@@ -88,6 +92,10 @@ export interface Journal {
 }
 
 export const JOURNAL_FILE = 'journal.json';
+/** The phase of the journal in flight after `staging` (see the module comment). */
+export const PHASE_FILE = 'journal-phase.json';
+
+const PhaseSchema = z.object({ op_id: z.string().min(1), phase: z.enum(['staging', 'switching', 'switched', 'committed']) });
 
 const absolute = z.string().refine((p) => path.isAbsolute(p), 'not an absolute path');
 
@@ -142,21 +150,29 @@ const _journalShape: SameShape<z.output<typeof JournalSchema>, Journal> = true;
  * recovery never guesses which renames to undo.
  */
 export async function readJournal(stateDir: string): Promise<Journal | null> {
-  return (await readJson(path.join(stateDir, JOURNAL_FILE), JournalSchema)) ?? null;
+  const j = (await readJson(path.join(stateDir, JOURNAL_FILE), JournalSchema)) ?? null;
+  if (!j) return null;
+  const ph = await readJson(path.join(stateDir, PHASE_FILE), PhaseSchema);
+  if (ph && ph.op_id === j.op_id) j.phase = ph.phase;
+  return j;
 }
 
-/** Durably writes the journal (atomic replace + fsync of file and directory). */
+/** Durably writes the journal (atomic replace + fsync of file and directory), phase included. */
 export async function writeJournal(j: Journal): Promise<void> {
+  await fsp.rm(path.join(j.state_dir, PHASE_FILE), { force: true }); // another operation's: ignored anyway
   await writeFileDurable(path.join(j.state_dir, JOURNAL_FILE), JSON.stringify(j));
 }
 
-/** Durably records a new phase. */
+/** Durably records a new phase of the journal in flight (a few bytes, not the whole journal). */
 export async function setPhase(j: Journal, phase: JournalPhase): Promise<void> {
   j.phase = phase;
-  await writeJournal(j);
+  await writeFileDurable(path.join(j.state_dir, PHASE_FILE), JSON.stringify({ op_id: j.op_id, phase }));
 }
 
-/** Deletes the journal durably (the operation is over). */
+/**
+ * Deletes the journal durably (the operation is over), then its phase record: in that order,
+ * with the directory synced between, so a journal never outlives the record of its phase.
+ */
 export async function deleteJournal(stateDir: string): Promise<void> {
   try {
     await fsp.unlink(path.join(stateDir, JOURNAL_FILE));
@@ -164,6 +180,7 @@ export async function deleteJournal(stateDir: string): Promise<void> {
   } catch (err) {
     if (!isCode(err, 'ENOENT')) throw err;
   }
+  await fsp.rm(path.join(stateDir, PHASE_FILE), { force: true }); // a stale one is ignored: no sync needed
 }
 
 async function readLinkOrNull(p: string): Promise<string | null> {

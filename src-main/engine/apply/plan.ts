@@ -21,6 +21,14 @@ export interface PlannedFile {
   size: number;
   mode: number;
   target?: string;
+  /**
+   * The source may become the installed file itself (a hard link: no bytes copied; its mode is
+   * set to `mode`). Only for a source nothing else will write or trust unverified afterwards:
+   * a scratch file deleted after the apply, or a cache blob the cache records as handed out
+   * (it re-hashes such a blob before any reuse, since a local edit of the installed file edits
+   * it too). Each source is linked at most once per apply.
+   */
+  linkable?: boolean;
 }
 
 export interface ApplyPlan {

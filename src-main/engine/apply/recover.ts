@@ -7,9 +7,10 @@
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { OperationError } from '../../../src-shared/errors';
-import { JOURNAL_FILE, readJournal } from './journal';
+import { JOURNAL_FILE, PHASE_FILE, readJournal } from './journal';
 import type { Journal } from './journal';
 import { INSTALLED_FILE } from './installed';
+import { FINGERPRINTS_FILE } from './fingerprints';
 import { finishTransaction, undoTransaction } from './transaction';
 import { isCode } from './tree';
 
@@ -25,7 +26,7 @@ async function sweepStateTemps(stateDir: string): Promise<void> {
     throw err;
   }
   for (const n of names) {
-    if (n.startsWith(`${JOURNAL_FILE}.`) || n.startsWith(`${INSTALLED_FILE}.`)) await fsp.rm(path.join(stateDir, n), { force: true });
+    if (n.startsWith(`${JOURNAL_FILE}.`) || n.startsWith(`${INSTALLED_FILE}.`) || n.startsWith(`${PHASE_FILE}.`) || n.startsWith(`${FINGERPRINTS_FILE}.`)) await fsp.rm(path.join(stateDir, n), { force: true });
   }
 }
 

@@ -19,7 +19,8 @@ import { assertOpId } from './plan';
 import type { RollbackPoint } from './points';
 import { isRollbackId, listPoints, pointDir } from './points';
 import { assertRecovered } from './recover';
-import type { ApplyHooks } from './transaction';
+import type { ApplyHooks, FingerprintPlan } from './transaction';
+import { Fingerprints, FINGERPRINTS_FILE, observe } from './fingerprints';
 import { executeTransaction, spaceNeeded } from './transaction';
 import { assertFreeSpace } from '../fs/space';
 import { assertInstallDirSafe } from '../fs/strict-modes';
@@ -78,12 +79,14 @@ export async function rollbackToPoint(o: RollbackOptions, hooks: ApplyHooks = {}
   }
   const consumed = points.filter((p) => p.seq >= point.seq); // newest first
   const installed = await readInstalled(opts.stateDir);
-  const { journal, localCopies } = await mapNameTooLong(async () =>
-    point.layout === 'versioned' ? { journal: await planVersionedRestore(opts, point, consumed, installed), localCopies: [] } : await planInPlaceRestore(opts, point, consumed, points, installed));
+  const { journal, localCopies, fingerprints } = await mapNameTooLong(async () =>
+    point.layout === 'versioned'
+      ? { journal: await planVersionedRestore(opts, point, consumed, installed), localCopies: [], fingerprints: undefined }
+      : await planInPlaceRestore(opts, point, consumed, points, installed));
   // Paths the rollback would create (its own staging and set-aside names) must fit PATH_MAX too.
   assertJournalFits(journal);
   await assertFreeSpace(await spaceNeeded(journal));
-  await executeTransaction(journal, hooks);
+  await executeTransaction(journal, hooks, fingerprints);
   return { rollbackId: point.rollback_id, version: point.before?.version ?? null, fromVersion: installed?.version ?? null, localCopies };
 }
 
@@ -133,7 +136,7 @@ async function planInPlaceRestore(
   consumed: RollbackPoint[],
   all: RollbackPoint[],
   installed: Installed | null,
-): Promise<{ journal: Journal; localCopies: LocalCopy[] }> {
+): Promise<{ journal: Journal; localCopies: LocalCopy[]; fingerprints: FingerprintPlan }> {
   const wanted = new Map<string, FileRecord>();
   for (const f of point.before?.files ?? []) wanted.set(f.path, f);
   for (const p of [...consumed].reverse()) for (const f of p.displaced ?? []) if (!wanted.has(f.path)) wanted.set(f.path, f);
@@ -153,6 +156,10 @@ async function planInPlaceRestore(
     for (const f of p.backed_up ?? []) add(f.sha256, under(path.join(pointDir(o.pointsDir, p.rollback_id), 'files'), f.path), consumedIds.has(p.rollback_id));
   }
   for (const f of installed?.files ?? []) add(f.sha256, under(o.installDir, f.path), false);
+  // Bytes known without reading them: stat fingerprints of the install dir and of every point.
+  const installFile = path.join(o.stateDir, FINGERPRINTS_FILE);
+  const installFps = installed?.layout === 'in-place' ? await Fingerprints.read(installFile) : new Fingerprints();
+  const fps = Fingerprints.merge([installFps, ...(await Promise.all(all.map((p) => Fingerprints.read(path.join(pointDir(o.pointsDir, p.rollback_id), FINGERPRINTS_FILE)))))]);
   const verified = new Map<string, DiskState>();
   const linkedOnce = new Set<string>();
   const findSource = async (want: FileRecord): Promise<{ source: string; link: boolean } | null> => {
@@ -161,7 +168,7 @@ async function planInPlaceRestore(
     if (blob) list.push({ abs: blob, linkable: false });
     for (const c of list) {
       let st = verified.get(c.abs);
-      if (!st) verified.set(c.abs, (st = await diskState(c.abs)));
+      if (!st) verified.set(c.abs, (st = (await observe(c.abs, fps)).disk));
       if (st.kind !== 'file' || st.sha256 !== want.sha256) continue;
       const link = c.linkable && st.mode === want.mode && !linkedOnce.has(c.abs);
       if (link) linkedOnce.add(c.abs);
@@ -183,6 +190,7 @@ async function planInPlaceRestore(
     ...(await probeVolume(o.installDir)),
     onLocalChange: o.onLocalChange === 'overwrite' || o.onLocalChange === undefined ? 'overwrite' : 'keep',
     findSource,
+    fingerprints: installFps,
     now: new Date(),
   });
   if (sw.displaced.length > 0) {
@@ -194,5 +202,5 @@ async function planInPlaceRestore(
   j.removed = sw.removed;
   j.stage = sw.stage;
   j.ops = sw.ops;
-  return { journal: j, localCopies: sw.localCopies };
+  return { journal: j, localCopies: sw.localCopies, fingerprints: { installFile, install: sw.expectInstall, pointFile: null, point: new Map() } };
 }

@@ -18,15 +18,21 @@ import path from 'node:path';
 import { OperationError } from '../../../src-shared/errors';
 import type { JournalOp, StageItem } from './journal';
 import { missingDirs, stageName } from './plan';
+import type { Expected, Fingerprints, Seen } from './fingerprints';
+import { expect, observe } from './fingerprints';
 import type { DiskState, FileRecord } from './tree';
 import { assertSafePaths, diskState, fitName, IO_CONCURRENCY, isCode, mapLimit, matchesDisk, recordOfDisk, under } from './tree';
 import { DIR_MODE } from './transaction';
 
 export type LocalChangePolicy = 'keep' | 'overwrite' | 'refuse';
 
-/** One entry of the wanted tree; `source` says where a regular file's bytes come from. */
+/**
+ * One entry of the wanted tree; `source` says where a regular file's bytes come from, and
+ * `linkable` that the source may become the installed file itself (hard link: see PlannedFile).
+ */
 export interface WantedEntry extends FileRecord {
   source?: string;
+  linkable?: boolean;
 }
 
 export interface SwitchInputs {
@@ -43,6 +49,8 @@ export interface SwitchInputs {
   onLocalChange: LocalChangePolicy;
   /** For wanted files without `source` (rollback): where to find verified bytes, or null. */
   findSource?: (want: FileRecord) => Promise<{ source: string; link: boolean } | null>;
+  /** Stat fingerprints of the install dir's files (bytes known without reading them). */
+  fingerprints?: Fingerprints;
   now: Date;
 }
 
@@ -70,6 +78,9 @@ export interface SwitchPlan {
   /** The managed tree as observed on disk before the switch. */
   observed: FileRecord[];
   localCopies: LocalCopy[];
+  /** Files whose bytes are known, for the fingerprints recorded after the commit: in the install dir (unchanged) and in the backup dir (moved away). */
+  expectInstall: Expected;
+  expectBackup: Expected;
 }
 
 const byPath = (a: { path: string }, b: { path: string }): number => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0);
@@ -121,13 +132,17 @@ export async function planSwitch(inp: SwitchInputs): Promise<SwitchPlan> {
   await assertSafePaths(installDir, [...checkPaths, ...goneManaged], new Set(recorded.keys()));
 
   const wanted = [...inp.want].sort(byPath);
-  const states = await mapLimit(wanted, IO_CONCURRENCY, async (w): Promise<DiskState> => {
-    if (underGone(w.path) !== null) return { kind: 'missing' };
-    return diskState(under(installDir, w.path));
+  const fps = inp.fingerprints;
+  const seenWanted = await mapLimit(wanted, IO_CONCURRENCY, async (w): Promise<{ disk: DiskState; seen: Seen | null }> => {
+    if (underGone(w.path) !== null) return { disk: { kind: 'missing' }, seen: null };
+    return observe(under(installDir, w.path), fps);
   });
-  const goneStates = await mapLimit(goneManaged, IO_CONCURRENCY, (rel) => diskState(under(installDir, rel)));
+  const seenGone = await mapLimit(goneManaged, IO_CONCURRENCY, (rel) => observe(under(installDir, rel), fps));
+  const states = seenWanted.map((x) => x.disk);
+  const goneStates = seenGone.map((x) => x.disk);
 
-  const plan: SwitchPlan = { stage: [], ops: [], mkdirs: [], scratch: [], updated: [], removed: [], backedUp: [], displaced: [], observed: [], localCopies: [] };
+  const plan: SwitchPlan = { stage: [], ops: [], mkdirs: [], scratch: [], updated: [], removed: [], backedUp: [], displaced: [], observed: [], localCopies: [], expectInstall: new Map(), expectBackup: new Map() };
+  const linkedSources = new Set<string>();
   const moveAway: JournalOp[] = [];
   const rmdirs: JournalOp[] = [];
   const mkdirOps: JournalOp[] = [];
@@ -164,7 +179,7 @@ export async function planSwitch(inp: SwitchInputs): Promise<SwitchPlan> {
   };
 
   /** Moves the entry at `rel` away (a directory: only if it holds nothing but managed entries leaving). */
-  const clear = async (rel: string, disk: DiskState, managed: boolean): Promise<void> => {
+  const clear = async (rel: string, disk: DiskState, managed: boolean, seen: Seen | null): Promise<void> => {
     if (disk.kind === 'missing') return;
     if (disk.kind === 'other' && disk.type === 'dir') {
       const { files, dirs } = await listUnder(installDir, rel);
@@ -180,6 +195,7 @@ export async function planSwitch(inp: SwitchInputs): Promise<SwitchPlan> {
     }
     if (disk.kind === 'other') throw new OperationError('ERR_APPLY_FAILED', `cannot put ${rel} in place: a special file is in the way`, { path: rel });
     moveAway.push({ t: 'rename', from: under(installDir, rel), to: under(inp.backupFilesDir, rel) });
+    expect(plan.expectBackup, under(inp.backupFilesDir, rel), seen, true);
     const rec = recordOfDisk(rel, disk);
     if (rec) (managed ? plan.backedUp : plan.displaced).push(rec);
   };
@@ -189,9 +205,12 @@ export async function planSwitch(inp: SwitchInputs): Promise<SwitchPlan> {
     const managed = recorded.has(w.path);
     const seen = recordOfDisk(w.path, disk);
     if (managed && seen) plan.observed.push(seen);
-    if (matchesDisk(w, disk, inp.unixModes === false)) continue; // unchanged
+    if (matchesDisk(w, disk, inp.unixModes === false)) {
+      expect(plan.expectInstall, under(installDir, w.path), seenWanted[i]!.seen, false);
+      continue; // unchanged
+    }
     if (managed) await noteEdit(w.path, disk);
-    await clear(w.path, disk, managed);
+    await clear(w.path, disk, managed, seenWanted[i]!.seen);
     // Parents: existing directories are fine; missing ones are created while staging, unless
     // they are only free once a managed entry moved away (then created during the switch and
     // the entry is staged in a scratch directory).
@@ -221,9 +240,12 @@ export async function planSwitch(inp: SwitchInputs): Promise<SwitchPlan> {
     if (w.target !== undefined) {
       plan.stage.push({ path: tmp, source: '', sha256: '', size: 0, mode: 0, link: false, symlink: w.target });
     } else {
-      const src = w.source !== undefined ? { source: w.source, link: false } : await inp.findSource?.(w);
+      const src = w.source !== undefined ? { source: w.source, link: w.linkable === true } : await inp.findSource?.(w);
       if (!src) throw new OperationError('ERR_APPLY_FAILED', `cannot restore ${w.path}: its bytes (sha256 ${w.sha256}) are in no kept point`, { path: w.path });
-      plan.stage.push({ path: tmp, source: src.source, sha256: w.sha256, size: w.size, mode: w.mode & 0o7777, link: src.link });
+      // One inode per installed path: a source wanted at two paths is linked once, copied after.
+      const link = src.link && !linkedSources.has(src.source);
+      if (link) linkedSources.add(src.source);
+      plan.stage.push({ path: tmp, source: src.source, sha256: w.sha256, size: w.size, mode: w.mode & 0o7777, link });
     }
     place.push({ t: 'rename', from: tmp, to: dest });
     plan.updated.push(w.path);
@@ -235,7 +257,7 @@ export async function planSwitch(inp: SwitchInputs): Promise<SwitchPlan> {
     const seen = recordOfDisk(rel, disk);
     if (seen) plan.observed.push(seen);
     await noteEdit(rel, disk);
-    await clear(rel, disk, true);
+    await clear(rel, disk, true, seenGone[i]!.seen);
     plan.removed.push(rel);
   }
 

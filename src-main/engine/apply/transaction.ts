@@ -13,10 +13,13 @@ import { syncDurable } from '../fs/sync-fs';
 import { isStrictlyWithin } from '../trust/paths';
 import { setInstalled } from './installed';
 import type { Journal } from './journal';
+import type { JournalOp, StageItem } from './journal';
 import { deleteJournal, mkdirMode, setPhase, undoOp, runOp, writeJournal } from './journal';
 import { deletePoint, prunePoints, sweepPointLeftovers, writePoint } from './points';
 import { copyDurable, recheckParents, dirBytes, fsyncDirs, IO_CONCURRENCY, isCode, mapLimit, pruneEmptyParents, rmdirIfEmpty, rmrf, under } from './tree';
 import { pruneVersions, VERSIONS_DIR } from './versioned';
+import type { Expected, Stamp } from './fingerprints';
+import { recordFingerprints, stampNow } from './fingerprints';
 
 /** Mode of the directories Upkeep creates in an install dir (explicit: never the umask's choice). */
 export const DIR_MODE = 0o755;
@@ -29,14 +32,54 @@ export interface ApplyHooks {
   verify?: () => Promise<void>;
   /** Called once the commit decision is durable (journal phase `committed`): no undo after this. */
   onCommitted?: () => void;
+  /**
+   * Called once before anything is written, with the absolute source paths that will be staged
+   * by hard link (so a cache can durably record the blobs it hands out). Throw to stop: nothing changed.
+   */
+  beforeStage?: (linkedSources: string[]) => Promise<void>;
 }
 
 function isInside(dir: string | null, p: string): boolean {
   return dir !== null && isStrictlyWithin(dir, p);
 }
 
+/**
+ * The stat fingerprints an operation records after its commit (see fingerprints.ts): files of
+ * the new tree whose bytes it knows (`install`, completed with every staged file while staging)
+ * and files moved into the new rollback point (`point`).
+ */
+export interface FingerprintPlan {
+  installFile: string;
+  install: Expected;
+  pointFile: string | null;
+  point: Expected;
+}
+
+/**
+ * Stages one file by hard link (the source becomes the staged inode: its mode is set to the
+ * wanted one first); returns the stamp of the linked inode, or null when linking is not possible
+ * (another filesystem, links not allowed, not a regular file) and a copy must be made instead.
+ */
+async function stageLink(item: StageItem): Promise<Stamp | null> {
+  try {
+    const st = await fsp.lstat(item.source, { bigint: true });
+    if (!st.isFile()) return null;
+    if (Number(st.mode & 0o7777n) !== item.mode) await fsp.chmod(item.source, item.mode);
+    try {
+      await fsp.link(item.source, item.path);
+    } catch (err) {
+      if (!isCode(err, 'EEXIST')) throw err;
+      await fsp.rm(item.path, { force: true }); // a leftover of an earlier attempt
+      await fsp.link(item.source, item.path);
+    }
+    return { dev: String(st.dev), ino: String(st.ino), size: Number(st.size), mtimeNs: String(st.mtimeNs), ctimeNs: String(st.ctimeNs) };
+  } catch {
+    return null;
+  }
+}
+
 /** Creates the directories the transaction needs and writes every staged file (fsynced). */
-async function stage(j: Journal, hooks: ApplyHooks): Promise<void> {
+async function stage(j: Journal, hooks: ApplyHooks, fp?: FingerprintPlan): Promise<void> {
   const dirsToSync = new Set<string>();
   for (const d of j.mkdirs) {
     await mkdirMode(d, DIR_MODE);
@@ -49,11 +92,12 @@ async function stage(j: Journal, hooks: ApplyHooks): Promise<void> {
   if (j.backup_dir) {
     await fsp.mkdir(j.backup_dir, { recursive: true });
     dirsToSync.add(path.dirname(j.backup_dir));
-    for (const op of j.ops) {
-      if (op.t === 'rename' && isInside(j.backup_dir, op.to)) {
-        await fsp.mkdir(path.dirname(op.to), { recursive: true });
-        for (let d = path.dirname(op.to); isInside(path.dirname(j.backup_dir), d); d = path.dirname(d)) dirsToSync.add(d);
-      }
+    // Each backup directory once (shallowest first, so `recursive` has nothing left to walk).
+    const backupDirs = new Set<string>();
+    for (const op of j.ops) if (op.t === 'rename' && isInside(j.backup_dir, op.to)) backupDirs.add(path.dirname(op.to));
+    for (const d of [...backupDirs].sort((a, b) => a.length - b.length)) {
+      await fsp.mkdir(d, { recursive: true });
+      for (let x = d; isInside(path.dirname(j.backup_dir), x) && !dirsToSync.has(x); x = path.dirname(x)) dirsToSync.add(x);
     }
   }
   // Parent directories inside scratch dirs first (sequentially: cheap), then the files in parallel.
@@ -66,6 +110,8 @@ async function stage(j: Journal, hooks: ApplyHooks): Promise<void> {
     }
   }
   let done = 0;
+  const finalOf = new Map<string, string>();
+  if (fp) for (const op of j.ops) if (op.t === 'rename') finalOf.set(op.from, op.to);
   await mapLimit(j.stage, IO_CONCURRENCY, async (item) => {
     if (item.symlink !== undefined) {
       await fsp.rm(item.path, { force: true });
@@ -73,17 +119,14 @@ async function stage(j: Journal, hooks: ApplyHooks): Promise<void> {
       hooks.onProgress?.({ phase: 'stage', done: ++done, total: j.stage.length, file: displayPath(j, item.path) });
       return;
     }
-    let linked = false;
-    if (item.link) {
-      try {
-        await fsp.rm(item.path, { force: true });
-        await fsp.link(item.source, item.path);
-        linked = true;
-      } catch {
-        linked = false; // other filesystem or links not allowed: fall back to a copy
-      }
+    // Linked when allowed and possible (no bytes move); else copied (other filesystem, links not allowed).
+    let stamp = item.link ? await stageLink(item) : null;
+    if (!stamp) {
+      await copyDurable(item.source, item.path, item.mode, false);
+      if (fp) stamp = await stampNow(item.path);
     }
-    if (!linked) await copyDurable(item.source, item.path, item.mode, false);
+    const final = finalOf.get(item.path);
+    if (fp && stamp && final !== undefined && isInside(j.install_dir, final)) fp.install.set(final, { sha256: item.sha256, stamp, moved: true });
     hooks.onProgress?.({ phase: 'stage', done: ++done, total: j.stage.length, file: displayPath(j, item.path) });
   });
   // Durability in one batch (syncfs per filesystem) before the journal says `switching`.
@@ -135,14 +178,20 @@ export function displayPath(j: Pick<Journal, 'install_dir'>, abs: string): strin
     .replace(/(^|\/)\.([^/]+)\.upkeep-[^/]+$/, '$1$2');
 }
 
-/** Runs every op in order, then fsyncs every directory an op touched. */
+/**
+ * Runs the ops in order, then makes every directory an op touched durable. Consecutive renames
+ * are independent of each other (the plan moves every old entry away, then changes directories,
+ * then puts every new entry in place; no two renames of a run share a path), so each run of
+ * renames goes with bounded concurrency; the undo rule of a rename does not depend on order.
+ */
 async function switchOps(j: Journal, hooks: ApplyHooks): Promise<void> {
   const touched = new Set<string>();
   let done = 0;
-  for (const op of j.ops) {
+  const one = async (op: JournalOp): Promise<void> => {
     if (op.t === 'rename') {
       await recheckParents(j.install_dir, op.from);
-      await recheckParents(j.install_dir, op.to);
+      // A staged entry beside its destination shares its parents: checked once.
+      if (path.dirname(op.from) !== path.dirname(op.to)) await recheckParents(j.install_dir, op.to);
     }
     await runOp(op);
     if (op.t === 'rename') {
@@ -153,17 +202,27 @@ async function switchOps(j: Journal, hooks: ApplyHooks): Promise<void> {
     }
     const backup = op.t === 'rename' && isInside(j.backup_dir, op.to);
     hooks.onProgress?.({ phase: backup ? 'backup' : 'switch', done: ++done, total: j.ops.length, file: displayPath(j, op.t === 'rename' ? (backup ? op.from : op.to) : op.path) });
+  };
+  for (let i = 0; i < j.ops.length; ) {
+    let end = i + 1;
+    if (j.ops[i]!.t === 'rename') while (end < j.ops.length && j.ops[end]!.t === 'rename') end++;
+    await mapLimit(j.ops.slice(i, end), SWITCH_CONCURRENCY, one);
+    i = end;
   }
   await syncDurable(j.backup_dir ? [j.install_dir, j.backup_dir] : [j.install_dir], { files: [], dirs: touched });
 }
+
+/** Renames in flight at once while switching. */
+const SWITCH_CONCURRENCY = 8;
 
 /**
  * Runs a transaction to its end: journal (fsynced) → stage → switching → ops → switched →
  * verify → committed → finish. Any failure before the commit undoes everything to exactly
  * the old tree and rethrows (a verify error as it was; other errors as ERR_APPLY_FAILED).
  */
-export async function executeTransaction(j: Journal, hooks: ApplyHooks = {}): Promise<void> {
+export async function executeTransaction(j: Journal, hooks: ApplyHooks = {}, fp?: FingerprintPlan): Promise<void> {
   j.phase = 'staging';
+  let changedUntil = Date.now();
   try {
     await fsp.mkdir(j.state_dir, { recursive: true });
     await writeJournal(j);
@@ -172,10 +231,11 @@ export async function executeTransaction(j: Journal, hooks: ApplyHooks = {}): Pr
     throw err;
   }
   try {
-    await stage(j, hooks);
+    await stage(j, hooks, fp);
     await setPhase(j, 'switching');
     await switchOps(j, hooks);
     await setPhase(j, 'switched');
+    changedUntil = Date.now();
   } catch (err) {
     await undoTransaction(j, hooks);
     if (isDiskFull(err)) {
@@ -204,6 +264,10 @@ export async function executeTransaction(j: Journal, hooks: ApplyHooks = {}): Pr
   hooks.onCommitted?.();
   hooks.onProgress?.({ phase: 'commit', done: 0, total: 1 });
   await finishTransaction(j, hooks);
+  if (fp) {
+    await recordFingerprints(fp.installFile, fp.install, changedUntil);
+    if (fp.pointFile) await recordFingerprints(fp.pointFile, fp.point, changedUntil);
+  }
 }
 
 /** Undoes an uncommitted transaction to exactly the old tree and deletes its journal. Idempotent. */
@@ -254,7 +318,8 @@ export async function finishTransaction(j: Journal, hooks: ApplyHooks = {}): Pro
         ? j.point.kept_version_dir
           ? await dirBytes(under(j.install_dir, j.point.kept_version_dir))
           : 0
-        : await dirBytes(path.join(j.backup_dir ?? '', 'files'));
+        : // What the point keeps, as lstat saw it while planning (a symbolic link counts its target's length, like lstat).
+          j.point.backed_up.reduce((n, f) => n + (f.target !== undefined ? Buffer.byteLength(f.target) : f.size), 0);
     await writePoint(j.points_dir, { ...j.point, size_bytes: size });
   }
   await setInstalled(j.state_dir, j.after);

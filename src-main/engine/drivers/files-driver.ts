@@ -13,6 +13,7 @@ import { BlobCache } from '../net/blob-cache';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { exists } from '../fs/atomic';
+import { isStrictlyWithin } from '../trust/paths';
 import { extractArchive } from '../archive/extract';
 import { runHook, type HookContext } from '../hooks';
 import { runHealthCheck } from '../health';
@@ -122,13 +123,22 @@ export class FilesDriver implements TargetDriver {
   async apply(plan: ApplyPlan, signal: AbortSignal, onProgress: ProgressSink): Promise<ApplyOutcome> {
     const dir = this.extractDir(plan.opId);
     try {
-      return await this.applyFiles(plan, await plannedFiles(plan, dir, signal), signal, onProgress);
+      const files = await plannedFiles(plan, dir, signal);
+      // Staging without copying bytes: extracted files are scratch (deleted after the apply) and
+      // may become the installed files; cache blobs may once (the cache records the hand-out
+      // before the link exists and re-hashes such blobs before any reuse, see blob-cache.ts).
+      const cache = new BlobCache(this.env.paths.cacheDir);
+      for (const f of files) {
+        if (f.target !== undefined) continue;
+        f.linkable = isStrictlyWithin(dir, f.source) || (await cache.mayLink(f.source));
+      }
+      return await this.applyFiles(plan, files, cache, signal, onProgress);
     } finally {
       await fsp.rm(dir, { recursive: true, force: true });
     }
   }
 
-  private async applyFiles(plan: ApplyPlan, files: PlannedFile[], signal: AbortSignal, onProgress: ProgressSink): Promise<ApplyOutcome> {
+  private async applyFiles(plan: ApplyPlan, files: PlannedFile[], cache: BlobCache, signal: AbortSignal, onProgress: ProgressSink): Promise<ApplyOutcome> {
     const t = this.t;
     const hookCtx = this.hookCtx(plan.from, plan.to);
     const warnings: string[] = [];
@@ -161,6 +171,7 @@ export class FilesDriver implements TargetDriver {
         onCommitted: () => {
           committed = true;
         },
+        beforeStage: (linked) => cache.recordHandedOut(plan.opId, linked.filter((p) => isStrictlyWithin(cache.dir, p))),
       });
     } catch (err) {
       const cause = causeOf(err);

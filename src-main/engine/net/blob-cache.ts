@@ -2,9 +2,16 @@
  * Content-addressed cache of verified release files: `<dir>/sha256/<hex>` holds bytes whose
  * sha256 is `<hex>`; downloads in progress live in `<dir>/partial/<hex>` so they can resume.
  * A file enters `sha256/` only by an atomic rename after its size and hash verified.
+ *
+ * A blob may be handed out once as a hard link (the apply engine then installs the blob's inode
+ * itself instead of copying its bytes). From then on a local edit of the installed file edits the
+ * blob too, so the cache records the hand-out durably (`<dir>/handed-out/<name>`: lines
+ * `<algorithm>/<hex> <inode>`) before the link exists, never hands that inode out again, and
+ * re-hashes it before every reuse: a blob whose bytes no longer match is dropped and downloaded
+ * again. Blobs never handed out are only ever written by the cache itself and are trusted by size.
  */
 import { createHash } from 'node:crypto';
-import { promises as fsp } from 'node:fs';
+import { createReadStream, promises as fsp } from 'node:fs';
 import path from 'node:path';
 import type { Limits } from '../limits';
 import { VerificationError } from '../../../src-shared/errors';
@@ -26,6 +33,8 @@ export interface BlobFetchOptions {
    * reported here instead of `onBytes`, so a speed meter counts only bytes moved by this run.
    */
   onHeld?: (n: number) => void;
+  /** The caller just found the blob present with the right size (`has`): not looked up again. */
+  present?: boolean;
 }
 
 const SHA256_RE = /^[0-9a-f]{64}$/;
@@ -42,8 +51,23 @@ function normaliseDigest(digest: string, algorithm: BlobAlgorithm = 'sha256'): s
   return hex;
 }
 
+const HANDED_OUT = 'handed-out';
+const RECORD_NAME_RE = /^[A-Za-z0-9_-]{1,64}$/;
+
+async function inodeOf(file: string): Promise<string | null> {
+  try {
+    const st = await fsp.lstat(file, { bigint: true });
+    return st.isFile() ? String(st.ino) : null;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw err;
+  }
+}
+
 export class BlobCache {
   private readonly inflight = new Map<string, Promise<{ path: string; reused: boolean }>>();
+  /** `<algorithm>/<hex>` -> inodes handed out as hard links (loaded once per instance). */
+  private handed: Promise<Map<string, Set<string>>> | null = null;
 
   constructor(readonly dir: string, private readonly fetcher: Fetcher = defaultFetcher) {}
 
@@ -128,7 +152,7 @@ export class BlobCache {
 
   private async fetchUnshared(hex: string, algorithm: BlobAlgorithm, file: { url: string; size: number }, o: BlobFetchOptions): Promise<{ path: string; reused: boolean }> {
     const dest = this.pathFor(hex, algorithm);
-    if (await this.has(hex, file.size, algorithm)) {
+    if ((o.present === true || (await this.has(hex, file.size, algorithm))) && (await this.intact(hex, algorithm))) {
       if (o.onHeld) o.onHeld(file.size);
       else o.onBytes?.(file.size);
       return { path: dest, reused: true };
@@ -152,6 +176,104 @@ export class BlobCache {
     return { path: dest, reused: false };
   }
 
+  private handedOut(): Promise<Map<string, Set<string>>> {
+    this.handed ??= (async () => {
+      const map = new Map<string, Set<string>>();
+      let names: string[] = [];
+      try {
+        names = await fsp.readdir(path.join(this.dir, HANDED_OUT));
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      }
+      for (const name of names) {
+        if (!RECORD_NAME_RE.test(name)) continue;
+        for (const line of (await fsp.readFile(path.join(this.dir, HANDED_OUT, name), 'utf8')).split('\n')) {
+          const [key, ino] = line.split(' ');
+          if (!key || !ino) continue;
+          const set = map.get(key) ?? new Set<string>();
+          set.add(ino);
+          map.set(key, set);
+        }
+      }
+      return map;
+    })();
+    return this.handed;
+  }
+
+  /** True when the blob at `blobPath` (a path under this cache) was handed out as a hard link. */
+  async isHandedOut(blobPath: string): Promise<boolean> {
+    const key = path.relative(this.dir, blobPath).split(path.sep).join('/');
+    const inodes = (await this.handedOut()).get(key);
+    if (!inodes) return false; // never handed out: no need to look at the file
+    const ino = await inodeOf(blobPath);
+    return ino !== null && inodes.has(ino);
+  }
+
+  /** True for a blob path under this cache that was never handed out (so it may be hard-linked into an install dir). */
+  async mayLink(blobPath: string): Promise<boolean> {
+    const rel = path.relative(this.dir, blobPath);
+    if (rel.startsWith('..') || path.isAbsolute(rel) || !/^(sha256|sha512)[/\\][0-9a-f]+$/.test(rel)) return false;
+    return !(await this.isHandedOut(blobPath));
+  }
+
+  /**
+   * Durably records that the blobs at `blobPaths` (paths under this cache) are being handed out
+   * as hard links, under the record `name` (an operation id). Call before linking them.
+   */
+  async recordHandedOut(name: string, blobPaths: string[]): Promise<void> {
+    if (!RECORD_NAME_RE.test(name)) throw new Error(`invalid hand-out record name ${JSON.stringify(name)}`);
+    if (blobPaths.length === 0) return;
+    const lines: string[] = [];
+    const map = await this.handedOut();
+    for (const p of blobPaths) {
+      const ino = await inodeOf(p);
+      if (ino === null) continue;
+      const key = path.relative(this.dir, p).split(path.sep).join('/');
+      lines.push(`${key} ${ino}`);
+      const set = map.get(key) ?? new Set<string>();
+      set.add(ino);
+      map.set(key, set);
+    }
+    await fsp.mkdir(path.join(this.dir, HANDED_OUT), { recursive: true });
+    await writeFileDurable(path.join(this.dir, HANDED_OUT, name), lines.join('\n') + '\n');
+  }
+
+  /** False when a handed-out blob's bytes no longer match its digest (a local edit of the installed file); the blob is then removed. */
+  private async intact(hex: string, algorithm: BlobAlgorithm): Promise<boolean> {
+    const blob = this.pathFor(hex, algorithm);
+    if (!(await this.isHandedOut(blob))) return true;
+    const h = createHash(algorithm);
+    for await (const chunk of createReadStream(blob)) h.update(chunk as Buffer);
+    if (h.digest('hex') === hex) return true;
+    await fsp.rm(blob, { force: true });
+    return false;
+  }
+
+  /** Drops the hand-out records of removed blobs (`removed`: `<algorithm>/<hex>` keys). */
+  private async pruneHandedOut(removed: Set<string>): Promise<void> {
+    if (removed.size === 0) return;
+    const d = path.join(this.dir, HANDED_OUT);
+    let names: string[];
+    try {
+      names = await fsp.readdir(d);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw err;
+    }
+    for (const name of names) {
+      const file = path.join(d, name);
+      const lines = (await fsp.readFile(file, 'utf8')).split('\n').filter(Boolean);
+      const kept: string[] = [];
+      for (const line of lines) {
+        const key = line.split(' ')[0];
+        if (key && !removed.has(key)) kept.push(line);
+      }
+      if (kept.length === 0) await fsp.rm(file, { force: true });
+      else if (kept.length !== lines.length) await writeFileDurable(file, kept.join('\n') + '\n');
+    }
+    this.handed = null;
+  }
+
   /**
    * Removes every blob (and leftover partial) whose digest is not in `keep`; returns the bytes
    * freed. Entries that are not digests are left alone. Blobs being downloaded right now are kept.
@@ -160,6 +282,7 @@ export class BlobCache {
     const keepHex = new Set([...keep].map((k) => k.toLowerCase()));
     for (const key of this.inflight.keys()) keepHex.add(key.slice(key.indexOf(':') + 1));
     let freed = 0;
+    const removed = new Set<string>();
     for (const sub of ['sha256', 'partial']) {
       const d = path.join(this.dir, sub);
       let names: string[];
@@ -169,21 +292,29 @@ export class BlobCache {
         if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
         throw err;
       }
-      for (const name of names) {
-        if (!SHA256_RE.test(name) || keepHex.has(name)) continue;
-        const p = path.join(d, name);
-        try {
-          const st = await fsp.lstat(p);
-          if (!st.isFile()) continue;
-          // A partial written to recently may be another process's download in progress.
-          if (sub === 'partial' && Date.now() - st.mtimeMs < PARTIAL_GRACE_MS) continue;
-          await fsp.rm(p, { force: true });
-          freed += st.size;
-        } catch (err) {
-          if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      const gone = names.filter((name) => SHA256_RE.test(name) && !keepHex.has(name));
+      // Removals of independent files: a few in flight at once (a release can be 10,000 blobs).
+      let next = 0;
+      const worker = async (): Promise<void> => {
+        while (next < gone.length) {
+          const name = gone[next++]!;
+          const p = path.join(d, name);
+          try {
+            const st = await fsp.lstat(p);
+            if (!st.isFile()) continue;
+            // A partial written to recently may be another process's download in progress.
+            if (sub === 'partial' && Date.now() - st.mtimeMs < PARTIAL_GRACE_MS) continue;
+            await fsp.rm(p, { force: true });
+            freed += st.size;
+            if (sub === 'sha256') removed.add(`sha256/${name}`);
+          } catch (err) {
+            if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+          }
         }
-      }
+      };
+      await Promise.all(Array.from({ length: Math.min(8, gone.length) }, worker));
     }
+    await this.pruneHandedOut(removed);
     return freed;
   }
 }

@@ -33,8 +33,26 @@ const WINDOWS_FORBIDDEN_CHARS = /[<>:"|?*\\]/;
  */
 const INVISIBLE_OR_CONTROL = /[\p{Cc}\p{Cf}\p{Cs}]/u;
 
+/**
+ * Paths already found safe. The check is a pure function of the string and runs for every
+ * record each time a manifest, installed.json, a journal or a point is read (10,000-file trees
+ * read several times per operation), so safe answers are remembered, up to SAFE_MEMO_MAX paths.
+ */
+const safeMemo = new Set<string>();
+const SAFE_MEMO_MAX = 200_000;
+
 /** Why `p` is not a safe manifest path, or null when it is. */
 export function unsafePathReason(p: unknown): string | null {
+  if (typeof p === 'string' && safeMemo.has(p)) return null;
+  const reason = unsafeReason(p);
+  if (reason === null && typeof p === 'string') {
+    if (safeMemo.size >= SAFE_MEMO_MAX) safeMemo.clear();
+    safeMemo.add(p);
+  }
+  return reason;
+}
+
+function unsafeReason(p: unknown): string | null {
   if (typeof p !== 'string') return 'not a string';
   if (p.length === 0) return 'empty path';
   if (p.length > MAX_PATH_LENGTH) return `longer than ${MAX_PATH_LENGTH} characters`;
