@@ -194,8 +194,10 @@ export async function verifyArtifacts(items: DownloadableItem[], artifacts: Read
 }
 
 /**
- * Makes <releasesDir>/<version>/ hold the release's files under their own paths (hard links to
- * the cache, a copy only where linking is impossible) plus the signed manifest, and returns it.
+ * Makes <releasesDir>/<version>/ hold the release's files under their own paths (symbolic links
+ * to the cache blobs: never hard links, whose removal with the view would change the link count,
+ * and so the ctime, of installed files sharing a blob's inode and void their stat fingerprints;
+ * a copy only where symbolic links are impossible) plus the signed manifest, and returns it.
  */
 export async function materialiseRelease(releasesDir: string, version: string, artifacts: ReadonlyMap<string, LocalArtifact>, manifestBytes: Uint8Array | null): Promise<string> {
   const dir = path.join(releasesDir, version);
@@ -204,7 +206,7 @@ export async function materialiseRelease(releasesDir: string, version: string, a
     const dest = path.join(dir, ...rel.split('/'));
     await fsp.mkdir(path.dirname(dest), { recursive: true });
     try {
-      await fsp.link(blob, dest);
+      await fsp.symlink(path.resolve(blob), dest);
     } catch {
       await fsp.copyFile(blob, dest);
     }

@@ -2,8 +2,8 @@
  * Pruning of the download cache (`<download_dir>/blobs`), which every target shares: after an
  * apply or a rollback it keeps the blobs of each target's installed version, of its retained
  * rollback points and of the newest available release, and nothing else. The per-version views
- * (`<download_dir>/releases/<id>/<version>/`, hard links to blobs) are kept only for the newest
- * available release, so pruned blobs really free their space.
+ * (`<download_dir>/releases/<id>/<version>/`, symbolic links to blobs) are kept only for the newest
+ * available release, so no view points at a pruned blob.
  *
  * Crash safety (a SIGKILL at any instant): a blob is removed by one unlink, so every blob left
  * is whole (blobs enter the cache only by an atomic rename after verification). A view is first

@@ -121,8 +121,10 @@ export async function observe(abs: string, fps?: Fingerprints): Promise<{ disk: 
   const mode = Number(st.mode & 0o7777n);
   if (st.isFile()) {
     const stamp = stampOf(st);
-    const sha256 = fps?.lookup(abs, stamp) ?? (await hashFile(abs, stamp.size));
-    return { disk: { kind: 'file', sha256, size: stamp.size, mode }, seen: { sha256, stamp, fresh: !settled(stamp, seenAt) } };
+    const known = fps?.lookup(abs, stamp) ?? null;
+    const sha256 = known ?? (await hashFile(abs, stamp.size));
+    // A fingerprint hit was settled when it was recorded, and nothing changed since: never fresh.
+    return { disk: { kind: 'file', sha256, size: stamp.size, mode }, seen: { sha256, stamp, fresh: known === null && !settled(stamp, seenAt) } };
   }
   if (st.isDirectory()) return { disk: { kind: 'other', type: 'dir', mode }, seen: null };
   if (st.isSymbolicLink()) return { disk: { kind: 'link', target: await fsp.readlink(abs) }, seen: null };

@@ -56,9 +56,32 @@ export const RollbackPointSchema = PendingPointSchema.extend({
 });
 const _pointShape: SameShape<z.output<typeof RollbackPointSchema>, RollbackPoint> = true;
 
+/**
+ * Points already read and checked in this process, by file identity (device, inode, size, mtime,
+ * ctime): `point.json` is only ever replaced by a rename, so the same identity means the same
+ * bytes. A point of a 10,000-file tree takes long to check and is read several times per operation.
+ */
+const pointMemo = new Map<string, { id: string; point: RollbackPoint }>();
+const POINT_MEMO_MAX = 64;
+
 /** Reads one point's `point.json` (undefined when absent); ERR_STATE_CORRUPT when malformed. */
 async function readPoint(pointsDir: string, id: string): Promise<RollbackPoint | undefined> {
-  return readJson(path.join(pointsDir, id, POINT_FILE), RollbackPointSchema);
+  const file = path.join(pointsDir, id, POINT_FILE);
+  let st;
+  try {
+    st = await fsp.stat(file, { bigint: true });
+  } catch {
+    return readJson(file, RollbackPointSchema); // absent or unreadable: readJson says which
+  }
+  const identity = `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
+  const hit = pointMemo.get(file);
+  if (hit && hit.id === identity) return structuredClone(hit.point);
+  const point = await readJson(file, RollbackPointSchema);
+  if (point) {
+    if (pointMemo.size >= POINT_MEMO_MAX) pointMemo.clear();
+    pointMemo.set(file, { id: identity, point: structuredClone(point) });
+  }
+  return point;
 }
 
 /** A fresh id `rb_<yyyymmddThhmmss>_<6 hex>` (UTC). */

@@ -27,7 +27,7 @@ import { assertInstallDirSafe } from '../fs/strict-modes';
 import type { LocalChangePolicy, LocalCopy } from './switch-plan';
 import { planSwitch, probeVolume } from './switch-plan';
 import type { DiskState, FileRecord } from './tree';
-import { assertSafePaths, diskState, under } from './tree';
+import { assertSafePaths, diskState, IO_CONCURRENCY, mapLimit, under } from './tree';
 import { CURRENT_LINK, readCurrent, VERSIONS_DIR } from './versioned';
 import { assertJournalFits, mapNameTooLong } from './path-limit';
 
@@ -163,19 +163,29 @@ async function planInPlaceRestore(
   const verified = new Map<string, DiskState>();
   const linkedOnce = new Set<string>();
   const findSource = async (want: FileRecord): Promise<{ source: string; link: boolean } | null> => {
-    const list = [...(candidates.get(want.sha256) ?? [])];
-    const blob = o.findBlob ? await o.findBlob(want.sha256) : null;
-    if (blob) list.push({ abs: blob, linkable: false });
-    for (const c of list) {
+    const pick = async (c: { abs: string; linkable: boolean }): Promise<{ source: string; link: boolean } | null> => {
       let st = verified.get(c.abs);
       if (!st) verified.set(c.abs, (st = (await observe(c.abs, fps)).disk));
-      if (st.kind !== 'file' || st.sha256 !== want.sha256) continue;
+      if (st.kind !== 'file' || st.sha256 !== want.sha256) return null;
       const link = c.linkable && st.mode === want.mode && !linkedOnce.has(c.abs);
       if (link) linkedOnce.add(c.abs);
       return { source: c.abs, link };
+    };
+    for (const c of candidates.get(want.sha256) ?? []) {
+      const found = await pick(c);
+      if (found) return found;
     }
-    return null;
+    // The download cache only when no kept copy has the bytes (one look-up per miss, not per file).
+    const blob = o.findBlob ? await o.findBlob(want.sha256) : null;
+    return blob ? pick({ abs: blob, linkable: false }) : null;
   };
+
+  // The best candidate of every wanted file looked at up front, a few at a time (planning then
+  // asks for them one by one).
+  await mapLimit([...wanted.values()], IO_CONCURRENCY, async (w) => {
+    const c = candidates.get(w.sha256)?.[0];
+    if (c && !verified.has(c.abs)) verified.set(c.abs, (await observe(c.abs, fps)).disk);
+  });
 
   const j = baseJournal(o, point, consumed, installed);
   const txDir = path.join(o.pointsDir, `.tx-${o.opId}`);

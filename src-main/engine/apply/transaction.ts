@@ -179,10 +179,9 @@ export function displayPath(j: Pick<Journal, 'install_dir'>, abs: string): strin
 }
 
 /**
- * Runs the ops in order, then makes every directory an op touched durable. Consecutive renames
- * are independent of each other (the plan moves every old entry away, then changes directories,
- * then puts every new entry in place; no two renames of a run share a path), so each run of
- * renames goes with bounded concurrency; the undo rule of a rename does not depend on order.
+ * Runs the ops in order, then makes every directory an op touched durable. Renames of distinct
+ * paths are independent (the undo rule of each depends on its own two paths only), so
+ * consecutive renames that share no path run with bounded concurrency.
  */
 async function switchOps(j: Journal, hooks: ApplyHooks): Promise<void> {
   const touched = new Set<string>();
@@ -203,12 +202,29 @@ async function switchOps(j: Journal, hooks: ApplyHooks): Promise<void> {
     const backup = op.t === 'rename' && isInside(j.backup_dir, op.to);
     hooks.onProgress?.({ phase: backup ? 'backup' : 'switch', done: ++done, total: j.ops.length, file: displayPath(j, op.t === 'rename' ? (backup ? op.from : op.to) : op.path) });
   };
-  for (let i = 0; i < j.ops.length; ) {
-    let end = i + 1;
-    if (j.ops[i]!.t === 'rename') while (end < j.ops.length && j.ops[end]!.t === 'rename') end++;
-    await mapLimit(j.ops.slice(i, end), SWITCH_CONCURRENCY, one);
-    i = end;
+  // A batch never holds two renames sharing a path (compared case-insensitively, as a
+  // case-insensitive volume would): moving an old entry away and putting the new one at its
+  // place stay in that order.
+  let batch: JournalOp[] = [];
+  const inBatch = new Set<string>();
+  const key = (p: string): string => p.normalize('NFC').toLowerCase();
+  const flush = async (): Promise<void> => {
+    await mapLimit(batch, SWITCH_CONCURRENCY, one);
+    batch = [];
+    inBatch.clear();
+  };
+  for (const op of j.ops) {
+    if (op.t !== 'rename') {
+      await flush();
+      await one(op);
+      continue;
+    }
+    if (inBatch.has(key(op.from)) || inBatch.has(key(op.to))) await flush();
+    batch.push(op);
+    inBatch.add(key(op.from));
+    inBatch.add(key(op.to));
   }
+  await flush();
   await syncDurable(j.backup_dir ? [j.install_dir, j.backup_dir] : [j.install_dir], { files: [], dirs: touched });
 }
 

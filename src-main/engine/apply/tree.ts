@@ -234,9 +234,49 @@ export function fitName(name: string, suffix: string): string {
   return out + suffix;
 }
 
-/** rm -rf that tolerates a missing path. */
+/**
+ * rm -rf that tolerates a missing path. The files of a tree (a rollback point can hold 10,000)
+ * are unlinked IO_CONCURRENCY at a time, then the directories deepest first; symbolic links are
+ * removed, never followed.
+ */
 export async function rmrf(p: string): Promise<void> {
-  await fsp.rm(p, { recursive: true, force: true });
+  const files: string[] = [];
+  const dirs: string[] = [];
+  const visit = async (d: string): Promise<void> => {
+    let entries;
+    try {
+      entries = await fsp.readdir(d, { withFileTypes: true });
+    } catch (err) {
+      if (isCode(err, 'ENOENT')) return;
+      if (isCode(err, 'ENOTDIR')) {
+        files.push(d); // a file or a link where a directory was: removed as it is
+        return;
+      }
+      throw err;
+    }
+    dirs.push(d);
+    for (const e of entries) {
+      if (e.isDirectory()) await visit(path.join(d, e.name));
+      else files.push(path.join(d, e.name));
+    }
+  };
+  let st;
+  try {
+    st = await fsp.lstat(p);
+  } catch (err) {
+    if (isCode(err, 'ENOENT') || isCode(err, 'ENOTDIR')) return;
+    throw err;
+  }
+  if (!st.isDirectory()) return fsp.rm(p, { force: true }); // a file, or a link (never followed)
+  await visit(p);
+  await mapLimit(files, IO_CONCURRENCY, async (f) => {
+    try {
+      await fsp.unlink(f);
+    } catch (err) {
+      if (!isCode(err, 'ENOENT')) throw err;
+    }
+  });
+  for (const d of dirs.reverse()) await fsp.rm(d, { recursive: true, force: true }); // empty by now (anything added meanwhile goes too)
 }
 
 /** Removes `dir` if it is empty; true when it is gone afterwards. Never throws for ENOENT/ENOTEMPTY. */
@@ -328,8 +368,19 @@ export async function assertSafePaths(installDir: string, relPaths: Iterable<str
     }
     return k;
   };
-  for (const rel of relPaths) {
-    assertSafeRelativePath(rel);
+  const rels = [...relPaths];
+  for (const rel of rels) assertSafeRelativePath(rel);
+  // Every component looked at once, a few at a time (lstat never follows the last component);
+  // the walk below then judges them in order from the cache.
+  const components = new Set<string>();
+  for (const rel of rels) {
+    let cur = installDir;
+    for (const seg of rel.split('/')) components.add((cur = path.join(cur, seg)));
+  }
+  await mapLimit([...components], IO_CONCURRENCY, async (abs) => {
+    await kindOf(abs).catch(() => undefined); // errors surface again in the walk, in order
+  });
+  for (const rel of rels) {
     const segs = rel.split('/');
     let cur = installDir;
     for (let i = 0; i < segs.length; i++) {

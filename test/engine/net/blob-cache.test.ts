@@ -123,4 +123,38 @@ describe('BlobCache', () => {
     expect(await fsp.readFile(path.join(tmp.dir, 'sha256', 'README'), 'utf8')).toBe('not a blob');
     expect(await new BlobCache(path.join(tmp.dir, 'absent')).prune(new Set())).toBe(0);
   });
+
+  it('a blob handed out as a hard link is never handed out again and is re-hashed before reuse: edited through the link, it is downloaded again', async () => {
+    const data = testBytes(30_000, 5);
+    const sha256 = sha256Hex(data);
+    server.route('/h', serveBytes(data));
+    const dir = path.join(tmp.dir, 'cache');
+    const cache = new BlobCache(dir);
+    const blob = (await cache.fetch({ url: server.url('/h'), sha256, size: data.length }, o())).path;
+    expect(await cache.mayLink(blob)).toBe(true);
+    expect(await cache.mayLink(path.join(tmp.dir, 'elsewhere'))).toBe(false);
+    await cache.recordHandedOut('op_1', [blob]);
+    const installed = path.join(tmp.dir, 'installed.bin');
+    await fsp.link(blob, installed);
+    // The record is durable and read by any later instance.
+    expect(await new BlobCache(dir).mayLink(blob)).toBe(false);
+    expect(await new BlobCache(dir).isHandedOut(blob)).toBe(true);
+    // Unchanged: reused after a re-hash, no request.
+    expect(await new BlobCache(dir).fetch({ url: server.url('/h'), sha256, size: data.length }, o())).toEqual({ path: blob, reused: true });
+    expect(server.requestsTo('/h')).toHaveLength(1);
+    // A local edit of the installed file (same size) edits the blob: dropped and fetched again.
+    const fh = await fsp.open(installed, 'r+');
+    await fh.write(Buffer.from('edited'), 0, 6, 0);
+    await fh.close();
+    const again = await new BlobCache(dir).fetch({ url: server.url('/h'), sha256, size: data.length }, o());
+    expect(again).toEqual({ path: blob, reused: false });
+    expect(server.requestsTo('/h')).toHaveLength(2);
+    expect(createHash('sha256').update(await fsp.readFile(blob)).digest('hex')).toBe(sha256);
+    expect((await fsp.readFile(installed)).subarray(0, 6).toString()).toBe('edited');
+    // The fresh blob is a new inode, never handed out: it may be linked again.
+    expect(await new BlobCache(dir).mayLink(blob)).toBe(true);
+    // Pruning the blob drops its record.
+    await new BlobCache(dir).prune(new Set());
+    expect(await fsp.readdir(path.join(dir, 'handed-out'))).toEqual([]);
+  });
 });

@@ -1,0 +1,106 @@
+import { promises as fsp } from 'node:fs';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { applyRelease, rollbackToPoint } from '../../../src-main/engine/apply/index';
+import { Fingerprints, FINGERPRINTS_FILE, observe } from '../../../src-main/engine/apply/fingerprints';
+import type { Sandbox, SpecFile } from './helpers';
+import { makeSandbox, sha256, snapshot, toPlanned } from './helpers';
+
+// The fast paths of an apply (no bytes copied, no bytes re-read) must never trade correctness:
+// hard-linked sources, stat fingerprints seeing every later edit, rollback through them.
+
+let sb: Sandbox;
+beforeEach(async () => {
+  sb = await makeSandbox('upkeep-fast-');
+});
+afterEach(async () => {
+  await sb.cleanup();
+});
+
+const V1: SpecFile[] = [
+  { path: 'a.txt', content: 'alpha v1\n' },
+  { path: 'bin/tool', content: '#!/bin/sh\necho v1\n', mode: 0o755 },
+  { path: 'same-1.txt', content: 'twice' },
+  { path: 'same-2.txt', content: 'twice' },
+];
+const V2: SpecFile[] = [
+  { path: 'a.txt', content: 'alpha v2\n' },
+  { path: 'bin/tool', content: '#!/bin/sh\necho v1\n', mode: 0o755 },
+  { path: 'same-1.txt', content: 'twice' },
+  { path: 'same-2.txt', content: 'twice' },
+];
+
+async function planned(files: SpecFile[], linkable: boolean) {
+  return (await toPlanned(sb.cacheDir, files)).map((f) => ({ ...f, linkable }));
+}
+
+describe('apply fast paths', () => {
+  it('stages a linkable source by hard link with the wanted mode, one installed path per source inode', async () => {
+    const files = await planned(V1, true);
+    await applyRelease(sb.plan('op1', '1.0.0', files));
+    const tool = await fsp.lstat(path.join(sb.installDir, 'bin/tool'));
+    const blob = await fsp.lstat(files.find((f) => f.path === 'bin/tool')!.source);
+    expect(tool.ino).toBe(blob.ino);
+    expect(tool.mode & 0o7777).toBe(0o755);
+    // The same bytes at two paths: linked once, copied once — an edit of one never changes the other.
+    const s1 = await fsp.lstat(path.join(sb.installDir, 'same-1.txt'));
+    const s2 = await fsp.lstat(path.join(sb.installDir, 'same-2.txt'));
+    expect(s1.ino).not.toBe(s2.ino);
+    expect((await snapshot(sb.installDir)).filter((e) => e.type === 'file').map((e) => [e.path, e.sha256])).toEqual(
+      V1.map((f) => [f.path, sha256(f.content as string)]).sort(),
+    );
+  });
+
+  it('sources that are not linkable are copied (a new inode)', async () => {
+    const files = await planned(V1, false);
+    await applyRelease(sb.plan('op1', '1.0.0', files));
+    const a = await fsp.lstat(path.join(sb.installDir, 'a.txt'));
+    expect(a.ino).not.toBe((await fsp.lstat(files[0]!.source)).ino);
+  });
+
+  it('records fingerprints after a commit, and an edit keeping size and mtime is still seen by the next apply', async () => {
+    await applyRelease(sb.plan('op1', '1.0.0', await planned(V1, false)));
+    const fps = JSON.parse(await fsp.readFile(path.join(sb.stateDir, FINGERPRINTS_FILE), 'utf8')) as { files: unknown[] };
+    expect(fps.files).toHaveLength(V1.length);
+    // Same length, mtime put back: only the ctime tells (the kernel always moves it).
+    const tool = path.join(sb.installDir, 'bin/tool');
+    const before = await fsp.lstat(tool);
+    await fsp.writeFile(tool, '#!/bin/sh\necho XX\n');
+    await fsp.utimes(tool, before.atime, before.mtime);
+    expect((await fsp.lstat(tool)).size).toBe(before.size);
+    const r = await applyRelease({ ...sb.plan('op2', '2.0.0', await planned(V2, false)), onLocalChange: 'keep' });
+    expect(r.localCopies.map((c) => c.path)).toEqual(['bin/tool']);
+    expect(await fsp.readFile(path.join(sb.installDir, r.localCopies[0]!.kept_as), 'utf8')).toBe('#!/bin/sh\necho XX\n');
+    expect(await fsp.readFile(tool, 'utf8')).toBe('#!/bin/sh\necho v1\n');
+  });
+
+  it('observe trusts a matching fingerprint without reading, and hashes again once the file changed', async () => {
+    const f = path.join(sb.root, 'f.bin');
+    await fsp.writeFile(f, 'real bytes');
+    await new Promise((r) => setTimeout(r, 50));
+    const st = await fsp.lstat(f, { bigint: true });
+    const claimed = 'c'.repeat(64);
+    const file = path.join(sb.root, FINGERPRINTS_FILE);
+    await fsp.writeFile(file, JSON.stringify({ v: 1, files: [[f, claimed, String(st.dev), Number(st.size), String(st.ino), String(st.mtimeNs), String(st.ctimeNs)]] }));
+    const fps = await Fingerprints.read(file);
+    // The claim is taken as it is: proof that the bytes were not read.
+    expect((await observe(f, fps)).disk).toMatchObject({ kind: 'file', sha256: claimed });
+    await fsp.chmod(f, 0o600); // ctime moves: the fingerprint no longer matches
+    expect((await observe(f, fps)).disk).toMatchObject({ kind: 'file', sha256: sha256('real bytes') });
+    // Malformed fingerprint files are no fingerprints at all.
+    await fsp.writeFile(file, '{not json');
+    expect((await Fingerprints.read(file)).size).toBe(0);
+  });
+
+  it('rolls back through fingerprints and hard links to exactly the old tree, and a later edit of a restored file is seen', async () => {
+    await applyRelease(sb.plan('op1', '1.0.0', await planned(V1, true)));
+    const old = await snapshot(sb.installDir);
+    await applyRelease(sb.plan('op2', '2.0.0', await planned(V2, true)));
+    expect(JSON.parse(await fsp.readFile(path.join(sb.pointsDir, (await fsp.readdir(sb.pointsDir)).sort().at(-1)!, FINGERPRINTS_FILE), 'utf8')).files.length).toBeGreaterThan(0);
+    await rollbackToPoint({ target: 'app', installDir: sb.installDir, stateDir: sb.stateDir, pointsDir: sb.pointsDir, opId: 'op3' });
+    expect(await snapshot(sb.installDir)).toEqual(old);
+    await fsp.writeFile(path.join(sb.installDir, 'a.txt'), 'alpha XX\n');
+    const r = await applyRelease({ ...sb.plan('op4', '2.0.0', await planned(V2, true)), onLocalChange: 'keep' });
+    expect(r.localCopies.map((c) => c.path)).toEqual(['a.txt']);
+  });
+});
