@@ -208,8 +208,11 @@ async function switchOps(j: Journal, hooks: ApplyHooks): Promise<void> {
   let batch: JournalOp[] = [];
   const inBatch = new Set<string>();
   const key = (p: string): string => p.normalize('NFC').toLowerCase();
+  // Backups on another filesystem are byte copies: one at a time (as fast, and a disk that fills
+  // stops the switch at the first copy that does not fit).
+  const crossDevice = j.backup_dir !== null && (await deviceOf(j.backup_dir)) !== (await deviceOf(j.install_dir));
   const flush = async (): Promise<void> => {
-    await mapLimit(batch, SWITCH_CONCURRENCY, one);
+    await mapLimit(batch, crossDevice ? 1 : SWITCH_CONCURRENCY, one);
     batch = [];
     inBatch.clear();
   };

@@ -80,13 +80,21 @@ export async function diskState(p: string): Promise<DiskState> {
 export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
   const out = new Array<R>(items.length);
   let next = 0;
+  let failure: { err: unknown } | null = null;
   const worker = async (): Promise<void> => {
-    while (next < items.length) {
+    while (failure === null && next < items.length) {
       const i = next++;
-      out[i] = await fn(items[i], i);
+      try {
+        out[i] = await fn(items[i], i);
+      } catch (err) {
+        failure ??= { err };
+      }
     }
   };
+  // After a failure nothing new starts, and the calls in flight end before the first error is
+  // thrown: a caller that undoes (a transaction) never runs beside an operation still going on.
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  if (failure !== null) throw (failure as { err: unknown }).err;
   return out;
 }
 
