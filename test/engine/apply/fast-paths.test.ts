@@ -98,7 +98,6 @@ describe('apply fast paths', () => {
     // Files changed within a clock tick of being looked at are "racy" and get no fingerprint: let the tick pass.
     await new Promise((r) => setTimeout(r, 100));
     await applyRelease(sb.plan('op2', '2.0.0', await planned(V2, true)));
-    expect(JSON.parse(await fsp.readFile(path.join(sb.pointsDir, (await fsp.readdir(sb.pointsDir)).sort().at(-1)!, FINGERPRINTS_FILE), 'utf8')).files.length).toBeGreaterThan(0);
     await rollbackToPoint({ target: 'app', installDir: sb.installDir, stateDir: sb.stateDir, pointsDir: sb.pointsDir, opId: 'op3' });
     expect(await snapshot(sb.installDir)).toEqual(old);
     await fsp.writeFile(path.join(sb.installDir, 'a.txt'), 'alpha XX\n');
