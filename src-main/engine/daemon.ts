@@ -171,6 +171,8 @@ export class Daemon implements DaemonCore {
   }
 
   private async announce(id: string): Promise<TargetView> {
+    // The settings were written to runtime.json just now: the view must not come from an older snapshot.
+    await this.engine.reread(id);
     const v = await this.engine.view(id);
     this.engine.bus.emit({ type: 'state', target: v });
     return v;

@@ -246,19 +246,23 @@ describe('tray window over the IPC contract (test bridge in place of contextBrid
   });
 
   it('A setting changed in the window is saved through the IPC handler into the target\'s runtime state on disk', async () => {
+    // The rolled-back apply has settled (its events arrive after the reply): the form starts from it.
+    await expect.poll(() => target().getByTestId('status-badge').getAttribute('data-state'), { timeout: 20_000 }).toBe('failed');
     await target().getByTestId('tab-settings').click();
     const form = page.getByTestId('settings-form');
     await form.waitFor();
+    expect(await form.getByTestId('setting-auto-apply').inputValue()).toBe('none');
     await form.getByTestId('setting-auto-apply').selectOption('critical');
     await form.getByTestId('setting-auto-download').check();
     await form.getByTestId('settings-save').click();
-    await page.getByTestId('settings-saved').waitFor({ timeout: 20_000 });
+    const runtimeFile = path.join(f.dir, 'state', 'targets', 'demo', 'runtime.json');
+    const settingsOnDisk = async () => (JSON.parse(await fsp.readFile(runtimeFile, 'utf8')) as { settings: Record<string, unknown> }).settings;
+    await expect.poll(settingsOnDisk, { timeout: 20_000 }).toMatchObject({ auto_apply: 'critical', auto_download: true });
     expect(calls).toContain('upkeep:updateSettings');
-    const runtime = JSON.parse(await fsp.readFile(path.join(f.dir, 'state', 'targets', 'demo', 'runtime.json'), 'utf8')) as { settings: Record<string, unknown> };
-    expect(runtime.settings).toMatchObject({ auto_apply: 'critical', auto_download: true });
     // The config file is the user's: UI settings are layered over it, never written into it.
     expect(await fsp.readFile(config, 'utf8')).toContain('auto_apply: none');
     expect((await core.getTarget('demo')).policy).toMatchObject({ auto_apply: 'critical', auto_download: true });
+    await expect.poll(() => page.getByTestId('setting-auto-apply').inputValue()).toBe('critical');
     // Reloading the window shows the saved values (read back through IPC, not kept in the page).
     await page.reload();
     await page.getByTestId('settings-form').waitFor({ timeout: 20_000 });

@@ -163,6 +163,11 @@ export class OperationRunner {
     return this.live.view(loaded, t.id, snap);
   }
 
+  /** Re-reads the persisted facts of `id` at once (after another writer changed runtime.json, e.g. settings). */
+  async reread(id: string): Promise<void> {
+    await this.memory.reload(findTarget(this.loaded.config, id).id);
+  }
+
   async views(): Promise<TargetView[]> {
     return Promise.all(this.loaded.config.targets.map((t) => this.view(t.id)));
   }

@@ -115,6 +115,15 @@ export class SnapshotCache {
     return p;
   }
 
+  /**
+   * Reads the facts of `id` again, starting after any read already in flight (that one may have
+   * read the file before a write the caller just made).
+   */
+  async reload(id: string): Promise<Snapshot> {
+    await this.loading.get(id)?.catch(() => undefined);
+    return this.refresh(id);
+  }
+
   /** Replaces the runtime part after this process wrote it. */
   setRuntime(id: string, runtime: RuntimeState): void {
     const s = this.snaps.get(id);
