@@ -14,7 +14,10 @@ function rolloutText(p: NonNullable<TargetView['rollout_pending']>): string {
 function stateLabel(v: TargetView): string {
   const s = v.state;
   switch (s.kind) {
-    case 'available': return `update available: ${s.version}${s.is_critical ? ' (critical)' : ''}${s.is_breaking ? ' (breaking)' : ''}${verificationSuffix(offeredVerification(v))}`;
+    // The user rolled back from this version: it waits for an explicit apply, it is not urged.
+    case 'available':
+      if (v.held_version === s.version) return `held after rollback: ${s.version}`;
+      return `update available: ${s.version}${s.is_critical ? ' (critical)' : ''}${s.is_breaking ? ' (breaking)' : ''}${verificationSuffix(offeredVerification(v))}`;
     case 'failed': return `failed: ${s.error.message} (${s.error.code})`;
     // A newer release exists but the staged rollout has not reached this machine: not "up to date".
     case 'up-to-date': return v.rollout_pending ? rolloutText(v.rollout_pending) : 'up to date';

@@ -79,6 +79,9 @@ describe('automatic apply and what it leaves alone (real daemon)', () => {
     const status = await runCli(['--config', f.configPath, 'status', 'demo']);
     expect(status.code, status.stderr).toBe(0);
     expect(status.stdout).toContain('held:      1.1.0 held after rollback; apply it explicitly to install');
+    // The state line does not urge the held version as an update.
+    expect(status.stdout).toContain('state:     held after rollback: 1.1.0');
+    expect(status.stdout).not.toContain('update available');
 
     // The hold is persisted: a new daemon process keeps it.
     await stop(c);
