@@ -19,7 +19,7 @@ import { appLocation } from './url-policy';
 import { createWindowManager } from './windows';
 import { forwardEvents, registerIpcHandlers } from './ipc-main';
 import { createNotifier } from './notifications';
-import { createTrayPresenter, createTrayView, type TrayView } from './tray';
+import { createTrayPresenter, createTrayView, type TrayPresenter, type TrayView } from './tray';
 import { isWorking } from '../../src-shared/target-state';
 import { buildStartupErrorMenuModel, type TrayAction } from './tray-model';
 import { ApplyOnQuitList, createBeforeQuitHandler, runApplyOnQuit } from './apply-on-quit';
@@ -101,7 +101,7 @@ function report(title: string, body: string): void {
   else log.info(`${title}: ${body}`);
 }
 
-let presenter: { refresh(): Promise<void> } | null = null;
+let presenter: TrayPresenter | null = null;
 
 const controller = createAppController({
   core: () => core,
@@ -138,14 +138,15 @@ function onCoreEvent(e: UpkeepEvent): void {
     case 'notification':
       notify(e.notification);
       if (e.notification.type === 'config_reloaded' && core) setLogLevel(core.config().config.log.level);
-      void presenter?.refresh();
+      void presenter?.onEvent(e);
       return;
     case 'log':
       logEngineLine(e.line);
       return;
     case 'state':
     case 'progress':
-      void presenter?.refresh();
+      // The tray folds the event into what it shows: no read of the core at progress rate.
+      void presenter?.onEvent(e);
       return;
   }
 }

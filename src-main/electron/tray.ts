@@ -1,10 +1,12 @@
 /**
  * The native tray: turns the menu model of tray-model.ts into an Electron Menu, swaps the icon and
- * tooltip, and refreshes from the core (coalesced, so a burst of progress events costs one rebuild).
+ * tooltip, and keeps its model in step with the core's state and progress events (the native
+ * menu is rebuilt only when its model changes).
  */
 import path from 'node:path';
 import { Menu, Tray, nativeImage, type MenuItemConstructorOptions } from 'electron';
-import type { RollbackPointView, TargetView } from '../../src-shared/api';
+import type { RollbackPointView, TargetView, UpkeepEvent } from '../../src-shared/api';
+import { nextState } from '../../src-shared/target-state';
 import {
   buildTrayMenuModel,
   fitTooltip,
@@ -103,18 +105,47 @@ export function newestPoint(points: readonly RollbackPointView[]): RollbackPoint
   return best;
 }
 
+/** The tray's side of the core: re-read everything, or fold one event in. */
+export interface TrayPresenter {
+  /** Re-reads every target from the core (start, config reload, a menu choice) and renders. */
+  refresh(): Promise<void>;
+  /**
+   * Folds one core event into the targets last read and renders: a `state` event replaces its
+   * target's view, a `progress` event moves its target's progress through the shared state
+   * machine (`nextState`), a notification re-reads. Nothing is read from the core per progress event.
+   */
+  onEvent(e: UpkeepEvent): Promise<void>;
+}
+
 /**
- * Keeps the tray in step with the core. `refresh()` may be called on every event: at most one
- * refresh runs at a time and at most one more is queued behind it. Rollback points are re-read
- * only when a target's point count changes.
+ * Keeps the tray in step with the core. The targets are read once (and again after a
+ * notification, a config reload or `refresh()`); state and progress events update that copy
+ * in memory, since each `state` event carries its target's whole view. At most one render runs
+ * at a time and at most one more is queued behind it; rollback points are re-read only when a
+ * target's point count changes; the view rebuilds the native menu only when its model changed.
  */
-export function createTrayPresenter(deps: TrayPresenterDeps): { refresh(): Promise<void> } {
+export function createTrayPresenter(deps: TrayPresenterDeps): TrayPresenter {
   const points = new Map<string, { count: number; newest: RollbackPointView | null }>();
+  let shown: TargetView[] | null = null;
+  let reread = true;
+  let inFlight: ((list: TargetView[]) => TargetView[])[] | null = null;
   let running: Promise<void> | null = null;
   let queued = false;
 
   const once = async (): Promise<void> => {
-    const targets = await deps.listTargets();
+    if (reread || !shown) {
+      reread = false;
+      // Events that arrive while the read is in flight are newer than it may be: fold them in after.
+      inFlight = [];
+      try {
+        let read = await deps.listTargets();
+        for (const f of inFlight) read = f(read);
+        shown = read;
+      } finally {
+        inFlight = null;
+      }
+    }
+    const targets = shown;
     deps.onTargets?.(targets);
     await Promise.all(
       targets.map(async (t) => {
@@ -129,7 +160,7 @@ export function createTrayPresenter(deps: TrayPresenterDeps): { refresh(): Promi
     deps.view.render(trayStateOf(targets), tooltipText(targets), model);
   };
 
-  const refresh = (): Promise<void> => {
+  const render = (): Promise<void> => {
     if (running) {
       queued = true;
       return running;
@@ -140,6 +171,8 @@ export function createTrayPresenter(deps: TrayPresenterDeps): { refresh(): Promi
         try {
           await once();
         } catch (err) {
+          // The next event or refresh reads again.
+          reread = true;
           deps.log?.warn('tray refresh failed', err);
         }
       } while (queued);
@@ -148,5 +181,51 @@ export function createTrayPresenter(deps: TrayPresenterDeps): { refresh(): Promi
     });
     return running;
   };
-  return { refresh };
+
+  /** `list` with target `id` passed through `fn` (the same array when nothing changed). */
+  const fold = (list: TargetView[], id: string, fn: (t: TargetView) => TargetView): TargetView[] => {
+    const i = list.findIndex((t) => t.id === id);
+    if (i < 0) return list;
+    const next = fn(list[i]!);
+    return next === list[i] ? list : list.map((t, j) => (j === i ? next : t));
+  };
+
+  /** Applies an event's change of target `id`; true when what is shown changed (an unknown target means a re-read). */
+  const update = (id: string, fn: (t: TargetView) => TargetView): boolean => {
+    inFlight?.push((list) => fold(list, id, fn));
+    if (!shown) return false;
+    if (!shown.some((t) => t.id === id)) {
+      reread = true;
+      return true;
+    }
+    const before = shown;
+    shown = fold(shown, id, fn);
+    return shown !== before;
+  };
+
+  return {
+    refresh() {
+      reread = true;
+      return render();
+    },
+    onEvent(e) {
+      switch (e.type) {
+        case 'state':
+          update(e.target.id, () => e.target);
+          return render();
+        case 'progress': {
+          const changed = update(e.target, (t) => {
+            const state = nextState(t.state, { type: 'progress', progress: e.progress });
+            return state === t.state ? t : { ...t, state };
+          });
+          return changed || !shown ? render() : Promise.resolve();
+        }
+        case 'notification':
+          reread = true;
+          return render();
+        default:
+          return Promise.resolve();
+      }
+    },
+  };
 }
