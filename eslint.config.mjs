@@ -41,7 +41,18 @@ export default tseslint.config(
           pattern(['**/electron/**', '**/server/**', '**/cli/**', '**/src-renderer/**'], 'The engine imports only src-shared and itself.'),
         ],
       }],
+      // Time comes from the injected Clock (clock.ts): tests pin it, and durations stay monotonic.
+      // Building a Date from a given value (`new Date(ms)`, `new Date(text)`) is not a clock read.
+      'no-restricted-syntax': ['error',
+        { selector: "NewExpression[callee.name='Date'][arguments.length=0]", message: 'Read wall time from the injected Clock (clock.ts), not new Date().' },
+        { selector: "MemberExpression[object.name='Date'][property.name='now']", message: 'Read time from the injected Clock (clock.ts), not Date.now.' },
+        { selector: "MemberExpression[object.name='performance'][property.name='now']", message: 'Measure durations with the injected Clock\'s monoMs (clock.ts).' },
+      ],
     },
+  },
+  {
+    files: ['src-main/engine/clock.ts'],
+    rules: { 'no-restricted-syntax': 'off' },
   },
   {
     files: ['src-main/server/**/*.ts', 'src-main/cli/**/*.ts'],

@@ -11,6 +11,7 @@ import path from 'node:path';
 import type { HistoryRecord } from '../../src-shared/api';
 import { UsageError } from '../../src-shared/errors';
 import { fsyncDir } from './fs/atomic';
+import { systemClock, type Clock } from './clock';
 
 const CHUNK = 64 * 1024;
 /** A "line" longer than this is not one we wrote; it is skipped rather than buffered. */
@@ -37,14 +38,14 @@ async function rotatedFiles(stateDir: string): Promise<string[]> {
  * Moves a full history file aside under a unique name (racing processes each move a different
  * inode, so nothing is overwritten) and prunes the oldest rotated files.
  */
-async function rotateIfFull(stateDir: string, maxBytes: number): Promise<void> {
+async function rotateIfFull(stateDir: string, maxBytes: number, clock: Clock): Promise<void> {
   const file = historyFile(stateDir);
   try {
     if ((await fsp.stat(file)).size < maxBytes) return;
   } catch {
     return;
   }
-  const stamp = new Date().toISOString().replace(/[-:.]/g, '');
+  const stamp = clock.now().toISOString().replace(/[-:.]/g, '');
   const suffix = Math.floor(Math.random() * 0xffffff).toString(16).padStart(6, '0');
   try {
     await fsp.rename(file, path.join(stateDir, `history-${stamp}-${suffix}.jsonl`));
@@ -71,15 +72,16 @@ async function endsTorn(fh: fsp.FileHandle): Promise<boolean> {
 
 /**
  * Appends one record durably (fsynced before returning). Safe to call from several processes at
- * once: each record is written with a single O_APPEND write.
+ * once: each record is written with a single O_APPEND write. `o.clock` names a rotated file
+ * (default: the system clock); `o.maxBytes` is the rotation size in bytes.
  */
-export async function appendHistory(stateDir: string, rec: HistoryRecord, o: { maxBytes?: number } = {}): Promise<void> {
+export async function appendHistory(stateDir: string, rec: HistoryRecord, o: { maxBytes?: number; clock?: Clock } = {}): Promise<void> {
   if (!rec || typeof rec.id !== 'string' || typeof rec.target !== 'string') {
     throw new UsageError('ERR_USAGE', 'history record needs string id and target');
   }
   const file = historyFile(stateDir);
   await fsp.mkdir(stateDir, { recursive: true });
-  await rotateIfFull(stateDir, o.maxBytes ?? MAX_HISTORY_BYTES);
+  await rotateIfFull(stateDir, o.maxBytes ?? MAX_HISTORY_BYTES, o.clock ?? systemClock);
   let created = false;
   try {
     await fsp.access(file);

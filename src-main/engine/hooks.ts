@@ -8,11 +8,11 @@
  */
 import { spawn } from 'node:child_process';
 import { promises as fsp } from 'node:fs';
-import { performance } from 'node:perf_hooks';
 import { OperationError } from '../../src-shared/errors';
 import type { HookCommand } from './config/schema';
 import { DEFAULT_LIMITS } from './limits';
 import { childEnv } from './child-env';
+import { systemClock, type Clock } from './clock';
 
 export interface CommandOptions {
   cwd?: string;
@@ -22,6 +22,8 @@ export interface CommandOptions {
   signal?: AbortSignal;
   /** Bytes kept per stream (the tail); default DEFAULT_LIMITS.maxCapturedOutputBytes. */
   maxOutputBytes?: number;
+  /** Measures `durationMs` on its monotonic counter (default: the system clock). */
+  clock?: Clock;
 }
 
 export interface CommandResult {
@@ -94,7 +96,8 @@ export function runCommand(command: string | Argv, o: CommandOptions): Promise<C
   const max = o.maxOutputBytes ?? DEFAULT_LIMITS.maxCapturedOutputBytes;
   const cmd = typeof command === 'string' ? command : [command.file, ...command.args].join(' ');
   if (o.signal?.aborted) return Promise.reject(new OperationError('ERR_CANCELLED', `cancelled before running: ${cmd}`));
-  const started = performance.now();
+  const clock = o.clock ?? systemClock;
+  const started = clock.monoMs();
   return new Promise((resolve, reject) => {
     const win = process.platform === 'win32';
     const env = { ...childEnv(process.env), ...o.env };
@@ -142,7 +145,7 @@ export function runCommand(command: string | Argv, o: CommandOptions): Promise<C
         stdout: out.text(),
         stderr: err.text(),
         timedOut,
-        durationMs: Math.round(performance.now() - started),
+        durationMs: Math.round(clock.monoMs() - started),
       };
       if (aborted && !timedOut) reject(new OperationError('ERR_CANCELLED', `cancelled: ${cmd}`, { stdout_tail: tail(result.stdout), stderr_tail: tail(result.stderr) }));
       else resolve(result);

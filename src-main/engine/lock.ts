@@ -24,6 +24,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { BusyError } from '../../src-shared/errors';
 import { assertTargetId } from './target-paths';
+import { systemClock, type Clock } from './clock';
 
 export interface LockHolder {
   pid: number;
@@ -112,9 +113,10 @@ async function readRaw(file: string): Promise<string | null> {
   }
 }
 
-async function ageMs(file: string): Promise<number> {
+/** How long ago `file` was last written, by the wall clock (file times are wall times). */
+async function ageMs(file: string, clock: Clock): Promise<number> {
   try {
-    return Date.now() - (await fsp.stat(file)).mtimeMs;
+    return clock.now().getTime() - (await fsp.stat(file)).mtimeMs;
   } catch {
     return 0;
   }
@@ -190,6 +192,8 @@ export interface LockOptions {
   waitMs?: number;
   /** Stops the wait (rejects with the signal's reason). */
   signal?: AbortSignal;
+  /** The holder's `since`, the age of unreadable lock files and the wait's deadline (default: the system clock). */
+  clock?: Clock;
 }
 
 /** Poll interval while waiting for a held lock, in ms. */
@@ -198,13 +202,13 @@ const WAIT_POLL_MS = 50;
 type StealOutcome = 'acquired' | 'changed' | 'contended';
 
 /** Replaces the stale lock whose content was `staleRaw` with ours (`tmp`), if nobody beat us to it. */
-async function steal(file: string, staleRaw: string, tmp: string, body: string): Promise<StealOutcome> {
+async function steal(file: string, staleRaw: string, tmp: string, body: string, clock: Clock): Promise<StealOutcome> {
   const stealFile = `${file}.steal`;
   if (!(await createExclusive(tmp, stealFile, body))) {
     // Another taker is working; if it died mid-way its steal file is removed so others can go on.
     const raw = await readRaw(stealFile);
     const other = raw === null ? null : parseHolder(raw);
-    if (raw !== null && (other ? !holderAlive(other) : (await ageMs(stealFile)) > UNREADABLE_GRACE_MS)) {
+    if (raw !== null && (other ? !holderAlive(other) : (await ageMs(stealFile, clock)) > UNREADABLE_GRACE_MS)) {
       await fsp.rm(stealFile, { force: true });
     }
     return 'contended';
@@ -236,21 +240,22 @@ export async function acquireTargetLock(stateDir: string, target: string, o: Loc
  * acquireTargetLock. `subject` names what it protects in the ERR_BUSY message and details.
  */
 export async function acquireLock(file: string, o: LockOptions, subject: LockSubject = { label: file, details: { lock: file } }): Promise<TargetLock> {
-  const deadline = Date.now() + (o.waitMs ?? 0);
+  const clock = o.clock ?? systemClock;
+  const deadline = clock.monoMs() + (o.waitMs ?? 0);
   for (;;) {
     try {
-      return await acquireOnce(file, o, subject);
+      return await acquireOnce(file, o, subject, clock);
     } catch (err) {
-      if (!(err instanceof BusyError) || Date.now() >= deadline) throw err;
+      if (!(err instanceof BusyError) || clock.monoMs() >= deadline) throw err;
       if (o.signal?.aborted) throw o.signal.reason;
       await new Promise((r) => setTimeout(r, WAIT_POLL_MS));
     }
   }
 }
 
-async function acquireOnce(file: string, o: LockOptions, subject: LockSubject): Promise<TargetLock> {
+async function acquireOnce(file: string, o: LockOptions, subject: LockSubject, clock: Clock): Promise<TargetLock> {
   await fsp.mkdir(path.dirname(file), { recursive: true });
-  const me: LockHolder = { pid: process.pid, hostname: os.hostname(), actor: o.actor, op_id: o.opId, since: new Date().toISOString() };
+  const me: LockHolder = { pid: process.pid, hostname: os.hostname(), actor: o.actor, op_id: o.opId, since: clock.now().toISOString() };
   const boot = bootId();
   if (boot) me.boot_id = boot;
   const start = procStat(process.pid)?.start;
@@ -265,8 +270,8 @@ async function acquireOnce(file: string, o: LockOptions, subject: LockSubject): 
         const raw = await readRaw(file);
         if (raw === null) continue; // released meanwhile: try again
         const holder = parseHolder(raw);
-        if (holder ? holderAlive(holder) : (await ageMs(file)) < UNREADABLE_GRACE_MS) throw busy(subject, holder);
-        const outcome = await steal(file, raw, tmp, body);
+        if (holder ? holderAlive(holder) : (await ageMs(file, clock)) < UNREADABLE_GRACE_MS) throw busy(subject, holder);
+        const outcome = await steal(file, raw, tmp, body, clock);
         if (outcome === 'contended') await new Promise((r) => setTimeout(r, 2 + Math.random() * 8));
         won = outcome === 'acquired';
       }

@@ -124,4 +124,12 @@ describe('history rotation', () => {
     const recent = await readHistory(root, { limit: 12 });
     expect(recent.map((r) => r.id)).toEqual(Array.from({ length: 12 }, (_, k) => rec(39 - k).id));
   });
+
+  it('names a rotated file by the injected clock', async () => {
+    const clock = { now: () => new Date('2030-05-06T07:08:09.123Z'), monoMs: () => 0 };
+    for (let i = 0; i < 10; i++) await appendHistory(root, rec(i), { maxBytes: 500, clock });
+    const rotated = (await fsp.readdir(root)).filter((n) => n !== 'history.jsonl');
+    expect(rotated.length).toBeGreaterThan(0);
+    for (const n of rotated) expect(n).toMatch(/^history-20300506T070809123Z-[0-9a-f]{6}\.jsonl$/);
+  });
 });

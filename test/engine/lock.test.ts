@@ -169,6 +169,18 @@ describe('target lock in one process', () => {
     await lock.release();
   });
 
+  it('stamps the holder with the injected clock', async () => {
+    const stateDir = path.join(tmp, 'state');
+    const clock = { now: () => new Date('2030-05-06T07:08:09.000Z'), monoMs: () => 0 };
+    const lock = await acquireTargetLock(stateDir, 'clocked', { actor: 'test', opId: 'op-c', clock });
+    try {
+      expect(lock.holder.since).toBe('2030-05-06T07:08:09.000Z');
+      expect(await readLockHolder(stateDir, 'clocked')).toMatchObject({ since: '2030-05-06T07:08:09.000Z', stale: false });
+    } finally {
+      await lock.release();
+    }
+  });
+
   it('refuses target names that are not ids', async () => {
     const err = await acquireTargetLock(tmp, '../x', { actor: 'cli', opId: 'o' }).catch((e: unknown) => e);
     expect((err as UpkeepError).code).toBe('ERR_USAGE');

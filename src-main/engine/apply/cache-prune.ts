@@ -19,6 +19,7 @@ import { targetPaths } from '../target-paths';
 import { readInstalled } from './installed';
 import { listPoints } from './points';
 import { isCode, rmrf } from './tree';
+import { systemClock, type Clock } from '../clock';
 
 /** Name prefix of a per-version view being deleted (never a version: versions do not start with '.'). */
 const PRUNING_PREFIX = '.pruning-';
@@ -37,7 +38,7 @@ function availableOf(available: unknown): { version: string; files: Array<{ sha2
  * sharing the cache (the caller holds its target's lock; blobs of releases being fetched right
  * now by another process are re-downloaded if removed, never trusted half-written).
  */
-export async function pruneDownloadCache(config: Config): Promise<number> {
+export async function pruneDownloadCache(config: Config, clock: Clock = systemClock): Promise<number> {
   const keep = new Set<string>();
   let cacheDir: string | null = null;
   for (const t of config.targets) {
@@ -73,5 +74,5 @@ export async function pruneDownloadCache(config: Config): Promise<number> {
     }
   }
   if (cacheDir === null) return 0;
-  return new BlobCache(cacheDir).prune(keep);
+  return new BlobCache(cacheDir).prune(keep, clock);
 }

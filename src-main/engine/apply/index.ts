@@ -16,6 +16,7 @@ import { assertInstallDirSafe } from '../fs/strict-modes';
 import { lexists } from './tree';
 import { planVersioned, VERSIONS_DIR } from './versioned';
 import { assertJournalFits, assertTreeFits, mapNameTooLong } from './path-limit';
+import { systemClock } from '../clock';
 
 export type { ApplyOutcome, ApplyPlan, PlannedFile } from './plan';
 export { defaultMode } from './plan';
@@ -52,7 +53,7 @@ export async function applyRelease(plan: ApplyPlan, hooks: ApplyHooks = {}): Pro
   assertNotReserved(p.installDir, p.layout === 'versioned' ? ['versions', 'current'] : p.files.map((f) => f.path), p.reservedDirs ?? []);
   await assertRecovered(p.stateDir);
   const installed = await readInstalled(p.stateDir);
-  const now = new Date();
+  const now = (plan.clock ?? systemClock).now();
   let rollbackId = newRollbackId(now);
   while (await lexists(pointDir(p.pointsDir, rollbackId))) rollbackId = newRollbackId(now);
   // A release path that would exceed PATH_MAX once placed is refused before planning touches it.

@@ -8,6 +8,7 @@ import type { LocalChangePolicy, LocalCopy } from './switch-plan';
 import type { FileRecord } from './tree';
 import { lexists, shortEntryName } from './tree';
 import { assertSafeRelativePath } from '../trust/paths';
+import type { Clock } from '../clock';
 
 /**
  * One entry of the new tree: `source` is a verified blob in the download cache (never
@@ -52,6 +53,8 @@ export interface ApplyPlan {
    * install dir, release paths into it (or onto it) are refused with ERR_UNSAFE_PATH.
    */
   reservedDirs?: string[];
+  /** Time of the rollback point's id and created_at, and of local-copy names (default: the system clock). */
+  clock?: Clock;
 }
 
 export interface ApplyOutcome {

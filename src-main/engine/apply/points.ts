@@ -85,7 +85,7 @@ async function readPoint(pointsDir: string, id: string): Promise<RollbackPoint |
 }
 
 /** A fresh id `rb_<yyyymmddThhmmss>_<6 hex>` (UTC). */
-export function newRollbackId(now: Date = new Date()): string {
+export function newRollbackId(now: Date): string {
   const s = now.toISOString(); // 2024-01-02T03:04:05.678Z
   const stamp = `${s.slice(0, 4)}${s.slice(5, 7)}${s.slice(8, 10)}T${s.slice(11, 13)}${s.slice(14, 16)}${s.slice(17, 19)}`;
   return `rb_${stamp}_${randomBytes(3).toString('hex')}`;

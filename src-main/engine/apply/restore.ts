@@ -30,6 +30,7 @@ import type { DiskState, FileRecord } from './tree';
 import { assertSafePaths, diskState, IO_CONCURRENCY, mapLimit, under } from './tree';
 import { CURRENT_LINK, readCurrent, VERSIONS_DIR } from './versioned';
 import { assertJournalFits, mapNameTooLong } from './path-limit';
+import { systemClock, type Clock } from '../clock';
 
 export interface RollbackOptions {
   target: string;
@@ -47,6 +48,8 @@ export interface RollbackOptions {
    * (a rollback is never refused for local edits).
    */
   onLocalChange?: LocalChangePolicy;
+  /** Time of the journal's created_at and of local-copy names (default: the system clock). */
+  clock?: Clock;
 }
 
 export interface RollbackOutcome {
@@ -101,7 +104,7 @@ function baseJournal(o: RollbackOptions, point: RollbackPoint, consumed: Rollbac
     state_dir: o.stateDir,
     points_dir: o.pointsDir,
     phase: 'staging',
-    created_at: new Date().toISOString(),
+    created_at: (o.clock ?? systemClock).now().toISOString(),
     before: installed,
     after: point.before,
     stage: [],
@@ -201,7 +204,7 @@ async function planInPlaceRestore(
     onLocalChange: o.onLocalChange === 'overwrite' || o.onLocalChange === undefined ? 'overwrite' : 'keep',
     findSource,
     fingerprints: installFps,
-    now: new Date(),
+    now: (o.clock ?? systemClock).now(),
   });
   if (sw.displaced.length > 0) {
     const rel = sw.displaced[0]!.path;

@@ -98,7 +98,7 @@ export class ComposeDriver implements TargetDriver {
   }
 
   ownFeed(o: { channel: string }): Feed {
-    return new ComposeFeed(this.t, o.channel);
+    return new ComposeFeed(this.t, o.channel, undefined, this.env.clock);
   }
 
   async facts(): Promise<TargetFact[]> {

@@ -11,6 +11,7 @@ import type { ComposeTargetConfig } from '../config/schema';
 import type { Assessment, Candidate, Feed, FeedPolicy } from '../feed/feed';
 import type { Release } from '../feed/release';
 import { readComposeServices } from './compose-file';
+import type { Clock } from '../clock';
 import { pinnedRef } from './image-ref';
 import { RegistryClient, loadDockerCredentials } from './registry-client';
 
@@ -40,12 +41,12 @@ export function pinsOfRelease(r: Release): Pins {
 export class ComposeFeed implements Feed {
   readonly type = 'compose';
   private latest: Promise<Pins> | null = null;
-  constructor(private readonly t: ComposeTargetConfig, private readonly channel: string, private readonly client?: RegistryClient) {}
+  constructor(private readonly t: ComposeTargetConfig, private readonly channel: string, private readonly client?: RegistryClient, private readonly clock?: Clock) {}
 
   private async registry(): Promise<RegistryClient> {
     if (this.client) return this.client;
     const creds = this.t.registry_auth ? await loadDockerCredentials(this.t.registry_auth.file) : undefined;
-    return new RegistryClient({ ...(creds ? { credentials: creds } : {}), insecureRegistries: this.t.insecure_registries });
+    return new RegistryClient({ ...(creds ? { credentials: creds } : {}), insecureRegistries: this.t.insecure_registries, ...(this.clock ? { clock: this.clock } : {}) });
   }
 
   /** The digests the registries serve now for every managed service (resolved once per feed). */

@@ -20,6 +20,7 @@ import type { Dispatcher } from 'undici';
 import { NetworkError, NotFoundError, UpkeepError, UsageError } from '../../../src-shared/errors';
 import { checkUrlAllowed, redactUrl } from '../net/url-policy';
 import { registryApiBase, type ImageRef } from './image-ref';
+import { systemClock, type Clock } from '../clock';
 
 /** undici, loaded on the first request (it costs tens of ms and ~20 MB at every start otherwise). */
 const undici = (): typeof import('undici') => require('undici') as typeof import('undici');
@@ -51,8 +52,8 @@ export interface RegistryClientOptions {
   timeoutMs?: number;
   /** undici dispatcher (proxy agent), when set. */
   dispatcher?: Dispatcher;
-  /** Injected clock for token expiry, ms since the epoch. */
-  nowMs?: () => number;
+  /** Token lifetimes are measured on its monotonic counter (default: the system clock). */
+  clock?: Clock;
 }
 
 export interface ResolvedDigest {
@@ -133,9 +134,9 @@ function header(h: Response['headers'], name: string): string | undefined {
 /** Resolves tags to digests against OCI registries; one instance may serve many images. */
 export class RegistryClient {
   private readonly tokens = new Map<string, { token: string; expiresAt: number }>();
-  private readonly nowMs: () => number;
+  private readonly clock: Clock;
   constructor(private readonly o: RegistryClientOptions = {}) {
-    this.nowMs = o.nowMs ?? (() => Date.now());
+    this.clock = o.clock ?? systemClock;
   }
 
   /**
@@ -169,7 +170,7 @@ export class RegistryClient {
   private async authorised(registry: string, scope: string, url: string, method: 'HEAD' | 'GET', signal?: AbortSignal): Promise<Response> {
     const key = `${registry} ${scope}`;
     const cached = this.tokens.get(key);
-    let auth = cached && cached.expiresAt > this.nowMs() ? `Bearer ${cached.token}` : undefined;
+    let auth = cached && cached.expiresAt > this.clock.monoMs() ? `Bearer ${cached.token}` : undefined;
     let res = await this.send(url, method, auth, signal);
     if (res.status === 401) {
       const challenge = parseChallenge(header(res.headers, 'www-authenticate') ?? '');
@@ -213,7 +214,7 @@ export class RegistryClient {
     if (!token) throw new NetworkError('ERR_REGISTRY', `The token service ${realm.host} answered no token`);
     // The spec's default lifetime is 60 s; renew a little early.
     const life = typeof doc.expires_in === 'number' && doc.expires_in > 0 ? doc.expires_in : 60;
-    this.tokens.set(key, { token, expiresAt: this.nowMs() + Math.max(0, life - 5) * 1000 });
+    this.tokens.set(key, { token, expiresAt: this.clock.monoMs() + Math.max(0, life - 5) * 1000 });
     return token;
   }
 

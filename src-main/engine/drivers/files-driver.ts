@@ -150,7 +150,7 @@ export class FilesDriver implements TargetDriver {
     try {
       outcome = await applyRelease({
         opId: plan.opId, target: t.id, installDir: t.install_dir, layout: t.layout, stateDir: this.env.paths.stateDir, pointsDir: this.env.paths.pointsDir,
-        toVersion: plan.to, retention: plan.retention, files, onLocalChange: t.on_local_change, reservedDirs: this.env.reservedDirs,
+        toVersion: plan.to, retention: plan.retention, files, onLocalChange: t.on_local_change, reservedDirs: this.env.reservedDirs, clock: this.env.clock,
       }, {
         onProgress: (pr) => onProgress({ phase: pr.phase, message: `${LABELS[pr.phase]}${pr.file ? ` ${pr.file}` : ''}`, done: pr.done, total: pr.total, ...(pr.file ? { file: pr.file } : {}) }),
         verify: async () => {
@@ -216,7 +216,7 @@ export class FilesDriver implements TargetDriver {
     let res;
     try {
       res = await rollbackToPoint({
-        target: t.id, installDir: t.install_dir, stateDir: this.env.paths.stateDir, pointsDir: this.env.paths.pointsDir, opId, findBlob, onLocalChange: t.on_local_change, ...(point ? { rollbackId: point } : {}),
+        target: t.id, installDir: t.install_dir, stateDir: this.env.paths.stateDir, pointsDir: this.env.paths.pointsDir, opId, findBlob, onLocalChange: t.on_local_change, clock: this.env.clock, ...(point ? { rollbackId: point } : {}),
       }, {
         onProgress: (pr) => {
           if (pr.phase === 'switch' || pr.phase === 'backup') switched = true;

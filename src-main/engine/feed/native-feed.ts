@@ -13,6 +13,7 @@ import { sha256Hex } from '../trust/digest';
 import { feedKey, getFeedMemory, setFeedMemory, getCachedIndex } from '../state/store';
 import type { Limits } from '../limits';
 import { acquireTargetLock, type TargetLock } from '../lock';
+import { clockFrom } from '../clock';
 
 export interface FeedTarget {
   id: string;
@@ -67,7 +68,7 @@ export async function loadIndex(t: FeedTarget, ctx: FeedContext): Promise<Loaded
 /** The cross-process lock of one feed channel's memory; waits (bounded) while another process holds it. */
 function acquireFeedLock(ctx: FeedContext, root: string, channel: string): Promise<TargetLock> {
   return acquireTargetLock(ctx.stateDir, `feed-${feedKey(root, channel)}`, {
-    actor: 'feed', opId: 'feed-memory', waitMs: ctx.limits.metadataTimeoutMs, ...(ctx.signal ? { signal: ctx.signal } : {}),
+    actor: 'feed', opId: 'feed-memory', waitMs: ctx.limits.metadataTimeoutMs, clock: clockFrom(ctx.now), ...(ctx.signal ? { signal: ctx.signal } : {}),
   });
 }
 

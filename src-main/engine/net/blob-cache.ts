@@ -19,6 +19,7 @@ import { writeFileDurable } from '../fs/atomic';
 import { normaliseFeedUrl, redactUrl } from './url-policy';
 import type { Fetcher } from './fetcher';
 import { defaultFetcher } from './default-fetcher';
+import { systemClock, type Clock } from '../clock';
 
 export interface BlobFetchOptions {
   allowInsecureHttp: boolean;
@@ -276,9 +277,10 @@ export class BlobCache {
 
   /**
    * Removes every blob (and leftover partial) whose digest is not in `keep`; returns the bytes
-   * freed. Entries that are not digests are left alone. Blobs being downloaded right now are kept.
+   * freed. Entries that are not digests are left alone. Blobs being downloaded right now are kept,
+   * and so are partials written to within PARTIAL_GRACE_MS by `clock`'s wall time (file times are wall times).
    */
-  async prune(keep: Set<string>): Promise<number> {
+  async prune(keep: Set<string>, clock: Clock = systemClock): Promise<number> {
     const keepHex = new Set([...keep].map((k) => k.toLowerCase()));
     for (const key of this.inflight.keys()) keepHex.add(key.slice(key.indexOf(':') + 1));
     let freed = 0;
@@ -303,7 +305,7 @@ export class BlobCache {
             const st = await fsp.lstat(p);
             if (!st.isFile()) continue;
             // A partial written to recently may be another process's download in progress.
-            if (sub === 'partial' && Date.now() - st.mtimeMs < PARTIAL_GRACE_MS) continue;
+            if (sub === 'partial' && clock.now().getTime() - st.mtimeMs < PARTIAL_GRACE_MS) continue;
             await fsp.rm(p, { force: true });
             freed += st.size;
             if (sub === 'sha256') removed.add(`sha256/${name}`);

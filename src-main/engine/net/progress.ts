@@ -5,6 +5,7 @@
  * would otherwise be the last one seen before a stall.
  */
 import { DEFAULT_LIMITS } from '../limits';
+import { systemClock } from '../clock';
 
 export interface ProgressSample {
   bytes_done: number;
@@ -17,7 +18,7 @@ export interface ProgressMeterOptions {
   total: number;
   /** Most samples per second (default limits.progressHz); `finish` is always emitted. */
   hz?: number;
-  /** Milliseconds clock (default Date.now). */
+  /** Monotonic milliseconds (default: the system clock's `monoMs`). */
   now?: () => number;
   emit: (s: ProgressSample) => void;
   /** Speed is averaged over this much history (default 5 s). */
@@ -42,7 +43,7 @@ export class ProgressMeter {
     const hz = o.hz ?? DEFAULT_LIMITS.progressHz;
     this.minIntervalMs = hz > 0 ? 1000 / hz : Infinity;
     this.windowMs = o.windowMs ?? 5_000;
-    this.now = o.now ?? Date.now;
+    this.now = o.now ?? systemClock.monoMs;
     this.samples = [{ t: this.now(), done: 0 }];
   }
 

@@ -44,6 +44,7 @@ import {
 } from './feed-writer';
 import { sha256Hex } from '../trust/digest';
 import { isWithin } from '../trust/paths';
+import { systemClock } from '../clock';
 
 export interface PublishOptions {
   buildDir: string;
@@ -184,7 +185,7 @@ async function otherChannelsListing(feedDir: string, channel: string, version: s
  * ERR_PRODUCT_MISMATCH (the channel belongs to another product) or ERR_BUSY.
  */
 export async function publish(o: PublishOptions): Promise<PublishResult> {
-  const now = o.now ?? new Date();
+  const now = o.now ?? systemClock.now();
   const version = assertVersion(o.version);
   const channel = assertChannel(o.channel);
   const product = assertProduct(o.product);

@@ -4,6 +4,7 @@
  */
 import path from 'node:path';
 import { NotFoundError } from '../../../src-shared/errors';
+import { systemClock } from '../clock';
 import type { ChannelIndex } from '../../../src-shared/feed-schema';
 import {
   assertChannel,
@@ -36,7 +37,7 @@ export interface SetRolloutOptions {
  * ERR_SIGNATURE_INVALID (the index is not signed by these keys) or ERR_BUSY.
  */
 export async function setRollout(o: SetRolloutOptions): Promise<{ sequence: number; previousPercent: number }> {
-  const now = o.now ?? new Date();
+  const now = o.now ?? systemClock.now();
   const channel = assertChannel(o.channel);
   const version = assertVersion(o.version);
   const percent = assertPercent(o.percent);

@@ -24,7 +24,7 @@ export class HistoryWriter {
 
   /** Appends `rec` to `<stateDir>/history.jsonl` (fsynced) and emits it. */
   async record(stateDir: string, rec: HistoryRecord): Promise<void> {
-    await appendHistory(stateDir, rec);
+    await appendHistory(stateDir, rec, { clock: this.clock });
     this.bus.emit({ type: 'history', record: rec });
   }
 }

@@ -180,7 +180,7 @@ export class OperationRunner {
     for (const t of this.loaded.config.targets) {
       let lock;
       try {
-        lock = await acquireTargetLock(this.loaded.config.state_dir, t.id, { actor, opId: 'recovery' });
+        lock = await acquireTargetLock(this.loaded.config.state_dir, t.id, { actor, opId: 'recovery', clock: this.clock });
       } catch (err) {
         if (err instanceof UpkeepError && err.code === 'ERR_BUSY') continue; // a live operation owns it
         throw err;
@@ -594,7 +594,7 @@ export class OperationRunner {
     };
     this.running.set(target.id, op);
     try {
-      const lock = await acquireTargetLock(loaded.config.state_dir, target.id, { actor: who, opId });
+      const lock = await acquireTargetLock(loaded.config.state_dir, target.id, { actor: who, opId, clock: this.clock });
       op.release = () => lock.release();
       // Recovery runs once per operation, under the lock, before anything else.
       await this.recoverTarget(loaded, target, driver, 'recovery');
@@ -643,7 +643,7 @@ export class OperationRunner {
   private async pruneCache(op: Op): Promise<void> {
     const id = op.target.id;
     try {
-      const freed = await pruneDownloadCache(op.loaded.config);
+      const freed = await pruneDownloadCache(op.loaded.config, this.clock);
       if (freed > 0) this.bus.log('info', `${id}: download cache pruned (${freed} bytes freed)`, id);
     } catch (err) {
       this.bus.log('warn', `${id}: pruning the download cache failed: ${(err as Error).message}`, id);

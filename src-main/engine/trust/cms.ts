@@ -21,6 +21,7 @@ import { createHash, X509Certificate } from 'node:crypto';
 import type * as pkijs from 'pkijs';
 import type { TrustedKey, X509TrustedKey } from './trusted-keys';
 import { failedResult, type SignatureResult } from './threshold';
+import { systemClock } from '../clock';
 
 /** Largest CMS signature accepted (bytes, in any of its encodings). */
 export const MAX_CMS_SIGNATURE_BYTES = 1024 * 1024;
@@ -194,7 +195,7 @@ export async function verifyCms(message: Uint8Array, signature: Uint8Array | str
   const embeddedDer = embedded.map(derOf);
   signed.certificates = [...(signed.certificates ?? []), ...anchors.filter((a) => !embeddedDer.some((d) => d.equals(a.key.der))).map((a) => a.cert)];
   const data = toArrayBuffer(message);
-  const now = o.now ?? new Date();
+  const now = o.now ?? systemClock.now();
 
   const signers: string[] = [];
   const signerLabels: string[] = [];

@@ -18,7 +18,7 @@ afterEach(async () => {
   for (const d of dirs.splice(0)) await fsp.rm(d, { recursive: true, force: true });
 });
 
-async function setup(extra: (dir: string) => string[] = () => []): Promise<{ dir: string; sim: FeedSimulator; runner: OperationRunner; events: UpkeepEvent[] }> {
+async function setup(extra: (dir: string) => string[] = () => [], o: { now?: () => Date } = {}): Promise<{ dir: string; sim: FeedSimulator; runner: OperationRunner; events: UpkeepEvent[] }> {
   const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'upkeep-runner-'));
   dirs.push(dir);
   const sim = new FeedSimulator();
@@ -34,7 +34,7 @@ async function setup(extra: (dir: string) => string[] = () => []): Promise<{ dir
     ...extra(dir).map((l) => `    ${l}`),
   ].join('\n');
   const loaded = parseConfig(text, { file: path.join(dir, 'upkeep.yaml'), dir, env: {} });
-  const runner = new OperationRunner({ loaded, actor: 'cli', fetcher: sim, limits: { ...DEFAULT_LIMITS, progressHz: 1000 } });
+  const runner = new OperationRunner({ loaded, actor: 'cli', fetcher: sim, limits: { ...DEFAULT_LIMITS, progressHz: 1000 }, ...(o.now ? { now: o.now } : {}) });
   const events: UpkeepEvent[] = [];
   runner.bus.subscribe((e) => events.push(e));
   return { dir, sim, runner, events };
@@ -171,5 +171,24 @@ describe('OperationRunner over the feed simulator', () => {
     for (let i = 1; i < opPercents.length; i++) expect(opPercents[i]).toBeGreaterThanOrEqual(opPercents[i - 1]!);
     expect(ps.length).toBeGreaterThan(0);
     expect(history(events).map((h) => `${h.operation}:${h.result}`)).toEqual(['rollback:success']);
+  });
+
+  it('every time it records comes from its clock: history, rollback points, state', async () => {
+    const pinned = new Date('2031-02-03T04:05:06.000Z');
+    const { dir, sim, runner, events } = await setup(() => [], { now: () => pinned });
+    sim.publish('1.0.0', { 'bin/app': 'one' });
+    await runner.apply('demo');
+    sim.publish('1.1.0', { 'bin/app': 'two' });
+    await runner.check('demo');
+    const applied = await runner.apply('demo');
+    expect(applied.rollback_id).toMatch(/^rb_20310203T040506_[0-9a-f]{6}$/);
+    const [point] = await runner.points('demo');
+    expect(point).toMatchObject({ rollback_id: applied.rollback_id, created_at: pinned.toISOString() });
+    const records = history(events);
+    expect(records.map((h) => h.operation)).toEqual(['apply', 'check', 'apply']);
+    for (const h of records) expect([h.started_at, h.finished_at]).toEqual([pinned.toISOString(), pinned.toISOString()]);
+    const onDisk = (await fsp.readFile(path.join(dir, 'state', 'history.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as HistoryRecord);
+    expect(onDisk.map((h) => h.finished_at)).toEqual(records.map(() => pinned.toISOString()));
+    expect((await runner.view('demo')).last_checked_at).toBe(pinned.toISOString());
   });
 });
