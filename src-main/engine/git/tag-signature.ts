@@ -13,6 +13,7 @@ import type { GitTargetConfig } from '../config/schema';
 import { verifyOpenPgp } from '../trust/openpgp-signature';
 import { loadTrustedKeys, type TrustedKey } from '../trust/trusted-keys';
 import type { GitCli } from './git-cli';
+import { systemClock } from '../clock';
 
 const PGP_BEGIN = '-----BEGIN PGP SIGNATURE-----';
 
@@ -31,7 +32,7 @@ export function splitTagObject(text: string): { payload: string; signature: stri
  * signature no trusted key made. Key files are read relative to `baseDir`. OpenPGP signatures are
  * judged at `now()` (the engine's clock: an expired signature is refused).
  */
-export function tagVerifier(t: GitTargetConfig, git: GitCli, baseDir?: string, now: () => Date = () => new Date()): ((tag: string) => Promise<void>) | null {
+export function tagVerifier(t: GitTargetConfig, git: GitCli, baseDir?: string, now: () => Date = () => systemClock.now()): ((tag: string) => Promise<void>) | null {
   const trust = t.trust?.signed_tags;
   if (!trust) return null;
   let keys: Promise<TrustedKey[]> | null = null;

@@ -10,6 +10,7 @@
 import type * as openpgp from 'openpgp';
 import type { OpenPgpTrustedKey, TrustedKey } from './trusted-keys';
 import { failedResult, type SignatureResult } from './threshold';
+import { systemClock } from '../clock';
 
 /** Largest detached signature accepted (bytes). */
 export const MAX_OPENPGP_SIGNATURE_BYTES = 256 * 1024;
@@ -63,7 +64,7 @@ export async function verifyOpenPgp(message: Uint8Array, signature: Uint8Array |
       signature: sig,
       verificationKeys: trusted.map((k) => k.key),
       format: 'binary',
-      date: o.now ?? new Date(),
+      date: o.now ?? systemClock.now(),
     });
   } catch (err) {
     return failedResult('openpgp', `OpenPGP verification failed: ${(err as Error).message}`);
