@@ -1,0 +1,51 @@
+/**
+ * Recovery of an interrupted operation: the driver finishes or undoes what a crash left (its
+ * journal or marker file), and the runner records one `recover` history line when it did
+ * anything. Operations run it once under their lock; read-only commands and the daemon's start
+ * run `recoverAll`, which skips targets whose lock a live operation holds.
+ */
+import type { Actor } from '../../../src-shared/api';
+import { UpkeepError } from '../../../src-shared/errors';
+import type { LoadedConfig } from '../config/load';
+import type { TargetConfig } from '../config/schema';
+import type { TargetDriver } from '../drivers';
+import { acquireTargetLock } from '../lock';
+import { newOperationId } from '../operation-id';
+import type { RunnerContext } from './operation';
+
+/** Asks `driver` to recover `t` (the caller holds the lock); returns the driver's outcome (`none`: nothing was interrupted). */
+export async function recoverTarget(c: RunnerContext, loaded: LoadedConfig, t: TargetConfig, driver: TargetDriver, actor: Actor): Promise<string> {
+  const started = c.clock.now();
+  const startedMono = c.clock.monoMs();
+  const outcome = await driver.recover();
+  if (outcome !== 'none') {
+    c.bus.log('warn', `Recovered an interrupted operation on ${t.id}: ${outcome}`, t.id);
+    await c.historyWriter.record(loaded.config.state_dir, {
+      ...c.historyWriter.base(t.id, 'recover', actor, started, startedMono, newOperationId(started)),
+      from_version: null, to_version: await driver.currentVersion(), result: 'recovered', error_code: null,
+      error_message: outcome === 'rolled-back' ? 'Interrupted operation undone' : 'Interrupted operation completed',
+    });
+  }
+  return outcome;
+}
+
+/** Finishes or undoes what a crash interrupted, for every target whose lock is free. */
+export async function recoverAll(c: RunnerContext, loaded: LoadedConfig, driverOf: (t: TargetConfig) => TargetDriver, actor: Actor): Promise<Array<{ target: string; outcome: string }>> {
+  const out: Array<{ target: string; outcome: string }> = [];
+  for (const t of loaded.config.targets) {
+    let lock;
+    try {
+      lock = await acquireTargetLock(loaded.config.state_dir, t.id, { actor, opId: 'recovery', clock: c.clock });
+    } catch (err) {
+      if (err instanceof UpkeepError && err.code === 'ERR_BUSY') continue; // a live operation owns it
+      throw err;
+    }
+    try {
+      const outcome = await recoverTarget(c, loaded, t, driverOf(t), actor);
+      if (outcome !== 'none') out.push({ target: t.id, outcome });
+    } finally {
+      await lock.release();
+    }
+  }
+  return out;
+}
