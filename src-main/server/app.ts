@@ -152,9 +152,13 @@ export async function buildApp(core: DaemonCore, opts: AppOptions = {}): Promise
 
   // ---- host check, CORS, auth -------------------------------------------------------------------
   const boundHost = (): string => opts.host ?? currentApi(core).host;
+  // The port is fixed once listening: asked of the socket once, not per request.
+  let port = 0;
   const listeningPort = (): number => {
+    if (port !== 0) return port;
     const address = app.server.address();
-    return address && typeof address === 'object' ? (address as AddressInfo).port : 0;
+    port = address && typeof address === 'object' ? (address as AddressInfo).port : 0;
+    return port;
   };
 
   /** True when `origin` names the same host:port the request was sent to. */

@@ -5,9 +5,11 @@
  * handler.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { TargetView } from '../../src-shared/api';
 import { z } from 'zod';
 import { SettingsPatchSchema } from '../../src-shared/ipc-contract';
 import type { ServerContext } from './context';
+import { JSON_TYPE, JsonMemo } from './json-memo';
 import { LimitQuerySchema, RollbackIdSchema, TargetIdSchema, VersionSchema, bodyOrEmpty, parseInput } from './validate';
 
 const IdParams = z.object({ id: TargetIdSchema });
@@ -49,9 +51,11 @@ export function registerCanonicalRoutes(app: FastifyInstance, ctx: ServerContext
     return p ? { authenticated: true, name: p.name, via: p.via, scopes: p.scopes } : { authenticated: false, name: null, via: null, scopes: [] };
   });
 
-  app.get('/api/targets', read, async () => core.listTargets());
+  // Status reads are served from the core's memory; each unchanged view is serialised once.
+  const views = new JsonMemo<TargetView>();
+  app.get('/api/targets', read, async (_request, reply) => reply.type(JSON_TYPE).send(views.array(await core.listTargets())));
 
-  app.get('/api/targets/:id', read, async (request) => core.getTarget(idOf(request)));
+  app.get('/api/targets/:id', read, async (request, reply) => reply.type(JSON_TYPE).send(views.of(await core.getTarget(idOf(request)), (v) => v)));
 
   app.post('/api/targets/:id/check', apply, async (request) => {
     const id = idOf(request);

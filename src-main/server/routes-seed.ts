@@ -8,9 +8,10 @@
  */
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { z } from 'zod';
-import type { ReleaseFileView, ReleaseView, UpkeepEvent } from '../../src-shared/api';
+import type { CheckResult, ReleaseFileView, ReleaseView, UpkeepEvent } from '../../src-shared/api';
 import type { ManifestDetails } from '../engine/daemon-types';
 import type { ServerContext } from './context';
+import { JSON_TYPE, JsonMemo } from './json-memo';
 import { errorBody, toHttpError } from './errors';
 import { LooseBoolean, RollbackIdSchema, VersionSchema, bodyOrEmpty, parseInput } from './validate';
 
@@ -73,18 +74,19 @@ export function registerSeedRoutes(app: FastifyInstance, ctx: ServerContext): vo
   const seedOp = { config: { access: 'apply' as const, style: 'seed-op' as const } };
 
   // ---- the ThemisDB hot-reload API -----------------------------------------------------
-  app.get('/api/updates', seedRead, async () => {
+  // One body per check result (the core hands out the same result while it is fresh).
+  const updates = new JsonMemo<CheckResult>();
+  app.get('/api/updates', seedRead, async (_request, reply) => {
     const id = core.defaultTargetId();
     // A status read: at most one check per SEED_CHECK_MAX_AGE_S per target, shared by concurrent callers, no history line.
     const r = await core.latestCheck(id, SEED_CHECK_MAX_AGE_S);
     ctx.releases.remember(id, r.release);
-    const status = !r.update_available ? 'up_to_date' : r.is_critical ? 'critical_update' : 'update_available';
-    return {
-      status,
+    return reply.type(JSON_TYPE).send(updates.of(r, () => ({
+      status: !r.update_available ? 'up_to_date' : r.is_critical ? 'critical_update' : 'update_available',
       current_version: r.current_version,
       latest_release: r.update_available && r.release ? seedRelease(r.release) : null,
       checked_at: r.checked_at,
-    };
+    })));
   });
 
   app.get('/api/updates/manifests/:version', seedRead, async (request) => {

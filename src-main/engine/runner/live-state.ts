@@ -10,11 +10,13 @@ import { findTarget } from '../config/load';
 import type { Clock } from '../clock';
 import type { EventBus } from '../events';
 import type { ProgressDetails, ProgressTracker } from './progress-tracker';
-import { buildView, restingFacts, type SnapshotCache } from './target-memory';
+import { buildView, restingFacts, type Snapshot, type SnapshotCache } from './target-memory';
 
 export class LiveState {
   private readonly states = new Map<string, TargetState>();
   private readonly lastProgressAt = new Map<string, { phase: Phase; at: number }>();
+  /** The last view built per target and what it was built from (same inputs: the same object). */
+  private readonly shown = new Map<string, { loaded: LoadedConfig; snap: Snapshot; state: TargetState | undefined; view: TargetView }>();
 
   constructor(
     private readonly config: () => LoadedConfig,
@@ -76,9 +78,18 @@ export class LiveState {
     this.bus.emit({ type: 'progress', target: id, progress: p });
   }
 
-  /** The view of `id` with its live state. */
-  view(loaded: LoadedConfig, id: string, snap: Parameters<typeof buildView>[2]): TargetView {
+  /**
+   * The view of `id` with its live state. While the config, the snapshot and the live state are
+   * the same objects, the same view object is returned (readers must not change it), so status
+   * routes can serialise it once.
+   */
+  view(loaded: LoadedConfig, id: string, snap: Snapshot): TargetView {
     const t = findTarget(loaded.config, id);
-    return buildView(loaded, t, snap, this.states.get(t.id));
+    const state = this.states.get(t.id);
+    const last = this.shown.get(t.id);
+    if (last && last.loaded === loaded && last.snap === snap && last.state === state) return last.view;
+    const view = buildView(loaded, t, snap, state);
+    this.shown.set(t.id, { loaded, snap, state, view });
+    return view;
   }
 }
