@@ -24,6 +24,7 @@ import { promises as fsp, type BigIntStats } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { DiskState } from './tree';
+import { systemClock } from '../clock';
 import { hashFile, IO_CONCURRENCY, isCode, mapLimit } from './tree';
 
 export const FINGERPRINTS_FILE = 'fingerprints.json';
@@ -55,7 +56,7 @@ const sameStamp = (a: Stamp, b: Stamp): boolean => a.dev === b.dev && a.ino === 
 /** Same inode, size and mtime: not written since (ctime moves on rename, so it is not compared). */
 const sameContent = (a: Stamp, b: Stamp): boolean => a.dev === b.dev && a.ino === b.ino && a.size === b.size && a.mtimeNs === b.mtimeNs;
 
-const nowNs = (): bigint => BigInt(Date.now()) * 1_000_000n;
+const nowNs = (): bigint => BigInt(systemClock.now().getTime()) * 1_000_000n;
 const MARGIN_NS = BigInt(RACY_MARGIN_MS) * 1_000_000n;
 
 /** True when the stamp's ctime is far enough in the past of `seenAtNs` and the volume has sub-millisecond timestamps. */
@@ -161,7 +162,7 @@ export function expect(into: Expected, abs: string, seen: Seen | null, moved: bo
  */
 export async function recordFingerprints(file: string, expected: Expected, changedUntilMs: number): Promise<void> {
   try {
-    const wait = changedUntilMs + RACY_MARGIN_MS + 1 - Date.now();
+    const wait = changedUntilMs + RACY_MARGIN_MS + 1 - systemClock.now().getTime();
     if (wait > 0) await sleep(wait);
     const seenAt = nowNs();
     const entries = [...expected];

@@ -12,6 +12,7 @@ import { deviceOf, diskFullError, isDiskFull, SPACE_MARGIN } from '../fs/space';
 import { syncDurable } from '../fs/sync-fs';
 import { isStrictlyWithin } from '../trust/paths';
 import { setInstalled } from './installed';
+import { systemClock } from '../clock';
 import type { Journal } from './journal';
 import type { JournalOp, StageItem } from './journal';
 import { deleteJournal, mkdirMode, setPhase, undoOp, runOp, writeJournal } from './journal';
@@ -241,7 +242,7 @@ const SWITCH_CONCURRENCY = 8;
  */
 export async function executeTransaction(j: Journal, hooks: ApplyHooks = {}, fp?: FingerprintPlan): Promise<void> {
   j.phase = 'staging';
-  let changedUntil = Date.now();
+  let changedUntil = systemClock.now().getTime();
   try {
     await fsp.mkdir(j.state_dir, { recursive: true });
     await writeJournal(j);
@@ -254,7 +255,7 @@ export async function executeTransaction(j: Journal, hooks: ApplyHooks = {}, fp?
     await setPhase(j, 'switching');
     await switchOps(j, hooks);
     await setPhase(j, 'switched');
-    changedUntil = Date.now();
+    changedUntil = systemClock.now().getTime();
   } catch (err) {
     await undoTransaction(j, hooks);
     if (isDiskFull(err)) {
