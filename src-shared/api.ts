@@ -92,9 +92,20 @@ export interface ReleaseView {
   build_commit: string | null;
   manifest_sha256: string;
   verification: VerificationLevel;
+  /**
+   * The release's files. In a target view (`TargetView.available`, `GET /api/targets`) at most
+   * `TARGET_VIEW_MAX_FILES` of them, so status reads stay small; `file_count` is the whole count
+   * and `GET /api/targets/:id/releases` lists every file.
+   */
   files: ReleaseFileView[];
+  /** Number of files in the release (whole, even when `files` is shortened). */
+  file_count: number;
+  /** Bytes of all files. */
   total_size: number;
 }
+
+/** Most files a target view's `available` release lists (see ReleaseView.files). */
+export const TARGET_VIEW_MAX_FILES = 50;
 
 export type AutoApply = 'none' | 'critical' | 'all';
 

@@ -33,6 +33,7 @@ export function releaseView(r: Release, breaking: boolean): ReleaseView {
     manifest_sha256: r.source.sha256 ?? '',
     verification: r.verification,
     files,
+    file_count: files.length,
     total_size: files.reduce((n, f) => n + f.size, 0),
   };
 }

@@ -62,7 +62,7 @@ function ReleaseFacts({ release }: { release: ReleaseView }) {
       <div>
         <dt>Download size</dt>
         <dd>
-          {formatBytes(release.total_size)} in {release.files.length} {release.files.length === 1 ? 'file' : 'files'}
+          {formatBytes(release.total_size)} in {release.file_count} {release.file_count === 1 ? 'file' : 'files'}
         </dd>
       </div>
       {release.min_upgrade_from ? (

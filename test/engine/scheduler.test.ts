@@ -25,7 +25,7 @@ function release(o: Partial<ReleaseView> = {}): ReleaseView {
   return {
     version: '1.1.0', tag_name: 'v1.1.0', channel: 'stable', released_at: '2026-01-01T00:00:00Z', release_notes: '', is_critical: false,
     is_breaking: false, breaking_changes: [], migrations_required: false, min_upgrade_from: null, build_commit: null, manifest_sha256: 'ab', verification: 'signed',
-    files: [], total_size: 0, ...o,
+    files: [], file_count: 0, total_size: 0, ...o,
   };
 }
 

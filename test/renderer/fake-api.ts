@@ -48,6 +48,7 @@ export function makeRelease(overrides: Partial<ReleaseView> = {}): ReleaseView {
     manifest_sha256: 'f'.repeat(64),
     verification: 'signed',
     files: [{ path: 'bin/demo', type: 'file', sha256: 'a'.repeat(64), size: 2048, platform: 'any', arch: 'any', url: 'https://example.com/demo' }],
+    file_count: 1,
     total_size: 2048,
     ...overrides,
   };

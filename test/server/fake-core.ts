@@ -74,6 +74,7 @@ export function makeRelease(version: string, o: Partial<ReleaseView> = {}): Rele
     files: [
       { path: 'bin/demo', type: 'executable', sha256: 'cd'.repeat(32), size: 1024, platform: 'linux', arch: 'x64', url: `http://127.0.0.1:1/files/${version}/bin/demo` },
     ],
+    file_count: 1,
     total_size: 1024,
     ...o,
   };

@@ -5,7 +5,7 @@
  * than `maxAgeMs` and no operation of this process is running on the target (another process —
  * a CLI next to the daemon — may have changed it), one refresh at a time per target.
  */
-import type { ReleaseView, RolloutPending, TargetView } from '../../../src-shared/api';
+import { TARGET_VIEW_MAX_FILES, type ReleaseView, type RolloutPending, type TargetView } from '../../../src-shared/api';
 import { restingState, type RestingFacts, type TargetState } from '../../../src-shared/target-state';
 import type { LoadedConfig } from '../config/load';
 import type { TargetConfig } from '../config/schema';
@@ -32,6 +32,18 @@ export function availableOf(rt: RuntimeState): ReleaseView | null {
 export function shownAvailable(s: Snapshot): ReleaseView | null {
   const a = availableOf(s.runtime);
   return a && a.version !== s.current ? a : null;
+}
+
+/**
+ * The release as a target view lists it: at most TARGET_VIEW_MAX_FILES files, with the whole
+ * count in `file_count` (a view of a release with 2,000 files would otherwise be megabytes on
+ * every status read). Views stored before `file_count` existed get it from their file list.
+ */
+export function listedRelease(a: ReleaseView | null): ReleaseView | null {
+  if (!a) return null;
+  const count = typeof a.file_count === 'number' ? a.file_count : a.files.length;
+  if (a.files.length <= TARGET_VIEW_MAX_FILES && count === a.file_count) return a;
+  return { ...a, files: a.files.slice(0, TARGET_VIEW_MAX_FILES), file_count: count };
 }
 
 /** The version held after a manual rollback, unless it is the installed one. */
@@ -71,7 +83,7 @@ export function buildView(loaded: LoadedConfig, t: TargetConfig, s: Snapshot, st
     product: t.product ?? t.id,
     current_version: s.current,
     state: state ?? restingState(restingFacts(s)),
-    available: shownAvailable(s),
+    available: listedRelease(shownAvailable(s)),
     policy: effectivePolicy(t, s.runtime.settings, loaded.config.check_interval),
     last_checked_at: s.runtime.last_checked_at ?? null,
     last_error: s.runtime.last_error ?? null,

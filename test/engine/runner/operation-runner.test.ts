@@ -7,7 +7,7 @@ import { describe, it, expect, afterEach } from 'vitest';
 import { promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { HistoryRecord, Notification, Progress, TargetStateKind, UpkeepEvent } from '../../../src-shared/api';
+import { TARGET_VIEW_MAX_FILES, type HistoryRecord, type Notification, type Progress, type TargetStateKind, type UpkeepEvent } from '../../../src-shared/api';
 import { parseConfig } from '../../../src-main/engine/config/load';
 import { OperationRunner } from '../../../src-main/engine/runner/operation-runner';
 import { DEFAULT_LIMITS } from '../../../src-main/engine/limits';
@@ -136,6 +136,23 @@ describe('OperationRunner over the feed simulator', () => {
     await Promise.all(Array.from({ length: 50 }, () => runner.views()));
     expect(sim.requests.length).toBe(before);
     expect((await runner.history()).length).toBe(rows);
+  });
+
+  it('a target view lists at most TARGET_VIEW_MAX_FILES files of the available release, with the whole count; the release list and the check keep every file', async () => {
+    const { sim, runner } = await setup();
+    sim.publish('1.0.0', { 'bin/app': 'one' });
+    await runner.apply('demo');
+    const files: Record<string, string> = {};
+    for (let i = 0; i < TARGET_VIEW_MAX_FILES + 30; i++) files[`lib/f${i}`] = `v2 ${i}`;
+    sim.publish('1.1.0', files);
+    const check = await runner.check('demo');
+    expect(check.release?.files).toHaveLength(TARGET_VIEW_MAX_FILES + 30);
+    const v = await runner.view('demo');
+    expect(v.available?.files).toHaveLength(TARGET_VIEW_MAX_FILES);
+    expect(v.available?.file_count).toBe(TARGET_VIEW_MAX_FILES + 30);
+    expect(v.available?.total_size).toBe(check.release?.total_size);
+    const list = await runner.listReleases('demo');
+    expect(list.eligible[0]?.files).toHaveLength(TARGET_VIEW_MAX_FILES + 30);
   });
 
   it('latestCheck: concurrent callers share one check; a fresh result is reused; no history', async () => {
