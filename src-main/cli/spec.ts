@@ -140,6 +140,8 @@ export function unknownCommand(cmd: string): UsageError {
 /** The one-line error for an unknown sub-command ("config valdate"). */
 export function unknownSubcommand(spec: CommandSpec, sub: string | undefined): UsageError {
   if (sub === undefined) return new UsageError('ERR_USAGE', `"${spec.name}" needs a command: ${spec.usage}`);
+  // "upkeep release --bogus": an option where the command should be.
+  if (sub.startsWith('-')) return new UsageError('ERR_USAGE', `Unknown option "${sub}" for "${spec.name}", which needs a command first: ${spec.usage}`);
   return new UsageError('ERR_USAGE', `Unknown command "${spec.name} ${sub}".${didYouMean(suggest(sub, spec.subcommands ?? []), (x) => `upkeep ${spec.name} ${x}`)} Usage: ${spec.usage}`);
 }
 

@@ -66,6 +66,7 @@ describe('unknown commands and options', () => {
     [['config', 'valdate'], /^error: Unknown command "config valdate"\. Did you mean "upkeep config validate"\?/],
     [['token', 'craete'], /^error: Unknown command "token craete"\. Did you mean "upkeep token create"\?/],
     [['release', 'publsh'], /^error: Unknown command "release publsh"\. Did you mean "upkeep release publish"\?/],
+    [['release', '--bogus'], /^error: Unknown option "--bogus" for "release", which needs a command first: upkeep release /],
     [['release', 'publish', 'b', '--feeed', 'f'], /^error: release publish: unknown option "--feeed"\. Did you mean "--feed"\?/],
     [['apply', '--version'], /^error: apply: Option '--version <value>' argument missing\. Run "upkeep apply --help"\./],
   ];

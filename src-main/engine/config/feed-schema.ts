@@ -146,7 +146,12 @@ export function feedTrustIssues(feed: FeedConfig | undefined, trust: TrustConfig
   }
   switch (type) {
     case 'native':
-      need(keys, ['trust', 'keys'], 'trust.keys needs at least one public key');
+      if (trust.none || trust.checksums_only) {
+        // The native format is signed by design (FEED-FORMAT.md): there is no unsigned mode to fall back to.
+        need(false, ['trust', trust.none ? 'none' : 'checksums_only'], `a native (Upkeep) feed is always signed: trust.${trust.none ? 'none' : 'checksums_only'} is not available for it; list the feed's ed25519: public key in trust.keys`);
+      } else {
+        need(keys, ['trust', 'keys'], 'trust.keys needs at least one public key');
+      }
       break;
     case 'github':
       need(keys || trust.checksums_only || trust.none, ['trust'], 'a github feed needs trust.keys, or trust.checksums_only: true, or trust.none: true');

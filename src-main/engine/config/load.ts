@@ -256,12 +256,12 @@ export function defaultTarget(config: Config): TargetConfig {
 export function findTarget(config: Config, id?: string): TargetConfig {
   if (id === undefined || id === '') {
     if (config.targets.length === 1) return config.targets[0]!;
-    throw new UsageError('ERR_USAGE', `several targets: name one (${config.targets.map((t) => t.id).join(', ')})`, {
+    throw new UsageError('ERR_USAGE', `Several targets are configured: name one (${config.targets.map((t) => t.id).join(', ')})`, {
       targets: config.targets.map((t) => t.id),
     });
   }
   const t = config.targets.find((x) => x.id === id);
-  if (!t) throw new NotFoundError('ERR_TARGET_NOT_FOUND', `unknown target '${id}'`, { target: id, targets: config.targets.map((x) => x.id) });
+  if (!t) throw new NotFoundError('ERR_TARGET_NOT_FOUND', `Unknown target "${id}". Configured targets: ${config.targets.map((x) => x.id).join(', ') || 'none'}`, { target: id, targets: config.targets.map((x) => x.id) });
   return t;
 }
 

@@ -70,7 +70,9 @@ describe('other feed types', () => {
     expect((tuf.targets[0]! as FilesTargetConfig).trust).toMatchObject({ tuf_root: '/etc/upkeep/keys/root.json' });
     expect(errorOf(files('{ type: hmac-manifest, url: "https://x/release-manifest.json" }', '{ none: true }'))).toContain('needs trust.hmac_secret_env');
     expect(errorOf(files('{ type: nope, url: "https://x/" }', '{ none: true }'))).toContain('ERR_CONFIG_INVALID');
-    expect(errorOf(files('{ url: "https://x/" }', '{ none: true }'))).toContain('trust.keys needs at least one public key');
+    expect(errorOf(files('{ url: "https://x/" }', '{ none: true }'))).toContain('a native (Upkeep) feed is always signed: trust.none is not available for it');
+    expect(errorOf(files('{ url: "https://x/" }', '{ checksums_only: true }'))).toContain('trust.checksums_only is not available for it');
+    expect(errorOf(files('{ url: "https://x/" }', '{ keys: [] }'))).toContain('trust.keys needs at least one public key');
   });
 });
 

@@ -62,6 +62,8 @@ describe('parseConfig', () => {
     expect((demo as FilesTargetConfig).feed?.url).toBe(path.join(dir, 'feed'));
     expect(demo.retention).toBe(3);
     expect(findTarget(config, 'svc').install_dir).toBe('/srv/svc');
+    expect(() => findTarget(config, 'nosuch')).toThrow('Unknown target "nosuch". Configured targets: demo, svc');
+    expect(() => findTarget(config)).toThrow('Several targets are configured: name one (demo, svc)');
   });
 
   it('leaves URLs and absolute paths alone', () => {
