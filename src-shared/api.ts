@@ -197,6 +197,8 @@ export interface CheckResult {
   release_notes: string;
   release: ReleaseView | null;
   checked_at: string;
+  /** The version held after a manual rollback (see TargetView.held_version); absent or null when none. */
+  held_version?: string | null;
 }
 
 export interface DownloadResult {

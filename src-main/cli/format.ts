@@ -67,6 +67,7 @@ export function formatCheck(r: CheckResult): string {
   const level = r.release.verification;
   const flags = [r.is_critical ? 'critical' : '', r.is_breaking ? 'breaking' : '', level !== 'signed' ? verificationLabel(level) : ''].filter(Boolean).join(', ');
   const lines = [`${r.target}: ${r.current_version ?? 'nothing installed'} -> ${r.latest_version} available${flags ? ` (${flags})` : ''}`, ...weakVerificationLine(level)];
+  if (r.held_version && r.held_version === r.latest_version) lines.push(`held: ${heldVersionText(r.held_version)} (upkeep apply ${r.target} --version ${r.held_version})`);
   if (r.release_notes.trim()) lines.push('', r.release_notes.trim());
   return lines.join('\n');
 }

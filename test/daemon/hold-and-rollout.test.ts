@@ -82,6 +82,10 @@ describe('automatic apply and what it leaves alone (real daemon)', () => {
     // The state line does not urge the held version as an update.
     expect(status.stdout).toContain('state:     held after rollback: 1.1.0');
     expect(status.stdout).not.toContain('update available');
+    const check = await runCli(['--config', f.configPath, 'check', 'demo']);
+    expect(check.code, check.stderr).toBe(0);
+    expect(check.stdout).toContain('demo: 1.0.0 -> 1.1.0 available (critical)');
+    expect(check.stdout).toContain('held: 1.1.0 held after rollback; apply it explicitly to install (upkeep apply demo --version 1.1.0)');
 
     // The hold is persisted: a new daemon process keeps it.
     await stop(c);

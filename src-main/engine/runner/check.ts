@@ -50,6 +50,7 @@ export async function runCheck(c: RunnerContext, loaded: LoadedConfig, t: Target
     const result: CheckResult = {
       target: t.id, current_version: current, latest_version: release?.version ?? current, update_available: release !== null,
       is_critical: release?.is_critical ?? false, is_breaking: release?.is_breaking ?? false, release_notes: release?.release_notes ?? '', release, checked_at: checkedAt,
+      held_version: held,
     };
     o.remember(result);
     if (o.ownsState) await c.live.settle(t.id);
