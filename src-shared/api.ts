@@ -94,8 +94,9 @@ export interface ReleaseView {
   verification: VerificationLevel;
   /**
    * The release's files. In a target view (`TargetView.available`, `GET /api/targets`) at most
-   * `TARGET_VIEW_MAX_FILES` of them, so status reads stay small; `file_count` is the whole count
-   * and `GET /api/targets/:id/releases` lists every file.
+   * `TARGET_VIEW_MAX_FILES` of them, so status reads stay small (so does `latest_release` of
+   * `GET /api/updates`); `file_count` is the whole count and `GET /api/targets/:id/releases`
+   * lists every file.
    */
   files: ReleaseFileView[];
   /** Number of files in the release (whole, even when `files` is shortened). */
@@ -105,7 +106,7 @@ export interface ReleaseView {
 }
 
 /** Most files a target view's `available` release lists (see ReleaseView.files). */
-export const TARGET_VIEW_MAX_FILES = 50;
+export const TARGET_VIEW_MAX_FILES = 20;
 
 export type AutoApply = 'none' | 'critical' | 'all';
 

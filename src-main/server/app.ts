@@ -16,6 +16,7 @@ import { errorBody, toHttpError } from './errors';
 import { createEventStreams } from './events-sse';
 import { hostHeaderCount, isAllowedHost } from './host-check';
 import { createMetrics, type UpkeepMetrics } from './metrics';
+import { ReadGate, type ReadGateOptions } from './read-gate';
 import { createReleaseMemo } from './release-memo';
 import { registerCanonicalRoutes } from './routes-canonical';
 import { registerSeedRoutes } from './routes-seed';
@@ -32,6 +33,8 @@ export interface AppOptions {
   heartbeatMs?: number;
   /** Metrics to expose at /metrics; by default the app creates (and closes) its own. */
   metrics?: UpkeepMetrics;
+  /** Pacing of status reads while an operation works (read-gate.ts). */
+  readGate?: ReadGateOptions;
 }
 
 /** Hard ceiling of any body; the configured api.body_limit_bytes (read per request) is normally lower. */
@@ -91,8 +94,10 @@ export async function buildApp(core: DaemonCore, opts: AppOptions = {}): Promise
   const metrics = opts.metrics ?? createMetrics(core);
   const events = createEventStreams(core, opts.heartbeatMs !== undefined ? { heartbeatMs: opts.heartbeatMs } : {});
   const releases = createReleaseMemo();
+  const readGate = new ReadGate(opts.readGate);
   const unsubscribeMemo = core.subscribe((e) => {
     if (e.type === 'state') releases.remember(e.target.id, e.target.available);
+    readGate.onEvent(e);
   });
   const ctx: ServerContext = { core, metrics, events, releases, log };
 
@@ -102,6 +107,7 @@ export async function buildApp(core: DaemonCore, opts: AppOptions = {}): Promise
   });
   app.addHook('onClose', (_instance, done) => {
     unsubscribeMemo();
+    readGate.close();
     if (ownMetrics) metrics.close();
     done();
   });
@@ -205,6 +211,8 @@ export async function buildApp(core: DaemonCore, opts: AppOptions = {}): Promise
       if (typeof q?.access_token === 'string' && q.access_token !== '') token = q.access_token;
     }
     request.principal = await authorize(access, token, api);
+    // Status reads wait their turn while an operation works (read-gate.ts).
+    if (config.statusRead) await readGate.admit();
     return undefined;
   });
 

@@ -29,6 +29,8 @@ declare module 'fastify' {
     style?: ErrorStyle;
     /** Accept the token as `?access_token=` too (EventSource cannot send headers). */
     queryToken?: boolean;
+    /** A status read: paced while an operation works, so reads never starve it (read-gate.ts). */
+    statusRead?: boolean;
   }
   interface FastifyRequest {
     principal: Principal | null;

@@ -8,6 +8,7 @@ import { UsageError } from '../../src-shared/errors';
 import type { DaemonCore } from '../engine/daemon-types';
 import { buildApp, type AppOptions } from './app';
 import type { LogFn } from './context';
+import type { ReadGateOptions } from './read-gate';
 
 export { buildApp, type AppOptions } from './app';
 export { createMetrics, type UpkeepMetrics } from './metrics';
@@ -25,6 +26,8 @@ export interface ServerOptions {
   log?: LogFn;
   /** Milliseconds between SSE keep-alive comments. Default 15 000. */
   heartbeatMs?: number;
+  /** Pacing of status reads while an operation works (read-gate.ts). */
+  readGate?: ReadGateOptions;
 }
 
 export interface RunningServer {
@@ -52,6 +55,7 @@ export async function startServer(core: DaemonCore, o: ServerOptions = {}): Prom
   if (o.staticDir !== undefined) appOpts.staticDir = o.staticDir;
   if (o.log !== undefined) appOpts.log = o.log;
   if (o.heartbeatMs !== undefined) appOpts.heartbeatMs = o.heartbeatMs;
+  if (o.readGate !== undefined) appOpts.readGate = o.readGate;
   const app: FastifyInstance = await buildApp(core, appOpts);
   try {
     await app.listen({ host, port });

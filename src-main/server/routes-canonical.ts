@@ -53,9 +53,10 @@ export function registerCanonicalRoutes(app: FastifyInstance, ctx: ServerContext
 
   // Status reads are served from the core's memory; each unchanged view is serialised once.
   const views = new JsonMemo<TargetView>();
-  app.get('/api/targets', read, async (_request, reply) => reply.type(JSON_TYPE).send(views.array(await core.listTargets())));
+  const status = { config: { access: 'read' as const, style: 'canonical' as const, statusRead: true } };
+  app.get('/api/targets', status, async (_request, reply) => reply.type(JSON_TYPE).send(views.array(await core.listTargets())));
 
-  app.get('/api/targets/:id', read, async (request, reply) => reply.type(JSON_TYPE).send(views.of(await core.getTarget(idOf(request)), (v) => v)));
+  app.get('/api/targets/:id', status, async (request, reply) => reply.type(JSON_TYPE).send(views.of(await core.getTarget(idOf(request)), (v) => v)));
 
   app.post('/api/targets/:id/check', apply, async (request) => {
     const id = idOf(request);

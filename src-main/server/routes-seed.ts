@@ -8,7 +8,7 @@
  */
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { z } from 'zod';
-import type { CheckResult, ReleaseFileView, ReleaseView, UpkeepEvent } from '../../src-shared/api';
+import { TARGET_VIEW_MAX_FILES, type CheckResult, type ReleaseFileView, type ReleaseView, type UpkeepEvent } from '../../src-shared/api';
 import type { ManifestDetails } from '../engine/daemon-types';
 import type { ServerContext } from './context';
 import { JSON_TYPE, JsonMemo } from './json-memo';
@@ -42,7 +42,12 @@ export function seedManifest(m: ManifestDetails): Record<string, unknown> {
   };
 }
 
-/** `latest_release` of GET /api/updates. */
+/**
+ * `latest_release` of GET /api/updates: a status summary. It lists at most TARGET_VIEW_MAX_FILES
+ * files, like a target view, with the whole count in `file_count`; GET
+ * /api/updates/manifests/:version lists every file. (A release of 2,000 files made every status
+ * read of this route about 640 KB.)
+ */
 export function seedRelease(r: ReleaseView): Record<string, unknown> {
   return {
     version: r.version,
@@ -55,7 +60,8 @@ export function seedRelease(r: ReleaseView): Record<string, unknown> {
     build_commit: r.build_commit,
     manifest_hash: r.manifest_sha256,
     total_size: r.total_size,
-    files: r.files.map(seedFile),
+    file_count: r.files.length,
+    files: r.files.slice(0, TARGET_VIEW_MAX_FILES).map(seedFile),
   };
 }
 
@@ -71,12 +77,13 @@ export const SEED_CHECK_MAX_AGE_S = 60;
 export function registerSeedRoutes(app: FastifyInstance, ctx: ServerContext): void {
   const { core } = ctx;
   const seedRead = { config: { access: 'read' as const, style: 'seed-read' as const } };
+  const seedStatus = { config: { access: 'read' as const, style: 'seed-read' as const, statusRead: true } };
   const seedOp = { config: { access: 'apply' as const, style: 'seed-op' as const } };
 
   // ---- the ThemisDB hot-reload API -----------------------------------------------------
   // One body per check result (the core hands out the same result while it is fresh).
   const updates = new JsonMemo<CheckResult>();
-  app.get('/api/updates', seedRead, async (_request, reply) => {
+  app.get('/api/updates', seedStatus, async (_request, reply) => {
     const id = core.defaultTargetId();
     // A status read: at most one check per SEED_CHECK_MAX_AGE_S per target, shared by concurrent callers, no history line.
     const r = await core.latestCheck(id, SEED_CHECK_MAX_AGE_S);
@@ -151,7 +158,7 @@ export function registerSeedRoutes(app: FastifyInstance, ctx: ServerContext): vo
   });
 
   // ---- the CAIO update API -------------------------------------------------------------
-  app.get('/api/v1/version', { config: { access: 'read', style: 'seed-v1' } }, async () => {
+  app.get('/api/v1/version', { config: { access: 'read', style: 'seed-v1', statusRead: true } }, async () => {
     const id = core.defaultTargetId();
     const view = await core.getTarget(id);
     const current = view.current_version;

@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { TARGET_VIEW_MAX_FILES } from '../../src-shared/api';
 import { makeConfig, makeRelease } from './fake-core';
 import { ADMIN, APPLIER, READER, apiWithTokens, call, startHarness, type Harness } from './helpers';
 
@@ -28,6 +29,20 @@ describe('seed 000: hot-reload API', () => {
     h.core.targets.get('app')!.current_version = '1.3.0';
     const current = await call(h.server, 'GET', '/api/updates');
     expect(current.body).toMatchObject({ status: 'up_to_date', current_version: '1.3.0', latest_release: null });
+  });
+
+  it('GET /api/updates lists at most TARGET_VIEW_MAX_FILES files of a big release with the whole count; the manifest route lists all', async () => {
+    const files = Array.from({ length: TARGET_VIEW_MAX_FILES + 5 }, (_, i) => ({ path: `lib/f${i}`, type: 'library', sha256: 'cd'.repeat(32), size: 10, platform: 'linux', arch: 'x64', url: `http://127.0.0.1:1/files/1.4.0/lib/f${i}` }));
+    h.core.releases.get('app')!.push(makeRelease('1.4.0', { files, file_count: files.length, total_size: 10 * files.length }));
+    const r = await call(h.server, 'GET', '/api/updates');
+    expect(r.status).toBe(200);
+    expect(r.body.latest_release.version).toBe('1.4.0');
+    expect(r.body.latest_release.file_count).toBe(TARGET_VIEW_MAX_FILES + 5);
+    expect(r.body.latest_release.files.map((f: { path: string }) => f.path)).toEqual(files.slice(0, TARGET_VIEW_MAX_FILES).map((f) => f.path));
+    expect(r.body.latest_release.files[0]).toMatchObject({ path: 'lib/f0', sha256_hash: 'cd'.repeat(32), size_bytes: 10 });
+    const m = await call(h.server, 'GET', '/api/updates/manifests/1.4.0');
+    expect(m.status).toBe(200);
+    expect(m.body.files).toHaveLength(TARGET_VIEW_MAX_FILES + 5);
   });
 
   it('GET /api/updates/manifests/:version returns the seed manifest shape', async () => {
