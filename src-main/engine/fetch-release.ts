@@ -3,7 +3,7 @@
  * already there), with progress, and lays out a per-version view of the release for humans.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream, promises as fsp } from 'node:fs';
+import { createReadStream, mkdirSync, promises as fsp, symlinkSync } from 'node:fs';
 import path from 'node:path';
 import { OperationError } from '../../src-shared/errors';
 import type { ReleaseArchive, ReleaseFile } from './feed/release';
@@ -15,6 +15,7 @@ import type { Limits } from './limits';
 import type { Clock } from './clock';
 import { writeFileDurable } from './fs/atomic';
 import { assertFreeSpace } from './fs/space';
+import { Breather } from './fs/meta';
 
 export type DownloadableItem = ReleaseFile | ReleaseArchive;
 
@@ -103,10 +104,12 @@ export async function fetchRelease(o: FetchReleaseOptions): Promise<FetchedRelea
     } else missing += x.size;
   }
   const present = new Set<string>(); // looked at once here, not again per fetch
+  const breather = new Breather();
   for (const [key, f] of addressed) {
     const d = digestOf(f)!;
-    if (await cache.has(d.hex, f.size, d.algorithm)) present.add(key);
+    if (cache.hasNow(d.hex, f.size, d.algorithm)) present.add(key);
     else missing += f.size;
+    await breather.tick();
   }
   await assertFreeSpace([{ dir: o.cacheDir, bytes: missing }, ...(o.reserve ?? [])]);
   const artifacts = new Map<string, LocalArtifact>();
@@ -202,14 +205,22 @@ export async function verifyArtifacts(items: DownloadableItem[], artifacts: Read
 export async function materialiseRelease(releasesDir: string, version: string, artifacts: ReadonlyMap<string, LocalArtifact>, manifestBytes: Uint8Array | null): Promise<string> {
   const dir = path.join(releasesDir, version);
   await fsp.rm(dir, { recursive: true, force: true });
+  // Metadata calls made synchronously, a slice at a time (fs/meta.ts).
+  const made = new Set<string>();
+  const breather = new Breather();
   for (const [rel, { file: blob }] of artifacts) {
     const dest = path.join(dir, ...rel.split('/'));
-    await fsp.mkdir(path.dirname(dest), { recursive: true });
+    const parent = path.dirname(dest);
+    if (!made.has(parent)) {
+      mkdirSync(parent, { recursive: true });
+      made.add(parent);
+    }
     try {
-      await fsp.symlink(path.resolve(blob), dest);
+      symlinkSync(path.resolve(blob), dest);
     } catch {
       await fsp.copyFile(blob, dest);
     }
+    await breather.tick();
   }
   if (manifestBytes) await writeFileDurable(path.join(dir, '.upkeep-manifest.json'), manifestBytes);
   return dir;

@@ -49,6 +49,10 @@ describe('download cache pruning', () => {
     expect(await fsp.readdir(path.join(dir, 'state', 'downloads', 'releases', 'demo'))).toEqual(['1.3.0']);
     // And it still applies from the cache.
     expect((await engine.apply('demo', {})).version).toBe('1.3.0');
+    // The installed version's blobs are kept, so its view stays, every link whole.
+    const view = path.join(dir, 'state', 'downloads', 'releases', 'demo');
+    expect(await fsp.readdir(view)).toEqual(['1.3.0']);
+    for (const [rel, data] of Object.entries(files('1.3.0'))) expect(await fsp.readFile(path.join(view, '1.3.0', rel), 'utf8')).toBe(data);
   });
 
   it('deletes a view an interrupted prune left half deleted under its hidden name, and stale views', async () => {

@@ -1,9 +1,10 @@
 /**
  * Pruning of the download cache (`<download_dir>/blobs`), which every target shares: after an
  * apply or a rollback it keeps the blobs of each target's installed version, of its retained
- * rollback points and of the newest available release, and nothing else. The per-version views
- * (`<download_dir>/releases/<id>/<version>/`, symbolic links to blobs) are kept only for the newest
- * available release, so no view points at a pruned blob.
+ * rollback points and of the newest available release, and nothing else. A per-version view
+ * (`<download_dir>/releases/<id>/<version>/`, symbolic links to blobs) is kept exactly while its
+ * version's blobs are (the installed version, a retained point's version, the newest available
+ * release), so no view points at a pruned blob and no valid view is deleted only to be missed.
  *
  * Crash safety (a SIGKILL at any instant): a blob is removed by one unlink, so every blob left
  * is whole (blobs enter the cache only by an atomic rename after verification). A view is first
@@ -45,11 +46,16 @@ export async function pruneDownloadCache(config: Config, clock: Clock = systemCl
     if (t.kind !== 'files') continue;
     const p = targetPaths(config, t.id);
     cacheDir = p.cacheDir;
-    for (const f of (await readInstalled(p.stateDir))?.files ?? []) if (f.sha256) keep.add(f.sha256);
+    const keepViews = new Set<string>();
+    const installed = await readInstalled(p.stateDir);
+    if (installed) keepViews.add(installed.version);
+    for (const f of installed?.files ?? []) if (f.sha256) keep.add(f.sha256);
     for (const pt of await listPoints(p.pointsDir)) {
+      if (pt.before) keepViews.add(pt.before.version);
       for (const f of [...(pt.before?.files ?? []), ...(pt.backed_up ?? [])]) if (f.sha256) keep.add(f.sha256);
     }
     const avail = availableOf((await readRuntime(config.state_dir, t.id)).available);
+    if (avail) keepViews.add(avail.version);
     for (const f of avail?.files ?? []) keep.add(f.sha256);
     let versions: string[] = [];
     try {
@@ -58,7 +64,7 @@ export async function pruneDownloadCache(config: Config, clock: Clock = systemCl
       if (!isCode(err, 'ENOENT')) throw err;
     }
     for (const v of versions) {
-      if (v === avail?.version) continue;
+      if (keepViews.has(v)) continue;
       if (v.startsWith(PRUNING_PREFIX)) {
         await rmrf(path.join(p.releasesDir, v));
         continue;

@@ -20,12 +20,13 @@
  * Files: `<stateDir>/fingerprints.json` (the installed tree) and `<point>/fingerprints.json` (the
  * files a point keeps). They are hints written after the commit (atomically, without fsync).
  */
-import { promises as fsp, type BigIntStats } from 'node:fs';
+import { promises as fsp, readlinkSync, type BigIntStats } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { DiskState } from './tree';
 import { systemClock } from '../clock';
-import { hashFile, IO_CONCURRENCY, isCode, mapLimit } from './tree';
+import { hashFile } from './tree';
+import { Breather, lstatBigOrNull } from '../fs/meta';
 
 export const FINGERPRINTS_FILE = 'fingerprints.json';
 
@@ -112,13 +113,8 @@ export class Fingerprints {
  */
 export async function observe(abs: string, fps?: Fingerprints): Promise<{ disk: DiskState; seen: Seen | null }> {
   const seenAt = nowNs();
-  let st: BigIntStats;
-  try {
-    st = await fsp.lstat(abs, { bigint: true });
-  } catch (err) {
-    if (isCode(err, 'ENOENT') || isCode(err, 'ENOTDIR')) return { disk: { kind: 'missing' }, seen: null };
-    throw err;
-  }
+  const st = lstatBigOrNull(abs);
+  if (st === null) return { disk: { kind: 'missing' }, seen: null };
   const mode = Number(st.mode & 0o7777n);
   if (st.isFile()) {
     const stamp = stampOf(st);
@@ -128,19 +124,14 @@ export async function observe(abs: string, fps?: Fingerprints): Promise<{ disk: 
     return { disk: { kind: 'file', sha256, size: stamp.size, mode }, seen: { sha256, stamp, fresh: known === null && !settled(stamp, seenAt) } };
   }
   if (st.isDirectory()) return { disk: { kind: 'other', type: 'dir', mode }, seen: null };
-  if (st.isSymbolicLink()) return { disk: { kind: 'link', target: await fsp.readlink(abs) }, seen: null };
+  if (st.isSymbolicLink()) return { disk: { kind: 'link', target: readlinkSync(abs) }, seen: null };
   return { disk: { kind: 'other', type: 'special', mode }, seen: null };
 }
 
-/** The stamp of a regular file right now (null when it is not one). */
-export async function stampNow(abs: string): Promise<Stamp | null> {
-  try {
-    const st = await fsp.lstat(abs, { bigint: true });
-    return st.isFile() ? stampOf(st) : null;
-  } catch (err) {
-    if (isCode(err, 'ENOENT') || isCode(err, 'ENOTDIR')) return null;
-    throw err;
-  }
+/** The stamp of a regular file right now (null when it is not one); one lstat, synchronously (fs/meta.ts). */
+export function stampNow(abs: string): Stamp | null {
+  const st = lstatBigOrNull(abs);
+  return st?.isFile() ? stampOf(st) : null;
 }
 
 /**
@@ -166,11 +157,13 @@ export async function recordFingerprints(file: string, expected: Expected, chang
     if (wait > 0) await sleep(wait);
     const seenAt = nowNs();
     const entries = [...expected];
-    const rows = await mapLimit(entries, IO_CONCURRENCY, async ([abs, e]) => {
-      const now = await stampNow(abs);
-      if (!now || !(e.moved ? sameContent(now, e.stamp) : sameStamp(now, e.stamp)) || !settled(now, seenAt)) return null;
-      return [abs, e.sha256, now.dev, now.size, now.ino, now.mtimeNs, now.ctimeNs];
-    });
+    const rows: Array<unknown[] | null> = [];
+    const breather = new Breather();
+    for (const [abs, e] of entries) {
+      const now = stampNow(abs);
+      rows.push(!now || !(e.moved ? sameContent(now, e.stamp) : sameStamp(now, e.stamp)) || !settled(now, seenAt) ? null : [abs, e.sha256, now.dev, now.size, now.ino, now.mtimeNs, now.ctimeNs]);
+      await breather.tick();
+    }
     const tmp = `${file}.tmp-${process.pid}`;
     await fsp.writeFile(tmp, JSON.stringify({ v: 1, files: rows.filter((r) => r !== null) }));
     await fsp.rename(tmp, file);

@@ -229,12 +229,16 @@ export async function runOp(op: JournalOp): Promise<void> {
   else await fsp.rmdir(op.path);
 }
 
-/** Undoes one op if it ran (see the rule in the module comment). Idempotent. */
-export async function undoOp(op: JournalOp): Promise<void> {
+/**
+ * Undoes one op if it ran (see the rule in the module comment). Idempotent. With `sync` false a
+ * moved entry's directories are left for the caller to make durable (it fsyncs them once for all
+ * ops before the journal goes).
+ */
+export async function undoOp(op: JournalOp, sync = true): Promise<void> {
   if (op.t === 'rename') {
     if ((await lexists(op.to)) && !(await lexists(op.from))) {
       await moveEntry(op.to, op.from);
-      await fsyncDir(path.dirname(op.from));
+      if (sync) await fsyncDir(path.dirname(op.from));
     }
     return;
   }

@@ -75,7 +75,11 @@ export function assertJournalFits(j: Journal): void {
     else if (op.t === 'link') paths.push(op.path, op.tmp);
     else paths.push(op.path);
   }
-  for (const abs of paths) assertPathFits(abs, relativeTo(j.install_dir, abs));
+  for (const abs of paths) {
+    // The release path is worked out only for the error (path.relative is costly at 10,000s of paths).
+    const bytes = abs.length * 3 <= PATH_MAX_BYTES ? 0 : Buffer.byteLength(abs, 'utf8');
+    if (bytes > PATH_MAX_BYTES) throw pathTooLongError(abs, bytes, relativeTo(j.install_dir, abs));
+  }
 }
 
 /**

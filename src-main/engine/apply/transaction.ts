@@ -4,20 +4,21 @@
  * `undoTransaction` and `finishTransaction` are also what recovery runs after a crash; both
  * are idempotent and safe to interrupt and re-run.
  */
-import { promises as fsp } from 'node:fs';
+import { chmodSync, linkSync, lstatSync, promises as fsp } from 'node:fs';
+import { Breather } from '../fs/meta';
 import path from 'node:path';
 import { OperationError, UpkeepError } from '../../../src-shared/errors';
 import { fsyncDir } from '../fs/atomic';
 import { deviceOf, diskFullError, isDiskFull, SPACE_MARGIN } from '../fs/space';
 import { syncDurable } from '../fs/sync-fs';
-import { isStrictlyWithin } from '../trust/paths';
+import { isStrictlyWithin, plainPosix } from '../trust/paths';
 import { setInstalled } from './installed';
 import { systemClock } from '../clock';
 import type { Journal } from './journal';
 import type { JournalOp, StageItem } from './journal';
 import { deleteJournal, mkdirMode, setPhase, undoOp, runOp, writeJournal } from './journal';
 import { deletePoint, prunePoints, sweepPointLeftovers, writePoint } from './points';
-import { copyDurable, recheckParents, dirBytes, fsyncDirs, IO_CONCURRENCY, isCode, mapLimit, pruneEmptyParents, rmdirIfEmpty, rmrf, under } from './tree';
+import { copyDurable, recheckParents, unlinkQuiet, dirBytes, fsyncDirs, IO_CONCURRENCY, isCode, mapLimit, pruneEmptyParents, rmdirIfEmpty, rmrf, under } from './tree';
 import { pruneVersions, VERSIONS_DIR } from './versioned';
 import type { Expected, Stamp } from './fingerprints';
 import { recordFingerprints, stampNow } from './fingerprints';
@@ -61,17 +62,18 @@ export interface FingerprintPlan {
  * wanted one first); returns the stamp of the linked inode, or null when linking is not possible
  * (another filesystem, links not allowed, not a regular file) and a copy must be made instead.
  */
-async function stageLink(item: StageItem): Promise<Stamp | null> {
+function stageLink(item: StageItem): Stamp | null {
+  // Metadata calls only, made synchronously (fs/meta.ts).
   try {
-    const st = await fsp.lstat(item.source, { bigint: true });
+    const st = lstatSync(item.source, { bigint: true });
     if (!st.isFile()) return null;
-    if (Number(st.mode & 0o7777n) !== item.mode) await fsp.chmod(item.source, item.mode);
+    if (Number(st.mode & 0o7777n) !== item.mode) chmodSync(item.source, item.mode);
     try {
-      await fsp.link(item.source, item.path);
+      linkSync(item.source, item.path);
     } catch (err) {
       if (!isCode(err, 'EEXIST')) throw err;
-      await fsp.rm(item.path, { force: true }); // a leftover of an earlier attempt
-      await fsp.link(item.source, item.path);
+      unlinkQuiet(item.path); // a leftover of an earlier attempt
+      linkSync(item.source, item.path);
     }
     return { dev: String(st.dev), ino: String(st.ino), size: Number(st.size), mtimeNs: String(st.mtimeNs), ctimeNs: String(st.ctimeNs) };
   } catch {
@@ -113,7 +115,9 @@ async function stage(j: Journal, hooks: ApplyHooks, fp?: FingerprintPlan): Promi
   let done = 0;
   const finalOf = new Map<string, string>();
   if (fp) for (const op of j.ops) if (op.t === 'rename') finalOf.set(op.from, op.to);
+  const breather = new Breather();
   await mapLimit(j.stage, IO_CONCURRENCY, async (item) => {
+    await breather.tick();
     if (item.symlink !== undefined) {
       await fsp.rm(item.path, { force: true });
       await fsp.symlink(item.symlink, item.path);
@@ -121,10 +125,10 @@ async function stage(j: Journal, hooks: ApplyHooks, fp?: FingerprintPlan): Promi
       return;
     }
     // Linked when allowed and possible (no bytes move); else copied (other filesystem, links not allowed).
-    let stamp = item.link ? await stageLink(item) : null;
+    let stamp = item.link ? stageLink(item) : null;
     if (!stamp) {
       await copyDurable(item.source, item.path, item.mode, false);
-      if (fp) stamp = await stampNow(item.path);
+      if (fp) stamp = stampNow(item.path);
     }
     const final = finalOf.get(item.path);
     if (fp && stamp && final !== undefined && isInside(j.install_dir, final)) fp.install.set(final, { sha256: item.sha256, stamp, moved: true });
@@ -135,9 +139,9 @@ async function stage(j: Journal, hooks: ApplyHooks, fp?: FingerprintPlan): Promi
 }
 
 /** False when a directory between the install dir and `abs` became a link leading out (see recheckParents). */
-async function parentsSafe(root: string, abs: string): Promise<boolean> {
+function parentsSafe(root: string, abs: string): boolean {
   try {
-    await recheckParents(root, abs);
+    recheckParents(root, abs);
     return true;
   } catch (err) {
     if (err instanceof UpkeepError && err.code === 'ERR_UNSAFE_PATH') return false;
@@ -173,7 +177,7 @@ export async function spaceNeeded(j: Journal): Promise<Array<{ dir: string; byte
  * names (`.<name>.upkeep-<op>`, `versions/.<v>.upkeep-<op>/`) shown as their destination.
  */
 export function displayPath(j: Pick<Journal, 'install_dir'>, abs: string): string {
-  const rel = path.relative(j.install_dir, abs).split(path.sep).join('/');
+  const rel = plainPosix(j.install_dir) && plainPosix(abs) && isStrictlyWithin(j.install_dir, abs) ? abs.slice(j.install_dir.length + (j.install_dir === '/' ? 0 : 1)) : path.relative(j.install_dir, abs).split(path.sep).join('/');
   return rel
     .replace(/^versions\/\.([^/]+)\.upkeep-[^/]+\//, 'versions/$1/')
     .replace(/(^|\/)\.([^/]+)\.upkeep-[^/]+$/, '$1$2');
@@ -189,9 +193,9 @@ async function switchOps(j: Journal, hooks: ApplyHooks): Promise<void> {
   let done = 0;
   const one = async (op: JournalOp): Promise<void> => {
     if (op.t === 'rename') {
-      await recheckParents(j.install_dir, op.from);
+      recheckParents(j.install_dir, op.from);
       // A staged entry beside its destination shares its parents: checked once.
-      if (path.dirname(op.from) !== path.dirname(op.to)) await recheckParents(j.install_dir, op.to);
+      if (path.dirname(op.from) !== path.dirname(op.to)) recheckParents(j.install_dir, op.to);
     }
     await runOp(op);
     if (op.t === 'rename') {
@@ -212,8 +216,10 @@ async function switchOps(j: Journal, hooks: ApplyHooks): Promise<void> {
   // Backups on another filesystem are byte copies: one at a time (as fast, and a disk that fills
   // stops the switch at the first copy that does not fit).
   const crossDevice = j.backup_dir !== null && (await deviceOf(j.backup_dir)) !== (await deviceOf(j.install_dir));
+  const breather = new Breather();
   const flush = async (): Promise<void> => {
     await mapLimit(batch, crossDevice ? 1 : SWITCH_CONCURRENCY, one);
+    await breather.tick(batch.length);
     batch = [];
     inBatch.clear();
   };
@@ -293,23 +299,32 @@ export async function executeTransaction(j: Journal, hooks: ApplyHooks = {}, fp?
 /** Undoes an uncommitted transaction to exactly the old tree and deletes its journal. Idempotent. */
 export async function undoTransaction(j: Journal, hooks: ApplyHooks = {}): Promise<void> {
   if (j.phase === 'committed') throw new Error('a committed transaction cannot be undone');
+  const breather = new Breather();
   if (j.phase !== 'staging') {
     const touched = new Set<string>();
     let done = 0;
     for (const op of [...j.ops].reverse()) {
       // Never undo through a directory someone swapped for a link leading out: leave it be.
-      if (op.t === 'rename' && !((await parentsSafe(j.install_dir, op.from)) && (await parentsSafe(j.install_dir, op.to)))) continue;
-      await undoOp(op);
-      touched.add(path.dirname(op.t === 'rename' ? op.from : op.path));
+      if (op.t === 'rename' && !(parentsSafe(j.install_dir, op.from) && parentsSafe(j.install_dir, op.to))) continue;
+      // Directories are made durable once, below, before the journal goes.
+      await undoOp(op, false);
+      if (op.t === 'rename') {
+        touched.add(path.dirname(op.from));
+        touched.add(path.dirname(op.to));
+      } else {
+        touched.add(path.dirname(op.path));
+      }
       hooks.onProgress?.({ phase: 'rollback', done: ++done, total: j.ops.length });
+      await breather.tick();
     }
     await fsyncDirs(touched);
   }
   const dirs = new Set<string>();
   for (const item of j.stage) {
-    if (!(await parentsSafe(j.install_dir, item.path))) continue;
-    await fsp.rm(item.path, { force: true });
+    if (!parentsSafe(j.install_dir, item.path)) continue;
+    unlinkQuiet(item.path);
     dirs.add(path.dirname(item.path));
+    await breather.tick();
   }
   for (const op of j.ops) if (op.t === 'link') await fsp.rm(op.tmp, { force: true });
   for (const s of j.scratch) await rmrf(s);
@@ -329,7 +344,11 @@ export async function undoTransaction(j: Journal, hooks: ApplyHooks = {}): Promi
  * removes leftovers, then deletes the journal. Idempotent.
  */
 export async function finishTransaction(j: Journal, hooks: ApplyHooks = {}): Promise<void> {
-  for (const item of j.stage) await fsp.rm(item.path, { force: true });
+  const breather = new Breather();
+  for (const item of j.stage) {
+    unlinkQuiet(item.path); // renamed into place already, or a leftover
+    await breather.tick();
+  }
   for (const op of j.ops) if (op.t === 'link') await fsp.rm(op.tmp, { force: true });
   for (const s of j.scratch) await rmrf(s);
   if (j.kind === 'apply' && j.point) {

@@ -16,6 +16,7 @@ import path from 'node:path';
 import type { Limits } from '../limits';
 import { VerificationError } from '../../../src-shared/errors';
 import { writeFileDurable } from '../fs/atomic';
+import { lstatBigOrNull, lstatOrNull } from '../fs/meta';
 import { normaliseFeedUrl, redactUrl } from './url-policy';
 import type { Fetcher } from './fetcher';
 import { defaultFetcher } from './default-fetcher';
@@ -55,14 +56,9 @@ function normaliseDigest(digest: string, algorithm: BlobAlgorithm = 'sha256'): s
 const HANDED_OUT = 'handed-out';
 const RECORD_NAME_RE = /^[A-Za-z0-9_-]{1,64}$/;
 
-async function inodeOf(file: string): Promise<string | null> {
-  try {
-    const st = await fsp.lstat(file, { bigint: true });
-    return st.isFile() ? String(st.ino) : null;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw err;
-  }
+function inodeOf(file: string): string | null {
+  const st = lstatBigOrNull(file);
+  return st?.isFile() ? String(st.ino) : null;
 }
 
 export class BlobCache {
@@ -85,13 +81,13 @@ export class BlobCache {
 
   /** True when a regular file for this digest is present with exactly `size` bytes. */
   async has(digest: string, size: number, algorithm: BlobAlgorithm = 'sha256'): Promise<boolean> {
-    try {
-      const st = await fsp.lstat(this.pathFor(digest, algorithm));
-      return st.isFile() && st.size === size;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
-      throw err;
-    }
+    return this.hasNow(digest, size, algorithm);
+  }
+
+  /** `has`, synchronously (fs/meta.ts: one lstat). */
+  hasNow(digest: string, size: number, algorithm: BlobAlgorithm = 'sha256'): boolean {
+    const st = lstatOrNull(this.pathFor(digest, algorithm));
+    return st !== null && st.isFile() && st.size === size;
   }
 
   /**
@@ -206,7 +202,7 @@ export class BlobCache {
     const key = path.relative(this.dir, blobPath).split(path.sep).join('/');
     const inodes = (await this.handedOut()).get(key);
     if (!inodes) return false; // never handed out: no need to look at the file
-    const ino = await inodeOf(blobPath);
+    const ino = inodeOf(blobPath);
     return ino !== null && inodes.has(ino);
   }
 
@@ -227,7 +223,7 @@ export class BlobCache {
     const lines: string[] = [];
     const map = await this.handedOut();
     for (const p of blobPaths) {
-      const ino = await inodeOf(p);
+      const ino = inodeOf(p);
       if (ino === null) continue;
       const key = path.relative(this.dir, p).split(path.sep).join('/');
       lines.push(`${key} ${ino}`);

@@ -317,11 +317,13 @@ export class OperationRunner {
         return { ...rt, last_error: null, held_version: held };
       });
       if (held !== null && held !== before) this.bus.log('info', `${t.id}: ${held} is held after the rollback; it is not applied automatically until a newer release appears or it is applied by hand`, t.id);
+      // The versions rolled back from are still published: show them as available again — before
+      // the cache is pruned, so the blobs of the newest available release (often the version just
+      // left) are kept and applying it again needs no download.
+      await this.check(t.id, { actor: op.actor, quiet: true }).catch(() => undefined);
       await pruneCacheAfterCommit(c, op);
       opProgress(c, op, 'commit', `Rolled back to ${outcome.version ?? 'nothing'}`, 1);
       await conclude(c, op, subject, report, { rollback_id: outcome.rollback_id, ...(outcome.local_copies ? { local_copies: outcome.local_copies } : {}) });
-      // The versions rolled back from are still published: show them as available again.
-      await this.check(t.id, { actor: op.actor, quiet: true }).catch(() => undefined);
       return { success: true, target: t.id, rollback_id: outcome.rollback_id, version: outcome.version, from_version: outcome.from_version, operation_id: op.opId };
     } catch (err) {
       if (err instanceof ReportedError) throw err.error;

@@ -194,9 +194,9 @@ describe.each(['in-place', 'versioned'] as const)('crash safety of download-cach
             await fsp.rename(`${feedBlobs}-away`, feedBlobs);
           }
           expect(await active(), `${note}: the tree after the next apply`).toEqual(tree12);
-          // Installed 1.2.0, point before 1.1.0, nothing newer available.
+          // Installed 1.2.0, point before 1.1.0, nothing newer available: the installed version's view stays.
           expect(await cached(), note).toEqual([...keep].sort());
-          expect(await fsp.readdir(releasesDir), note).toEqual([]);
+          expect(await fsp.readdir(releasesDir), note).toEqual(['1.2.0']);
           applies++;
         } else {
           await pruneDownloadCache(engine().config().config);
