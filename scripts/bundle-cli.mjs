@@ -7,7 +7,9 @@
 //
 // Packages that only some commands need (the HTTP server, signature formats, feed adapters'
 // clients, archive readers) stay outside the bundle and are loaded from node_modules when used;
-// what every config-reading command needs (zod, yaml, semver, croner, write-file-atomic) is inside.
+// what every config-reading command needs (zod, yaml, croner, write-file-atomic) is inside.
+// semver stays outside too: bin/upkeep.js has loaded its modules for the Node.js version check
+// before the bundle runs, so the bundle uses those instead of a second copy.
 //
 // bin/upkeep.js prefers the bundle unless tsc emitted after it (dist/node/.tsbuildinfo newer), and
 // answers help and version from the small tsc modules, which load faster than the whole bundle.
@@ -36,6 +38,7 @@ export const EXTERNAL = [
   'tar',
   'yauzl',
   'fast-xml-parser',
+  'semver',
 ];
 
 /**

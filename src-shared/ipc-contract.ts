@@ -5,18 +5,12 @@
  */
 import { z } from 'zod';
 import type { UpdaterApi, UpkeepEvent } from './api';
+import { isValidTimeZone } from './time-zone';
+
+export { isValidTimeZone } from './time-zone';
 
 const id = z.string().min(1).max(64);
 
-/** True for an IANA time zone this runtime knows ("Europe/Berlin", "UTC"). */
-export function isValidTimeZone(tz: string): boolean {
-  try {
-    new Intl.DateTimeFormat('en-US', { timeZone: tz });
-    return true;
-  } catch {
-    return false;
-  }
-}
 const version = z.string().min(1).max(256);
 
 const maintenanceWindow = z.object({

@@ -1,7 +1,7 @@
 /**
  * Output of the command line: human lines (with a progress bar on a TTY) or one JSON document.
  */
-import { createInterface } from 'node:readline/promises';
+import { isatty } from 'node:tty';
 
 export interface CliIO {
   /** `--json`: print exactly one JSON document. */
@@ -16,6 +16,8 @@ export interface CliIO {
 
 /** Reads one answer from the terminal; "y" or "yes" (any case) is yes, anything else no. */
 async function askTerminal(question: string): Promise<boolean> {
+  // Loaded when a question is asked: most commands never ask one.
+  const { createInterface } = require('node:readline/promises') as typeof import('node:readline/promises');
   const rl = createInterface({ input: process.stdin, output: process.stderr });
   try {
     return /^\s*y(es)?\s*$/i.test(await rl.question(question));
@@ -26,7 +28,9 @@ async function askTerminal(question: string): Promise<boolean> {
 
 /** The process's own streams. */
 export function processIO(json: boolean): CliIO {
-  const interactive = Boolean(process.stdin.isTTY) && Boolean(process.stderr.isTTY) && !json;
+  // isatty, not process.stdin.isTTY: touching process.stdin sets up a stream (and its modules) that
+  // only a question would use.
+  const interactive = !json && isatty(0) && isatty(2);
   return {
     json,
     isTTY: Boolean(process.stdout.isTTY) && !json,

@@ -21,9 +21,11 @@ export type NodeCheck =
 
 /**
  * Checks `version` ("v20.20.2") against the runtime range (refused: one line saying what to do)
- * and against `engines` (outside it: a one-line warning about the dependencies' declared need).
+ * and, unless `o.warn` is false, against `engines` (outside it: a one-line warning about the
+ * dependencies' declared need). bin/upkeep.js shows the warning only on a terminal, so it skips
+ * that second range (parsing a range costs milliseconds of every start) when stderr is not one.
  */
-export function checkNodeVersion(version: string, engines: string | undefined): NodeCheck {
+export function checkNodeVersion(version: string, engines: string | undefined, o: { warn?: boolean } = {}): NodeCheck {
   const v = coerce(version)?.version ?? version;
   if (!satisfies(v, RUNTIME_NODE_RANGE)) {
     return {
@@ -31,7 +33,7 @@ export function checkNodeVersion(version: string, engines: string | undefined): 
       message: `upkeep needs Node.js ${engines ?? RUNTIME_NODE_RANGE} (this is Node.js ${v}); install a newer Node.js (https://nodejs.org/) and run it again.`,
     };
   }
-  if (engines && !satisfies(v, engines)) {
+  if (o.warn !== false && engines && !satisfies(v, engines)) {
     return { ok: true, warning: `warning: Node.js ${v} is outside ${engines}, the range Upkeep's dependencies declare (package.json "engines"); upgrade Node.js to avoid surprises.` };
   }
   return { ok: true };

@@ -189,7 +189,9 @@ export function parseConfig(text: string, o: { file: string | null; dir: string;
     throw fail(o.file, [{ path: '(syntax)', line: null, col: null, message: (err as Error).message }]);
   }
   applyEnvOverrides(raw, o.env ?? process.env);
-  const parsed = ConfigSchema.safeParse(raw ?? {});
+  // jitless: zod would otherwise generate and compile a parser per object schema on this first
+  // parse, which costs more than it saves for a document validated once per load. Same checks.
+  const parsed = ConfigSchema.safeParse(raw ?? {}, { jitless: true });
   if (!parsed.success) throw fail(o.file, zodIssues(doc, lc, parsed.error));
   return { config: resolvePaths(parsed.data, o.dir), path: o.file, dir: o.dir, text };
 }

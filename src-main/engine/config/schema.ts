@@ -5,7 +5,7 @@
 import path from 'node:path';
 import { z } from 'zod';
 import { Cron } from 'croner';
-import { isValidTimeZone } from '../../../src-shared/ipc-contract';
+import { isValidTimeZone } from '../../../src-shared/time-zone';
 import { FeedSchema, TrustSchema, feedTrustIssues } from './feed-schema';
 import { TARGET_ID_RE } from '../target-paths';
 
@@ -252,7 +252,7 @@ export const ConfigSchema = z.object({
     file: z.string().optional(),
     level: z.enum(['error', 'warn', 'info', 'debug']).default('info'),
   }).strict().default({ level: 'info' }),
-  api: ApiSchema.default(ApiSchema.parse({})),
+  api: ApiSchema.default(ApiSchema.parse({}, { jitless: true })),
   webhooks: z.array(WebhookSchema).default([]),
   notifications: z.object({
     quiet_hours: z.object({ start: hhmm, end: hhmm, timezone: timeZone.default('UTC') }).strict().optional(),

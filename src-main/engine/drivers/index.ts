@@ -4,23 +4,23 @@
  * runner does not change.
  */
 import type { TargetConfig } from '../config/schema';
-import { createCommandDriver } from './command-driver';
 import type { DriverEnv, DriverFactories, DriverFactory, TargetDriver } from './driver';
-import { createFilesDriver } from './files-driver';
-import { createGitDriver } from '../git/git-driver';
-import { createComposeDriver } from '../compose/compose-driver';
 
 export type * from './driver';
 
-export const DRIVER_FACTORIES: Readonly<DriverFactories> = Object.freeze({
-  files: createFilesDriver,
-  command: createCommandDriver,
-  git: createGitDriver,
-  compose: createComposeDriver,
+/**
+ * The factory of each kind, loaded on first use: a command reading `files` targets does not load
+ * the git, compose or command drivers (or what they import) at start.
+ */
+export const DRIVER_FACTORIES: Readonly<{ [K in keyof DriverFactories]: () => Promise<DriverFactories[K]> }> = Object.freeze({
+  files: async () => (await import('./files-driver.js')).createFilesDriver,
+  command: async () => (await import('./command-driver.js')).createCommandDriver,
+  git: async () => (await import('../git/git-driver.js')).createGitDriver,
+  compose: async () => (await import('../compose/compose-driver.js')).createComposeDriver,
 });
 
 /** The driver of `target`'s kind. */
-export function createDriver(target: TargetConfig, env: DriverEnv): TargetDriver {
-  const factory = DRIVER_FACTORIES[target.kind] as DriverFactory<TargetConfig>;
+export async function createDriver(target: TargetConfig, env: DriverEnv): Promise<TargetDriver> {
+  const factory = (await DRIVER_FACTORIES[target.kind]()) as DriverFactory<TargetConfig>;
   return factory(target, env);
 }

@@ -4,7 +4,7 @@
  */
 import { promises as fsp, constants as fsc } from 'node:fs';
 import path from 'node:path';
-import writeFileAtomic from 'write-file-atomic';
+import type writeFileAtomicFn from 'write-file-atomic';
 import type { z } from 'zod';
 import { StateCorruptError } from '../../../src-shared/errors';
 
@@ -40,6 +40,8 @@ export async function fsyncFile(file: string): Promise<void> {
 /** Atomically replaces `file` with `data` (write-file-atomic: temp + fsync + rename), then fsyncs the directory. */
 export async function writeFileDurable(file: string, data: string | Uint8Array, mode?: number): Promise<void> {
   await fsp.mkdir(path.dirname(file), { recursive: true });
+  // Loaded on the first write (it sets up exit handlers and worker_threads when loaded): reads never need it.
+  const writeFileAtomic = require('write-file-atomic') as typeof writeFileAtomicFn;
   await writeFileAtomic(file, typeof data === 'string' ? data : Buffer.from(data), { fsync: true, ...(mode !== undefined ? { mode } : {}) });
   await fsyncDir(path.dirname(file));
 }

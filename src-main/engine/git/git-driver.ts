@@ -14,7 +14,7 @@
  */
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
-import semver from 'semver';
+import rcompare from 'semver/functions/rcompare';
 import { z } from 'zod';
 import type { ErrorView, RollbackPointView } from '../../../src-shared/api';
 import { NotFoundError, UpkeepError } from '../../../src-shared/errors';
@@ -133,7 +133,7 @@ export class GitDriver implements TargetDriver {
     if ('tags' in this.t.track) {
       const names = (await this.git.run(['tag', '--points-at', head, '--list', this.t.track.tags])).stdout.split('\n').map((s) => s.trim()).filter(Boolean);
       const versions = names.map(tagVersion).filter((v): v is string => v !== null);
-      if (versions.length > 0) return versions.sort(semver.rcompare)[0] ?? null;
+      if (versions.length > 0) return versions.sort(rcompare)[0] ?? null;
     }
     return head.slice(0, SHORT_COMMIT);
   }

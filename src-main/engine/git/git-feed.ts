@@ -5,7 +5,13 @@
  * `beta`). A tag's annotation is its release notes; the critical marker in it makes it critical.
  * Signed tags are verified when the target's trust asks for it.
  */
-import semver from 'semver';
+// The functions used, not `import 'semver'` (all of the package's modules).
+import gt from 'semver/functions/gt';
+import lte from 'semver/functions/lte';
+import major from 'semver/functions/major';
+import prerelease from 'semver/functions/prerelease';
+import rcompare from 'semver/functions/rcompare';
+import valid from 'semver/functions/valid';
 import { NotFoundError, PolicyError } from '../../../src-shared/errors';
 import type { GitTargetConfig } from '../config/schema';
 import type { Assessment, Candidate, Feed, FeedPolicy } from '../feed/feed';
@@ -27,11 +33,11 @@ export interface GitFeedEnv {
 /** The SemVer version a tag names (leading `v` dropped), null when it is not SemVer. */
 export function tagVersion(tag: string): string | null {
   const v = tag.replace(/^v/, '');
-  return semver.valid(v) === v ? v : null;
+  return valid(v) === v ? v : null;
 }
 
 function channelAdmits(version: string, channel: string): boolean {
-  const pre = semver.prerelease(version);
+  const pre = prerelease(version);
   if (!pre || pre.length === 0) return true;
   return channel !== 'stable' && String(pre[0]) === channel;
 }
@@ -56,7 +62,7 @@ export class GitFeed implements Feed {
       const version = tagVersion(tag.name);
       if (version && channelAdmits(version, this.env.channel)) out.push({ ...tag, version });
     }
-    return out.sort((a, b) => semver.rcompare(a.version, b.version));
+    return out.sort((a, b) => rcompare(a.version, b.version));
   }
 
   async candidates(installed: string | null, policy: FeedPolicy): Promise<Candidate[]> {
@@ -69,7 +75,7 @@ export class GitFeed implements Feed {
     }
     return (await this.releaseTags())
       .filter((t) => !policy.skip_versions.includes(t.version))
-      .filter((t) => !installed || !semver.valid(installed) || semver.gt(t.version, installed))
+      .filter((t) => !installed || !valid(installed) || gt(t.version, installed))
       .map((t) => ({ version: t.version, is_critical: t.message.includes(this.t.critical_marker) }));
   }
 
@@ -108,10 +114,10 @@ export class GitFeed implements Feed {
   }
 
   assess(installed: string | null, release: Release, o: { allowDowngrade: boolean; explicit: boolean }): Assessment {
-    if ('branch' in this.t.track || !installed || !semver.valid(installed)) return { breaking: false };
-    if (semver.lte(release.version, installed) && !o.allowDowngrade) {
+    if ('branch' in this.t.track || !installed || !valid(installed)) return { breaking: false };
+    if (lte(release.version, installed) && !o.allowDowngrade) {
       throw new PolicyError('ERR_DOWNGRADE', `${release.version} is not newer than the installed ${installed} (allow_downgrade is off)`, { version: release.version, installed });
     }
-    return { breaking: semver.major(release.version) > semver.major(installed) };
+    return { breaking: major(release.version) > major(installed) };
   }
 }

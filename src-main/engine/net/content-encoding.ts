@@ -9,10 +9,12 @@
  * (node's zlib), so the callers' byte bounds also bound a decompression bomb.
  */
 import { pipeline, type Readable, type Transform } from 'node:stream';
-import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 import { NetworkError } from '../../../src-shared/errors';
 import { RetryableFailure } from './fetcher';
 import { redactUrl } from './url-policy';
+
+/** Node's zlib, loaded when a server compresses a body (few do): it costs every start otherwise. */
+const zlib = (): typeof import('node:zlib') => require('node:zlib') as typeof import('node:zlib');
 
 /** The codings of a `Content-Encoding` header value, lower-cased, `identity` dropped. */
 export function parseContentEncoding(value: string | string[] | undefined): string[] {
@@ -27,11 +29,11 @@ function decoderFor(coding: string, url: string): Transform {
   switch (coding) {
     case 'gzip':
     case 'x-gzip':
-      return createGunzip();
+      return zlib().createGunzip();
     case 'deflate':
-      return createInflate();
+      return zlib().createInflate();
     case 'br':
-      return createBrotliDecompress();
+      return zlib().createBrotliDecompress();
     default:
       throw new NetworkError('ERR_DOWNLOAD_FAILED', `${redactUrl(url)} was sent with Content-Encoding: ${coding}, which Upkeep cannot decode`, {
         url: redactUrl(url),

@@ -13,13 +13,12 @@
  * - One idle timeout (`idleTimeoutMs`) covers connecting, waiting for headers and every pause in
  *   the body; it fails with code ETIMEDOUT (retryable ERR_DOWNLOAD_TIMEOUT in fetcher.ts).
  */
-import http from 'node:http';
-import https from 'node:https';
+import type http from 'node:http';
 import type { Readable } from 'node:stream';
 import { NetworkError } from '../../../src-shared/errors';
 import { decodedBody, parseContentEncoding } from './content-encoding';
 import { proxyFor } from './proxy';
-import { TunnelAgent } from './tunnel-agent';
+import { createTunnelAgent, type TunnelAgent } from './tunnel-agent';
 import { checkRedirectAllowed, checkUrlAllowed, redactUrl, resolveRelative } from './url-policy';
 
 /** A response whose body has not been read; the caller reads or destroys `body`. */
@@ -34,6 +33,10 @@ export interface GetResponse {
   /** The body decoded from `codings` (net/content-encoding.ts). */
   decoded(): AsyncIterable<Buffer>;
 }
+
+/** Node's http clients, loaded on the first download: commands that download nothing skip their start-up cost. */
+const httpModule = (): typeof import('node:http') => require('node:http') as typeof import('node:http');
+const httpsModule = (): typeof import('node:https') => require('node:https') as typeof import('node:https');
 
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
 const CREDENTIAL_HEADERS = ['authorization', 'cookie', 'proxy-authorization'];
@@ -53,12 +56,12 @@ export class GetAgents {
     if (proxy !== null) {
       const key = `${secure ? 's' : 'p'} ${proxy}`;
       let t = this.tunnels.get(key);
-      if (!t) this.tunnels.set(key, (t = new TunnelAgent(proxy, secure)));
+      if (!t) this.tunnels.set(key, (t = createTunnelAgent(proxy, secure)));
       return t;
     }
     const key = secure ? 'https' : 'http';
     let a = this.direct.get(key);
-    if (!a) this.direct.set(key, (a = secure ? new https.Agent({ keepAlive: true, maxSockets: 1 }) : new http.Agent({ keepAlive: true, maxSockets: 1 })));
+    if (!a) this.direct.set(key, (a = secure ? new (httpsModule().Agent)({ keepAlive: true, maxSockets: 1 }) : new (httpModule().Agent)({ keepAlive: true, maxSockets: 1 })));
     return a;
   }
 
@@ -72,7 +75,7 @@ export class GetAgents {
 /** One GET without following redirects; resolves once the status line and headers arrived. */
 function getOnce(url: string, headers: Record<string, string>, agent: http.Agent, idleTimeoutMs: number, signal?: AbortSignal): Promise<http.IncomingMessage> {
   return new Promise((resolve, reject) => {
-    const client = new URL(url).protocol === 'https:' ? https : http;
+    const client = new URL(url).protocol === 'https:' ? httpsModule() : httpModule();
     const req = client.request(url, { method: 'GET', headers, agent, ...(signal ? { signal } : {}) });
     // Connecting, the wait for headers and every pause in the body share one idle bound.
     req.setTimeout(idleTimeoutMs, () => {

@@ -17,7 +17,7 @@
 import type { Agent, Dispatcher } from 'undici';
 import { UsageError } from '../../../src-shared/errors';
 import { redactUrl } from './url-policy';
-import { TunnelAgent } from './tunnel-agent';
+import { createTunnelAgent, type TunnelAgent } from './tunnel-agent';
 
 /** The `proxy:` config key after validation: a URL for both schemes, `false` (ignore the environment), or per scheme. */
 export type ProxyConfig = string | false | { url?: string; http?: string; https?: string; no_proxy?: string | string[] };
@@ -147,7 +147,7 @@ export function axiosProxyOptions(url: string): AxiosProxyOptions {
   const key = `${secure ? 's' : 'p'} ${proxy}`;
   let agent = tunnelAgents.get(key);
   if (!agent) {
-    agent = new TunnelAgent(proxy, secure);
+    agent = createTunnelAgent(proxy, secure);
     tunnelAgents.set(key, agent);
   }
   return secure ? { proxy: false, httpsAgent: agent } : { proxy: false, httpAgent: agent };

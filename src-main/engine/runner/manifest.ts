@@ -2,10 +2,8 @@
  * The signed manifest of one release of a native feed, as the manifest routes show it.
  */
 import { NotFoundError } from '../../../src-shared/errors';
-import { DsseEnvelopeSchema } from '../../../src-shared/feed-schema';
 import type { ManifestDetails } from '../daemon-types';
 import type { Feed } from '../feed/feed';
-import { NativeFeed } from '../feed/native-feed-adapter';
 import { releaseView } from '../release-view';
 
 /**
@@ -13,6 +11,9 @@ import { releaseView } from '../release-view';
  * ERR_MANIFEST_NOT_FOUND when the feed does not list it or is not a native feed.
  */
 export async function manifestDetails(feed: Feed | null, current: string | null, version: string): Promise<ManifestDetails> {
+  // Loaded here: the runner's other paths (status above all) do not need the native feed's code.
+  const { NativeFeed } = await import('../feed/native-feed-adapter.js');
+  const { DsseEnvelopeSchema } = await import('../../../src-shared/feed-schema.js');
   if (!(feed instanceof NativeFeed)) throw new NotFoundError('ERR_MANIFEST_NOT_FOUND', `Manifest not found for version: ${version}`);
   const release = await feed.release(version);
   let breaking = release.breaking_changes.length > 0;

@@ -114,14 +114,14 @@ export class OperationRunner {
     return this.running.has(id);
   }
 
-  private driverFor(loaded: LoadedConfig, t: TargetConfig): TargetDriver {
+  private driverFor(loaded: LoadedConfig, t: TargetConfig): Promise<TargetDriver> {
     return driverFor(loaded, t, this.ctx);
   }
 
   private async readFacts(id: string): Promise<Omit<Snapshot, 'read_at'>> {
     const loaded = this.loaded;
     const t = findTarget(loaded.config, id);
-    const driver = this.driverFor(loaded, t);
+    const driver = await this.driverFor(loaded, t);
     const [current, points, runtime, facts] = await Promise.all([driver.currentVersion(), driver.points(), readRuntime(loaded.config.state_dir, t.id), driver.facts?.() ?? []]);
     return { current, points_count: points.length, runtime, facts };
   }
@@ -157,7 +157,7 @@ export class OperationRunner {
   async check(id: string, o: { actor?: Actor; quiet?: boolean } = {}): Promise<CheckResult> {
     const loaded = this.loaded;
     const t = findTarget(loaded.config, id);
-    return runCheck(this.ctx, loaded, t, this.driverFor(loaded, t), {
+    return runCheck(this.ctx, loaded, t, await this.driverFor(loaded, t), {
       actor: o.actor ?? this.actor, quiet: o.quiet ?? false, ownsState: !this.running.has(t.id), maxAgeMs: VIEW_MAX_AGE_MS,
       remember: (result) => this.lastChecks.set(t.id, { at: this.clock.monoMs(), result }),
     });
@@ -183,8 +183,8 @@ export class OperationRunner {
   async getManifest(id: string, version: string): Promise<ManifestDetails> {
     const loaded = this.loaded;
     const t = findTarget(loaded.config, id);
-    const feed = feedFor(loaded, t, await readRuntime(loaded.config.state_dir, t.id), this.ctx);
-    return manifestDetails(feed, await this.driverFor(loaded, t).currentVersion(), version);
+    const feed = await feedFor(loaded, t, await readRuntime(loaded.config.state_dir, t.id), this.ctx);
+    return manifestDetails(feed, await (await this.driverFor(loaded, t)).currentVersion(), version);
   }
 
   /**
@@ -195,7 +195,7 @@ export class OperationRunner {
   async listReleases(id: string): Promise<ReleaseList> {
     const loaded = this.loaded;
     const t = findTarget(loaded.config, id);
-    return listReleases(loaded, t, this.driverFor(loaded, t), this.ctx);
+    return listReleases(loaded, t, await this.driverFor(loaded, t), this.ctx);
   }
 
   // ---------------------------------------------------------------- download / apply
@@ -336,7 +336,7 @@ export class OperationRunner {
   /** Rollback points of a target, newest first. */
   async points(id: string): Promise<RollbackPointView[]> {
     const t = findTarget(this.loaded.config, id);
-    return this.driverFor(this.loaded, t).points();
+    return (await this.driverFor(this.loaded, t)).points();
   }
 
   /** History records, newest first. */
@@ -363,11 +363,12 @@ export class OperationRunner {
   private async begin(id: string, actor: Actor | undefined, kind: TrackedOperation): Promise<Op> {
     const loaded = this.loaded;
     const target = findTarget(loaded.config, id);
+    // The driver first: from the busy check to `running.set` nothing may await.
+    const driver = await this.driverFor(loaded, target);
     if (this.running.has(target.id)) throw new BusyError(`${target.id} is busy with another operation in this process`, { target: target.id });
     const started = this.clock.now();
     const opId = newOperationId(started);
     const who = actor ?? this.actor;
-    const driver = this.driverFor(loaded, target);
     const op: Op = {
       loaded, target, driver, opId, actor: who, started, startedMono: this.clock.monoMs(), timings: {}, abort: new AbortController(),
       tracker: new ProgressTracker(opId, kind), release: async () => undefined, version: '', feed: null,

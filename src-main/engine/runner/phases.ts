@@ -29,7 +29,7 @@ import { feedFor, machineOf } from './wiring';
 /** The target's feed with this machine's feed policy (null: the target has no feed). */
 export async function feedContext(c: RunnerContext, loaded: LoadedConfig, t: TargetConfig, driver: TargetDriver): Promise<(FeedContext & { allowDowngrade: boolean }) | null> {
   const runtime = await readRuntime(loaded.config.state_dir, t.id);
-  const feed = feedFor(loaded, t, runtime, c, driver);
+  const feed = await feedFor(loaded, t, runtime, c, driver);
   if (!feed) return null;
   const policy = effectivePolicy(t, runtime.settings, loaded.config.check_interval);
   return { feed, policy: { skip_versions: policy.skip_versions, machine_id: await getMachineId(loaded.config.state_dir) }, allowDowngrade: policy.allow_downgrade };

@@ -30,7 +30,7 @@ export async function recoverTarget(c: RunnerContext, loaded: LoadedConfig, t: T
 }
 
 /** Finishes or undoes what a crash interrupted, for every target whose lock is free. */
-export async function recoverAll(c: RunnerContext, loaded: LoadedConfig, driverOf: (t: TargetConfig) => TargetDriver, actor: Actor): Promise<Array<{ target: string; outcome: string }>> {
+export async function recoverAll(c: RunnerContext, loaded: LoadedConfig, driverOf: (t: TargetConfig) => Promise<TargetDriver>, actor: Actor): Promise<Array<{ target: string; outcome: string }>> {
   const out: Array<{ target: string; outcome: string }> = [];
   for (const t of loaded.config.targets) {
     let lock;
@@ -41,7 +41,7 @@ export async function recoverAll(c: RunnerContext, loaded: LoadedConfig, driverO
       throw err;
     }
     try {
-      const outcome = await recoverTarget(c, loaded, t, driverOf(t), actor);
+      const outcome = await recoverTarget(c, loaded, t, await driverOf(t), actor);
       if (outcome !== 'none') out.push({ target: t.id, outcome });
     } finally {
       await lock.release();

@@ -24,7 +24,7 @@ export const MAX_LISTED_RELEASES = 20;
 export async function listReleases(loaded: LoadedConfig, t: TargetConfig, driver: TargetDriver, w: Wiring): Promise<ReleaseList> {
   const runtime = await readRuntime(loaded.config.state_dir, t.id);
   const current = await driver.currentVersion();
-  const feed = feedFor(loaded, t, runtime, w, driver);
+  const feed = await feedFor(loaded, t, runtime, w, driver);
   if (!feed) return { target: t.id, current_version: current, installed: null, eligible: [], rollout_pending: null };
   const policy = effectivePolicy(t, runtime.settings, loaded.config.check_interval);
   const feedPolicy = { skip_versions: policy.skip_versions, machine_id: await getMachineId(loaded.config.state_dir) };

@@ -11,7 +11,6 @@ import type { Fetcher } from '../net/fetcher';
 import { targetPaths } from '../target-paths';
 import { effectivePolicy } from '../policy';
 import { currentArch, currentPlatform } from '../platform';
-import { createFeed } from '../feed/registry';
 import type { Feed } from '../feed/feed';
 import { createDriver, type TargetDriver } from '../drivers';
 import type { RuntimeState } from '../state/store';
@@ -33,7 +32,7 @@ export function machineOf(t: TargetConfig): { platform: string; arch: string } {
 }
 
 /** The driver of target `t`. */
-export function driverFor(loaded: LoadedConfig, t: TargetConfig, w: Wiring): TargetDriver {
+export async function driverFor(loaded: LoadedConfig, t: TargetConfig, w: Wiring): Promise<TargetDriver> {
   const paths = targetPaths(loaded.config, t.id);
   const c = loaded.config;
   const reservedDirs = [c.state_dir, c.download_dir, c.backup_dir, c.log.file, paths.stateDir, paths.pointsDir, paths.cacheDir].filter((d): d is string => typeof d === 'string');
@@ -43,11 +42,15 @@ export function driverFor(loaded: LoadedConfig, t: TargetConfig, w: Wiring): Tar
 /**
  * The target's feed on its effective channel: its driver's own feed for kinds that are their own
  * source (git, compose), else the configured `feed` (null: a command target without a feed).
+ * The feed adapters (feed/registry.ts) are loaded on the first call: reads such as `status`
+ * never need them.
  */
-export function feedFor(loaded: LoadedConfig, t: TargetConfig, runtime: RuntimeState, w: Wiring, driver: TargetDriver = driverFor(loaded, t, w)): Feed | null {
+export async function feedFor(loaded: LoadedConfig, t: TargetConfig, runtime: RuntimeState, w: Wiring, given?: TargetDriver): Promise<Feed | null> {
+  const driver = given ?? (await driverFor(loaded, t, w));
   const policy = effectivePolicy(t, runtime.settings, loaded.config.check_interval);
   if (driver.ownFeed) return driver.ownFeed({ channel: policy.channel });
   if (!('feed' in t) || !t.feed || !t.product) return null;
+  const { createFeed } = await import('../feed/registry.js');
   return createFeed(
     { target: t.id, product: t.product, channel: policy.channel, feed: t.feed, trust: t.trust },
     {

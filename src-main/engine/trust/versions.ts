@@ -3,7 +3,11 @@
  * ordered by SemVer precedence (build metadata ignored). Ordering and ranges come from the `semver`
  * package; this module only adds the strictness and Upkeep's error codes.
  */
-import semver from 'semver';
+// The functions used, not `import 'semver'`, which loads all of the package's modules on every start.
+import compare from 'semver/functions/compare';
+import satisfies from 'semver/functions/satisfies';
+import valid from 'semver/functions/valid';
+import validRange from 'semver/ranges/valid';
 import { VerificationError } from '../../../src-shared/errors';
 
 /**
@@ -19,7 +23,7 @@ const MAX_VERSION_LENGTH = 256;
 
 /** True when `v` is a strict SemVer 2.0 version string. Never throws. */
 export function isValidVersion(v: unknown): boolean {
-  return typeof v === 'string' && v.length <= MAX_VERSION_LENGTH && SEMVER_2_RE.test(v) && semver.valid(v) !== null;
+  return typeof v === 'string' && v.length <= MAX_VERSION_LENGTH && SEMVER_2_RE.test(v) && valid(v) !== null;
 }
 
 /**
@@ -40,7 +44,7 @@ export function parseVersion(v: string): string {
  * metadata ignored), positive when a > b. Throws ERR_METADATA_INVALID on an invalid version.
  */
 export function compareVersions(a: string, b: string): number {
-  return semver.compare(parseVersion(a), parseVersion(b));
+  return compare(parseVersion(a), parseVersion(b));
 }
 
 /**
@@ -54,7 +58,7 @@ export function isMajorBump(from: string | null, to: string): boolean {
   parseVersion(to);
   if (from === null) return false;
   if (compareVersions(to, from) <= 0) return false;
-  return !semver.satisfies(to, `^${from}`, { includePrerelease: true });
+  return !satisfies(to, `^${from}`, { includePrerelease: true });
 }
 
 export interface RangeOptions {
@@ -74,11 +78,11 @@ export interface RangeOptions {
 export function satisfiesRange(version: string, range: string, options: RangeOptions = {}): boolean {
   if (!isValidVersion(version) || typeof range !== 'string') return false;
   const opts = { includePrerelease: options.includePrerelease === true };
-  if (semver.validRange(range, opts) === null) return false;
-  return semver.satisfies(version, range, opts);
+  if (validRange(range, opts) === null) return false;
+  return satisfies(version, range, opts);
 }
 
 /** True when `range` is a range node-semver can parse (without loose mode). */
 export function isValidRange(range: unknown): boolean {
-  return typeof range === 'string' && range.length <= 1024 && semver.validRange(range) !== null;
+  return typeof range === 'string' && range.length <= 1024 && validRange(range) !== null;
 }
