@@ -22,14 +22,19 @@ function declaredEngines() {
   }
   return undefined;
 }
-// The warning is for people at a terminal; scripts and logs get the command's output unchanged
-// (and do not pay for checking it).
-const check = require(path.join(built, 'node-check.js')).checkNodeVersion(process.version, declaredEngines(), { warn: require('node:tty').isatty(2) });
-if (!check.ok) {
-  console.error(check.message);
-  process.exit(2);
+// The warning is for people at a terminal; scripts and logs get the command's output unchanged.
+// What the command line cannot run without is require() of ES modules (node-check.ts): a Node that
+// reports it (process.features.require_module) needs the version check only for that warning,
+// so scripts skip loading semver and parsing ranges at every start.
+const terminal = require('node:tty').isatty(2);
+if (terminal || !(process.features && process.features.require_module === true)) {
+  const check = require(path.join(built, 'node-check.js')).checkNodeVersion(process.version, declaredEngines(), { warn: terminal });
+  if (!check.ok) {
+    console.error(check.message);
+    process.exit(2);
+  }
+  if (check.warning) console.error(check.warning);
 }
-if (check.warning) console.error(check.warning);
 
 /**
  * The module that runs the command: the one-file bundle (scripts/bundle-cli.mjs) for commands that
@@ -59,9 +64,10 @@ function entry(argv) {
  * (before 22.1): compiling the 1.5 MB bundle is a large part of every start. The cache lives in
  * `<tmpdir>/upkeep-compile-cache-<uid>` (mode 0700; used only when it is a real directory owned by
  * this user and writable by no one else, since V8 runs what it finds there), one file per bundle
- * build and Node version, written once after the first command that ran from that bundle. V8
- * itself refuses data made for another source or V8; then the bundle compiles as usual and the
- * file is rewritten. Any failure of the cache only means a slower start.
+ * build and Node version, written once after the first command that ran from that bundle (files
+ * of other builds are removed a day after their last write). V8 itself refuses data made for
+ * another source or V8; then the bundle compiles as usual and the file is rewritten. Any failure
+ * of the cache only means a slower start.
  */
 function loadWithCodeCache(file) {
   const vm = require('node:vm');
@@ -103,6 +109,12 @@ function loadWithCodeCache(file) {
       const tmp = `${cacheFile}.${process.pid}.tmp`;
       fs.writeFileSync(tmp, script.createCachedData(), { mode: 0o600 });
       fs.renameSync(tmp, cacheFile);
+      // Caches of earlier builds go once a day has passed (another install may still use its own).
+      const dir = path.dirname(cacheFile);
+      for (const name of fs.readdirSync(dir)) {
+        const other = path.join(dir, name);
+        if (other !== cacheFile && /^upkeep-cli-.*\.v8(\.\d+\.tmp)?$/.test(name) && Date.now() - fs.statSync(other).mtimeMs > 24 * 3600 * 1000) fs.rmSync(other, { force: true });
+      }
     } catch {
       // a read-only or full temp dir: the next start compiles again
     }

@@ -6,13 +6,15 @@
  * here (a process group per command, killing the group on timeout, not hanging when a background
  * grandchild keeps the output pipes open) is a few lines on top of spawn.
  */
-import { spawn } from 'node:child_process';
 import { promises as fsp } from 'node:fs';
 import { OperationError } from '../../src-shared/errors';
 import type { HookCommand } from './config/schema';
 import { DEFAULT_LIMITS } from './limits';
 import { childEnv } from './child-env';
 import { systemClock, type Clock } from './clock';
+
+/** child_process, loaded when a hook runs: commands that run none (status) skip it. */
+const childProcess = (): typeof import('node:child_process') => require('node:child_process') as typeof import('node:child_process');
 
 export interface CommandOptions {
   cwd?: string;
@@ -72,7 +74,7 @@ class Tail {
 function killTree(pid: number, sig: NodeJS.Signals): void {
   if (process.platform === 'win32') {
     // No process groups: taskkill /T walks the tree (always forceful).
-    spawn('taskkill', ['/pid', String(pid), '/T', '/F'], { stdio: 'ignore', windowsHide: true }).on('error', () => undefined);
+    childProcess().spawn('taskkill', ['/pid', String(pid), '/T', '/F'], { stdio: 'ignore', windowsHide: true }).on('error', () => undefined);
     return;
   }
   try {
@@ -102,10 +104,10 @@ export function runCommand(command: string | Argv, o: CommandOptions): Promise<C
     const win = process.platform === 'win32';
     const env = { ...childEnv(process.env), ...o.env };
     const child = typeof command !== 'string'
-      ? spawn(command.file, command.args, { cwd: o.cwd, env, stdio: ['ignore', 'pipe', 'pipe'], detached: !win, windowsHide: true })
+      ? childProcess().spawn(command.file, command.args, { cwd: o.cwd, env, stdio: ['ignore', 'pipe', 'pipe'], detached: !win, windowsHide: true })
       : win
-        ? spawn(process.env.ComSpec || 'cmd.exe', ['/d', '/s', '/c', `"${cmd}"`], { cwd: o.cwd, env, stdio: ['ignore', 'pipe', 'pipe'], windowsVerbatimArguments: true, windowsHide: true })
-        : spawn('/bin/sh', ['-c', cmd], { cwd: o.cwd, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+        ? childProcess().spawn(process.env.ComSpec || 'cmd.exe', ['/d', '/s', '/c', `"${cmd}"`], { cwd: o.cwd, env, stdio: ['ignore', 'pipe', 'pipe'], windowsVerbatimArguments: true, windowsHide: true })
+        : childProcess().spawn('/bin/sh', ['-c', cmd], { cwd: o.cwd, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     const out = new Tail(max);
     const err = new Tail(max);
     child.stdout.on('data', (b: Buffer) => out.push(b));

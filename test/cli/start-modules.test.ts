@@ -16,6 +16,8 @@ import { makeKey } from '../helpers/feed-builder';
 const HEAVY = ['fastify', '@fastify/static', 'prom-client', 'jose', 'openpgp', 'pkijs', 'asn1js', 'tuf-js', 'axios', 'undici', 'tar', 'yauzl', 'fast-xml-parser'];
 /** Packages `--help` does not need either (config and state reading; bundled for the other commands). */
 const CONFIG_ONLY = ['zod', 'yaml', 'write-file-atomic'];
+/** Node.js modules only downloads, archives, hooks, proxies and questions need; `status` loads none. */
+const HEAVY_BUILTINS = ['http', 'https', 'tls', 'zlib', 'child_process', 'readline', 'readline/promises', 'worker_threads', 'dgram'];
 
 let dir: string;
 let preload: string;
@@ -23,8 +25,12 @@ let preload: string;
 beforeAll(async () => {
   dir = await tempDir();
   preload = path.join(dir, 'record-modules.cjs');
-  // Prints the files in the module cache when the process exits, one per line, to fd 3.
-  await fsp.writeFile(preload, "process.on('exit', () => require('node:fs').writeSync(3, Object.keys(require.cache).join('\\n')));\n");
+  // Prints the files in the module cache when the process exits, one per line, to fd 3, then the
+  // Node.js modules loaded (process.moduleLoadList), each as `builtin:<name>`.
+  await fsp.writeFile(
+    preload,
+    "process.on('exit', () => require('node:fs').writeSync(3, [...Object.keys(require.cache), ...process.moduleLoadList.filter((m) => m.startsWith('NativeModule ')).map((m) => 'builtin:' + m.slice(13))].join('\\n')));\n",
+  );
 });
 
 afterAll(async () => {
@@ -42,26 +48,28 @@ function packagesIn(files: string[]): Set<string> {
 }
 
 /** The npm packages (by name) in the module cache after `upkeep ...args` exits, and its exit code. */
-function packagesLoaded(args: string[]): { code: number | null; packages: Set<string>; files: string[]; stdout: string; stderr: string } {
+function packagesLoaded(args: string[]): { code: number | null; packages: Set<string>; files: string[]; builtins: string[]; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, ['--require', preload, BIN, ...args], {
     cwd: dir,
     env: { ...process.env, UPKEEP_CONFIG: undefined },
     stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
     encoding: 'utf8',
   });
-  const files = String(r.output[3] ?? '').split('\n').filter(Boolean);
+  const lines = String(r.output[3] ?? '').split('\n').filter(Boolean);
+  const files = lines.filter((l) => !l.startsWith('builtin:'));
+  const builtins = lines.filter((l) => l.startsWith('builtin:')).map((l) => l.slice('builtin:'.length));
   const packages = packagesIn(files);
-  return { code: r.status, packages, files, stdout: r.stdout, stderr: r.stderr };
+  return { code: r.status, packages, files, builtins, stdout: r.stdout, stderr: r.stderr };
 }
 
 describe('modules loaded at start', () => {
-  it('upkeep --help loads no npm package but the Node.js version check', () => {
+  it('upkeep --help loads no npm package (off a terminal, a Node.js with require(esm) needs no version ranges parsed)', () => {
     const r = packagesLoaded(['--help']);
     expect(r.code).toBe(0);
     expect(r.files.length).toBeGreaterThan(0);
     expect(r.files.some((f) => f.endsWith('upkeep-cli.js'))).toBe(false);
-    for (const p of [...HEAVY, ...CONFIG_ONLY]) expect(r.packages, p).not.toContain(p);
-    expect([...r.packages].filter((p) => p !== 'semver')).toEqual([]);
+    expect(process.features.require_module).toBe(true);
+    expect([...r.packages]).toEqual([]);
   });
 
   it('upkeep apply --help loads no engine package either', () => {
@@ -93,6 +101,10 @@ describe('modules loaded at start', () => {
     // The one-file bundle ran (scripts/bundle-cli.mjs), with zod inside it.
     expect(r.files.some((f) => f.endsWith(path.join('cli', 'upkeep-cli.js')))).toBe(true);
     for (const p of HEAVY) expect(r.packages, p).not.toContain(p);
+    // No version is compared, nothing downloaded, unpacked or run: semver and those Node.js modules stay unloaded.
+    expect(r.packages).not.toContain('semver');
+    expect(r.builtins).toContain('fs');
+    for (const m of HEAVY_BUILTINS) expect(r.builtins, m).not.toContain(m);
   });
 
   it('an idle upkeep daemon has not loaded the feed clients, signature formats or JSON-schema compilers', async () => {

@@ -164,7 +164,8 @@ describe('Node.js version', () => {
   it('the real bin/upkeep.js stops on an old Node.js before loading anything else', async () => {
     const dir = await tempDir('upkeep-node-old-');
     const fake = path.join(dir, 'old-node.cjs');
-    await fsp.writeFile(fake, "Object.defineProperty(process, 'version', { value: 'v18.19.1' });\n");
+    // Node 18 has neither a 20.19+ version nor require() of ES modules (process.features.require_module).
+    await fsp.writeFile(fake, "Object.defineProperty(process, 'version', { value: 'v18.19.1' });\nObject.defineProperty(process.features, 'require_module', { value: false });\n");
     const r = spawnSync(process.execPath, ['--require', fake, BIN, 'status'], { encoding: 'utf8', cwd: dir });
     await fsp.rm(dir, { recursive: true, force: true });
     expect(r.status).toBe(2);

@@ -8,10 +8,9 @@
  * installs; a missing binary is a clear ERR_APPLY_FAILED) with the archive as its stdin and a
  * decoder memory limit. The pure-WASM `xz-decompress` package would remove that dependency.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createReadStream } from 'node:fs';
-import { createGunzip } from 'node:zlib';
 import type { Readable } from 'node:stream';
 import type { ReadEntry } from 'tar';
 import { OperationError, UpkeepError } from '../../../src-shared/errors';
@@ -152,7 +151,7 @@ async function openDecoded(file: string, compression: 'none' | 'gzip' | 'xz', wr
   }
   if (compression === 'gzip') {
     const src = createReadStream(file);
-    const gunzip = createGunzip();
+    const gunzip = (require('node:zlib') as typeof import('node:zlib')).createGunzip();
     src.on('error', (err) => gunzip.destroy(err));
     src.pipe(gunzip);
     return {
@@ -170,7 +169,8 @@ async function openXz(file: string, writer: TreeWriter): Promise<Decoded> {
   let exited: Promise<number | null>;
   let child: ChildProcess;
   try {
-    child = spawn('xz', ['--decompress', '--stdout', '--quiet', `--memlimit-decompress=${XZ_MEMLIMIT}`], { stdio: ['pipe', 'pipe', 'pipe'] });
+    // child_process and zlib load here, for the archives that need them, not at every start.
+    child = (require('node:child_process') as typeof import('node:child_process')).spawn('xz', ['--decompress', '--stdout', '--quiet', `--memlimit-decompress=${XZ_MEMLIMIT}`], { stdio: ['pipe', 'pipe', 'pipe'] });
     // Listeners first, before any await: xz may fail at once and close every pipe right away.
     child.stderr!.on('data', (c: Buffer) => {
       if (stderr.length < XZ_STDERR_BYTES) stderr += c.toString('utf8');

@@ -4,7 +4,6 @@
  * filesystem); elsewhere, or when that fails, it fsyncs each file and directory with bounded
  * concurrency. Either way, when it resolves every write to the given paths is on stable storage.
  */
-import { execFile } from 'node:child_process';
 import { promises as fsp, constants as fsc } from 'node:fs';
 
 /** Paths whose filesystems are synced together; `files` and `dirs` are the fallback's fsync list. */
@@ -16,7 +15,8 @@ export interface SyncSet {
 function syncfs(paths: string[]): Promise<boolean> {
   if (process.platform !== 'linux' || paths.length === 0) return Promise.resolve(paths.length === 0);
   return new Promise((resolve) => {
-    execFile('sync', ['--file-system', '--', ...paths], { timeout: 600_000 }, (err) => resolve(!err));
+    // Loaded when a sync runs: reads never need child_process.
+    (require('node:child_process') as typeof import('node:child_process')).execFile('sync', ['--file-system', '--', ...paths], { timeout: 600_000 }, (err) => resolve(!err));
   });
 }
 

@@ -3,11 +3,12 @@
  * ordered by SemVer precedence (build metadata ignored). Ordering and ranges come from the `semver`
  * package; this module only adds the strictness and Upkeep's error codes.
  */
-// The functions used, not `import 'semver'`, which loads all of the package's modules on every start.
-import compare from 'semver/functions/compare';
-import satisfies from 'semver/functions/satisfies';
-import valid from 'semver/functions/valid';
-import validRange from 'semver/ranges/valid';
+// The functions used (not `import 'semver'`, which loads all of the package's modules), each
+// loaded on its first call: reading state (`upkeep status`) compares no versions.
+const valid = (v: string): string | null => (require('semver/functions/valid') as typeof import('semver/functions/valid'))(v);
+const compare: typeof import('semver/functions/compare') = (a, b, o) => (require('semver/functions/compare') as typeof import('semver/functions/compare'))(a, b, o);
+const satisfies: typeof import('semver/functions/satisfies') = (v, r, o) => (require('semver/functions/satisfies') as typeof import('semver/functions/satisfies'))(v, r, o);
+const validRange: typeof import('semver/ranges/valid') = (r, o) => (require('semver/ranges/valid') as typeof import('semver/ranges/valid'))(r, o);
 import { VerificationError } from '../../../src-shared/errors';
 
 /**

@@ -1,0 +1,99 @@
+/**
+ * The compiled-code cache bin/upkeep.js keeps for the one-file bundle on a Node.js without its own
+ * compile cache (before 22.1): written after the first run, used by the next, refused by V8 when
+ * it does not fit (then rewritten), ignored in a directory other users could write. Every run must
+ * print the same thing whatever the cache holds. On a Node.js with `module.enableCompileCache`,
+ * Node's own cache is used and Upkeep writes none.
+ */
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { promises as fsp } from 'node:fs';
+import path from 'node:path';
+import { runCli } from '../helpers/cli';
+import { tempDir } from '../helpers/tree';
+import { makeKey } from '../helpers/feed-builder';
+
+const NODE_HAS_CACHE = typeof (require('node:module') as { enableCompileCache?: unknown }).enableCompileCache === 'function';
+
+let dir: string;
+let tmp: string;
+let config: string;
+
+beforeAll(async () => {
+  dir = await tempDir('upkeep-code-cache-');
+  tmp = path.join(dir, 'tmp');
+  await fsp.mkdir(tmp);
+  config = path.join(dir, 'upkeep.yaml');
+  const key = makeKey();
+  await fsp.writeFile(
+    config,
+    ['state_dir: ./state', 'targets:', '  - id: demo', '    kind: files', '    install_dir: ./install', '    product: demo', `    feed: { url: ${JSON.stringify(path.join(dir, 'feed'))} }`, `    trust: { keys: [${JSON.stringify(key.line)}] }`].join('\n') + '\n',
+  );
+});
+
+afterAll(async () => {
+  await fsp.rm(dir, { recursive: true, force: true });
+});
+
+const cacheDir = (): string => path.join(tmp, `upkeep-compile-cache-${process.getuid!()}`);
+const status = () => runCli(['--config', config, '--json', 'status'], { cwd: dir, env: { TMPDIR: tmp } });
+
+async function cacheFiles(): Promise<string[]> {
+  try {
+    return (await fsp.readdir(cacheDir())).filter((n) => n.endsWith('.v8'));
+  } catch {
+    return [];
+  }
+}
+
+describe('compiled-code cache of the command line', () => {
+  it('is written once, then used; a corrupt file is refused and rewritten; output never changes', async () => {
+    const first = await status();
+    expect(first.stderr).toBe('');
+    expect(first.code).toBe(0);
+    expect(first.json.map((v: { id: string }) => v.id)).toEqual(['demo']);
+    if (NODE_HAS_CACHE) {
+      expect(await cacheFiles()).toEqual([]);
+      return;
+    }
+    const files = await cacheFiles();
+    expect(files).toHaveLength(1);
+    expect((await fsp.stat(cacheDir())).mode & 0o777).toBe(0o700);
+    const file = path.join(cacheDir(), files[0]!);
+    expect((await fsp.stat(file)).mode & 0o777).toBe(0o600);
+    const written = await fsp.readFile(file);
+    expect(written.length).toBeGreaterThan(10_000);
+
+    const second = await status();
+    expect(second.code).toBe(0);
+    expect(second.stdout).toBe(first.stdout);
+    // A run that used the cache leaves it as it was.
+    expect((await fsp.readFile(file)).equals(written)).toBe(true);
+
+    await fsp.writeFile(file, Buffer.alloc(4096, 7));
+    const third = await status();
+    expect(third.stderr).toBe('');
+    expect(third.code).toBe(0);
+    expect(third.stdout).toBe(first.stdout);
+    const rewritten = await fsp.readFile(file);
+    expect(rewritten.length).toBeGreaterThan(10_000);
+  });
+
+  it('is neither read nor written in a directory other users may write to', async () => {
+    if (NODE_HAS_CACHE) return;
+    const [name] = await cacheFiles();
+    expect(name).toBeDefined();
+    const file = path.join(cacheDir(), name!);
+    const garbage = Buffer.alloc(4096, 9);
+    await fsp.writeFile(file, garbage);
+    await fsp.chmod(cacheDir(), 0o777);
+    try {
+      const r = await status();
+      expect(r.stderr).toBe('');
+      expect(r.code).toBe(0);
+      expect(r.json.map((v: { id: string }) => v.id)).toEqual(['demo']);
+      expect((await fsp.readFile(file)).equals(garbage)).toBe(true);
+    } finally {
+      await fsp.chmod(cacheDir(), 0o700);
+    }
+  });
+});
