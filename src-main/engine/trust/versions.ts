@@ -3,13 +3,28 @@
  * ordered by SemVer precedence (build metadata ignored). Ordering and ranges come from the `semver`
  * package; this module only adds the strictness and Upkeep's error codes.
  */
-// The functions used (not `import 'semver'`, which loads all of the package's modules), each
-// loaded on its first call: reading state (`upkeep status`) compares no versions.
-const valid = (v: string): string | null => (require('semver/functions/valid') as typeof import('semver/functions/valid'))(v);
-const compare: typeof import('semver/functions/compare') = (a, b, o) => (require('semver/functions/compare') as typeof import('semver/functions/compare'))(a, b, o);
-const satisfies: typeof import('semver/functions/satisfies') = (v, r, o) => (require('semver/functions/satisfies') as typeof import('semver/functions/satisfies'))(v, r, o);
-const validRange: typeof import('semver/ranges/valid') = (r, o) => (require('semver/ranges/valid') as typeof import('semver/ranges/valid'))(r, o);
 import { VerificationError } from '../../../src-shared/errors';
+
+interface SemverFunctions {
+  valid: typeof import('semver/functions/valid');
+  compare: typeof import('semver/functions/compare');
+  satisfies: typeof import('semver/functions/satisfies');
+  validRange: typeof import('semver/ranges/valid');
+}
+let semverFunctions: SemverFunctions | undefined;
+
+/**
+ * The semver functions used (not `import 'semver'`, which loads all of the package's modules),
+ * loaded on the first call: reading state (`upkeep status`) compares no versions.
+ */
+function semver(): SemverFunctions {
+  return (semverFunctions ??= {
+    valid: require('semver/functions/valid') as SemverFunctions['valid'],
+    compare: require('semver/functions/compare') as SemverFunctions['compare'],
+    satisfies: require('semver/functions/satisfies') as SemverFunctions['satisfies'],
+    validRange: require('semver/ranges/valid') as SemverFunctions['validRange'],
+  });
+}
 
 /**
  * The official SemVer 2.0.0 regular expression (semver.org, "Is there a suggested regular
@@ -24,7 +39,7 @@ const MAX_VERSION_LENGTH = 256;
 
 /** True when `v` is a strict SemVer 2.0 version string. Never throws. */
 export function isValidVersion(v: unknown): boolean {
-  return typeof v === 'string' && v.length <= MAX_VERSION_LENGTH && SEMVER_2_RE.test(v) && valid(v) !== null;
+  return typeof v === 'string' && v.length <= MAX_VERSION_LENGTH && SEMVER_2_RE.test(v) && semver().valid(v) !== null;
 }
 
 /**
@@ -45,7 +60,7 @@ export function parseVersion(v: string): string {
  * metadata ignored), positive when a > b. Throws ERR_METADATA_INVALID on an invalid version.
  */
 export function compareVersions(a: string, b: string): number {
-  return compare(parseVersion(a), parseVersion(b));
+  return semver().compare(parseVersion(a), parseVersion(b));
 }
 
 /**
@@ -59,7 +74,7 @@ export function isMajorBump(from: string | null, to: string): boolean {
   parseVersion(to);
   if (from === null) return false;
   if (compareVersions(to, from) <= 0) return false;
-  return !satisfies(to, `^${from}`, { includePrerelease: true });
+  return !semver().satisfies(to, `^${from}`, { includePrerelease: true });
 }
 
 export interface RangeOptions {
@@ -79,11 +94,11 @@ export interface RangeOptions {
 export function satisfiesRange(version: string, range: string, options: RangeOptions = {}): boolean {
   if (!isValidVersion(version) || typeof range !== 'string') return false;
   const opts = { includePrerelease: options.includePrerelease === true };
-  if (validRange(range, opts) === null) return false;
-  return satisfies(version, range, opts);
+  if (semver().validRange(range, opts) === null) return false;
+  return semver().satisfies(version, range, opts);
 }
 
 /** True when `range` is a range node-semver can parse (without loose mode). */
 export function isValidRange(range: unknown): boolean {
-  return typeof range === 'string' && range.length <= 1024 && validRange(range) !== null;
+  return typeof range === 'string' && range.length <= 1024 && semver().validRange(range) !== null;
 }
