@@ -7,12 +7,18 @@
 import { z } from 'zod';
 import { keyLineProblem } from './trust-keys';
 
+/**
+ * One shared non-empty string schema: zod schemas are immutable, and building `z.string().min(1)`
+ * afresh at each of its uses cost milliseconds of every start that reads the config.
+ */
+const nonEmpty = z.string().min(1);
+
 const insecure = {
   /** Allow plain http:// to non-loopback hosts (never the default). */
   allow_insecure_http: z.boolean().default(false),
 };
 
-const url = z.string().min(1);
+const url = nonEmpty;
 
 export const NativeFeedSchema = z.object({
   type: z.literal('native').optional(),
@@ -22,7 +28,7 @@ export const NativeFeedSchema = z.object({
 
 const REPO_RE = /^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/;
 const TEMPLATE_RE = /^(?:[^{}]|\{(?:version|platform|arch)\})*$/;
-const names = z.record(z.string(), z.string().min(1)).default({});
+const names = z.record(z.string(), nonEmpty).default({});
 
 export const GithubFeedSchema = z.object({
   type: z.literal('github'),
@@ -30,17 +36,17 @@ export const GithubFeedSchema = z.object({
   repo: z.string().regex(REPO_RE, 'repo: expected "owner/name"'),
   api_url: z.string().url().default('https://api.github.com'),
   /** Asset name template: {version} (tag without leading v), {platform}, {arch}. */
-  asset: z.string().min(1).regex(TEMPLATE_RE, 'asset: only {version}, {platform} and {arch} placeholders').optional(),
+  asset: nonEmpty.regex(TEMPLATE_RE, 'asset: only {version}, {platform} and {arch} placeholders').optional(),
   platform_names: names,
   arch_names: names,
   /** Asset holding GNU sha256sum lines. */
-  checksums: z.string().min(1).optional(),
+  checksums: nonEmpty.optional(),
   /** Asset holding a seed-000 release manifest (files[] with sha256_hash, manifest_hash, CMS signature). */
-  manifest_asset: z.string().min(1).optional(),
+  manifest_asset: nonEmpty.optional(),
   strip_components: z.number().int().min(0).max(32).default(0),
   prerelease: z.boolean().default(false),
   /** API token (else GITHUB_TOKEN / THEMIS_GITHUB_API_TOKEN / top-level github_token). */
-  token: z.string().min(1).optional(),
+  token: nonEmpty.optional(),
   ...insecure,
 }).strict()
   .refine((f) => Boolean(f.asset) || Boolean(f.manifest_asset), { message: 'a github feed needs asset (a name template) or manifest_asset', path: ['asset'] })
@@ -61,9 +67,9 @@ export const SparkleFeedSchema = z.object({
   /** The appcast URL. */
   url,
   /** Compared with minimumSystemVersion/maximumSystemVersion; default: not checked. */
-  system_version: z.string().min(1).optional(),
+  system_version: nonEmpty.optional(),
   /** Operating system name matched against sparkle:os (default: this machine's, macos for darwin). */
-  os: z.string().min(1).optional(),
+  os: nonEmpty.optional(),
   strip_components: z.number().int().min(0).max(32).default(0),
   ...insecure,
 }).strict();
@@ -73,9 +79,9 @@ export const TufFeedSchema = z.object({
   /** Metadata base URL (root.json, timestamp.json, … live here). */
   url,
   /** Targets base URL (default: <url>/../targets/). */
-  targets_url: z.string().min(1).optional(),
+  targets_url: nonEmpty.optional(),
   /** Naming rule mapping target paths to versions: "myapp-{version}.tar.gz" ({platform}, {arch} allowed). */
-  target: z.string().min(1).regex(/\{version\}/, 'target: the naming rule needs {version}').regex(TEMPLATE_RE, 'target: only {version}, {platform} and {arch} placeholders'),
+  target: nonEmpty.regex(/\{version\}/, 'target: the naming rule needs {version}').regex(TEMPLATE_RE, 'target: only {version}, {platform} and {arch} placeholders'),
   platform_names: names,
   arch_names: names,
   strip_components: z.number().int().min(0).max(32).default(0),
@@ -101,7 +107,7 @@ export const FeedSchema = z.discriminatedUnion('type', [
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /** One `trust.keys` line, its syntax checked by the trust key parser (kind, base64, length). */
-const trustKeyLine = z.string().min(1).superRefine((line, ctx) => {
+const trustKeyLine = nonEmpty.superRefine((line, ctx) => {
   const problem = keyLineProblem(line);
   if (problem !== null) ctx.addIssue({ code: 'custom', message: problem });
 });
@@ -117,7 +123,7 @@ export const TrustSchema = z.object({
   /** Name of the environment variable holding an HMAC-SHA256 secret (hmac-manifest feeds). */
   hmac_secret_env: z.string().regex(ENV_NAME, 'hmac_secret_env: an environment variable name').optional(),
   /** The trusted root.json of a TUF repository (tuf feeds). */
-  tuf_root: z.string().min(1).optional(),
+  tuf_root: nonEmpty.optional(),
 }).strict()
   .refine((t) => new Set(t.keys.map((k) => k.trim())).size === t.keys.length, { message: 'trust.keys lists the same key twice', path: ['keys'] })
   .refine((t) => t.keys.length === 0 || t.threshold <= t.keys.length, { message: 'trust.threshold is larger than the number of keys', path: ['threshold'] })

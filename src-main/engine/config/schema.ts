@@ -19,6 +19,12 @@ export function isValidCron(pattern: string): boolean {
   }
 }
 
+/**
+ * One shared non-empty string schema: zod schemas are immutable, and building `z.string().min(1)`
+ * afresh at each of its uses cost milliseconds of every start that reads the config.
+ */
+const nonEmpty = z.string().min(1);
+
 const timeZone = z.string().refine(isValidTimeZone, 'unknown time zone (use an IANA name like Europe/Berlin)');
 
 const duration = z.number().positive();
@@ -38,7 +44,7 @@ export const MaintenanceWindowSchema = z.object({
 
 export const HealthSchema = z.object({
   url: z.string().url().optional(),
-  command: z.string().min(1).optional(),
+  command: nonEmpty.optional(),
   expect_version: z.boolean().default(false),
   timeout_s: timeout.default(10),
   retries: z.number().int().min(0).default(5),
@@ -46,8 +52,8 @@ export const HealthSchema = z.object({
 }).strict().refine((h) => Boolean(h.url) !== Boolean(h.command), { message: 'health needs exactly one of url or command' });
 
 const hookCommand = z.union([
-  z.string().min(1),
-  z.object({ run: z.string().min(1), timeout_s: timeout.optional() }).strict(),
+  nonEmpty,
+  z.object({ run: nonEmpty, timeout_s: timeout.optional() }).strict(),
 ]);
 
 export const HooksSchema = z.object({
@@ -64,8 +70,8 @@ export const StepsSchema = z.object(Object.fromEntries(STEP_NAMES.map((s) => [s,
 export { FeedSchema, TrustSchema, type FeedConfig, type TrustConfig } from './feed-schema';
 
 const policyFields = {
-  channel: z.string().min(1).default('stable'),
-  check_schedule: z.string().min(1).refine(isValidCron, 'not a valid cron expression').optional(),
+  channel: nonEmpty.default('stable'),
+  check_schedule: nonEmpty.refine(isValidCron, 'not a valid cron expression').optional(),
   check_interval: duration.optional(),
   maintenance_window: MaintenanceWindowSchema.optional(),
   auto_download: z.boolean().default(false),
@@ -78,8 +84,8 @@ const policyFields = {
 
 const targetBase = {
   id: z.string().regex(TARGET_ID_RE, 'target id: lowercase letters, digits, - and _'),
-  name: z.string().min(1).optional(),
-  install_dir: z.string().min(1),
+  name: nonEmpty.optional(),
+  install_dir: nonEmpty,
   /** Marks the target the compatibility routes act on (default: the first one). */
   default: z.boolean().default(false),
   hook_timeout: timeout.default(300),
@@ -95,7 +101,7 @@ export const FilesTargetSchema = z.object({
   layout: z.enum(['in-place', 'versioned']).default('in-place'),
   /** Managed files edited locally: keep the user copy beside as `<name>.local-<date>`, overwrite, or refuse (ERR_LOCAL_CHANGES). */
   on_local_change: z.enum(['keep', 'overwrite', 'refuse']).default('keep'),
-  product: z.string().min(1),
+  product: nonEmpty,
   feed: FeedSchema,
   trust: TrustSchema,
   hooks: HooksSchema.default({}),
@@ -110,7 +116,7 @@ export const CommandTargetSchema = z.object({
   ...targetBase,
   kind: z.literal('command'),
   /** Where versions come from: a signed feed like files targets, or none (manual `--version`). */
-  product: z.string().min(1).optional(),
+  product: nonEmpty.optional(),
   feed: FeedSchema.optional(),
   trust: TrustSchema.optional(),
   /** Current version when Upkeep has not recorded one yet. */
@@ -132,36 +138,36 @@ export const GitTargetSchema = z.object({
   ...targetBase,
   kind: z.literal('git'),
   /** Shown in views and used in messages; defaults to the target id. */
-  product: z.string().min(1).optional(),
-  remote: z.string().min(1).default('origin'),
+  product: nonEmpty.optional(),
+  remote: nonEmpty.default('origin'),
   /** `{ tags: "v*" }`: SemVer tags matching the glob; `{ branch: main }`: the branch head. */
   track: z.union([
-    z.object({ tags: z.string().min(1) }).strict(),
-    z.object({ branch: z.string().min(1).regex(/^[^\s~^:?*[\\]+$/, 'not a valid branch name') }).strict(),
+    z.object({ tags: nonEmpty }).strict(),
+    z.object({ branch: nonEmpty.regex(/^[^\s~^:?*[\\]+$/, 'not a valid branch name') }).strict(),
   ]).default({ tags: 'v*' }),
   /** `auto` (from the lockfile: npm ci / pnpm / yarn), `none`, or a command. */
   install: z.union([z.literal('auto'), z.literal('none'), hookCommand]).default('auto'),
   build: hookCommand.optional(),
   hooks: HooksSchema.default({}),
   /** Extra files copied into every rollback point and restored with it (`.env`, compose files …), relative to install_dir. */
-  backup_paths: z.array(z.string().min(1)).default([]),
+  backup_paths: z.array(nonEmpty).default([]),
   /**
    * Untracked folders moved aside into the rollback point by rename (never copied) before the
    * update and moved back on rollback: the dependency folder and any build output.
    */
-  aside_paths: z.array(z.string().min(1)).default(['node_modules']),
+  aside_paths: z.array(nonEmpty).default(['node_modules']),
   /** Tracked files changed locally: refuse the update (default) or stash them and re-apply after. */
   on_local_change: z.enum(['refuse', 'stash']).default('refuse'),
   /** Seconds a `git fetch` may take. */
   fetch_timeout: timeout.default(120),
   /** A tag whose annotation contains this text is a critical update. */
-  critical_marker: z.string().min(1).default('[critical]'),
+  critical_marker: nonEmpty.default('[critical]'),
   trust: z.object({
     signed_tags: z.object({
       /** An SSH allowed-signers file (`ssh-keygen -Y verify` format). */
-      ssh_allowed_signers: z.string().min(1).optional(),
+      ssh_allowed_signers: nonEmpty.optional(),
       /** Armored OpenPGP public key files. */
-      openpgp_keys: z.array(z.string().min(1)).min(1).optional(),
+      openpgp_keys: z.array(nonEmpty).min(1).optional(),
     }).strict().refine((s) => Boolean(s.ssh_allowed_signers) || Boolean(s.openpgp_keys), { message: 'signed_tags needs ssh_allowed_signers or openpgp_keys' }),
   }).strict().optional(),
 }).strict();
@@ -173,17 +179,17 @@ export const GitTargetSchema = z.object({
 export const ComposeTargetSchema = z.object({
   ...targetBase,
   kind: z.literal('compose'),
-  product: z.string().min(1).optional(),
-  compose_file: z.string().min(1),
+  product: nonEmpty.optional(),
+  compose_file: nonEmpty,
   /** Services managed; default: every service with an image. */
-  services: z.array(z.string().min(1)).default([]),
-  project_name: z.string().min(1).optional(),
+  services: z.array(nonEmpty).default([]),
+  project_name: nonEmpty.optional(),
   /** Docker config.json with registry credentials. */
-  registry_auth: z.object({ file: z.string().min(1) }).strict().optional(),
+  registry_auth: z.object({ file: nonEmpty }).strict().optional(),
   /** Registries (host[:port]) reached over plain http although not on loopback. */
-  insecure_registries: z.array(z.string().min(1)).default([]),
+  insecure_registries: z.array(nonEmpty).default([]),
   /** The docker executable. */
-  docker: z.string().min(1).default('docker'),
+  docker: nonEmpty.default('docker'),
   /** Seconds one docker command may take. */
   command_timeout: timeout.default(600),
   hooks: HooksSchema.default({}),
@@ -202,7 +208,7 @@ function withComposeDefaults(v: unknown): unknown {
 }
 
 export const ApiTokenSchema = z.object({
-  name: z.string().min(1),
+  name: nonEmpty,
   sha256: z.string().regex(/^[0-9a-f]{64}$/, 'token sha256: 64 lowercase hex digits'),
   scopes: z.array(z.enum(['admin', 'update:apply', 'read'])).min(1),
 }).strict();
@@ -222,7 +228,7 @@ export const ApiSchema = z.object({
 
 export const WebhookSchema = z.object({
   url: z.string().url(),
-  secret: z.string().min(1).optional(),
+  secret: nonEmpty.optional(),
   events: z.array(z.string()).optional(),
   retries: z.number().int().min(0).max(10).default(3),
   timeout_s: timeout.default(10),
@@ -237,14 +243,14 @@ export const ProxySchema = z.union([
     url: proxyUrl.optional(),
     http: proxyUrl.optional(),
     https: proxyUrl.optional(),
-    no_proxy: z.union([z.string(), z.array(z.string().min(1))]).optional(),
+    no_proxy: z.union([z.string(), z.array(nonEmpty)]).optional(),
   }).strict(),
 ]);
 
 export const ConfigSchema = z.object({
-  state_dir: z.string().min(1).default('./state'),
-  download_dir: z.string().min(1).optional(),
-  backup_dir: z.string().min(1).optional(),
+  state_dir: nonEmpty.default('./state'),
+  download_dir: nonEmpty.optional(),
+  backup_dir: nonEmpty.optional(),
   check_interval: duration.optional(),
   github_token: z.string().optional(),
   proxy: ProxySchema.optional(),
@@ -261,8 +267,8 @@ export const ConfigSchema = z.object({
   /** Target groups: one operation over several targets, rolled back together (seed 004's full update). */
   groups: z.array(z.object({
     id: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, 'group id: lowercase letters, digits, - and _'),
-    name: z.string().min(1).optional(),
-    targets: z.array(z.string().min(1)).min(2, 'a group needs at least two targets'),
+    name: nonEmpty.optional(),
+    targets: z.array(nonEmpty).min(2, 'a group needs at least two targets'),
   }).strict()).default([]),
 }).strict().superRefine((c, ctx) => {
   c.groups.forEach((g, i) => {
