@@ -42,8 +42,8 @@ if (terminal || !(process.features && process.features.require_module === true))
  * same program; a bundle older than the last tsc build is ignored.
  */
 function entry(argv) {
-  const args = argv.filter((a) => !a.startsWith('-'));
-  const light = argv.length === 0 || argv.includes('--help') || argv.includes('-h') || argv.includes('--version') || ['help', 'version'].includes(args[0]);
+  // Only a first word of help or version: `upkeep apply app --version 2.0.0` names a release.
+  const light = argv.length === 0 || ['--help', '-h', '--version', 'help', 'version'].includes(argv[0]);
   const bundle = path.join(built, 'upkeep-cli.js');
   if (light) return path.join(built, 'main.js');
   try {

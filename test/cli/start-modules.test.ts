@@ -105,6 +105,10 @@ describe('modules loaded at start', () => {
     expect(r.packages).not.toContain('semver');
     expect(r.builtins).toContain('fs');
     for (const m of HEAVY_BUILTINS) expect(r.builtins, m).not.toContain(m);
+    // `--version` naming a release is an option of the command, not `upkeep --version`: the bundle runs it.
+    const apply = packagesLoaded(['--config', config, 'apply', 'demo', '--version', '1.0.0']);
+    expect(apply.code, apply.stderr).not.toBe(0); // the feed does not exist
+    expect(apply.files.some((f) => f.endsWith(path.join('cli', 'upkeep-cli.js')))).toBe(true);
   });
 
   it('an idle upkeep daemon has not loaded the feed clients, signature formats or JSON-schema compilers', async () => {

@@ -127,7 +127,13 @@ export async function nextSeq(pointsDir: string): Promise<number> {
 
 /** Durably writes `point.json` (the point becomes visible atomically). */
 export async function writePoint(pointsDir: string, p: RollbackPoint): Promise<void> {
-  await writeJsonDurable(path.join(pointDir(pointsDir, p.rollback_id), POINT_FILE), p);
+  const file = path.join(pointDir(pointsDir, p.rollback_id), POINT_FILE);
+  await writeJsonDurable(file, p);
+  // Remembered as written (its JSON form, typed by construction): retention and cache pruning read
+  // it again right away, and checking a 10,000-file point read back costs ~100 ms.
+  const st = await fsp.stat(file, { bigint: true });
+  if (pointMemo.size >= POINT_MEMO_MAX) pointMemo.clear();
+  pointMemo.set(file, { id: `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`, point: JSON.parse(JSON.stringify(p)) as RollbackPoint });
 }
 
 /** Deletes a point crash-safely: `point.json` first (durably), then the rest. Idempotent. */

@@ -117,6 +117,7 @@ export async function planSwitch(inp: SwitchInputs): Promise<SwitchPlan> {
   // free once they moved away, whatever the disk says now.
   const goneKeys = new Set(goneManaged.map(key));
   const underGone = (rel: string): string | null => {
+    if (goneKeys.size === 0) return null;
     const segs = rel.split('/');
     for (let i = 1; i <= segs.length; i++) {
       const prefix = segs.slice(0, i).join('/');

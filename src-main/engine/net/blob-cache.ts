@@ -197,9 +197,8 @@ export class BlobCache {
     return this.handed;
   }
 
-  /** True when the blob at `blobPath` (a path under this cache) was handed out as a hard link. */
-  async isHandedOut(blobPath: string): Promise<boolean> {
-    const key = path.relative(this.dir, blobPath).split(path.sep).join('/');
+  /** True when the blob at `blobPath` (a path under this cache; `key`: its `<algorithm>/<hex>`) was handed out as a hard link. */
+  async isHandedOut(blobPath: string, key = path.relative(this.dir, blobPath).split(path.sep).join('/')): Promise<boolean> {
     const inodes = (await this.handedOut()).get(key);
     if (!inodes) return false; // never handed out: no need to look at the file
     const ino = inodeOf(blobPath);
@@ -210,7 +209,7 @@ export class BlobCache {
   async mayLink(blobPath: string): Promise<boolean> {
     const rel = path.relative(this.dir, blobPath);
     if (rel.startsWith('..') || path.isAbsolute(rel) || !/^(sha256|sha512)[/\\][0-9a-f]+$/.test(rel)) return false;
-    return !(await this.isHandedOut(blobPath));
+    return !(await this.isHandedOut(blobPath, rel.split(path.sep).join('/')));
   }
 
   /**
@@ -238,7 +237,7 @@ export class BlobCache {
   /** False when a handed-out blob's bytes no longer match its digest (a local edit of the installed file); the blob is then removed. */
   private async intact(hex: string, algorithm: BlobAlgorithm): Promise<boolean> {
     const blob = this.pathFor(hex, algorithm);
-    if (!(await this.isHandedOut(blob))) return true;
+    if (!(await this.isHandedOut(blob, `${algorithm}/${hex}`))) return true;
     const h = createHash(algorithm);
     for await (const chunk of createReadStream(blob)) h.update(chunk as Buffer);
     if (h.digest('hex') === hex) return true;
