@@ -4,8 +4,9 @@
  * the whole event loop — and an apply runs its file work on that same loop, so a 2 s apply took
  * minutes and the window in which old and new files are mixed on disk grew with it.
  *
- * While an operation is working on any target (downloading, verifying, applying, health
- * checking, rolling back), status reads are admitted through a token bucket: at most
+ * While an operation or a check runs on any target (checking, downloading, verifying, applying,
+ * health checking, rolling back: an apply starts by checking), status reads are admitted through
+ * a token bucket: at most
  * `ratePerSecond` a second, with a burst of `burst`; the others wait in FIFO order for their
  * turn (a read is delayed, never refused, up to `maxQueue` waiting; beyond that it is answered
  * at once, as before). When no operation is working, reads pass straight through.
@@ -14,7 +15,7 @@
  * refuse with 429 per client; this one delays everyone only while an operation runs, so clients
  * see slower answers, never errors.
  */
-import { isWorking } from '../../src-shared/target-state';
+import { isBusy } from '../../src-shared/target-state';
 import type { UpkeepEvent } from '../../src-shared/api';
 
 export interface ReadGateOptions {
@@ -48,10 +49,10 @@ export class ReadGate {
     this.last = this.now();
   }
 
-  /** Follows the core's events: a target is working from its first working state to its next resting one. */
+  /** Follows the core's events: a target is busy from its first busy state (checking included) to its next resting one. */
   onEvent(e: UpkeepEvent): void {
     if (e.type !== 'state') return;
-    if (isWorking(e.target.state)) this.working.add(e.target.id);
+    if (isBusy(e.target.state)) this.working.add(e.target.id);
     else if (this.working.delete(e.target.id) && this.working.size === 0) this.releaseAll();
   }
 
