@@ -289,7 +289,8 @@ export async function executeTransaction(j: Journal, hooks: ApplyHooks = {}, fp?
   await setPhase(j, 'committed');
   hooks.onCommitted?.();
   hooks.onProgress?.({ phase: 'commit', done: 0, total: 1 });
-  await finishTransaction(j, hooks);
+  // Every staged entry was renamed into place by the switch: none is left under its staged name.
+  await finishTransaction(j, hooks, { switched: true });
   if (fp) {
     await recordFingerprints(fp.installFile, fp.install, changedUntil);
     if (fp.pointFile) await recordFingerprints(fp.pointFile, fp.point, changedUntil);
@@ -341,11 +342,17 @@ export async function undoTransaction(j: Journal, hooks: ApplyHooks = {}): Promi
 /**
  * Completes a committed transaction: publishes the point (apply) or deletes the consumed
  * points (rollback), writes installed.json, prunes empty directories, enforces retention,
- * removes leftovers, then deletes the journal. Idempotent.
+ * removes leftovers, then deletes the journal. Idempotent. `switched`: this process ran the
+ * whole switch just now, so entries a rename moved are not looked for again (recovery leaves it unset).
  */
-export async function finishTransaction(j: Journal, hooks: ApplyHooks = {}): Promise<void> {
+export async function finishTransaction(j: Journal, hooks: ApplyHooks = {}, o: { switched?: boolean } = {}): Promise<void> {
+  // After a crash (recovery), staged entries may be left under their staged names; after a switch
+  // this process ran, only those no rename moved (none, as planned) can be.
+  const moved = new Set<string>();
+  if (o.switched) for (const op of j.ops) if (op.t === 'rename') moved.add(op.from);
   const breather = new Breather();
   for (const item of j.stage) {
+    if (moved.has(item.path)) continue;
     unlinkQuiet(item.path); // renamed into place already, or a leftover
     await breather.tick();
   }
