@@ -11,6 +11,8 @@ import {
   isInRollout,
   rolloutBucket,
 } from '../../../src-main/engine/trust/select';
+import fc from 'fast-check';
+import { checkManifestPaths } from '../../../src-main/engine/trust/paths';
 import { codeOf, manifestPayload } from './feed-fixtures';
 import type { ManifestFile, RegularManifestFile } from '../../../src-shared/feed-schema';
 
@@ -191,6 +193,27 @@ describe('filesForPlatform', () => {
     expect(codeOf(() => checkInstallTrees(m))).toBe('ERR_UNSAFE_PATH');
     const ok = manifest({ files: [f('Bin/a', 'linux'), f('bin/A', 'darwin')] });
     expect(codeOf(() => checkInstallTrees(ok))).toBe('no error');
+  });
+
+  it('checkInstallTrees judges every manifest as checking all six platform/arch trees would (it checks one tree per distinct selection)', () => {
+    const exhaustive = (m: ReleaseManifest): string => {
+      for (const platform of ['linux', 'darwin', 'win32'])
+        for (const arch of ['x64', 'arm64']) {
+          const code = codeOf(() => checkManifestPaths(filesForPlatform(m, platform, arch).map((x) => x.path)));
+          if (code !== 'no error') return code;
+        }
+      return 'no error';
+    };
+    fc.assert(
+      fc.property(
+        fc.array(fc.record({ path: fc.constantFrom('bin/a', 'Bin/a', 'bin/A', 'bin', 'lib/x', 'lib/X/y', 'lib'), platform: fc.constantFrom('any', 'linux', 'darwin', 'win32'), arch: fc.constantFrom('any', 'x64', 'arm64') }), { minLength: 1, maxLength: 6 }),
+        (files) => {
+          const m = manifest({ files: files.map((x, i) => f(x.path, x.platform, x.arch, String(i % 10))) });
+          expect(codeOf(() => checkInstallTrees(m))).toBe(exhaustive(m));
+        },
+      ),
+      { numRuns: 500 },
+    );
   });
 });
 
