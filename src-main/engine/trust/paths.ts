@@ -152,8 +152,11 @@ export function isStrictlyWithin(root: string, p: string): boolean {
   return isWithin(root, p) && path.resolve(root) !== path.resolve(p);
 }
 
-/** `.` or `..` segments, repeated or trailing separators. */
-const NOT_NORMAL_RE = /\/\/|\/\.\.?(\/|$)|.\/$/;
+/**
+ * `.` or `..` segments, repeated or trailing separators. The `s` flag: a trailing `/` after a line
+ * terminator (`/srv/a\n/`, legal in POSIX names) is trailing too.
+ */
+const NOT_NORMAL_RE = /\/\/|\/\.\.?(\/|$)|.\/$/s;
 
 /**
  * True for an absolute POSIX path already in normal form (no `.`/`..` segments, no repeated or

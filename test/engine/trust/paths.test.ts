@@ -1,6 +1,9 @@
+import path from 'node:path';
+import fc from 'fast-check';
 import { describe, it, expect } from 'vitest';
 import { VerificationError } from '../../../src-shared/errors';
-import { assertSafeRelativePath, checkManifestPaths, isSafeRelativePath, pathCollisionKey } from '../../../src-main/engine/trust/paths';
+import { under } from '../../../src-main/engine/apply/tree';
+import { assertSafeRelativePath, checkManifestPaths, isSafeRelativePath, isStrictlyWithin, isWithin, pathCollisionKey, plainPosix } from '../../../src-main/engine/trust/paths';
 import { codeOf } from './feed-fixtures';
 
 /** The error checkManifestPaths throws, or undefined. */
@@ -109,5 +112,45 @@ describe('checkManifestPaths', () => {
 
   it('collision key is NFC + lowercase', () => {
     expect(pathCollisionKey('Cafe\u0301/X')).toBe('caf\u00e9/x');
+  });
+});
+
+// The string fast paths (plainPosix) must answer exactly what resolving and path.relative answer.
+const slowWithin = (root: string, p: string): boolean => {
+  const rel = path.relative(path.resolve(root), path.resolve(p));
+  return rel === '' || (rel !== '..' && !rel.startsWith('..' + path.sep) && !path.isAbsolute(rel));
+};
+const slowStrictlyWithin = (root: string, p: string): boolean => slowWithin(root, p) && path.resolve(root) !== path.resolve(p);
+/** Segments mixing the awkward cases: empty, dot segments, look-alikes, backslashes, line terminators, unicode. */
+const segment = fc.oneof(
+  fc.constantFrom('', '.', '..', '...', '..a', 'a.', 'a', 'b', 'A', ' ', '\\', 'a\\..', 'C:', 'caf\u00e9', 'cafe\u0301', '\n', 'a\n', '\r', '\u2028', '\u2029', '\u0085'),
+  fc.string({ maxLength: 3 }),
+  fc.string({ unit: 'grapheme', maxLength: 3 }),
+);
+const absolute = fc.array(segment, { maxLength: 5 }).map((s) => `/${s.join('/')}`);
+
+describe('containment fast paths against path.resolve / path.relative', () => {
+  it('isWithin, isStrictlyWithin and under agree with the slow path for any absolute paths', () => {
+    fc.assert(
+      fc.property(absolute, absolute, fc.array(segment, { maxLength: 4 }), (root, other, relSegs) => {
+        const rel = relSegs.join('/');
+        for (const p of [other, `${root}/${rel}`, `${root}${rel}`]) {
+          expect([root, p, isWithin(root, p)]).toEqual([root, p, slowWithin(root, p)]);
+          expect([root, p, isStrictlyWithin(root, p)]).toEqual([root, p, slowStrictlyWithin(root, p)]);
+        }
+        expect([root, rel, under(root, rel)]).toEqual([root, rel, path.join(root, ...rel.split('/'))]);
+        if (plainPosix(root)) expect(path.resolve(root)).toBe(root);
+      }),
+      { numRuns: 5000 },
+    );
+  });
+
+  it('a trailing "/" after a line terminator is not normal form', () => {
+    for (const root of ['/srv/a\n/', '/srv/a\r/', '/srv/a\u2028/', '/\n/']) {
+      expect(plainPosix(root)).toBe(false);
+      expect(isWithin(root, `${root}x`)).toBe(true);
+      expect(isStrictlyWithin(root.slice(0, -1), root)).toBe(false);
+      expect(under(root, 'x')).toBe(`${root}x`);
+    }
   });
 });
