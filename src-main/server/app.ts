@@ -98,6 +98,7 @@ export async function buildApp(core: DaemonCore, opts: AppOptions = {}): Promise
   const unsubscribeMemo = core.subscribe((e) => {
     if (e.type === 'state') releases.remember(e.target.id, e.target.available);
     readGate.onEvent(e);
+    if (e.type === 'notification' && e.notification.type === 'config_reloaded') readGate.keepOnly(new Set(core.config().config.targets.map((t) => t.id)));
   });
   const ctx: ServerContext = { core, metrics, events, releases, log };
 

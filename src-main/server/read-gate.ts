@@ -56,6 +56,19 @@ export class ReadGate {
     else if (this.working.delete(e.target.id) && this.working.size === 0) this.releaseAll();
   }
 
+  /**
+   * Stops following targets a config reload removed: the end of their operation is never
+   * announced (a removed target has no view), so they would keep reads paced for good. `ids`:
+   * the targets configured now. An operation a removed target still runs is no longer paced for.
+   */
+  keepOnly(ids: ReadonlySet<string>): void {
+    let dropped = false;
+    for (const id of this.working) {
+      if (!ids.has(id)) dropped = this.working.delete(id) || dropped;
+    }
+    if (dropped && this.working.size === 0) this.releaseAll();
+  }
+
   /** True while some operation works (reads are then paced). */
   get pacing(): boolean {
     return this.working.size > 0;

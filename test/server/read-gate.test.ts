@@ -3,9 +3,13 @@
  * bucket (delayed in FIFO order, never refused); when no operation works they pass straight
  * through, and the moment the last operation ends every waiting read is answered.
  */
+import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { createDaemon, type Daemon } from '../../src-main/engine/daemon';
+import { startServer, type RunningServer } from '../../src-main/server/index';
 import type { TargetView } from '../../src-shared/api';
 import { ReadGate } from '../../src-main/server/read-gate';
+import { call as daemonCall, exists, Fixture, waitFor } from '../daemon/helpers';
 import { call, startHarness, type Harness } from './helpers';
 
 const progress = { operation_id: 'op1', phase: 'apply', message: 'Applying', bytes_done: 0, bytes_total: 0, speed_bps: 0, eta_s: null, files_done: 0, files_total: 10, percent: 50, cancellable: false } as const;
@@ -46,6 +50,20 @@ describe('ReadGate', () => {
     expect(g.admit()).toBeUndefined();
   });
 
+  it('a target a reload removed stops being followed: its waiting reads are let through', async () => {
+    const g = new ReadGate({ ratePerSecond: 1, burst: 1, now: () => 0 });
+    g.onEvent({ type: 'state', target: working('gone') });
+    g.onEvent({ type: 'state', target: working('kept') });
+    expect(g.admit()).toBeUndefined();
+    const waiting = g.admit()!;
+    g.keepOnly(new Set(['kept']));
+    expect(g.pacing).toBe(true);
+    g.keepOnly(new Set(['other']));
+    expect(g.pacing).toBe(false);
+    await waiting;
+    expect(g.admit()).toBeUndefined();
+  });
+
   it('past maxQueue waiting reads, a read is admitted at once rather than queued without bound', () => {
     const g = new ReadGate({ ratePerSecond: 1, burst: 1, maxQueue: 3, now: () => 0 });
     g.onEvent({ type: 'state', target: working('a') });
@@ -76,5 +94,46 @@ describe('status reads over HTTP while an operation works', () => {
     h.core.emit({ type: 'state', target: resting('app') });
     const rest = await pending;
     expect(rest.every((r) => r.status === 200)).toBe(true);
+  });
+});
+
+describe('status reads on the real daemon when a reload removes the working target', () => {
+  let fx: Fixture;
+  let core: Daemon | null = null;
+  let server: RunningServer | null = null;
+  afterEach(async () => {
+    await server?.close();
+    await core?.close();
+    await fx?.cleanup();
+  });
+
+  it('once the removed target\'s apply ends, reads pass straight through again', async () => {
+    fx = await Fixture.create('upkeep-gate-');
+    await fx.publish('1.0.0', { 'bin/demo': 'v1' });
+    const started = path.join(fx.dir, 'smoke-started');
+    const other = (smoke: boolean) => [
+      '- id: other',
+      '  kind: files',
+      '  install_dir: ./install-other',
+      '  product: demo',
+      `  feed: { url: ${JSON.stringify(fx.feedDir)} }`,
+      `  trust: { keys: [${JSON.stringify(fx.key.line)}], threshold: 1 }`,
+      ...(smoke ? ['  hooks:', `    smoke: 'touch ${started}; sleep 1'`] : []),
+    ];
+    await fx.writeConfig(fx.configText({ extraTargets: other(true) }));
+    core = await createDaemon({ configPath: fx.configPath, env: {}, actor: 'api' });
+    server = await startServer(core, { host: '127.0.0.1', port: 0, readGate: { ratePerSecond: 4, burst: 1 } });
+    const url = server.url;
+    const applying = daemonCall(url, 'POST', '/api/targets/other/apply', { token: fx.admin.token, json: { version: '1.0.0' } });
+    applying.catch(() => undefined);
+    await waitFor('the smoke hook to start', () => exists(started));
+    await fx.writeConfig(fx.configText());
+    expect((await daemonCall(url, 'POST', '/admin/reload', { token: fx.admin.token })).status).toBe(200);
+    expect((await applying).status).toBe(200);
+    // Nothing works any more: five reads at 4 a second would take a second if still paced.
+    await new Promise((r) => setTimeout(r, 100));
+    const t0 = performance.now();
+    for (let i = 0; i < 5; i++) expect((await daemonCall(url, 'GET', '/api/targets', { token: fx.reader.token })).status).toBe(200);
+    expect(performance.now() - t0).toBeLessThan(600);
   });
 });
