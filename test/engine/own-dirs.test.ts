@@ -18,7 +18,7 @@ afterEach(async () => {
   for (const d of dirs.splice(0)) await fsp.rm(d, { recursive: true, force: true });
 });
 
-async function setup(files: Record<string, string>) {
+async function setup(files: Record<string, string>, stateDir = './install/var/state') {
   const dir = await tempDir('upkeep-own-');
   dirs.push(dir);
   const feed = new FeedBuilder(path.join(dir, 'feed'));
@@ -27,7 +27,7 @@ async function setup(files: Record<string, string>) {
   const e2 = await feed.release('1.1.0', files, [key]);
   await feed.index('stable', indexPayload(1, [e2, e1]), [key]);
   const text = [
-    'state_dir: ./install/var/state',
+    `state_dir: ${stateDir}`,
     'download_dir: ./install/var/cache',
     'backup_dir: ./install/Backups',
     'targets:',
@@ -63,6 +63,16 @@ describe('own directories inside the install dir', () => {
     const notCache = (t: typeof before) => t.filter((e) => !e.path.startsWith('var/cache') && !e.path.startsWith('var/state/'));
     expect(notCache(after)).toEqual(notCache(before));
     expect(after.find((e) => e.path === 'var/state/machine-id')).toEqual(before.find((e) => e.path === 'var/state/machine-id'));
+    expect((await s.engine.view('demo')).current_version).toBe('1.0.0');
+  });
+
+  it('a state_dir whose name starts with ".." (./install/..state) is inside too: a path into it is refused', async () => {
+    const s = await setup({ 'bin/app': 'app 1.1', '..state/machine-id': 'evil bytes' }, './install/..state');
+    const id = await fsp.readFile(path.join(s.install, '..state/machine-id'), 'utf8');
+    const err = await s.engine.apply('demo', { version: '1.1.0' }).then(() => null, (e: unknown) => e);
+    expect((err as UpkeepError).code).toBe('ERR_UNSAFE_PATH');
+    expect((err as UpkeepError).message).toMatch(/Upkeep's own directory/);
+    expect(await fsp.readFile(path.join(s.install, '..state/machine-id'), 'utf8')).toBe(id);
     expect((await s.engine.view('demo')).current_version).toBe('1.0.0');
   });
 

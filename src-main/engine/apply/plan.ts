@@ -7,7 +7,7 @@ import type { Layout } from './installed';
 import type { LocalChangePolicy, LocalCopy } from './switch-plan';
 import type { FileRecord } from './tree';
 import { lexists, shortEntryName } from './tree';
-import { assertSafeRelativePath } from '../trust/paths';
+import { assertSafeRelativePath, isWithin } from '../trust/paths';
 import type { Clock } from '../clock';
 
 /**
@@ -105,9 +105,9 @@ export function assertNotReserved(installDir: string, rels: Iterable<string>, re
   const root = path.resolve(installDir);
   const inside: string[] = [];
   for (const d of reserved) {
-    const rel = path.relative(root, path.resolve(d));
-    if (rel === '') inside.push('');
-    else if (!rel.startsWith('..') && !path.isAbsolute(rel)) inside.push(rel.split(path.sep).join('/').toLowerCase());
+    // isWithin, not a '..' prefix test: a state_dir named `..state` in the install dir is inside.
+    if (!isWithin(root, d)) continue;
+    inside.push(path.relative(root, path.resolve(d)).split(path.sep).join('/').toLowerCase());
   }
   if (inside.length === 0) return;
   for (const p of rels) {

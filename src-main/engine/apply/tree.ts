@@ -10,7 +10,7 @@ import path from 'node:path';
 import { OperationError, VerificationError } from '../../../src-shared/errors';
 import { fsyncDir, fsyncFile } from '../fs/atomic';
 import { sha256Hex } from '../trust/digest';
-import { assertSafeRelativePath, isWithin, plainPosix } from '../trust/paths';
+import { assertSafeRelativePath, isStrictlyWithin, isWithin, plainPosix } from '../trust/paths';
 
 /**
  * What one managed entry is: relative POSIX path, content hash, size (bytes) and permission
@@ -154,8 +154,9 @@ export function recheckParents(root: string, abs: string): void {
     if (!dir.startsWith(root === '/' ? '/' : `${root}/`)) return; // the root itself, or outside it
     rel = dir.slice(root === '/' ? 1 : root.length + 1);
   } else {
+    // Containment as paths.ts defines it: a directory named `..data` is inside, and re-checked.
+    if (!isStrictlyWithin(root, dir)) return;
     rel = path.relative(root, dir);
-    if (rel === '' || rel.startsWith('..') || path.isAbsolute(rel)) return;
   }
   let cur = root;
   for (const seg of rel.split(path.sep)) {

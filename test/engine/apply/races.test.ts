@@ -8,6 +8,7 @@ import { promises as fsp, renameSync, symlinkSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { applyRelease, readInstalled } from '../../../src-main/engine/apply/index';
+import { recheckParents } from '../../../src-main/engine/apply/tree';
 import type { UpkeepError } from '../../../src-shared/errors';
 import type { Sandbox, SpecFile } from './helpers';
 import { makeSandbox, snapshot, toPlanned } from './helpers';
@@ -100,5 +101,21 @@ describe('swaps during an apply', () => {
     expect(await fsp.readFile(victim, 'utf8')).toBe('do not touch');
     expect((await fsp.stat(victim)).mode & 0o7777).toBe(0o600);
     expect(await fsp.readFile(path.join(sb.installDir, 'b.txt'), 'utf8')).toBe('b2');
+  });
+
+  it('the re-check also covers a directory whose name starts with ".." (..data), whatever form the root is given in', async () => {
+    const outside = path.join(sb.root, 'outside');
+    await fsp.mkdir(outside);
+    symlinkSync(outside, path.join(sb.installDir, '..data'));
+    // The trailing '/' takes the path.relative branch, the one every Windows path takes.
+    for (const root of [sb.installDir, `${sb.installDir}/`]) {
+      let err: unknown = null;
+      try {
+        recheckParents(root, path.join(sb.installDir, '..data', 'a.txt'));
+      } catch (e) {
+        err = e;
+      }
+      expect([root, (err as UpkeepError | null)?.code]).toEqual([root, 'ERR_UNSAFE_PATH']);
+    }
   });
 });
