@@ -14,6 +14,7 @@ import { isSafeRelativePath } from '../trust/paths';
 import { FileRecordSchema, InstalledSchema, type Installed, type Layout } from './installed';
 import type { FileRecord } from './tree';
 import { isCode, rmrf } from './tree';
+import { lstatOrNull } from '../fs/meta';
 
 /** A kept rollback point: the API view plus what is needed to restore it. */
 export interface RollbackPoint extends RollbackPointView {
@@ -138,6 +139,14 @@ export async function writePoint(pointsDir: string, p: RollbackPoint): Promise<v
 
 /** Deletes a point crash-safely: `point.json` first (durably), then the rest. Idempotent. */
 export async function deletePoint(pointsDir: string, id: string): Promise<void> {
+  await rmrf(await retirePoint(pointsDir, id));
+}
+
+/**
+ * The first half of deletePoint: durably removes `point.json`, so the point is no longer listed;
+ * returns its directory for the caller to remove (a leftover is swept by sweepPointLeftovers).
+ */
+export async function retirePoint(pointsDir: string, id: string): Promise<string> {
   const dir = pointDir(pointsDir, id);
   try {
     await fsp.unlink(path.join(dir, POINT_FILE));
@@ -145,7 +154,7 @@ export async function deletePoint(pointsDir: string, id: string): Promise<void> 
   } catch (err) {
     if (!isCode(err, 'ENOENT')) throw err;
   }
-  await rmrf(dir);
+  return dir;
 }
 
 /** Keeps the newest `keep` points, deleting older ones; returns the deleted ids. */
@@ -173,6 +182,7 @@ export async function sweepPointLeftovers(pointsDir: string, keep: Iterable<stri
   for (const n of names) {
     if (kept.has(n)) continue;
     if (n.startsWith('.tx-')) await rmrf(path.join(pointsDir, n));
-    else if (isRollbackId(n) && !(await readPoint(pointsDir, n))) await rmrf(path.join(pointsDir, n));
+    // Without point.json (never completed, or retired): one lstat, not a parse of the point.
+    else if (isRollbackId(n) && lstatOrNull(path.join(pointsDir, n, POINT_FILE)) === null) await rmrf(path.join(pointsDir, n));
   }
 }

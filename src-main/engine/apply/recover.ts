@@ -12,6 +12,7 @@ import type { Journal } from './journal';
 import { INSTALLED_FILE } from './installed';
 import { FINGERPRINTS_FILE } from './fingerprints';
 import { finishTransaction, undoTransaction } from './transaction';
+import { sweepPointLeftovers } from './points';
 import { isCode } from './tree';
 
 export type RecoverResult = 'none' | 'rolled-back' | 'completed';
@@ -42,6 +43,8 @@ export async function recover(o: { stateDir: string; installDir: string; pointsD
   const j: Journal | null = await readJournal(stateDir);
   if (!j) {
     await sweepStateTemps(stateDir);
+    // What a finished operation was still removing when it was killed (ApplyHooks.defer).
+    await sweepPointLeftovers(o.pointsDir);
     return 'none';
   }
   if (j.phase === 'committed') {

@@ -17,7 +17,7 @@ import { systemClock } from '../clock';
 import type { Journal } from './journal';
 import type { JournalOp, StageItem } from './journal';
 import { deleteJournal, mkdirMode, setPhase, undoOp, runOp, writeJournal } from './journal';
-import { deletePoint, prunePoints, sweepPointLeftovers, writePoint } from './points';
+import { prunePoints, retirePoint, sweepPointLeftovers, writePoint } from './points';
 import { copyDurable, recheckParents, unlinkQuiet, dirBytes, fsyncDirs, IO_CONCURRENCY, isCode, mapLimit, pruneEmptyParents, rmdirIfEmpty, rmrf, under } from './tree';
 import { pruneVersions, VERSIONS_DIR } from './versioned';
 import type { Expected, Stamp } from './fingerprints';
@@ -39,6 +39,13 @@ export interface ApplyHooks {
    * by hard link (so a cache can durably record the blobs it hands out). Throw to stop: nothing changed.
    */
   beforeStage?: (linkedSources: string[]) => Promise<void>;
+  /**
+   * Takes the removal of trees nothing refers to any more once the journal is gone (a rollback's
+   * moved-away files, the points it consumed), so that it overlaps the caller's next steps; the
+   * caller awaits it before releasing the target. A crash before it ends leaves leftovers the
+   * next transaction sweeps (`sweepPointLeftovers`). Without it the removal is awaited here.
+   */
+  defer?: (cleanup: Promise<void>) => void;
 }
 
 function isInside(dir: string | null, p: string): boolean {
@@ -369,13 +376,16 @@ export async function finishTransaction(j: Journal, hooks: ApplyHooks = {}, o: {
     await writePoint(j.points_dir, { ...j.point, size_bytes: size });
   }
   await setInstalled(j.state_dir, j.after);
+  // Trees to remove once the journal is gone: consumed points (retired first: their point.json
+  // durably removed, so nothing lists them) and the files a rollback moved away.
+  const later: string[] = [];
   if (j.kind === 'rollback') {
-    for (const id of j.consume) await deletePoint(j.points_dir, id);
-    if (j.backup_dir) await rmrf(j.backup_dir);
+    for (const id of j.consume) later.push(await retirePoint(j.points_dir, id));
+    if (j.backup_dir) later.push(j.backup_dir);
   }
   if (j.layout === 'in-place') await pruneEmptyParents(j.install_dir, j.removed);
   if (j.kind === 'apply') await prunePoints(j.points_dir, j.retention);
-  await sweepPointLeftovers(j.points_dir);
+  await sweepPointLeftovers(j.points_dir, later.map((d) => path.basename(d)));
   if (j.layout === 'versioned') {
     await pruneVersions(j.install_dir, j.points_dir);
     if (j.after === null) await rmdirIfEmpty(path.join(j.install_dir, VERSIONS_DIR));
@@ -387,4 +397,10 @@ export async function finishTransaction(j: Journal, hooks: ApplyHooks = {}, o: {
   }
   hooks.onProgress?.({ phase: 'commit', done: 1, total: 1 });
   await deleteJournal(j.state_dir);
+  if (later.length === 0) return;
+  const cleanup = (async () => {
+    for (const d of later) await rmrf(d);
+  })();
+  if (hooks.defer) hooks.defer(cleanup);
+  else await cleanup;
 }

@@ -85,7 +85,15 @@ export type ApplyOutcome =
 
 /** Result of a driver's rollback to a point. */
 export type RollbackOutcome =
-  | { kind: 'committed'; rollback_id: string; version: string | null; from_version: string | null; warnings: string[]; local_copies?: LocalCopyView[] }
+  | {
+      kind: 'committed'; rollback_id: string; version: string | null; from_version: string | null; warnings: string[]; local_copies?: LocalCopyView[];
+      /**
+       * Removal of what the rollback left behind (the files it moved away, the points it consumed)
+       * still running; the runner awaits it before it releases the target. Never rejects: a
+       * failure resolves to a warning (the next operation sweeps the leftovers).
+       */
+      cleanup?: Promise<string | null>;
+    }
   | { kind: 'rolled_back'; cause: OutcomeCause; warnings: string[] }
   | { kind: 'undo_failed'; cause: OutcomeCause; undo_error: ErrorView; warnings: string[] };
 

@@ -214,6 +214,7 @@ export class FilesDriver implements TargetDriver {
     };
     let switched = false;
     let res;
+    const deferred: Promise<void>[] = [];
     try {
       res = await rollbackToPoint({
         target: t.id, installDir: t.install_dir, stateDir: this.env.paths.stateDir, pointsDir: this.env.paths.pointsDir, opId, findBlob, onLocalChange: t.on_local_change, clock: this.env.clock, ...(point ? { rollbackId: point } : {}),
@@ -222,6 +223,7 @@ export class FilesDriver implements TargetDriver {
           if (pr.phase === 'switch' || pr.phase === 'backup') switched = true;
           onProgress({ phase: 'rollback', message: `Restoring${pr.file ? ` ${pr.file}` : ''}`, done: pr.done, total: pr.total, ...(pr.file ? { file: pr.file } : {}) });
         },
+        defer: (p) => deferred.push(p),
       });
     } catch (err) {
       if (!switched) throw err;
@@ -236,7 +238,11 @@ export class FilesDriver implements TargetDriver {
       warnings.push(`rollback hook failed after restoring ${res.version ?? 'the previous state'}: ${toUpkeepError(err).message}`);
     }
     for (const c of res.localCopies) warnings.push(`${c.path} was edited locally; your copy is kept as ${c.kept_as}`);
-    return { kind: 'committed', rollback_id: res.rollbackId, version: res.version, from_version: res.fromVersion, warnings, ...(res.localCopies.length > 0 ? { local_copies: res.localCopies } : {}) };
+    const cleanup = deferred.length === 0 ? null : Promise.all(deferred).then(
+      () => null,
+      (err: unknown) => `removing what the rollback left behind failed (the next operation sweeps it): ${toUpkeepError(err).message}`,
+    );
+    return { kind: 'committed', rollback_id: res.rollbackId, version: res.version, from_version: res.fromVersion, warnings, ...(res.localCopies.length > 0 ? { local_copies: res.localCopies } : {}), ...(cleanup ? { cleanup } : {}) };
   }
 }
 

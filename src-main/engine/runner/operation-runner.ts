@@ -297,6 +297,7 @@ export class OperationRunner {
     const op = await this.begin(id, o.actor, 'rollback');
     const t = op.target;
     const subject: ReportSubject = { target: t.id, name: t.name ?? t.id, operation: 'rollback', from: null, to: null };
+    let cleanup: Promise<string | null> | undefined;
     try {
       subject.from = await op.driver.currentVersion();
       op.tracker.cancellable = false;
@@ -305,6 +306,7 @@ export class OperationRunner {
       for (const w of outcome.warnings) this.bus.log('warn', `${t.id}: ${w}`, t.id);
       const report = rollbackReport(subject, outcome);
       if (outcome.kind !== 'committed') throw await conclude(c, op, subject, report);
+      cleanup = outcome.cleanup;
       subject.from = outcome.from_version;
       subject.to = outcome.version;
       // A manual rollback holds the version it left: automatic apply must not bring it straight back.
@@ -322,6 +324,9 @@ export class OperationRunner {
       // left) are kept and applying it again needs no download.
       await this.check(t.id, { actor: op.actor, quiet: true }).catch(() => undefined);
       await pruneCacheAfterCommit(c, op);
+      // The removal of what the rollback left behind ran beside the check and the pruning.
+      const leftover = cleanup ? await cleanup : null;
+      if (leftover) this.bus.log('warn', `${t.id}: ${leftover}`, t.id);
       opProgress(c, op, 'commit', `Rolled back to ${outcome.version ?? 'nothing'}`, 1);
       await conclude(c, op, subject, report, { rollback_id: outcome.rollback_id, ...(outcome.local_copies ? { local_copies: outcome.local_copies } : {}) });
       return { success: true, target: t.id, rollback_id: outcome.rollback_id, version: outcome.version, from_version: outcome.from_version, operation_id: op.opId };
@@ -329,6 +334,7 @@ export class OperationRunner {
       if (err instanceof ReportedError) throw err.error;
       throw (await conclude(c, op, subject, errorReport(subject, err))).error;
     } finally {
+      await cleanup; // never rejects; the target is released only once it is done
       await this.end(op);
     }
   }
