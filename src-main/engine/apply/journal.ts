@@ -56,6 +56,12 @@ export interface StageItem {
   mode: number;
   /** Hard-link the source instead of copying (same inode: the source must have `mode`). */
   link: boolean;
+  /**
+   * With `link`: rename the source to the staged name instead of linking it (a file of a point the
+   * rollback consumes, used once: the point is deleted on commit anyway). Undoing the staging
+   * renames it back.
+   */
+  move?: boolean;
   /** When set, the staged entry is a symbolic link with this literal target (`source` unused). */
   symlink?: string;
 }
@@ -131,6 +137,7 @@ export const JournalSchema = z.object({
     size: z.number().int().nonnegative(),
     mode,
     link: z.boolean(),
+    move: z.boolean().optional(),
     symlink: z.string().min(1).optional(),
   }).refine((st) => st.symlink !== undefined || path.isAbsolute(st.source), { message: 'not an absolute path', path: ['source'] })),
   mkdirs: z.array(absolute),

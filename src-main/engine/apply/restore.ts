@@ -14,7 +14,7 @@ import path from 'node:path';
 import { NotFoundError, OperationError } from '../../../src-shared/errors';
 import type { Installed } from './installed';
 import { readInstalled } from './installed';
-import type { Journal } from './journal';
+import type { Journal, StageItem } from './journal';
 import { assertOpId } from './plan';
 import type { RollbackPoint } from './points';
 import { isRollbackId, listPoints, pointDir } from './points';
@@ -31,6 +31,7 @@ import { assertSafePaths, diskState, IO_CONCURRENCY, mapLimit, under } from './t
 import { CURRENT_LINK, readCurrent, VERSIONS_DIR } from './versioned';
 import { assertJournalFits, mapNameTooLong } from './path-limit';
 import { systemClock, type Clock } from '../clock';
+import { isStrictlyWithin } from '../trust/paths';
 
 export interface RollbackOptions {
   target: string;
@@ -133,6 +134,17 @@ async function planVersionedRestore(o: RollbackOptions, point: RollbackPoint, co
   return j;
 }
 
+/**
+ * Stages a file of a consumed point by renaming it instead of hard-linking it when nothing else
+ * stages from the same file (the point is deleted on commit: 10,000 links and then 10,000 unlinks
+ * of the point's names become 10,000 renames). See StageItem.move.
+ */
+function markMoves(stage: StageItem[], consumedFilesDirs: string[]): StageItem[] {
+  const uses = new Map<string, number>();
+  for (const s of stage) if (s.symlink === undefined) uses.set(s.source, (uses.get(s.source) ?? 0) + 1);
+  return stage.map((s) => (s.link && s.symlink === undefined && uses.get(s.source) === 1 && consumedFilesDirs.some((d) => isStrictlyWithin(d, s.source)) ? { ...s, move: true } : s));
+}
+
 async function planInPlaceRestore(
   o: RollbackOptions,
   point: RollbackPoint,
@@ -213,7 +225,7 @@ async function planInPlaceRestore(
   j.mkdirs = sw.mkdirs;
   j.scratch = sw.scratch;
   j.removed = sw.removed;
-  j.stage = sw.stage;
+  j.stage = markMoves(sw.stage, consumed.map((p) => path.join(pointDir(o.pointsDir, p.rollback_id), 'files')));
   j.ops = sw.ops;
   return { journal: j, localCopies: sw.localCopies, fingerprints: { installFile, install: sw.expectInstall, pointFile: null, point: new Map() } };
 }

@@ -4,8 +4,8 @@
  * `undoTransaction` and `finishTransaction` are also what recovery runs after a crash; both
  * are idempotent and safe to interrupt and re-run.
  */
-import { chmodSync, linkSync, lstatSync, promises as fsp } from 'node:fs';
-import { Breather } from '../fs/meta';
+import { chmodSync, linkSync, lstatSync, promises as fsp, renameSync } from 'node:fs';
+import { Breather, lstatOrNull } from '../fs/meta';
 import path from 'node:path';
 import { OperationError, UpkeepError } from '../../../src-shared/errors';
 import { fsyncDir } from '../fs/atomic';
@@ -40,10 +40,11 @@ export interface ApplyHooks {
    */
   beforeStage?: (linkedSources: string[]) => Promise<void>;
   /**
-   * Takes the removal of trees nothing refers to any more once the journal is gone (a rollback's
-   * moved-away files, the points it consumed), so that it overlaps the caller's next steps; the
-   * caller awaits it before releasing the target. A crash before it ends leaves leftovers the
-   * next transaction sweeps (`sweepPointLeftovers`). Without it the removal is awaited here.
+   * Takes the removal of trees nothing refers to once the commit is durable (a rollback's
+   * moved-away files, the points it consumed), still running when the journal is gone, so that it
+   * overlaps the caller's next steps; the caller awaits it before releasing the target. A crash
+   * before it ends leaves leftovers recovery sweeps (`sweepPointLeftovers`). Without it the
+   * removal is awaited here.
    */
   defer?: (cleanup: Promise<void>) => void;
 }
@@ -72,6 +73,7 @@ export interface FingerprintPlan {
 function stageLink(item: StageItem): Stamp | null {
   // Metadata calls only, made synchronously (fs/meta.ts).
   try {
+    if (item.move) return stageMove(item);
     const st = lstatSync(item.source, { bigint: true });
     if (!st.isFile()) return null;
     if (Number(st.mode & 0o7777n) !== item.mode) chmodSync(item.source, item.mode);
@@ -86,6 +88,25 @@ function stageLink(item: StageItem): Stamp | null {
   } catch {
     return null;
   }
+}
+
+/**
+ * Stages one file by renaming its source (StageItem.move); the stamp of the moved inode. A source
+ * already moved (the staging re-run after a crash) is found at the staged name. Null when the
+ * source is not a regular file here: a copy is made instead.
+ */
+function stageMove(item: StageItem): Stamp | null {
+  const src = lstatSync(item.source, { bigint: true, throwIfNoEntry: false });
+  if (src === undefined) {
+    const staged = lstatSync(item.path, { bigint: true, throwIfNoEntry: false });
+    return staged?.isFile() ? { dev: String(staged.dev), ino: String(staged.ino), size: Number(staged.size), mtimeNs: String(staged.mtimeNs), ctimeNs: String(staged.ctimeNs) } : null;
+  }
+  if (!src.isFile()) return null;
+  if (Number(src.mode & 0o7777n) !== item.mode) chmodSync(item.source, item.mode);
+  unlinkQuiet(item.path); // a leftover of an earlier attempt
+  renameSync(item.source, item.path);
+  const st = lstatSync(item.path, { bigint: true });
+  return { dev: String(st.dev), ino: String(st.ino), size: Number(st.size), mtimeNs: String(st.mtimeNs), ctimeNs: String(st.ctimeNs) };
 }
 
 /** Creates the directories the transaction needs and writes every staged file (fsynced). */
@@ -114,6 +135,7 @@ async function stage(j: Journal, hooks: ApplyHooks, fp?: FingerprintPlan): Promi
   for (const item of j.stage) {
     const dir = path.dirname(item.path);
     dirsToSync.add(dir);
+    if (item.move) dirsToSync.add(path.dirname(item.source));
     if (j.scratch.some((s) => isInside(s, item.path))) {
       await fsp.mkdir(dir, { recursive: true });
       for (let d = dir; j.scratch.some((s) => isInside(s, d) || s === d); d = path.dirname(d)) dirsToSync.add(d);
@@ -330,7 +352,15 @@ export async function undoTransaction(j: Journal, hooks: ApplyHooks = {}): Promi
   const dirs = new Set<string>();
   for (const item of j.stage) {
     if (!parentsSafe(j.install_dir, item.path)) continue;
-    unlinkQuiet(item.path);
+    if (item.move) {
+      // Staged by renaming a point's file: it goes back where it came from.
+      if (lstatOrNull(item.source) === null && lstatOrNull(item.path) !== null) {
+        renameSync(item.path, item.source);
+        dirs.add(path.dirname(item.source));
+      }
+    } else {
+      unlinkQuiet(item.path);
+    }
     dirs.add(path.dirname(item.path));
     await breather.tick();
   }
@@ -353,6 +383,17 @@ export async function undoTransaction(j: Journal, hooks: ApplyHooks = {}): Promi
  * whole switch just now, so entries a rename moved are not looked for again (recovery leaves it unset).
  */
 export async function finishTransaction(j: Journal, hooks: ApplyHooks = {}, o: { switched?: boolean } = {}): Promise<void> {
+  // Trees nothing refers to once the commit is durable: the points a rollback consumed (retired
+  // first: their point.json durably removed, so nothing lists them) and the files it moved away.
+  // Their removal runs beside the rest of the finish (and, with hooks.defer, beyond it); a crash
+  // re-runs this finish or leaves them to sweepPointLeftovers.
+  const later: string[] = [];
+  if (j.kind === 'rollback') {
+    for (const id of j.consume) later.push(await retirePoint(j.points_dir, id));
+    if (j.backup_dir) later.push(j.backup_dir);
+  }
+  const cleanup = later.length === 0 ? null : Promise.all(later.map((d) => rmrf(d))).then(() => undefined);
+  cleanup?.catch(() => undefined); // awaited (or handed to hooks.defer) below; never unobserved
   // After a crash (recovery), staged entries may be left under their staged names; after a switch
   // this process ran, only those no rename moved (none, as planned) can be.
   const moved = new Set<string>();
@@ -376,13 +417,6 @@ export async function finishTransaction(j: Journal, hooks: ApplyHooks = {}, o: {
     await writePoint(j.points_dir, { ...j.point, size_bytes: size });
   }
   await setInstalled(j.state_dir, j.after);
-  // Trees to remove once the journal is gone: consumed points (retired first: their point.json
-  // durably removed, so nothing lists them) and the files a rollback moved away.
-  const later: string[] = [];
-  if (j.kind === 'rollback') {
-    for (const id of j.consume) later.push(await retirePoint(j.points_dir, id));
-    if (j.backup_dir) later.push(j.backup_dir);
-  }
   if (j.layout === 'in-place') await pruneEmptyParents(j.install_dir, j.removed);
   if (j.kind === 'apply') await prunePoints(j.points_dir, j.retention);
   await sweepPointLeftovers(j.points_dir, later.map((d) => path.basename(d)));
@@ -397,10 +431,7 @@ export async function finishTransaction(j: Journal, hooks: ApplyHooks = {}, o: {
   }
   hooks.onProgress?.({ phase: 'commit', done: 1, total: 1 });
   await deleteJournal(j.state_dir);
-  if (later.length === 0) return;
-  const cleanup = (async () => {
-    for (const d of later) await rmrf(d);
-  })();
+  if (!cleanup) return;
   if (hooks.defer) hooks.defer(cleanup);
   else await cleanup;
 }
