@@ -12,6 +12,11 @@ import type { Journal } from './journal';
 import { INSTALLED_FILE } from './installed';
 import { FINGERPRINTS_FILE } from './fingerprints';
 import { finishTransaction, undoTransaction } from './transaction';
+import { sweepVolumeProbes } from './switch-plan';
+import { COMMAND_STATE_FILE } from '../command-state';
+
+/** The target's runtime state file (state/store.ts). */
+const RUNTIME_FILE = 'runtime.json';
 import { sweepPointLeftovers } from './points';
 import { isCode } from './tree';
 
@@ -27,7 +32,11 @@ async function sweepStateTemps(stateDir: string): Promise<void> {
     throw err;
   }
   for (const n of names) {
-    if (n.startsWith(`${JOURNAL_FILE}.`) || n.startsWith(`${INSTALLED_FILE}.`) || n.startsWith(`${PHASE_FILE}.`) || n.startsWith(`${FINGERPRINTS_FILE}.`)) await fsp.rm(path.join(stateDir, n), { force: true });
+    // runtime.json and command-state.json may be written by another process (a daemon's check)
+    // right now: removing its temp file makes that write retry (fs/atomic.ts writeFileDurable).
+    const ours = [JOURNAL_FILE, INSTALLED_FILE, PHASE_FILE, FINGERPRINTS_FILE].some((f) => n.startsWith(`${f}.`));
+    const shared = [RUNTIME_FILE, COMMAND_STATE_FILE].some((f) => n.startsWith(`${f}.`) && /^\d+$/.test(n.slice(f.length + 1)));
+    if (ours || shared) await fsp.rm(path.join(stateDir, n), { force: true });
   }
 }
 
@@ -38,6 +47,7 @@ async function sweepStateTemps(stateDir: string): Promise<void> {
  */
 export async function recover(o: { stateDir: string; installDir: string; pointsDir: string }): Promise<RecoverResult> {
   const stateDir = path.resolve(o.stateDir);
+  await sweepVolumeProbes(o.installDir);
   // Written atomically, so a torn or malformed journal means outside damage: readJournal throws
   // ERR_STATE_CORRUPT naming the file, and recovery refuses to guess which renames to undo.
   const j: Journal | null = await readJournal(stateDir);

@@ -283,6 +283,37 @@ export interface VolumeFacts {
  * up under an upper-case name and chmod-ed. Probing is the only reliable test; no portable API
  * reports either fact. A directory Upkeep cannot write to reports the POSIX defaults.
  */
+/** Name of a probe file: `.upkeep-probe-<pid>-<6 random>`. */
+const PROBE_RE = /^\.upkeep-probe-(\d+)-[a-z0-9]{1,6}$/;
+
+/**
+ * Removes the probe files (see probeVolume) that a process killed while probing left directly in
+ * `dir`: only those of processes no longer running (another process may be probing right now).
+ */
+export async function sweepVolumeProbes(dir: string): Promise<void> {
+  let names: string[];
+  try {
+    names = await fsp.readdir(dir);
+  } catch {
+    return; // missing or unreadable: no probe of ours there
+  }
+  for (const name of names) {
+    const m = PROBE_RE.exec(name);
+    if (!m) continue;
+    const pid = Number(m[1]);
+    let alive = pid === process.pid;
+    if (!alive) {
+      try {
+        process.kill(pid, 0);
+        alive = true;
+      } catch (err) {
+        alive = isCode(err, 'EPERM'); // running, as another user
+      }
+    }
+    if (!alive) await fsp.rm(path.join(dir, name), { force: true });
+  }
+}
+
 export async function probeVolume(dir: string): Promise<VolumeFacts> {
   let d = path.resolve(dir);
   for (;;) {

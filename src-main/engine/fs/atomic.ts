@@ -42,7 +42,15 @@ export async function writeFileDurable(file: string, data: string | Uint8Array, 
   await fsp.mkdir(path.dirname(file), { recursive: true });
   // Loaded on the first write (it sets up exit handlers and worker_threads when loaded): reads never need it.
   const writeFileAtomic = require('write-file-atomic') as typeof writeFileAtomicFn;
-  await writeFileAtomic(file, typeof data === 'string' ? data : Buffer.from(data), { fsync: true, ...(mode !== undefined ? { mode } : {}) });
+  const write = (): Promise<void> => writeFileAtomic(file, typeof data === 'string' ? data : Buffer.from(data), { fsync: true, ...(mode !== undefined ? { mode } : {}) });
+  try {
+    await write();
+  } catch (err) {
+    // The temp file vanished before its rename: recovery in another process swept it as the
+    // leftover of a killed writer (apply/recover.ts). Write again, once.
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    await write();
+  }
   await fsyncDir(path.dirname(file));
 }
 

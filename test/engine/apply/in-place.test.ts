@@ -168,6 +168,30 @@ describe('in-place apply', () => {
     expect(await recover(sb)).toBe('none');
   });
 
+  it('recovery removes what a killed process left outside a journal: its volume probe, temp files of runtime.json, retired points; a running process\'s probe stays', async () => {
+    await apply('1.0.0', V1);
+    const s1 = await snapshot(sb.installDir);
+    // A process that no longer runs (a pid far above any in use) and this one, probing right now.
+    const deadProbe = path.join(sb.installDir, '.upkeep-probe-4194999-abc123');
+    const liveProbe = path.join(sb.installDir, `.upkeep-probe-${process.pid}-def456`);
+    await fsp.writeFile(deadProbe, '');
+    await fsp.writeFile(liveProbe, '');
+    await fsp.mkdir(sb.stateDir, { recursive: true });
+    await fsp.writeFile(path.join(sb.stateDir, 'runtime.json.3932587471'), '{"half":');
+    await fsp.writeFile(path.join(sb.stateDir, 'runtime.json.keep-me'), 'not a temp file of ours');
+    // A retired point (point.json removed, files left) and a rollback's moved-away files.
+    await fsp.mkdir(path.join(sb.pointsDir, 'rb_20260101T000000_abcdef', 'files', 'lib'), { recursive: true });
+    await fsp.writeFile(path.join(sb.pointsDir, 'rb_20260101T000000_abcdef', 'files', 'lib', 'x.so'), 'left');
+    await fsp.mkdir(path.join(sb.pointsDir, '.tx-op9', 'files'), { recursive: true });
+    const points = await listPoints(sb.pointsDir);
+    expect(await recover(sb)).toBe('none');
+    await fsp.rm(liveProbe);
+    expect(await snapshot(sb.installDir)).toEqual(s1);
+    expect((await fsp.readdir(sb.stateDir)).filter((n) => n.startsWith('runtime.json.'))).toEqual(['runtime.json.keep-me']);
+    expect((await fsp.readdir(sb.pointsDir)).sort()).toEqual(points.map((p) => p.rollback_id).sort());
+    expect(await listPoints(sb.pointsDir)).toEqual(points);
+  });
+
   it('refuses to write through a symlink leading outside the install dir', async () => {
     const outside = path.join(sb.root, 'outside');
     await fsp.mkdir(outside);
