@@ -49,7 +49,8 @@ export interface Seen {
   fresh: boolean;
 }
 
-function stampOf(st: BigIntStats): Stamp {
+/** The stamp of an lstat taken with `bigint: true`. */
+export function stampOf(st: BigIntStats): Stamp {
   return { dev: String(st.dev), ino: String(st.ino), size: Number(st.size), mtimeNs: String(st.mtimeNs), ctimeNs: String(st.ctimeNs) };
 }
 

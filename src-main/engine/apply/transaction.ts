@@ -21,7 +21,7 @@ import { prunePoints, retirePoint, sweepPointLeftovers, writePoint } from './poi
 import { copyDurable, recheckParents, unlinkQuiet, dirBytes, fsyncDirs, IO_CONCURRENCY, isCode, mapLimit, pruneEmptyParents, rmdirIfEmpty, rmrf, under } from './tree';
 import { pruneVersions, VERSIONS_DIR } from './versioned';
 import type { Expected, Stamp } from './fingerprints';
-import { recordFingerprints, stampNow } from './fingerprints';
+import { recordFingerprints, stampNow, stampOf } from './fingerprints';
 
 /** Mode of the directories Upkeep creates in an install dir (explicit: never the umask's choice). */
 export const DIR_MODE = 0o755;
@@ -84,7 +84,7 @@ function stageLink(item: StageItem): Stamp | null {
       unlinkQuiet(item.path); // a leftover of an earlier attempt
       linkSync(item.source, item.path);
     }
-    return { dev: String(st.dev), ino: String(st.ino), size: Number(st.size), mtimeNs: String(st.mtimeNs), ctimeNs: String(st.ctimeNs) };
+    return stampOf(st);
   } catch {
     return null;
   }
@@ -97,16 +97,12 @@ function stageLink(item: StageItem): Stamp | null {
  */
 function stageMove(item: StageItem): Stamp | null {
   const src = lstatSync(item.source, { bigint: true, throwIfNoEntry: false });
-  if (src === undefined) {
-    const staged = lstatSync(item.path, { bigint: true, throwIfNoEntry: false });
-    return staged?.isFile() ? { dev: String(staged.dev), ino: String(staged.ino), size: Number(staged.size), mtimeNs: String(staged.mtimeNs), ctimeNs: String(staged.ctimeNs) } : null;
-  }
+  if (src === undefined) return stampNow(item.path); // moved already
   if (!src.isFile()) return null;
   if (Number(src.mode & 0o7777n) !== item.mode) chmodSync(item.source, item.mode);
   unlinkQuiet(item.path); // a leftover of an earlier attempt
   renameSync(item.source, item.path);
-  const st = lstatSync(item.path, { bigint: true });
-  return { dev: String(st.dev), ino: String(st.ino), size: Number(st.size), mtimeNs: String(st.mtimeNs), ctimeNs: String(st.ctimeNs) };
+  return stampNow(item.path);
 }
 
 /** Creates the directories the transaction needs and writes every staged file (fsynced). */
