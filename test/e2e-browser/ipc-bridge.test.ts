@@ -255,6 +255,8 @@ describe('tray window over the IPC contract (test bridge in place of contextBrid
     await form.getByTestId('setting-auto-apply').selectOption('critical');
     await form.getByTestId('setting-auto-download').check();
     await form.getByTestId('settings-save').click();
+    // The window acknowledges the save once the IPC handler has replied (the core's view is new by then).
+    await page.getByTestId('settings-saved').waitFor({ timeout: 20_000 });
     const runtimeFile = path.join(f.dir, 'state', 'targets', 'demo', 'runtime.json');
     const settingsOnDisk = async () => (JSON.parse(await fsp.readFile(runtimeFile, 'utf8')) as { settings: Record<string, unknown> }).settings;
     await expect.poll(settingsOnDisk, { timeout: 20_000 }).toMatchObject({ auto_apply: 'critical', auto_download: true });
