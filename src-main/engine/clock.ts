@@ -3,7 +3,18 @@
  * reference time the same way) so tests can pin "now", and time differences come from a
  * monotonic counter that a wall-clock jump cannot turn negative.
  */
-import { performance } from 'node:perf_hooks';
+
+/**
+ * The monotonic counter's origin: when this module loaded. `process.hrtime` reads the same
+ * monotonic clock as `performance.now()` without loading node:perf_hooks (about 1.5 ms of every
+ * command line start).
+ */
+const ORIGIN_NS = process.hrtime.bigint();
+
+/** Monotonic milliseconds since ORIGIN_NS (fractional, nanosecond resolution). */
+function monoMs(): number {
+  return Number(process.hrtime.bigint() - ORIGIN_NS) / 1e6;
+}
 
 export interface Clock {
   /** Wall-clock time: timestamps in history, state and feeds (expiry checks). */
@@ -15,12 +26,12 @@ export interface Clock {
 /** The real clock of this process. */
 export const systemClock: Clock = {
   now: () => new Date(),
-  monoMs: () => performance.now(),
+  monoMs,
 };
 
 /** A clock reading wall time from `now` (tests pin it); durations still come from the monotonic counter. */
 export function clockFrom(now: () => Date): Clock {
-  return { now, monoMs: () => performance.now() };
+  return { now, monoMs };
 }
 
 /** ISO 8601 text of the clock's wall time. */
