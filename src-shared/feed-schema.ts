@@ -3,6 +3,7 @@
  * Trust decisions (signatures, expiry, sequence, paths) live in src-main/engine/trust.
  */
 import { z } from 'zod';
+import { ARCHES, FILE_TYPES, PLATFORMS } from './feed-rules';
 
 export const INDEX_PAYLOAD_TYPE = 'application/vnd.upkeep.index+json';
 export const MANIFEST_PAYLOAD_TYPE = 'application/vnd.upkeep.manifest+json';
@@ -49,23 +50,7 @@ export const ChannelIndexSchema = z.object({
 });
 export type ChannelIndex = z.infer<typeof ChannelIndexSchema>;
 
-export const FILE_TYPES = ['file', 'executable', 'library', 'config', 'data'] as const;
-export const PLATFORMS = ['linux', 'darwin', 'win32', 'any'] as const;
-export const ARCHES = ['x64', 'arm64', 'any'] as const;
-
-/**
- * Why a manifest file mode is refused (ERR_UNSAFE_MODE), or null when it is plain permission
- * bits: no setuid (0o4000), setgid (0o2000) or sticky (0o1000) bit and not world-writable
- * (0o002). FEED-FORMAT.md, "mode"; checked by the publisher and by the client.
- */
-export function unsafeModeReason(mode: number): string | null {
-  if ((mode & 0o4000) !== 0) return 'setuid bit';
-  if ((mode & 0o2000) !== 0) return 'setgid bit';
-  if ((mode & 0o1000) !== 0) return 'sticky bit';
-  if ((mode & 0o002) !== 0) return 'world-writable';
-  if (mode < 0 || mode > 0o777) return 'not permission bits';
-  return null;
-}
+export { ARCHES, FILE_TYPES, PLATFORMS, isSymlinkEntry, unsafeModeReason } from './feed-rules';
 
 /** A regular file of the managed tree, downloaded from `url` and checked against `sha256`/`size`. */
 export const RegularFileSchema = z.object({
@@ -95,11 +80,6 @@ export type SymlinkManifestFile = z.infer<typeof SymlinkFileSchema>;
 
 export const ManifestFileSchema = z.union([SymlinkFileSchema, RegularFileSchema]);
 export type ManifestFile = z.infer<typeof ManifestFileSchema>;
-
-/** True for a symbolic link entry. */
-export function isSymlinkEntry(f: ManifestFile): f is SymlinkManifestFile {
-  return f.type === 'symlink';
-}
 
 export const ReleaseManifestSchema = z.object({
   schema: z.literal(MANIFEST_SCHEMA),

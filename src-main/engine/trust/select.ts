@@ -5,7 +5,8 @@
  */
 import { createHash } from 'node:crypto';
 import { PolicyError, VerificationError } from '../../../src-shared/errors';
-import { ARCHES, PLATFORMS, isSymlinkEntry, unsafeModeReason, type ChannelIndex, type IndexEntry, type ManifestFile, type ReleaseManifest } from '../../../src-shared/feed-schema';
+import { ARCHES, PLATFORMS, isSymlinkEntry, unsafeModeReason } from '../../../src-shared/feed-rules';
+import type { ChannelIndex, IndexEntry, ManifestFile, ReleaseManifest } from '../../../src-shared/feed-schema';
 import { assertSafeRelativePath, checkManifestPaths, unsafePathError } from './paths';
 import { compareVersions, isMajorBump, isValidVersion, satisfiesRange } from './versions';
 
