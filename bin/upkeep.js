@@ -59,21 +59,41 @@ function entry(argv) {
     return path.join(built, 'main.js');
   }
 }
+
+/** Commands that keep a compiled-code cache of their own; any other first word shares `other`. */
+const CACHED_COMMANDS = ['status', 'check', 'download', 'apply', 'rollback', 'points', 'history', 'daemon', 'config', 'release', 'token'];
+
+/**
+ * Which cache a run uses: its command, or `help` for a usage text. V8 keeps the code of the
+ * functions that ran, so a cache written by one command lacks most of another's: with one shared
+ * file, whatever ran first (`apply --help`, a mistyped option) left `status` compiling its own
+ * code at every later start (tens of ms of each `upkeep status`).
+ */
+function cacheKind(argv) {
+  if (argv.includes('--help') || argv.includes('-h')) return 'help';
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === '--config' || argv[i] === '-c') i++;
+    else if (!argv[i].startsWith('-')) return CACHED_COMMANDS.includes(argv[i]) ? argv[i] : 'other';
+  }
+  return 'other';
+}
+
 /**
  * V8's compiled code of the bundle, kept between runs where Node has no compile cache of its own
  * (before 22.1): compiling the 1.5 MB bundle is a large part of every start. The cache lives in
  * `<tmpdir>/upkeep-compile-cache-<uid>` (mode 0700; used only when it is a real directory owned by
  * this user and writable by no one else, since V8 runs what it finds there), one file per bundle
- * build and Node version, written once after the first command that ran from that bundle (files
- * of other builds are removed a day after their last write). V8 itself refuses data made for
- * another source or V8; then the bundle compiles as usual and the file is rewritten. Any failure
- * of the cache only means a slower start.
+ * build, Node version and command (cacheKind), written once after the first run of that command
+ * from that bundle (files of other builds are removed a day after their last write). V8 itself
+ * refuses data made for another source or V8; then the bundle compiles as usual and the file is
+ * rewritten. Any failure of the cache only means a slower start.
  */
-function loadWithCodeCache(file) {
+function loadWithCodeCache(file, argv) {
   const vm = require('node:vm');
   const Module = require('node:module');
   const os = require('node:os');
   let cacheFile = null;
+  let build = null;
   try {
     const dir = path.join(os.tmpdir(), `upkeep-compile-cache-${typeof process.getuid === 'function' ? process.getuid() : 'user'}`);
     try {
@@ -84,7 +104,8 @@ function loadWithCodeCache(file) {
     const d = fs.lstatSync(dir);
     const ownedHere = typeof process.getuid !== 'function' || d.uid === process.getuid();
     const st = fs.statSync(file);
-    if (d.isDirectory() && ownedHere && (d.mode & 0o022) === 0) cacheFile = path.join(dir, `upkeep-cli-${process.version}-${process.arch}-${st.size}-${Math.trunc(st.mtimeMs)}.v8`);
+    build = `upkeep-cli-${process.version}-${process.arch}-${st.size}-${Math.trunc(st.mtimeMs)}-`;
+    if (d.isDirectory() && ownedHere && (d.mode & 0o022) === 0) cacheFile = path.join(dir, `${build}${cacheKind(argv)}.v8`);
   } catch {
     cacheFile = null;
   }
@@ -109,11 +130,12 @@ function loadWithCodeCache(file) {
       const tmp = `${cacheFile}.${process.pid}.tmp`;
       fs.writeFileSync(tmp, script.createCachedData(), { mode: 0o600 });
       fs.renameSync(tmp, cacheFile);
-      // Caches of earlier builds go once a day has passed (another install may still use its own).
+      // Caches of other builds go once a day has passed (another install may still use its own);
+      // those of this build's other commands stay.
       const dir = path.dirname(cacheFile);
       for (const name of fs.readdirSync(dir)) {
         const other = path.join(dir, name);
-        if (other !== cacheFile && /^upkeep-cli-.*\.v8(\.\d+\.tmp)?$/.test(name) && Date.now() - fs.statSync(other).mtimeMs > 24 * 3600 * 1000) fs.rmSync(other, { force: true });
+        if (!name.startsWith(build) && /^upkeep-cli-.*\.v8(\.\d+\.tmp)?$/.test(name) && Date.now() - fs.statSync(other).mtimeMs > 24 * 3600 * 1000) fs.rmSync(other, { force: true });
       }
     } catch {
       // a read-only or full temp dir: the next start compiles again
@@ -122,14 +144,14 @@ function loadWithCodeCache(file) {
   return { main: (args) => m.exports.main(args).finally(save) };
 }
 
-function load(file) {
+function load(file, argv) {
   const nodeHasCompileCache = typeof require('node:module').enableCompileCache === 'function';
   if (nodeHasCompileCache || !file.endsWith('upkeep-cli.js') || process.env.UPKEEP_NO_CODE_CACHE) return require(file);
-  return loadWithCodeCache(file);
+  return loadWithCodeCache(file, argv);
 }
 
 const argv = process.argv.slice(2);
-load(entry(argv)).main(argv).then(
+load(entry(argv), argv).main(argv).then(
   (code) => { process.exitCode = code; },
   (err) => { console.error(`upkeep: unexpected error: ${err && err.message ? err.message : String(err)}`); process.exitCode = 1; }
 );

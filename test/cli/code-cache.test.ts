@@ -78,6 +78,37 @@ describe('compiled-code cache of the command line', () => {
     expect(rewritten.length).toBeGreaterThan(10_000);
   });
 
+  it('is kept per command: a first `apply --help` leaves status its own cache, and each run keeps using its own', async () => {
+    if (NODE_HAS_CACHE) return;
+    await fsp.rm(cacheDir(), { recursive: true, force: true });
+    const help = await runCli(['--config', config, 'apply', '--help'], { cwd: dir, env: { TMPDIR: tmp } });
+    expect(help.code).toBe(0);
+    const afterHelp = await cacheFiles();
+    expect(afterHelp).toHaveLength(1);
+    expect(afterHelp[0]).toMatch(/-help\.v8$/);
+    const helpBytes = await fsp.readFile(path.join(cacheDir(), afterHelp[0]!));
+
+    const first = await status();
+    expect(first.code).toBe(0);
+    const files = (await cacheFiles()).sort();
+    expect(files).toHaveLength(2);
+    const statusFile = files.find((n) => n.endsWith('-status.v8'));
+    expect(statusFile).toBeDefined();
+    // The same build: only the command differs in the names.
+    expect(statusFile!.replace(/-status\.v8$/, '')).toBe(afterHelp[0]!.replace(/-help\.v8$/, ''));
+    const statusBytes = await fsp.readFile(path.join(cacheDir(), statusFile!));
+    // status compiled its config, state and view code into its own cache; the help text needed none of it.
+    expect(statusBytes.length).toBeGreaterThan(helpBytes.length);
+
+    // Later runs of either command leave both files as they were and print the same.
+    const second = await status();
+    expect(second.stdout).toBe(first.stdout);
+    const helpAgain = await runCli(['--config', config, 'apply', '--help'], { cwd: dir, env: { TMPDIR: tmp } });
+    expect(helpAgain.stdout).toBe(help.stdout);
+    expect((await fsp.readFile(path.join(cacheDir(), statusFile!))).equals(statusBytes)).toBe(true);
+    expect((await fsp.readFile(path.join(cacheDir(), afterHelp[0]!))).equals(helpBytes)).toBe(true);
+  });
+
   it('is neither read nor written in a directory other users may write to', async () => {
     if (NODE_HAS_CACHE) return;
     const [name] = await cacheFiles();
