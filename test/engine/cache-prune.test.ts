@@ -7,6 +7,8 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { FeedBuilder, indexPayload, makeKey, engineFor, sha256 } from '../helpers/feed-builder';
 import { tempDir } from '../helpers/tree';
+import { TARGET_VIEW_MAX_FILES } from '../../src-shared/api';
+import { pruneDownloadCache } from '../../src-main/engine/apply/cache-prune';
 
 const dirs: string[] = [];
 afterEach(async () => {
@@ -71,5 +73,56 @@ describe('download cache pruning', () => {
     await fsp.writeFile(path.join(releases, '0.9.0', 'bin', 'app'), 'a view nothing needs');
     await engine.apply('demo', {});
     expect(await fsp.readdir(releases)).toEqual([]);
+  });
+  it('keeps every blob of an available release of more files than runtime.json lists, and keeps all blobs when those digests are unknown', async () => {
+    const dir = await tempDir('upkeep-prune-many-');
+    dirs.push(dir);
+    const feed = new FeedBuilder(path.join(dir, 'feed'));
+    const key = makeKey();
+    const many = (v: string): Record<string, string> => Object.fromEntries(Array.from({ length: TARGET_VIEW_MAX_FILES * 3 }, (_, i) => [`lib/f${String(i).padStart(3, '0')}.txt`, `${v} file ${i}`]));
+    const e1 = await feed.release('1.0.0', files('1.0.0'), [key]);
+    const e2 = await feed.release('1.1.0', files('1.1.0'), [key]);
+    const e3 = await feed.release('2.0.0', many('2.0.0'), [key]);
+    const engine = engineFor(dir, feed.dir, { keys: [key.line], threshold: 1 }, ['retention: 1']);
+    const blobs = path.join(dir, 'state', 'downloads', 'blobs', 'sha256');
+    const state = path.join(dir, 'state', 'targets', 'demo');
+    await feed.index('stable', indexPayload(1, [e1]), [key]);
+    await engine.apply('demo', {});
+    // 2.0.0 (60 files) becomes available and is downloaded, not applied.
+    await feed.index('stable', indexPayload(2, [e3, e1]), [key]);
+    await engine.check('demo');
+    await engine.download('demo', {});
+    // runtime.json lists the first files and the count; every digest is beside it.
+    const rt = JSON.parse(await fsp.readFile(path.join(state, 'runtime.json'), 'utf8')) as { available: { version: string; files: unknown[]; file_count: number } };
+    expect(rt.available.version).toBe('2.0.0');
+    expect(rt.available.files).toHaveLength(TARGET_VIEW_MAX_FILES);
+    expect(rt.available.file_count).toBe(TARGET_VIEW_MAX_FILES * 3);
+    const digests = JSON.parse(await fsp.readFile(path.join(state, 'available-digests.json'), 'utf8')) as { version: string; sha256: string[] };
+    expect(digests.version).toBe('2.0.0');
+    expect(new Set(digests.sha256)).toEqual(new Set(Object.values(many('2.0.0')).map((c) => sha256(c))));
+    // An apply of 1.1.0 prunes 1.0.0's blobs (kept by the new point: retention 1) but no blob of 2.0.0.
+    await feed.index('stable', indexPayload(3, [e3, e2, e1]), [key]);
+    await engine.apply('demo', { version: '1.1.0' });
+    // 2.0.0 is still newer than what was installed: still offered.
+    expect((JSON.parse(await fsp.readFile(path.join(state, 'runtime.json'), 'utf8')) as { available: { version: string } }).available.version).toBe('2.0.0');
+    let c = new Set(await fsp.readdir(blobs));
+    for (const content of Object.values(many('2.0.0'))) expect(c.has(sha256(content)), content).toBe(true);
+    for (const h of blobsOf('1.1.0')) expect(c.has(h), h).toBe(true);
+    // available-digests.json of another version (a crash between its write and runtime.json's):
+    // the prune cannot know 2.0.0's blobs, so it removes none, not even one nothing needs.
+    await fsp.writeFile(path.join(blobs, sha256('not needed')), 'not needed');
+    await fsp.writeFile(path.join(state, 'available-digests.json'), JSON.stringify({ version: '1.9.0', sha256: [] }));
+    expect(await pruneDownloadCache(engine.config().config)).toBe(0);
+    c = new Set(await fsp.readdir(blobs));
+    expect(c.has(sha256('not needed'))).toBe(true);
+    for (const content of Object.values(many('2.0.0'))) expect(c.has(sha256(content)), content).toBe(true);
+    // The next check writes the digests again, and the next prune removes only what nothing needs.
+    await engine.check('demo');
+    expect((JSON.parse(await fsp.readFile(path.join(state, 'available-digests.json'), 'utf8')) as { version: string }).version).toBe('2.0.0');
+    expect(await pruneDownloadCache(engine.config().config)).toBe('not needed'.length);
+    c = new Set(await fsp.readdir(blobs));
+    expect(c.has(sha256('not needed'))).toBe(false);
+    for (const content of Object.values(many('2.0.0'))) expect(c.has(sha256(content)), content).toBe(true);
+    for (const h of blobsOf('1.1.0')) expect(c.has(h), h).toBe(true);
   });
 });

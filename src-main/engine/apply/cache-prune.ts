@@ -15,7 +15,7 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import type { Config } from '../config/schema';
 import { BlobCache } from '../net/blob-cache';
-import { readRuntime } from '../state/store';
+import { availableDigests, readRuntime } from '../state/store';
 import { targetPaths } from '../target-paths';
 import { readInstalled } from './installed';
 import { listPoints } from './points';
@@ -25,12 +25,10 @@ import { systemClock, type Clock } from '../clock';
 /** Name prefix of a per-version view being deleted (never a version: versions do not start with '.'). */
 const PRUNING_PREFIX = '.pruning-';
 
-/** The newest available release as runtime.json records it (a ReleaseView); null when none. */
-function availableOf(available: unknown): { version: string; files: Array<{ sha256: string }> } | null {
-  if (!available || typeof available !== 'object') return null;
-  const a = available as { version?: unknown; files?: unknown };
-  if (typeof a.version !== 'string' || !Array.isArray(a.files)) return null;
-  return { version: a.version, files: a.files.filter((f): f is { sha256: string } => !!f && typeof (f as { sha256?: unknown }).sha256 === 'string') };
+/** The version of the newest available release runtime.json records (a ReleaseView); null when none. */
+function availableVersion(available: unknown): string | null {
+  const v = available && typeof available === 'object' ? (available as { version?: unknown }).version : undefined;
+  return typeof v === 'string' ? v : null;
 }
 
 /**
@@ -41,6 +39,7 @@ function availableOf(available: unknown): { version: string; files: Array<{ sha2
  */
 export async function pruneDownloadCache(config: Config, clock: Clock = systemClock): Promise<number> {
   const keep = new Set<string>();
+  let keepAll = false;
   let cacheDir: string | null = null;
   for (const t of config.targets) {
     if (t.kind !== 'files') continue;
@@ -54,9 +53,13 @@ export async function pruneDownloadCache(config: Config, clock: Clock = systemCl
       if (pt.before) keepViews.add(pt.before.version);
       for (const f of [...(pt.before?.files ?? []), ...(pt.backed_up ?? [])]) if (f.sha256) keep.add(f.sha256);
     }
-    const avail = availableOf((await readRuntime(config.state_dir, t.id)).available);
-    if (avail) keepViews.add(avail.version);
-    for (const f of avail?.files ?? []) keep.add(f.sha256);
+    const runtime = await readRuntime(config.state_dir, t.id);
+    const availVersion = availableVersion(runtime.available);
+    if (availVersion !== null) keepViews.add(availVersion);
+    const availDigests = await availableDigests(config.state_dir, t.id, runtime);
+    // Unknown digests of the available release (see availableDigests): this prune keeps every blob.
+    if (availDigests === null) keepAll = true;
+    for (const d of availDigests ?? []) keep.add(d);
     let versions: string[] = [];
     try {
       versions = await fsp.readdir(p.releasesDir);
@@ -79,6 +82,6 @@ export async function pruneDownloadCache(config: Config, clock: Clock = systemCl
       await rmrf(gone);
     }
   }
-  if (cacheDir === null) return 0;
+  if (cacheDir === null || keepAll) return 0;
   return new BlobCache(cacheDir).prune(keep, clock);
 }

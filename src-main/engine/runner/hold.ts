@@ -81,3 +81,15 @@ export async function rolloutPendingAfter(ctx: FeedContext | null, after: string
     return null;
   }
 }
+
+/**
+ * What runtime.json keeps as available after a committed apply installed `installed`: the
+ * recorded release (a ReleaseView) while the feed has it newer than `installed` (an older release
+ * was installed on purpose: the newer one is still an update, and its downloaded blobs stay
+ * cached), else null. Null as well without a feed or when the feed cannot be read.
+ */
+export async function availableAfterApply(ctx: FeedContext | null, available: unknown, installed: string): Promise<unknown> {
+  const v = available && typeof available === 'object' ? (available as { version?: unknown }).version : undefined;
+  if (typeof v !== 'string' || v === installed || !ctx) return null;
+  return (await isNewerInFeed(ctx, v, installed).catch(() => false)) ? available : null;
+}

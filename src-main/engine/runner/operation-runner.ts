@@ -38,7 +38,7 @@ import { applyReport, errorReport, rollbackReport, type ReportSubject } from './
 import { SnapshotCache, type Snapshot } from './target-memory';
 import { ReportedError, conclude, opProgress, pruneCacheAfterCommit, recordOp, timed, writeRuntime, type Op, type RunnerContext } from './operation';
 import { checkNamedVersion, checkPhase, driverProgress, feedContext, fetchPhase } from './phases';
-import { holdAfterApply, holdAfterRollback } from './hold';
+import { availableAfterApply, holdAfterApply, holdAfterRollback } from './hold';
 import { runCheck } from './check';
 import { recoverAll, recoverTarget } from './recovery';
 import { listReleases } from './release-list';
@@ -271,7 +271,7 @@ export class OperationRunner {
       const report = applyReport(subject, outcome);
       if (outcome.kind !== 'committed') throw await conclude(c, op, subject, report);
       await writeRuntime(c, op.loaded, t.id, async (rt) => ({
-        ...rt, available: null, last_error: null, held_version: await holdAfterApply(op.feed, rt.held_version, version),
+        ...rt, available: await availableAfterApply(op.feed, rt.available, version), last_error: null, held_version: await holdAfterApply(op.feed, rt.held_version, version),
         rollout_pending: rt.rollout_pending?.version === version ? null : rt.rollout_pending,
       })).catch((err: unknown) => {
         this.bus.log('error', `${t.id}: ${version} is installed, but recording it failed: ${(err as Error).message}`, t.id);

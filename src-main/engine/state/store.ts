@@ -7,11 +7,12 @@
  *   feeds/<sha256(url \n channel)[0..32]>/memory.json   FeedMemory (+ the url and channel, for people)
  *   feeds/<…>/index.json                                 the accepted index envelope's exact bytes
  *   targets/<id>/runtime.json                            RuntimeState
+ *   targets/<id>/available-digests.json                  AvailableDigests (releases of many files)
  */
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
-import type { ErrorView, RolloutPending, SettingsPatch } from '../../../src-shared/api';
+import { TARGET_VIEW_MAX_FILES, type ErrorView, type RolloutPending, type SettingsPatch } from '../../../src-shared/api';
 import { UsageError, VerificationError } from '../../../src-shared/errors';
 import { readJson, writeFileDurable, writeJsonDurable } from '../fs/atomic';
 import { targetStateDir } from '../target-paths';
@@ -168,6 +169,73 @@ export async function readRuntime(stateDir: string, id: string): Promise<Runtime
   return (await readJson(file, RuntimeStateSchema)) ?? emptyRuntime();
 }
 
+/**
+ * `targets/<id>/available-digests.json`: the SHA-256 of every file of the newest available
+ * release, for the download cache's pruning. runtime.json lists at most TARGET_VIEW_MAX_FILES of
+ * that release's files (with `file_count`): it is read and rewritten several times by every
+ * operation, and a release of 10,000 files would otherwise make it megabytes.
+ */
+export const AVAILABLE_DIGESTS_FILE = 'available-digests.json';
+
+/** available-digests.json: `sha256` holds each distinct digest once. */
+export interface AvailableDigests {
+  version: string;
+  sha256: string[];
+}
+
+const AvailableDigestsSchema = z.object({
+  version: z.string().min(1),
+  sha256: z.array(z.string().regex(/^[0-9a-f]{64}$/)),
+}).strict();
+
+/** The version and listed files of `available` as the checker stores it (a ReleaseView); null when it has none. */
+function listedFiles(available: unknown): { version: string; files: unknown[]; count: number } | null {
+  if (!available || typeof available !== 'object') return null;
+  const a = available as { version?: unknown; files?: unknown; file_count?: unknown };
+  if (typeof a.version !== 'string' || !Array.isArray(a.files)) return null;
+  return { version: a.version, files: a.files, count: typeof a.file_count === 'number' ? a.file_count : a.files.length };
+}
+
+function digestsOf(files: unknown[]): string[] {
+  const out = new Set<string>();
+  for (const f of files) {
+    const d = f && typeof f === 'object' ? (f as { sha256?: unknown }).sha256 : undefined;
+    if (typeof d === 'string' && d !== '') out.add(d);
+  }
+  return [...out];
+}
+
+/**
+ * The state as runtime.json keeps it: an available release of more than TARGET_VIEW_MAX_FILES
+ * files is listed by its first ones and `file_count`, after every digest was durably written to
+ * available-digests.json (rewritten only when they changed).
+ */
+async function persistAvailable(dir: string, next: RuntimeState): Promise<RuntimeState> {
+  const a = listedFiles(next.available);
+  if (!a || a.files.length <= TARGET_VIEW_MAX_FILES) return next;
+  const sha256 = digestsOf(a.files);
+  const file = path.join(dir, AVAILABLE_DIGESTS_FILE);
+  const old = await readJson(file, AvailableDigestsSchema).catch(() => undefined);
+  if (!old || old.version !== a.version || old.sha256.length !== sha256.length || old.sha256.some((d, i) => d !== sha256[i])) {
+    await writeJsonDurable(file, { version: a.version, sha256 } satisfies AvailableDigests);
+  }
+  return { ...next, available: { ...(next.available as object), files: a.files.slice(0, TARGET_VIEW_MAX_FILES), file_count: a.count } };
+}
+
+/**
+ * Every file digest of the release runtime.json records as available: from its own list when that
+ * is whole, else from available-digests.json. Null when the digests are not known (that file is
+ * missing, corrupt or of another version: a crash between its write and runtime.json's); an
+ * empty list when nothing is available.
+ */
+export async function availableDigests(stateDir: string, id: string, runtime: RuntimeState): Promise<string[] | null> {
+  const a = listedFiles(runtime.available);
+  if (!a) return [];
+  if (a.files.length >= a.count) return digestsOf(a.files);
+  const d = await readJson(path.join(targetStateDir(stateDir, id), AVAILABLE_DIGESTS_FILE), AvailableDigestsSchema).catch(() => undefined);
+  return d && d.version === a.version ? d.sha256 : null;
+}
+
 /** Per-file queue so read-modify-write updates inside one process never lose each other's changes. */
 const queues = new Map<string, Promise<unknown>>();
 
@@ -180,7 +248,7 @@ export async function updateRuntime(stateDir: string, id: string, fn: (cur: Runt
   const prev = queues.get(file) ?? Promise.resolve();
   const run = prev.catch(() => undefined).then(async () => {
     const cur = await readRuntime(stateDir, id);
-    const next = normalizeRuntime((await fn(cur)) ?? cur);
+    const next = await persistAvailable(path.dirname(file), normalizeRuntime((await fn(cur)) ?? cur));
     await writeJsonDurable(file, next);
     return next;
   });
