@@ -133,6 +133,18 @@ async function writeTemp(near: string, body: string): Promise<string> {
   return tmp;
 }
 
+/**
+ * Removes the lock or temp file `file` (a regular file this module wrote); gone already is fine.
+ * One unlink: `fsp.rm` would load its recursive remover and lstat first, on every command's lock.
+ */
+async function unlinkFile(file: string): Promise<void> {
+  try {
+    await fsp.unlink(file);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+}
+
 /** Publishes `tmp`'s content at `dest` unless `dest` exists. True when it did. */
 async function createExclusive(tmp: string, dest: string, body: string): Promise<boolean> {
   try {
@@ -284,12 +296,12 @@ async function acquireOnce(file: string, o: LockOptions, subject: LockSubject, c
             if (released) return;
             released = true;
             held.delete(file);
-            if ((await readRaw(file)) === body) await fsp.rm(file, { force: true });
+            if ((await readRaw(file)) === body) await unlinkFile(file);
           },
         };
       }
     } finally {
-      await fsp.rm(tmp, { force: true });
+      await unlinkFile(tmp);
     }
   }
   const raw = await readRaw(file);
