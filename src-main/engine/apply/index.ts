@@ -22,7 +22,7 @@ export type { ApplyOutcome, ApplyPlan, PlannedFile } from './plan';
 export { defaultMode } from './plan';
 export type { ApplyHooks, ApplyPhase } from './transaction';
 export type { Installed, Layout } from './installed';
-export { readInstalled, writeInstalled } from './installed';
+export { readInstalled, readInstalledVersion, writeInstalled } from './installed';
 export type { RollbackPoint } from './points';
 export { listPoints, prunePoints, deletePoint, newRollbackId } from './points';
 export { rollbackToPoint } from './restore';

@@ -57,6 +57,22 @@ export async function readInstalled(targetStateDir: string): Promise<Installed |
   return (await readJson(path.join(targetStateDir, INSTALLED_FILE), InstalledSchema)) ?? null;
 }
 
+/**
+ * installed.json with its file list read but not checked entry by entry: what the installed
+ * version needs. Status reads and every operation ask for the version several times, and
+ * checking each of 10,000 entries costs tens of ms each time; readInstalled checks them all.
+ */
+const InstalledHeadSchema = InstalledSchema.extend({ files: z.array(z.unknown()) });
+
+/**
+ * The installed version from `<targetStateDir>/installed.json`; null when nothing is installed.
+ * Throws StateCorruptError (ERR_STATE_CORRUPT) when the file is not JSON or its version, layout
+ * or shape is wrong (the file entries themselves are checked by readInstalled).
+ */
+export async function readInstalledVersion(targetStateDir: string): Promise<string | null> {
+  return (await readJson(path.join(targetStateDir, INSTALLED_FILE), InstalledHeadSchema))?.version ?? null;
+}
+
 /** Durably replaces `<targetStateDir>/installed.json` (also used by command targets). */
 export async function writeInstalled(targetStateDir: string, v: Installed): Promise<void> {
   await writeJsonDurable(path.join(targetStateDir, INSTALLED_FILE), v);

@@ -7,7 +7,7 @@
 import type { RollbackPointView } from '../../../src-shared/api';
 import { OperationError, UpkeepError, toUpkeepError } from '../../../src-shared/errors';
 import type { FilesTargetConfig } from '../config/schema';
-import { applyRelease, defaultMode, listPoints, readInstalled, recover, rollbackToPoint, type PlannedFile } from '../apply';
+import { applyRelease, defaultMode, listPoints, readInstalled, readInstalledVersion, recover, rollbackToPoint, type PlannedFile } from '../apply';
 import type { ApplyPhase } from '../apply/transaction';
 import { BlobCache } from '../net/blob-cache';
 import { promises as fsp } from 'node:fs';
@@ -75,7 +75,7 @@ export class FilesDriver implements TargetDriver {
   }
 
   async currentVersion(): Promise<string | null> {
-    return (await readInstalled(this.env.paths.stateDir))?.version ?? null;
+    return readInstalledVersion(this.env.paths.stateDir);
   }
 
   async points(): Promise<RollbackPointView[]> {
