@@ -66,6 +66,9 @@ export async function writeJsonDurable(file: string, value: unknown, mode?: numb
  */
 export type SameShape<A, B> = (<T>() => T extends A ? 1 : 2) extends (<T>() => T extends B ? 1 : 2) ? true : false;
 
+/** State documents at least this long (UTF-16 units, about bytes) are checked with zod's compiled parser. */
+const COMPILED_PARSE_MIN_CHARS = 64 * 1024;
+
 /** Largest persisted state document read, in bytes (a journal of 100,000 files stays far below). */
 export const MAX_STATE_FILE_BYTES = 256 * 1024 * 1024;
 
@@ -95,10 +98,12 @@ export async function readJson<S extends z.ZodType>(file: string, schema: S): Pr
   } catch (err) {
     throw new StateCorruptError(file, `not JSON (${(err as Error).message})`);
   }
-  // jitless: zod would otherwise generate and compile (new Function) a parser for each object
-  // schema on its first parse; a process reads each state file once or a few times, so compiling
-  // costs more than it saves (about 10 ms of every `upkeep status`). The same checks run.
-  const parsed = schema.safeParse(raw, { jitless: true });
+  // zod generates and compiles (new Function) a parser for each object schema on its first parse.
+  // On a small document that costs more than it saves (about 10 ms of every `upkeep status`), so
+  // those are checked by the interpreted parser (the same checks); a large one (a 10,000-file
+  // installed.json, ~1 MB) parses as fast on its first read either way and twice as fast on later
+  // reads once compiled, so it keeps the compiled parser.
+  const parsed = schema.safeParse(raw, text.length < COMPILED_PARSE_MIN_CHARS ? { jitless: true } : undefined);
   if (!parsed.success) {
     const first = parsed.error.issues[0];
     const where = first && first.path.length > 0 ? first.path.map(String).join('.') : 'document';
