@@ -102,7 +102,9 @@ export async function main(argv: string[], io?: CliIO): Promise<number> {
     }
     if (cmd === 'help' || g.help) {
       // `upkeep help X` and `upkeep X --help`: that command's usage and options.
-      const name = cmd === 'help' ? g.rest[1]! : cmd;
+      const asked = cmd === 'help' ? g.rest[1]! : cmd;
+      // `--version` is the version command spelt as an option: `upkeep --version --help` is its help.
+      const name = asked === '--version' ? 'version' : asked;
       const spec = commandSpec(name);
       if (!spec) throw unknownCommand(name);
       if (name === 'release') {

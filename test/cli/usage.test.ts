@@ -33,6 +33,18 @@ describe('upkeep <command> --help', () => {
     expect(r.stdout).not.toContain('Publishing:');
   });
 
+  it('--version with --help, in either order, prints the version command\'s usage', async () => {
+    const want = await runCli(['version', '--help']);
+    expect(want.code).toBe(0);
+    expect(want.stdout.split('\n')[0]).toBe('Usage: upkeep version');
+    for (const args of [['--version', '--help'], ['--help', '--version'], ['help', '--version']]) {
+      const r = await runCli(args);
+      expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(0);
+      expect(r.stdout).toBe(want.stdout);
+      expect(r.stderr).toBe('');
+    }
+  });
+
   it('"help apply" equals "apply --help"; release --help is the publisher usage', async () => {
     const a = await runCli(['help', 'apply']);
     const b = await runCli(['apply', '-h']);
