@@ -86,10 +86,20 @@ export async function rolloutPendingAfter(ctx: FeedContext | null, after: string
  * What runtime.json keeps as available after a committed apply installed `installed`: the
  * recorded release (a ReleaseView) while the feed has it newer than `installed` (an older release
  * was installed on purpose: the newer one is still an update, and its downloaded blobs stay
- * cached), else null. Null as well without a feed or when the feed cannot be read.
+ * cached), else null. Its `is_breaking` is assessed again from `installed` (the recorded one was
+ * assessed from the version installed before: from nothing, a major bump is not breaking, from
+ * the older release it is, and the scheduler never applies a breaking release automatically);
+ * null when the feed refuses that move (ERR_INCOMPATIBLE_UPGRADE: min_upgrade_from). Null as
+ * well without a feed or when the feed cannot be read.
  */
 export async function availableAfterApply(ctx: FeedContext | null, available: unknown, installed: string): Promise<unknown> {
   const v = available && typeof available === 'object' ? (available as { version?: unknown }).version : undefined;
   if (typeof v !== 'string' || v === installed || !ctx) return null;
-  return (await isNewerInFeed(ctx, v, installed).catch(() => false)) ? available : null;
+  try {
+    if (!(await isNewerInFeed(ctx, v, installed))) return null;
+    const { breaking } = ctx.feed.assess(installed, await ctx.feed.release(v), { allowDowngrade: false, explicit: false });
+    return { ...(available as object), is_breaking: breaking };
+  } catch {
+    return null;
+  }
 }
