@@ -86,8 +86,18 @@ function cacheKind(argv) {
  * build, Node version and command (cacheKind), written once after the first run of that command
  * from that bundle (files of other builds are removed a day after their last write). V8 itself
  * refuses data made for another source or V8; then the bundle compiles as usual and the file is
- * rewritten. Any failure of the cache only means a slower start.
+ * rewritten. V8 checks only a header, not the data (damaged data aborts the process with a V8
+ * fatal error at every later run of that command), so each file starts with the SHA-256 of the
+ * data after it (CACHE_DIGEST_BYTES) and a file whose data does not match is treated as absent.
+ * Any failure of the cache only means a slower start.
  */
+/** Bytes of the SHA-256 digest each code cache file starts with. */
+const CACHE_DIGEST_BYTES = 32;
+
+function sha256(data) {
+  return require('node:crypto').createHash('sha256').update(data).digest();
+}
+
 function loadWithCodeCache(file, argv) {
   const vm = require('node:vm');
   const Module = require('node:module');
@@ -112,7 +122,9 @@ function loadWithCodeCache(file, argv) {
   let cachedData;
   if (cacheFile) {
     try {
-      cachedData = fs.readFileSync(cacheFile);
+      const kept = fs.readFileSync(cacheFile);
+      const data = kept.subarray(CACHE_DIGEST_BYTES);
+      if (kept.length > CACHE_DIGEST_BYTES && sha256(data).equals(kept.subarray(0, CACHE_DIGEST_BYTES))) cachedData = data;
     } catch {
       cachedData = undefined;
     }
@@ -128,7 +140,8 @@ function loadWithCodeCache(file, argv) {
     if (!cacheFile || (cachedData && !script.cachedDataRejected)) return;
     try {
       const tmp = `${cacheFile}.${process.pid}.tmp`;
-      fs.writeFileSync(tmp, script.createCachedData(), { mode: 0o600 });
+      const data = script.createCachedData();
+      fs.writeFileSync(tmp, Buffer.concat([sha256(data), data]), { mode: 0o600 });
       fs.renameSync(tmp, cacheFile);
       // Caches of other builds go once a day has passed (another install may still use its own);
       // those of this build's other commands stay.

@@ -78,6 +78,30 @@ describe('compiled-code cache of the command line', () => {
     expect(rewritten.length).toBeGreaterThan(10_000);
   });
 
+  it('refuses a file whose data was damaged (V8 checks only its header and would abort the process) and rewrites it', async () => {
+    if (NODE_HAS_CACHE) return;
+    await fsp.rm(cacheDir(), { recursive: true, force: true });
+    const first = await status();
+    expect(first.code).toBe(0);
+    const [name] = await cacheFiles();
+    expect(name).toBeDefined();
+    const file = path.join(cacheDir(), name!);
+    const damaged = await fsp.readFile(file);
+    // Header bytes left alone, so V8 would accept it: every ~1 KiB of the data flipped.
+    for (let i = 2000; i < damaged.length; i += 997) damaged[i] ^= 0x5a;
+    await fsp.writeFile(file, damaged);
+    for (let run = 0; run < 2; run++) {
+      const r = await status();
+      expect(r.stderr).toBe('');
+      expect(r.signal).toBeNull();
+      expect(r.code).toBe(0);
+      expect(r.stdout).toBe(first.stdout);
+    }
+    const rewritten = await fsp.readFile(file);
+    expect(rewritten.equals(damaged)).toBe(false);
+    expect(rewritten.length).toBeGreaterThan(10_000);
+  });
+
   it('is kept per command: a first `apply --help` leaves status its own cache, and each run keeps using its own', async () => {
     if (NODE_HAS_CACHE) return;
     await fsp.rm(cacheDir(), { recursive: true, force: true });
