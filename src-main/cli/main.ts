@@ -78,12 +78,12 @@ export function splitGlobals(argv: string[]): Globals {
     const a = argv[i]!;
     if (a === '--json') g.json = true;
     else if (a === '--help' || a === '-h') g.help = true;
-    else if (a === '--config' || a === '-c') {
-      const v = argv[++i];
-      if (v === undefined) throw new UsageError('ERR_USAGE', '--config needs a file');
+    else if (a === '--config' || a === '-c' || a.startsWith('--config=')) {
+      const v = a.startsWith('--config=') ? a.slice('--config='.length) : argv[++i];
+      // An empty name is refused: read as "no --config", it would use ./upkeep.yaml or $UPKEEP_CONFIG.
+      if (v === undefined || v === '') throw new UsageError('ERR_USAGE', '--config needs a file');
       g.config = v;
-    } else if (a.startsWith('--config=')) g.config = a.slice('--config='.length);
-    else g.rest.push(a);
+    } else g.rest.push(a);
   }
   return g;
 }

@@ -81,6 +81,10 @@ describe('unknown commands and options', () => {
     [['release', '--bogus'], /^error: Unknown option "--bogus" for "release", which needs a command first: upkeep release /],
     [['release', 'publish', 'b', '--feeed', 'f'], /^error: release publish: unknown option "--feeed"\. Did you mean "--feed"\?/],
     [['apply', '--version'], /^error: apply: Option '--version <value>' argument missing\. Run "upkeep apply --help"\./],
+    // An empty config file name is refused, never read as "no --config" (./upkeep.yaml or $UPKEEP_CONFIG).
+    [['--config=', 'status'], /^error: --config needs a file/],
+    [['--config', '', 'status'], /^error: --config needs a file/],
+    [['-c', '', 'status'], /^error: --config needs a file/],
   ];
   for (const [args, re] of cases) {
     it(`upkeep ${args.join(' ')} → exit 2 and one line`, async () => {
