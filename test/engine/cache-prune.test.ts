@@ -124,5 +124,14 @@ describe('download cache pruning', () => {
     expect(c.has(sha256('not needed'))).toBe(false);
     for (const content of Object.values(many('2.0.0'))) expect(c.has(sha256(content)), content).toBe(true);
     for (const h of blobsOf('1.1.0')) expect(c.has(h), h).toBe(true);
+
+    // A directory where available-digests.json belongs: checks still work, and no blob is pruned.
+    await fsp.rm(path.join(state, 'available-digests.json'));
+    await fsp.mkdir(path.join(state, 'available-digests.json', 'sub'), { recursive: true });
+    await fsp.writeFile(path.join(blobs, sha256('not needed')), 'not needed');
+    await engine.check('demo');
+    expect((await engine.view('demo')).available).toMatchObject({ version: '2.0.0', file_count: TARGET_VIEW_MAX_FILES * 3 });
+    expect(await pruneDownloadCache(engine.config().config)).toBe(0);
+    expect(new Set(await fsp.readdir(blobs)).has(sha256('not needed'))).toBe(true);
   });
 });

@@ -217,7 +217,10 @@ async function persistAvailable(dir: string, next: RuntimeState): Promise<Runtim
   const file = path.join(dir, AVAILABLE_DIGESTS_FILE);
   const old = await readJson(file, AvailableDigestsSchema).catch(() => undefined);
   if (!old || old.version !== a.version || old.sha256.length !== sha256.length || old.sha256.some((d, i) => d !== sha256[i])) {
-    await writeJsonDurable(file, { version: a.version, sha256 } satisfies AvailableDigests);
+    // The file only lets pruning remove blobs: when it cannot be written (a directory or another
+    // non-file in its place), runtime.json is still written and availableDigests answers null
+    // (the prune keeps every blob) instead of every check and apply failing.
+    await writeJsonDurable(file, { version: a.version, sha256 } satisfies AvailableDigests).catch(() => undefined);
   }
   return { ...next, available: { ...(next.available as object), files: a.files.slice(0, TARGET_VIEW_MAX_FILES), file_count: a.count } };
 }
