@@ -90,4 +90,19 @@ describe('createMetrics', () => {
     b.close();
     expect(core.subscriberCount()).toBe(0);
   });
+
+  it('starts the default process metrics (and their event-loop sampling timer) with the first scrape, which lists them', async () => {
+    const core = new FakeCore();
+    const m = createMetrics(core);
+    expect(m.registry.getSingleMetric('upkeep_nodejs_eventloop_lag_p99_seconds')).toBeUndefined();
+    expect(m.registry.getSingleMetric('upkeep_process_cpu_user_seconds_total')).toBeUndefined();
+    const text = await m.render();
+    for (const name of ['upkeep_nodejs_eventloop_lag_seconds', 'upkeep_nodejs_eventloop_lag_p99_seconds', 'upkeep_process_cpu_user_seconds_total']) {
+      expect(text).toContain(`# TYPE ${name} gauge`.replace('upkeep_process_cpu_user_seconds_total gauge', 'upkeep_process_cpu_user_seconds_total counter'));
+    }
+    // Later scrapes list them once.
+    const again = await m.render();
+    expect(again.split('\n').filter((l) => l.startsWith('# TYPE upkeep_nodejs_eventloop_lag_p99_seconds ')).length).toBe(1);
+    m.close();
+  });
 });
