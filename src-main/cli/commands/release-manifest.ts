@@ -76,7 +76,7 @@ export async function runReleaseManifest(args: string[], io: CliIO, env: NodeJS.
     throw new UsageError('ERR_KEY_INVALID', `release manifest: set ${RELEASE_SIGNING_SECRET_ENV} to the shared signing secret`, { kind: 'hmac' });
   }
   const { manifest, bytes } = signHmacManifest(fields, secret);
-  await writeFileDurable(out, bytes);
+  await writeFileDurable(out, bytes, undefined, { followLink: true });
   io.err(`warning: ${HMAC_SHARED_SECRET_WARNING}`);
   if (io.json || values.json) io.out(JSON.stringify({ out, manifest }, null, 2));
   else io.out(`Wrote release manifest ${manifest.version} (${manifest.channel}, ${manifest.sha}) to ${out}\n  signature: ${manifest.signature}`);

@@ -37,9 +37,30 @@ export async function fsyncFile(file: string): Promise<void> {
   }
 }
 
-/** Atomically replaces `file` with `data` (write-file-atomic: temp + fsync + rename), then fsyncs the directory. */
-export async function writeFileDurable(file: string, data: string | Uint8Array, mode?: number): Promise<void> {
+/** Options of writeFileDurable. */
+export interface DurableWriteOptions {
+  /**
+   * Write through a symbolic link at `file` to its target (write-file-atomic resolves the path).
+   * Only for files the user names (a publisher's output); never for state files.
+   */
+  followLink?: boolean;
+}
+
+/**
+ * Atomically replaces `file` with `data` (write-file-atomic: temp + fsync + rename), then fsyncs
+ * the directory. A symbolic link at `file` is refused with StateCorruptError (ERR_STATE_CORRUPT
+ * naming it) unless `followLink`: write-file-atomic would otherwise overwrite the link's target,
+ * wherever it points (a root daemon's state file linked to /etc/passwd).
+ */
+export async function writeFileDurable(file: string, data: string | Uint8Array, mode?: number, opts: DurableWriteOptions = {}): Promise<void> {
   await fsp.mkdir(path.dirname(file), { recursive: true });
+  if (opts.followLink !== true) {
+    const st = await fsp.lstat(file).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') return null;
+      throw err;
+    });
+    if (st?.isSymbolicLink()) throw new StateCorruptError(file, 'a symbolic link; state files are written only as regular files');
+  }
   // Loaded on the first write (it sets up exit handlers and worker_threads when loaded): reads never need it.
   const writeFileAtomic = require('write-file-atomic') as typeof writeFileAtomicFn;
   const write = (): Promise<void> => writeFileAtomic(file, typeof data === 'string' ? data : Buffer.from(data), { fsync: true, ...(mode !== undefined ? { mode } : {}) });
@@ -54,7 +75,7 @@ export async function writeFileDurable(file: string, data: string | Uint8Array, 
   await fsyncDir(path.dirname(file));
 }
 
-/** Atomically writes a JSON document (pretty, trailing newline). */
+/** Atomically writes a JSON document (pretty, trailing newline); a symbolic link at `file` is refused as by writeFileDurable. */
 export async function writeJsonDurable(file: string, value: unknown, mode?: number): Promise<void> {
   await writeFileDurable(file, JSON.stringify(value, null, 2) + '\n', mode);
 }

@@ -200,7 +200,7 @@ export async function writeChannelIndex(feedDir: string, index: ChannelIndex, ke
   ChannelIndexSchema.parse(ordered);
   const payload = Buffer.from(JSON.stringify(ordered, null, 2), 'utf8');
   const bytes = Buffer.from(JSON.stringify(signEnvelope(INDEX_PAYLOAD_TYPE, payload, keys), null, 2) + '\n', 'utf8');
-  await writeFileDurable(channelIndexPath(feedDir, index.channel), bytes, 0o644);
+  await writeFileDurable(channelIndexPath(feedDir, index.channel), bytes, 0o644, { followLink: true });
   return bytes;
 }
 

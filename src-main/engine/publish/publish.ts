@@ -276,7 +276,7 @@ export async function publish(o: PublishOptions): Promise<PublishResult> {
       JSON.stringify(signEnvelope(MANIFEST_PAYLOAD_TYPE, Buffer.from(JSON.stringify(payload, null, 2), 'utf8'), keys), null, 2) + '\n',
       'utf8',
     );
-    await writeFileDurable(manifestPath, manifestBytes, 0o644);
+    await writeFileDurable(manifestPath, manifestBytes, 0o644, { followLink: true });
     const manifestSha256 = sha256Hex(manifestBytes);
 
     const percent = percentGiven ?? (published !== null ? old?.rollout?.percent : undefined) ?? 100;

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { getMachineId } from '../../../src-main/engine/state/machine-id';
 import { getFeedMemory, setFeedMemory, getCachedIndex, readRuntime, updateRuntime, feedStateDir, type FeedMemory } from '../../../src-main/engine/state/store';
 import { UpkeepError } from '../../../src-shared/errors';
+import { writeFileDurable } from '../../../src-main/engine/fs/atomic';
 
 const ROOT = process.cwd();
 
@@ -182,5 +183,33 @@ describe('runtime state', () => {
     await fsp.mkdir(path.dirname(file), { recursive: true });
     await fsp.writeFile(file, '{"last_checked_at": "2026-11-24T01:00:00Z"}');
     expect(await readRuntime(tmp, 'demo')).toEqual({ last_checked_at: '2026-11-24T01:00:00Z', last_error: null, available: null, settings: {}, held_version: null, rollout_pending: null });
+  });
+});
+
+describe('durable writes and symbolic links', () => {
+  it('never write a state file through a symbolic link at its path: ERR_STATE_CORRUPT, the link and its target unchanged', async () => {
+    const outside = path.join(tmp, 'outside.txt');
+    // Valid JSON of runtime.json's shape: the read succeeds, so only the write can refuse.
+    await fsp.writeFile(outside, '{}\n');
+    const state = path.join(tmp, 'state');
+    const rt = path.join(state, 'targets', 'app', 'runtime.json');
+    await fsp.mkdir(path.dirname(rt), { recursive: true });
+    await fsp.symlink(outside, rt);
+    const err = await updateRuntime(state, 'app', (r) => ({ ...r, last_checked_at: '2026-01-01T00:00:00.000Z' })).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(UpkeepError);
+    expect((err as UpkeepError).code).toBe('ERR_STATE_CORRUPT');
+    expect((err as UpkeepError).message).toContain(rt);
+    expect(await fsp.readFile(outside, 'utf8')).toBe('{}\n');
+    expect((await fsp.lstat(rt)).isSymbolicLink()).toBe(true);
+
+    // writeFileDurable itself: refused by default, written through only when asked (a publisher's own output).
+    const link = path.join(tmp, 'out.json');
+    await fsp.symlink(outside, link);
+    const refused = await writeFileDurable(link, 'x').catch((e: unknown) => e);
+    expect((refused as UpkeepError).code).toBe('ERR_STATE_CORRUPT');
+    expect(await fsp.readFile(outside, 'utf8')).toBe('{}\n');
+    await writeFileDurable(link, 'published\n', undefined, { followLink: true });
+    expect(await fsp.readFile(outside, 'utf8')).toBe('published\n');
+    expect((await fsp.lstat(link)).isSymbolicLink()).toBe(true);
   });
 });
