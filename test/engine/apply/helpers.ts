@@ -3,7 +3,7 @@
  * means), a content-addressed blob cache, and sandbox dirs.
  */
 import { createHash } from 'node:crypto';
-import { promises as fsp } from 'node:fs';
+import { promises as fsp, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { ApplyPlan, PlannedFile } from '../../../src-main/engine/apply/index';
@@ -30,7 +30,9 @@ export async function snapshot(root: string): Promise<SnapEntry[]> {
         out.push({ path: r, type: 'dir', mode });
         await visit(a, r);
       } else if (st.isFile()) {
-        out.push({ path: r, type: 'file', mode, sha256: createHash('sha256').update(await fsp.readFile(a)).digest('hex') });
+        // Read synchronously: once, a promise readFile here never settled after its open (an idle
+        // event loop and thread pool, the fd open at offset 0), hanging a crash campaign.
+        out.push({ path: r, type: 'file', mode, sha256: createHash('sha256').update(readFileSync(a)).digest('hex') });
       } else if (st.isSymbolicLink()) {
         out.push({ path: r, type: 'symlink', mode: 0, target: await fsp.readlink(a) });
       } else {
