@@ -13,11 +13,10 @@ import { SettingsPatchSchema } from '../../src-shared/ipc-contract';
 import type { DaemonCore, DaemonOptions, ManifestDetails, ReloadOutcome, RestartResult } from './daemon-types';
 import { defaultTarget, diffRestartRequired, findTarget, loadConfig, type LoadedConfig } from './config/load';
 import { OperationRunner } from './runner/operation-runner';
-import { availableOf } from './runner/target-memory';
 import { EventBus } from './events';
 import { Scheduler } from './scheduler';
 import { deliver } from './webhooks';
-import { updateRuntime } from './state/store';
+import { availableRelease, updateRuntime } from './state/store';
 import { runHook } from './hooks';
 import { isValidCron } from './config/schema';
 import { packageVersion } from './version';
@@ -152,7 +151,7 @@ export class Daemon implements DaemonCore {
     const t = findTarget(this.engine.config().config, id);
     await updateRuntime(this.engine.config().config.state_dir, t.id, (rt) => {
       const skip = new Set([...(rt.settings?.skip_versions ?? []), version]);
-      const available = availableOf(rt)?.version === version ? null : rt.available;
+      const available = availableRelease(rt.available)?.version === version ? null : rt.available;
       return { ...rt, available, settings: { ...(rt.settings ?? {}), skip_versions: [...skip] } };
     });
     return this.announce(t.id);

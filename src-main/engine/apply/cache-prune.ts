@@ -15,7 +15,7 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import type { Config } from '../config/schema';
 import { BlobCache } from '../net/blob-cache';
-import { availableDigests, readRuntime } from '../state/store';
+import { availableDigests, availableRelease, readRuntime } from '../state/store';
 import { targetPaths } from '../target-paths';
 import { readInstalled } from './installed';
 import { listPoints } from './points';
@@ -24,12 +24,6 @@ import { systemClock, type Clock } from '../clock';
 
 /** Name prefix of a per-version view being deleted (never a version: versions do not start with '.'). */
 const PRUNING_PREFIX = '.pruning-';
-
-/** The version of the newest available release runtime.json records (a ReleaseView); null when none. */
-function availableVersion(available: unknown): string | null {
-  const v = available && typeof available === 'object' ? (available as { version?: unknown }).version : undefined;
-  return typeof v === 'string' ? v : null;
-}
 
 /**
  * Removes every cached blob no files target still needs (see the module comment) and stale
@@ -54,7 +48,7 @@ export async function pruneDownloadCache(config: Config, clock: Clock = systemCl
       for (const f of [...(pt.before?.files ?? []), ...(pt.backed_up ?? [])]) if (f.sha256) keep.add(f.sha256);
     }
     const runtime = await readRuntime(config.state_dir, t.id);
-    const availVersion = availableVersion(runtime.available);
+    const availVersion = availableRelease(runtime.available)?.version ?? null;
     if (availVersion !== null) keepViews.add(availVersion);
     const availDigests = await availableDigests(config.state_dir, t.id, runtime);
     // Unknown digests of the available release (see availableDigests): this prune keeps every blob.

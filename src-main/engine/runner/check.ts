@@ -10,6 +10,7 @@ import type { LoadedConfig } from '../config/load';
 import type { TargetConfig } from '../config/schema';
 import type { TargetDriver } from '../drivers';
 import { releaseView } from '../release-view';
+import { availableRelease } from '../state/store';
 import { writeRuntime, type RunnerContext } from './operation';
 import { resolveFor } from './phases';
 import { errorReport } from './reports';
@@ -54,7 +55,7 @@ export async function runCheck(c: RunnerContext, loaded: LoadedConfig, t: Target
     };
     o.remember(result);
     if (o.ownsState) await c.live.settle(t.id);
-    const prevAvailable = (before.runtime.available as { version?: string } | null | undefined)?.version;
+    const prevAvailable = availableRelease(before.runtime.available)?.version;
     // The version held after a rollback is no news: the user just left it.
     if (release && prevAvailable !== release.version && release.version !== held) {
       c.bus.notify({

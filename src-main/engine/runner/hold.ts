@@ -13,6 +13,7 @@
  */
 import type { RolloutPending } from '../../../src-shared/api';
 import type { Feed, FeedPolicy } from '../feed/feed';
+import { availableRelease } from '../state/store';
 
 /** A feed with the choices it lists candidates under. */
 export interface FeedContext {
@@ -93,12 +94,12 @@ export async function rolloutPendingAfter(ctx: FeedContext | null, after: string
  * well without a feed or when the feed cannot be read.
  */
 export async function availableAfterApply(ctx: FeedContext | null, available: unknown, installed: string): Promise<unknown> {
-  const v = available && typeof available === 'object' ? (available as { version?: unknown }).version : undefined;
-  if (typeof v !== 'string' || v === installed || !ctx) return null;
+  const a = availableRelease(available);
+  if (!a || a.version === installed || !ctx) return null;
   try {
-    if (!(await isNewerInFeed(ctx, v, installed))) return null;
-    const { breaking } = ctx.feed.assess(installed, await ctx.feed.release(v), { allowDowngrade: false, explicit: false });
-    return { ...(available as object), is_breaking: breaking };
+    if (!(await isNewerInFeed(ctx, a.version, installed))) return null;
+    const { breaking } = ctx.feed.assess(installed, await ctx.feed.release(a.version), { allowDowngrade: false, explicit: false });
+    return { ...a, is_breaking: breaking };
   } catch {
     return null;
   }

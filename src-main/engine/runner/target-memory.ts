@@ -10,7 +10,7 @@ import { restingState, type RestingFacts, type TargetState } from '../../../src-
 import type { LoadedConfig } from '../config/load';
 import type { TargetConfig } from '../config/schema';
 import { effectivePolicy } from '../policy';
-import type { RuntimeState } from '../state/store';
+import { availableRelease, type RuntimeState } from '../state/store';
 
 export interface Snapshot {
   current: string | null;
@@ -22,15 +22,9 @@ export interface Snapshot {
   read_at: number;
 }
 
-/** The release the last check found (runtime.json keeps it as plain JSON). */
-export function availableOf(rt: RuntimeState): ReleaseView | null {
-  const a = rt.available as ReleaseView | null | undefined;
-  return a && typeof a === 'object' && typeof a.version === 'string' ? a : null;
-}
-
 /** The available release worth showing: the last check's, unless it is now installed. */
 export function shownAvailable(s: Snapshot): ReleaseView | null {
-  const a = availableOf(s.runtime);
+  const a = availableRelease(s.runtime.available);
   return a && a.version !== s.current ? a : null;
 }
 

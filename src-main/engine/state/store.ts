@@ -12,7 +12,7 @@
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
-import { TARGET_VIEW_MAX_FILES, type ErrorView, type RolloutPending, type SettingsPatch } from '../../../src-shared/api';
+import { TARGET_VIEW_MAX_FILES, type ErrorView, type ReleaseView, type RolloutPending, type SettingsPatch } from '../../../src-shared/api';
 import { UsageError, VerificationError } from '../../../src-shared/errors';
 import { readJson, writeFileDurable, writeJsonDurable } from '../fs/atomic';
 import { targetStateDir } from '../target-paths';
@@ -188,12 +188,24 @@ const AvailableDigestsSchema = z.object({
   sha256: z.array(z.string().regex(/^[0-9a-f]{64}$/)),
 }).strict();
 
+/**
+ * The release `runtime.json` records as available (`RuntimeState.available`: the last check's
+ * ReleaseView, kept as plain JSON), or null when it records none or something without a string
+ * `version`. The one reader of the offered release: the runner, the cache prune and the daemon
+ * all go through it.
+ */
+export function availableRelease(available: unknown): ReleaseView | null {
+  if (!available || typeof available !== 'object') return null;
+  const a = available as Partial<ReleaseView>;
+  return typeof a.version === 'string' ? (a as ReleaseView) : null;
+}
+
 /** The version and listed files of `available` as the checker stores it (a ReleaseView); null when it has none. */
 function listedFiles(available: unknown): { version: string; files: unknown[]; count: number } | null {
-  if (!available || typeof available !== 'object') return null;
-  const a = available as { version?: unknown; files?: unknown; file_count?: unknown };
-  if (typeof a.version !== 'string' || !Array.isArray(a.files)) return null;
-  return { version: a.version, files: a.files, count: typeof a.file_count === 'number' ? a.file_count : a.files.length };
+  const a = availableRelease(available);
+  const files: unknown = a?.files;
+  if (!a || !Array.isArray(files)) return null;
+  return { version: a.version, files, count: typeof a.file_count === 'number' ? a.file_count : files.length };
 }
 
 function digestsOf(files: unknown[]): string[] {

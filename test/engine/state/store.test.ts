@@ -5,7 +5,9 @@ import { createHash } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import { getMachineId } from '../../../src-main/engine/state/machine-id';
-import { getFeedMemory, setFeedMemory, getCachedIndex, readRuntime, updateRuntime, feedStateDir, type FeedMemory } from '../../../src-main/engine/state/store';
+import { availableRelease, getFeedMemory, setFeedMemory, getCachedIndex, readRuntime, updateRuntime, feedStateDir, type FeedMemory } from '../../../src-main/engine/state/store';
+import { shownAvailable } from '../../../src-main/engine/runner/target-memory';
+import { availableAfterApply } from '../../../src-main/engine/runner/hold';
 import { UpkeepError } from '../../../src-shared/errors';
 import { writeFileDurable } from '../../../src-main/engine/fs/atomic';
 
@@ -183,6 +185,23 @@ describe('runtime state', () => {
     await fsp.mkdir(path.dirname(file), { recursive: true });
     await fsp.writeFile(file, '{"last_checked_at": "2026-11-24T01:00:00Z"}');
     expect(await readRuntime(tmp, 'demo')).toEqual({ last_checked_at: '2026-11-24T01:00:00Z', last_error: null, available: null, settings: {}, held_version: null, rollout_pending: null });
+  });
+});
+
+describe('the offered release', () => {
+  it('is read from runtime.json by one reader: a release with a string version, else none', async () => {
+    const release = { version: '1.2.0', is_critical: false, is_breaking: false, files: [] };
+    await updateRuntime(tmp, 'demo', (s) => ({ ...s, available: release }));
+    const rt = await readRuntime(tmp, 'demo');
+    expect(availableRelease(rt.available)).toEqual(release);
+    expect(shownAvailable({ current: '1.0.0', points_count: 0, runtime: rt, facts: [], read_at: 0 })).toEqual(release);
+    expect(shownAvailable({ current: '1.2.0', points_count: 0, runtime: rt, facts: [], read_at: 0 })).toBeNull();
+    for (const bad of [null, undefined, 'x', 5, [], ['1.2.0'], {}, { version: 7 }, { version: null }]) {
+      expect(availableRelease(bad)).toBeNull();
+      expect(shownAvailable({ current: null, points_count: 0, runtime: { ...rt, available: bad }, facts: [], read_at: 0 })).toBeNull();
+      // Without a recorded release nothing stays available after an apply (the feed is not even asked).
+      expect(await availableAfterApply(null, bad, '1.0.0')).toBeNull();
+    }
   });
 });
 
