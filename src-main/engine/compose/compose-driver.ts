@@ -17,10 +17,11 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import type { ErrorView, RollbackPointView } from '../../../src-shared/api';
-import { NotFoundError, UpkeepError } from '../../../src-shared/errors';
+import { UpkeepError } from '../../../src-shared/errors';
 import { newRollbackId } from '../apply/points';
 import type { ComposeTargetConfig } from '../config/schema';
 import { errorView, hookAsWarning, rollbackWithHook, runPointSteps, undoFailedApply } from '../drivers/point-steps';
+import { pointOrNewest, readPointRecords } from '../drivers/point-records';
 import type { ApplyOutcome, ApplyPlan, ApplyPreview, DriverEnv, ProgressSink, RecoveryResult, RollbackOutcome, TargetDriver, TargetFact } from '../drivers/driver';
 import type { Feed } from '../feed/feed';
 import type { Release } from '../feed/release';
@@ -119,19 +120,8 @@ export class ComposeDriver implements TargetDriver {
     return (await readJson(this.stateFile, StateSchema))?.pins ?? null;
   }
 
-  private async readPoints(): Promise<Point[]> {
-    let names: string[];
-    try {
-      names = await fsp.readdir(this.env.paths.pointsDir);
-    } catch {
-      return [];
-    }
-    const out: Point[] = [];
-    for (const n of names) {
-      const p = await readJson(path.join(this.env.paths.pointsDir, n, 'point.json'), PointSchema);
-      if (p) out.push(p);
-    }
-    return out.sort((a, b) => b.created_at.localeCompare(a.created_at));
+  private readPoints(): Promise<Point[]> {
+    return readPointRecords(this.env.paths.pointsDir, PointSchema);
   }
 
   async points(): Promise<RollbackPointView[]> {
@@ -228,9 +218,7 @@ export class ComposeDriver implements TargetDriver {
   }
 
   async rollback(pointId: string | null, _opId: string, signal: AbortSignal, onProgress: ProgressSink): Promise<RollbackOutcome> {
-    const points = await this.readPoints();
-    const point = pointId ? points.find((p) => p.rollback_id === pointId) : points[0];
-    if (!point) throw new NotFoundError('ERR_ROLLBACK_POINT_NOT_FOUND', pointId ? `No rollback point ${pointId} for ${this.t.id}` : `No rollback points for ${this.t.id}`, { rollback_id: pointId });
+    const point = pointOrNewest(await this.readPoints(), pointId, this.t.id);
     const current = await this.currentVersion();
     const running = await this.runningPins(signal);
     onProgress({ phase: 'rollback', message: `Pinning the digests of ${point.from_version ?? 'the previous stack'}`, done: 0, total: 2 });

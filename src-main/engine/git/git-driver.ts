@@ -17,10 +17,11 @@ import path from 'node:path';
 import rcompare from 'semver/functions/rcompare';
 import { z } from 'zod';
 import type { ErrorView, RollbackPointView } from '../../../src-shared/api';
-import { NotFoundError, UpkeepError } from '../../../src-shared/errors';
+import { UpkeepError } from '../../../src-shared/errors';
 import { newRollbackId } from '../apply/points';
 import type { GitTargetConfig } from '../config/schema';
 import { errorView, hookAsWarning, rollbackWithHook, runPointSteps, undoFailedApply } from '../drivers/point-steps';
+import { pointOrNewest, readPointRecords } from '../drivers/point-records';
 import type { ApplyOutcome, ApplyPlan, ApplyPreview, DriverEnv, ProgressSink, RecoveryResult, RollbackOutcome, TargetDriver, TargetFact } from '../drivers/driver';
 import type { Feed } from '../feed/feed';
 import type { Release } from '../feed/release';
@@ -143,19 +144,8 @@ export class GitDriver implements TargetDriver {
     return this.git.commitOf('HEAD').catch(() => null);
   }
 
-  private async readPoints(): Promise<Point[]> {
-    let names: string[];
-    try {
-      names = await fsp.readdir(this.env.paths.pointsDir);
-    } catch {
-      return [];
-    }
-    const points: Point[] = [];
-    for (const n of names) {
-      const p = await readJson(path.join(this.pointDir(n), 'point.json'), PointSchema);
-      if (p) points.push(p);
-    }
-    return points.sort((a, b) => b.created_at.localeCompare(a.created_at));
+  private readPoints(): Promise<Point[]> {
+    return readPointRecords(this.env.paths.pointsDir, PointSchema);
   }
 
   async points(): Promise<RollbackPointView[]> {
@@ -350,10 +340,7 @@ export class GitDriver implements TargetDriver {
   }
 
   async rollback(pointId: string | null, _opId: string, signal: AbortSignal, onProgress: ProgressSink): Promise<RollbackOutcome> {
-    const points = await this.readPoints();
-    const idx = pointId ? points.findIndex((p) => p.rollback_id === pointId) : 0;
-    const point = points[idx];
-    if (!point) throw new NotFoundError('ERR_ROLLBACK_POINT_NOT_FOUND', pointId ? `No rollback point ${pointId} for ${this.t.id}` : `No rollback points for ${this.t.id}`, { rollback_id: pointId });
+    const point = pointOrNewest(await this.readPoints(), pointId, this.t.id);
     const current = await this.currentVersion();
     onProgress({ phase: 'rollback', message: `Rolling back to ${point.from_version ?? point.from_commit.slice(0, SHORT_COMMIT)}`, done: 0, total: 2 });
     await writeJsonDurable(this.markerFile, { op: 'rollback', rollback_id: point.rollback_id, moved: point.aside.map((a) => a.path) } satisfies Marker);
