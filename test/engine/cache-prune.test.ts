@@ -9,6 +9,9 @@ import { FeedBuilder, indexPayload, makeKey, engineFor, sha256 } from '../helper
 import { tempDir } from '../helpers/tree';
 import { TARGET_VIEW_MAX_FILES } from '../../src-shared/api';
 import { pruneDownloadCache } from '../../src-main/engine/apply/cache-prune';
+import { AVAILABLE_DIGESTS_MAX_BYTES } from '../../src-main/engine/state/store';
+import { DEFAULT_LIMITS } from '../../src-main/engine/limits';
+import { MAX_STATE_FILE_BYTES } from '../../src-main/engine/fs/atomic';
 
 const dirs: string[] = [];
 afterEach(async () => {
@@ -133,5 +136,29 @@ describe('download cache pruning', () => {
     expect((await engine.view('demo')).available).toMatchObject({ version: '2.0.0', file_count: TARGET_VIEW_MAX_FILES * 3 });
     expect(await pruneDownloadCache(engine.config().config)).toBe(0);
     expect(new Set(await fsp.readdir(blobs)).has(sha256('not needed'))).toBe(true);
+
+    // A planted available-digests.json larger than any release's digests could make (here of the
+    // right version, listing none of 2.0.0's blobs) is refused from its size: no blob is pruned.
+    await fsp.rm(path.join(state, 'available-digests.json'), { recursive: true });
+    await engine.check('demo');
+    const planted = `{"version":"2.0.0","sha256":[${' '.repeat(AVAILABLE_DIGESTS_MAX_BYTES)}]}`;
+    await fsp.writeFile(path.join(state, 'available-digests.json'), planted);
+    expect(await pruneDownloadCache(engine.config().config)).toBe(0);
+    c = new Set(await fsp.readdir(blobs));
+    expect(c.has(sha256('not needed'))).toBe(true);
+    for (const content of Object.values(many('2.0.0'))) expect(c.has(sha256(content)), content).toBe(true);
+    // The next check writes it anew, at its usual size.
+    await engine.check('demo');
+    const rewritten = await fsp.readFile(path.join(state, 'available-digests.json'), 'utf8');
+    expect(rewritten.length).toBeLessThan(AVAILABLE_DIGESTS_MAX_BYTES);
+    expect(new Set((JSON.parse(rewritten) as { sha256: string[] }).sha256)).toEqual(new Set(Object.values(many('2.0.0')).map((x) => sha256(x))));
+    expect(await pruneDownloadCache(engine.config().config)).toBe('not needed'.length);
+  });
+
+  it('bounds available-digests.json by the largest release: as many entries as a manifest may list files', () => {
+    const entry = JSON.stringify({ version: '1.0.0', sha256: ['a'.repeat(64), 'b'.repeat(64)] }, null, 2).split('\n')[3]!;
+    expect(`${entry}\n`.length).toBe(72);
+    expect(AVAILABLE_DIGESTS_MAX_BYTES).toBeGreaterThanOrEqual(DEFAULT_LIMITS.maxManifestFiles * 72);
+    expect(AVAILABLE_DIGESTS_MAX_BYTES).toBeLessThan(MAX_STATE_FILE_BYTES / 16);
   });
 });

@@ -98,14 +98,16 @@ export const MAX_STATE_FILE_BYTES = 256 * 1024 * 1024;
  * parsed value, or `undefined` when the file does not exist. A file that is not a regular file,
  * is too large, is not JSON or does not match the schema throws StateCorruptError
  * (ERR_STATE_CORRUPT, `details.file` = `file`): never a cast, never a silent reset. Other I/O
- * errors (EACCES, EIO) are rethrown as they are.
+ * errors (EACCES, EIO) are rethrown as they are. `maxBytes` (default MAX_STATE_FILE_BYTES) is the
+ * size past which the file is refused from its stat alone, before a byte of it is read.
  */
-export async function readJson<S extends z.ZodType>(file: string, schema: S): Promise<z.output<S> | undefined> {
+export async function readJson<S extends z.ZodType>(file: string, schema: S, o: { maxBytes?: number } = {}): Promise<z.output<S> | undefined> {
+  const maxBytes = Math.min(o.maxBytes ?? MAX_STATE_FILE_BYTES, MAX_STATE_FILE_BYTES);
   let text: string;
   try {
     const st = await fsp.stat(file);
     if (!st.isFile()) throw new StateCorruptError(file, 'not a regular file');
-    if (st.size > MAX_STATE_FILE_BYTES) throw new StateCorruptError(file, `larger than ${MAX_STATE_FILE_BYTES} bytes`);
+    if (st.size > maxBytes) throw new StateCorruptError(file, `larger than ${maxBytes} bytes`);
     text = await fsp.readFile(file, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;

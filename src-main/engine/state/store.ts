@@ -15,6 +15,7 @@ import { z } from 'zod';
 import { TARGET_VIEW_MAX_FILES, type ErrorView, type ReleaseView, type RolloutPending, type SettingsPatch } from '../../../src-shared/api';
 import { UsageError, VerificationError } from '../../../src-shared/errors';
 import { readJson, writeFileDurable, writeJsonDurable } from '../fs/atomic';
+import { DEFAULT_LIMITS } from '../limits';
 import { targetStateDir } from '../target-paths';
 import { sha256Hex } from '../trust/digest';
 
@@ -183,10 +184,27 @@ export interface AvailableDigests {
   sha256: string[];
 }
 
+/** Longest version available-digests.json records (UTF-16 units), as for `held_version`. */
+const MAX_VERSION_CHARS = 256;
+
+/**
+ * Largest available-digests.json read, in bytes: one entry per file of the largest release
+ * (`DEFAULT_LIMITS.maxManifestFiles`), each as `writeJsonDurable` lays it out (4 spaces, a quoted
+ * 64-hex digest, a comma and a newline: 72 bytes), plus the version (each character escaped as
+ * `\uXXXX` at worst) and the brackets. A larger file was not written by Upkeep: it is refused from
+ * its size alone, like a damaged one (the digests are unknown and pruning keeps every blob).
+ */
+export const AVAILABLE_DIGESTS_MAX_BYTES = DEFAULT_LIMITS.maxManifestFiles * 72 + MAX_VERSION_CHARS * 6 + 1024;
+
 const AvailableDigestsSchema = z.object({
-  version: z.string().min(1),
-  sha256: z.array(z.string().regex(/^[0-9a-f]{64}$/)),
+  version: z.string().min(1).max(MAX_VERSION_CHARS),
+  sha256: z.array(z.string().regex(/^[0-9a-f]{64}$/)).max(DEFAULT_LIMITS.maxManifestFiles),
 }).strict();
+
+/** available-digests.json in `dir`; undefined when it is missing, too large, damaged or not a file. */
+function readAvailableDigests(dir: string): Promise<AvailableDigests | undefined> {
+  return readJson(path.join(dir, AVAILABLE_DIGESTS_FILE), AvailableDigestsSchema, { maxBytes: AVAILABLE_DIGESTS_MAX_BYTES }).catch(() => undefined);
+}
 
 /**
  * The release `runtime.json` records as available (`RuntimeState.available`: the last check's
@@ -227,7 +245,7 @@ async function persistAvailable(dir: string, next: RuntimeState): Promise<Runtim
   if (!a || a.files.length <= TARGET_VIEW_MAX_FILES) return next;
   const sha256 = digestsOf(a.files);
   const file = path.join(dir, AVAILABLE_DIGESTS_FILE);
-  const old = await readJson(file, AvailableDigestsSchema).catch(() => undefined);
+  const old = await readAvailableDigests(dir);
   if (!old || old.version !== a.version || old.sha256.length !== sha256.length || old.sha256.some((d, i) => d !== sha256[i])) {
     // The file only lets pruning remove blobs: when it cannot be written (a directory or another
     // non-file in its place), runtime.json is still written and availableDigests answers null
@@ -240,14 +258,14 @@ async function persistAvailable(dir: string, next: RuntimeState): Promise<Runtim
 /**
  * Every file digest of the release runtime.json records as available: from its own list when that
  * is whole, else from available-digests.json. Null when the digests are not known (that file is
- * missing, corrupt or of another version: a crash between its write and runtime.json's); an
- * empty list when nothing is available.
+ * missing, corrupt, larger than AVAILABLE_DIGESTS_MAX_BYTES or of another version: a crash
+ * between its write and runtime.json's); an empty list when nothing is available.
  */
 export async function availableDigests(stateDir: string, id: string, runtime: RuntimeState): Promise<string[] | null> {
   const a = listedFiles(runtime.available);
   if (!a) return [];
   if (a.files.length >= a.count) return digestsOf(a.files);
-  const d = await readJson(path.join(targetStateDir(stateDir, id), AVAILABLE_DIGESTS_FILE), AvailableDigestsSchema).catch(() => undefined);
+  const d = await readAvailableDigests(targetStateDir(stateDir, id));
   return d && d.version === a.version ? d.sha256 : null;
 }
 
