@@ -43,6 +43,8 @@ export const ERROR_CODES = {
   ERR_UNSAFE_MODE: 'security',
   /** The install dir or a parent is writable by another user (StrictModes-style check). */
   ERR_UNSAFE_INSTALL_DIR: 'security',
+  /** state_dir, download_dir or backup_dir (or a parent) is writable by another user (same rule). */
+  ERR_UNSAFE_STATE_DIR: 'security',
   ERR_INSECURE_URL: 'security',
   /** An archive entry escapes the extraction root, is a device/FIFO, breaks a bound, or the archive is malformed. */
   ERR_UNSAFE_ARCHIVE: 'security',

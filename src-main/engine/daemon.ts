@@ -20,6 +20,7 @@ import { availableRelease, updateRuntime } from './state/store';
 import { runHook } from './hooks';
 import { isValidCron } from './config/schema';
 import { packageVersion } from './version';
+import { assertStateDirsSafe } from './fs/strict-modes';
 
 const LOG_RING = 1000;
 
@@ -149,6 +150,7 @@ export class Daemon implements DaemonCore {
 
   async skipVersion(id: string, version: string): Promise<TargetView> {
     const t = findTarget(this.engine.config().config, id);
+    await assertStateDirsSafe(this.engine.config().config);
     await updateRuntime(this.engine.config().config.state_dir, t.id, (rt) => {
       const skip = new Set([...(rt.settings?.skip_versions ?? []), version]);
       const available = availableRelease(rt.available)?.version === version ? null : rt.available;
@@ -164,6 +166,7 @@ export class Daemon implements DaemonCore {
       throw new UpkeepError('ERR_BAD_REQUEST', `Invalid settings: check_schedule: "${parsed.data.check_schedule}" is not a valid cron expression`);
     }
     const t = findTarget(this.engine.config().config, id);
+    await assertStateDirsSafe(this.engine.config().config);
     await updateRuntime(this.engine.config().config.state_dir, t.id, (rt) => ({ ...rt, settings: { ...(rt.settings ?? {}), ...(parsed.data as SettingsPatch) } }));
     this.scheduler.reset();
     return this.announce(t.id);

@@ -2,7 +2,9 @@
  * The install dir must not be writable by anyone but the user Upkeep runs as (and root), nor
  * may any of its parents be, the way OpenSSH's StrictModes judges ~/.ssh: otherwise another user
  * could swap a directory for a symbolic link between Upkeep's checks and its writes, and an
- * apply running as root would write wherever the link points.
+ * apply running as root would write wherever the link points. The same rule holds for Upkeep's
+ * own directories (`state_dir`, `download_dir`, `backup_dir`): another user who could write there
+ * could plant links at state file paths, a forged journal or installed.json, or cached blobs.
  *
  * A parent that is world-writable with the sticky bit (like /tmp) is accepted: nobody but the
  * owner may rename or remove the entries in it. Volumes without Unix modes (exFAT, FAT) report
@@ -29,16 +31,18 @@ async function hasUnixModes(dir: string): Promise<boolean> {
   }
 }
 
+/** Why a directory is unsafe: the directory judged (the given one or a parent) and the reason. */
+type Refuse = (dir: string, why: string) => never;
+
 /**
- * Refuses (VerificationError ERR_UNSAFE_INSTALL_DIR, naming the directory and why) an install dir
- * that is, or has a parent that is, owned by another user than root or the current one, or
- * writable by group or others (parents: unless sticky). A missing install dir is judged by its
- * existing ancestors. No-op on Windows.
+ * Judges `given` and its parents: each must be owned by root or the current user and not
+ * writable by group or others (a parent may be, with the sticky bit). A missing directory is
+ * judged by its existing ancestors (Upkeep creates it with its own mode). No-op on Windows.
  */
-export async function assertInstallDirSafe(installDir: string): Promise<void> {
+async function assertOwnDir(given: string, refuse: Refuse): Promise<void> {
   if (process.platform === 'win32' || typeof process.getuid !== 'function') return;
   const uid = process.getuid();
-  let target = path.resolve(installDir);
+  let target = path.resolve(given);
   let exists = true;
   for (;;) {
     try {
@@ -52,10 +56,7 @@ export async function assertInstallDirSafe(installDir: string): Promise<void> {
       exists = false;
     }
   }
-  const refuse = (dir: string, why: string): never => {
-    throw new VerificationError('ERR_UNSAFE_INSTALL_DIR', `refusing to install into ${installDir}: ${dir} ${why}; another user could redirect Upkeep's writes (fix the ownership or mode, e.g. chmod go-w)`, { install_dir: installDir, dir, reason: why });
-  };
-  // A missing install dir is created by Upkeep with an explicit mode; its existing ancestor is a parent.
+  // A missing directory is created by Upkeep with an explicit mode; its existing ancestor is a parent.
   for (let d = target, first = exists; ; first = false) {
     const st = await fsp.lstat(d);
     if (st.uid !== 0 && st.uid !== uid) refuse(d, `is owned by uid ${st.uid}, not by uid ${uid} or root`);
@@ -67,5 +68,50 @@ export async function assertInstallDirSafe(installDir: string): Promise<void> {
     const up = path.dirname(d);
     if (up === d) return;
     d = up;
+  }
+}
+
+/**
+ * Refuses (VerificationError ERR_UNSAFE_INSTALL_DIR, naming the directory and why) an install dir
+ * that is, or has a parent that is, owned by another user than root or the current one, or
+ * writable by group or others (parents: unless sticky). A missing install dir is judged by its
+ * existing ancestors. No-op on Windows.
+ */
+export async function assertInstallDirSafe(installDir: string): Promise<void> {
+  await assertOwnDir(installDir, (dir, why) => {
+    throw new VerificationError('ERR_UNSAFE_INSTALL_DIR', `refusing to install into ${installDir}: ${dir} ${why}; another user could redirect Upkeep's writes (fix the ownership or mode, e.g. chmod go-w)`, { install_dir: installDir, dir, reason: why });
+  });
+}
+
+/** The directories of Upkeep's own state, as the config names them (absolute after loading). */
+export interface StateDirs {
+  state_dir: string;
+  download_dir?: string | undefined;
+  backup_dir?: string | undefined;
+}
+
+/**
+ * Refuses (VerificationError ERR_UNSAFE_STATE_DIR; `details`: `setting` — `state_dir`,
+ * `download_dir` or `backup_dir` —, its `path`, the `dir` judged and the `reason`) Upkeep's own
+ * directories when one of them, or a parent, is owned by another user than root or the current
+ * one, or writable by group or others (parents: unless sticky, like /tmp), by the rule of
+ * assertInstallDirSafe. `download_dir` and `backup_dir` default to `<state_dir>/downloads` and
+ * `<state_dir>/points`. Writes nothing (a probe file for volumes without Unix modes aside, removed
+ * at once). No-op on Windows.
+ */
+export async function assertStateDirsSafe(dirs: StateDirs): Promise<void> {
+  const judged = new Set<string>();
+  const settings: Array<[keyof StateDirs, string]> = [
+    ['state_dir', dirs.state_dir],
+    ['download_dir', dirs.download_dir ?? path.join(dirs.state_dir, 'downloads')],
+    ['backup_dir', dirs.backup_dir ?? path.join(dirs.state_dir, 'points')],
+  ];
+  for (const [setting, dir] of settings) {
+    const abs = path.resolve(dir);
+    if (judged.has(abs)) continue;
+    judged.add(abs);
+    await assertOwnDir(abs, (bad, why) => {
+      throw new VerificationError('ERR_UNSAFE_STATE_DIR', `refusing to write Upkeep's state in ${abs} (${setting}): ${bad} ${why}; another user could plant links or forged state there (fix the ownership or mode, e.g. chmod go-w ${bad})`, { setting, path: abs, dir: bad, reason: why });
+    });
   }
 }

@@ -30,6 +30,7 @@ import { materialiseRelease } from '../fetch-release';
 import { readRuntime } from '../state/store';
 import { readHistory } from '../history';
 import { acquireTargetLock } from '../lock';
+import { assertStateDirsSafe } from '../fs/strict-modes';
 import type { ApplyPlan, TargetDriver } from '../drivers';
 import type { ManifestDetails } from '../daemon-types';
 import { newOperationId } from '../operation-id';
@@ -148,6 +149,7 @@ export class OperationRunner {
   /** Finishes or undoes what a crash interrupted, for every target whose lock is free. */
   async recoverAll(actor: Actor = 'recovery'): Promise<Array<{ target: string; outcome: string }>> {
     const loaded = this.loaded;
+    await assertStateDirsSafe(loaded.config);
     return recoverAll(this.ctx, loaded, (t) => this.driverFor(loaded, t), actor);
   }
 
@@ -157,6 +159,8 @@ export class OperationRunner {
   async check(id: string, o: { actor?: Actor; quiet?: boolean } = {}): Promise<CheckResult> {
     const loaded = this.loaded;
     const t = findTarget(loaded.config, id);
+    // Before anything is written (runtime.json, feed memory, history, even a failed check's error).
+    await assertStateDirsSafe(loaded.config);
     return runCheck(this.ctx, loaded, t, await this.driverFor(loaded, t), {
       actor: o.actor ?? this.actor, quiet: o.quiet ?? false, ownsState: !this.running.has(t.id), maxAgeMs: VIEW_MAX_AGE_MS,
       remember: (result) => this.lastChecks.set(t.id, { at: this.clock.monoMs(), result }),
@@ -369,6 +373,8 @@ export class OperationRunner {
   private async begin(id: string, actor: Actor | undefined, kind: TrackedOperation): Promise<Op> {
     const loaded = this.loaded;
     const target = findTarget(loaded.config, id);
+    // Before the lock file, the journal, the cache or history is written: nothing is recorded.
+    await assertStateDirsSafe(loaded.config);
     // The driver first: from the busy check to `running.set` nothing may await.
     const driver = await this.driverFor(loaded, target);
     if (this.running.has(target.id)) throw new BusyError(`${target.id} is busy with another operation in this process`, { target: target.id });
