@@ -148,14 +148,31 @@ export class Daemon implements DaemonCore {
     }
   }
 
+  /**
+   * Adds `version` to the target's skipped versions. When it is the offered release, the last
+   * check's answer no longer stands, and runtime.json keeps no other release of that check to fall
+   * back on: the offer and the check time are cleared and one quiet check (no history line) runs
+   * the feed's selection again with the new skip list — channel, platform, `min_upgrade_from`,
+   * staged rollout and the other skipped versions as in every check —, so the next best eligible
+   * release (an older one still newer than the installed version) is offered at once. When the
+   * feed cannot be read now, the target shows as not checked (never "up to date") until the next
+   * check. Throws ERR_UNSAFE_STATE_DIR (nothing written) when the state dir is unsafe.
+   */
   async skipVersion(id: string, version: string): Promise<TargetView> {
     const t = findTarget(this.engine.config().config, id);
     await assertStateDirsSafe(this.engine.config().config);
+    let wasOffered = false;
     await updateRuntime(this.engine.config().config.state_dir, t.id, (rt) => {
       const skip = new Set([...(rt.settings?.skip_versions ?? []), version]);
-      const available = availableRelease(rt.available)?.version === version ? null : rt.available;
-      return { ...rt, available, settings: { ...(rt.settings ?? {}), skip_versions: [...skip] } };
+      wasOffered = availableRelease(rt.available)?.version === version;
+      const settings = { ...(rt.settings ?? {}), skip_versions: [...skip] };
+      return wasOffered ? { ...rt, available: null, last_checked_at: null, rollout_pending: null, settings } : { ...rt, settings };
     });
+    if (wasOffered) {
+      await this.engine.reread(t.id);
+      // A feed that cannot be read now leaves the target unchecked; the scheduler's next check retries.
+      await this.engine.check(t.id, { actor: this.actor(), quiet: true }).catch(() => undefined);
+    }
     return this.announce(t.id);
   }
 

@@ -1,0 +1,89 @@
+/**
+ * Skipping the offered version offers the next best eligible release at once (an older one still
+ * newer than the installed version), by the same selection as every check: skipped versions,
+ * staged rollout. Through the real HTTP API over the real daemon core.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { promises as fsp } from 'node:fs';
+import path from 'node:path';
+import type { TargetView } from '../../src-shared/api';
+import { call, Fixture, startInProcess, type InProcess } from './helpers';
+
+let fx: Fixture;
+let d: InProcess | null = null;
+afterEach(async () => {
+  await d?.close();
+  d = null;
+  await fx.cleanup();
+});
+
+/** 1.0.0 installed; the feed also offers `more` (version → staged-rollout percent, undefined = everyone). */
+async function setup(more: Array<[string, number | undefined]>): Promise<InProcess> {
+  fx = await Fixture.create('upkeep-skip-');
+  await fx.publish('1.0.0', { 'bin/demo': 'one' });
+  await fx.writeConfig(fx.configText());
+  d = await startInProcess(fx.configPath);
+  await d.core.apply('demo');
+  for (const [v, rollout] of more) await fx.publish(v, { 'bin/demo': v }, rollout === undefined ? {} : { rollout });
+  return d;
+}
+
+async function skip(version: string): Promise<TargetView> {
+  const r = await call(d!.url, 'POST', '/api/targets/demo/skip', { token: fx.admin.token, json: { version } });
+  expect(r.status, r.text).toBe(200);
+  return r.body as TargetView;
+}
+
+const runtime = async () => JSON.parse(await fsp.readFile(path.join(fx.dir, 'state', 'targets', 'demo', 'runtime.json'), 'utf8')) as { available: { version: string } | null; settings: { skip_versions?: string[] }; last_checked_at: string | null };
+
+describe('skipping the offered version', () => {
+  it('offers the older release still newer than the installed one, then nothing once that is skipped too', async () => {
+    const core = (await setup([['1.1.0', undefined], ['1.2.0', undefined]])).core;
+    expect((await core.check('demo')).latest_version).toBe('1.2.0');
+    const checks = (await core.history('demo')).filter((h) => h.operation === 'check').length;
+
+    const v = await skip('1.2.0');
+    expect(v.available?.version).toBe('1.1.0');
+    expect(v.state).toMatchObject({ kind: 'available', version: '1.1.0' });
+    expect(await runtime()).toMatchObject({ available: { version: '1.1.0' }, settings: { skip_versions: ['1.2.0'] } });
+    expect((await call(d!.url, 'GET', '/api/targets/demo', { token: fx.admin.token })).body).toMatchObject({ available: { version: '1.1.0' } });
+    // The re-selection is no user-visible check: no history line.
+    expect((await core.history('demo')).filter((h) => h.operation === 'check')).toHaveLength(checks);
+    // Applying now installs the offered 1.1.0, not the skipped 1.2.0.
+    expect((await core.apply('demo')).version).toBe('1.1.0');
+    expect(await fsp.readFile(path.join(fx.installDir, 'bin', 'demo'), 'utf8')).toBe('1.1.0');
+
+    // Skipping a version that is not offered changes no offer.
+    await fx.publish('1.3.0', { 'bin/demo': '1.3.0' });
+    await core.check('demo');
+    expect((await skip('9.9.9')).available?.version).toBe('1.3.0');
+    const last = await skip('1.3.0');
+    expect(last.available).toBeNull();
+    expect(last.state.kind).toBe('up-to-date');
+  });
+
+  it('does not offer a release the staged rollout keeps from this machine: up to date, the rollout pending', async () => {
+    const core = (await setup([['1.1.0', 0], ['1.2.0', undefined]])).core;
+    expect((await core.check('demo')).latest_version).toBe('1.2.0');
+    const v = await skip('1.2.0');
+    expect(v.available).toBeNull();
+    expect(v.state.kind).toBe('up-to-date');
+    expect(v.rollout_pending).toEqual({ version: '1.1.0', percent: 0 });
+  });
+
+  it('shows the target as not checked, never up to date, when the feed cannot be read at skip time; the next check offers 1.1.0', async () => {
+    const core = (await setup([['1.1.0', undefined], ['1.2.0', undefined]])).core;
+    expect((await core.check('demo')).latest_version).toBe('1.2.0');
+    const index = path.join(fx.feedDir, 'channels', 'stable.json');
+    const bytes = await fsp.readFile(index);
+    await fsp.rm(index);
+    const v = await skip('1.2.0');
+    expect(v.available).toBeNull();
+    expect(v.last_checked_at).toBeNull();
+    expect(v.state.kind).toBe('idle');
+    expect((await runtime()).settings.skip_versions).toEqual(['1.2.0']);
+    await fsp.writeFile(index, bytes);
+    expect((await core.check('demo')).latest_version).toBe('1.1.0');
+    expect((await call(d!.url, 'GET', '/api/targets/demo', { token: fx.admin.token })).body).toMatchObject({ available: { version: '1.1.0' }, state: { kind: 'available' } });
+  });
+});
