@@ -15,6 +15,7 @@
 // answers help and version from the small tsc modules, which load faster than the whole bundle.
 // The bundle sits beside main.js, so `__dirname`-relative lookups (package.json in
 // engine/version.ts, the dashboard in cli/commands/daemon.ts) find the same files.
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -55,6 +56,13 @@ const zodLocalesOut = {
   },
 };
 
+/**
+ * Stands for the bundle's build identity in the bundle's text until the build replaces it with the
+ * SHA-256 (hex) of that text (src-main/cli/config-cache-options.ts): 64 characters, like the
+ * digest, so the source map's columns stay right.
+ */
+const BUILD_ID_PLACEHOLDER = 'upkeep-build-id-'.padEnd(64, '0');
+
 export async function bundleCli() {
   const outfile = path.join(ROOT, 'dist', 'node', 'src-main', 'cli', 'upkeep-cli.js');
   await build({
@@ -70,8 +78,10 @@ export async function bundleCli() {
     legalComments: 'linked',
     logLevel: 'warning',
     plugins: [zodLocalesOut],
+    define: { UPKEEP_BUILD_ID: JSON.stringify(BUILD_ID_PLACEHOLDER) },
   });
   asciiOnly(outfile);
+  stampBuildId(outfile);
   return outfile;
 }
 
@@ -95,6 +105,15 @@ export function asciiOnly(file) {
     if (!inComment) throw new Error(`${file}:${i + 1}: a non-ASCII character outside a comment; escape it in the source`);
   });
   fs.writeFileSync(file, text.replace(/[\u0080-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`));
+}
+
+/** Replaces the one BUILD_ID_PLACEHOLDER in the bundle with the SHA-256 of the bundle's text. */
+export function stampBuildId(file) {
+  const text = fs.readFileSync(file, 'utf8');
+  const parts = text.split(BUILD_ID_PLACEHOLDER);
+  if (parts.length !== 2) throw new Error(`${file}: expected the build id placeholder once, found it ${parts.length - 1} times`);
+  const id = createHash('sha256').update(text).digest('hex');
+  fs.writeFileSync(file, parts.join(id));
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

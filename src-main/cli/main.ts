@@ -20,6 +20,7 @@ import { guardRollback } from './rollback-guard';
 import { formatApply, formatCheck, formatDownload, formatGroup, formatHistory, formatPoints, formatRollback, formatStatus } from './format';
 import { applyGroup, findGroup, type GroupResult } from '../engine/runner/target-group';
 import path from 'node:path';
+import type { LoadedConfig } from '../engine/config/load';
 
 export const EXIT = { ok: 0, failed: 1, usage: 2, refused: 3, busy: 4, corrupt: 5 } as const;
 
@@ -186,12 +187,28 @@ async function configCommand(args: string[], g: Globals, out: CliIO): Promise<nu
   return EXIT.ok;
 }
 
+/**
+ * The config file, validated: from the cache of validated configs when this build keeps one
+ * (config-cache-options.ts) and it has this file's text, else parsed, validated and stored.
+ */
+async function loadCliConfig(file: string | undefined): Promise<LoadedConfig> {
+  const { configCacheOptions } = require('./config-cache-options') as typeof import('./config-cache-options');
+  const cache = configCacheOptions();
+  const o = { ...(file ? { path: file } : {}), env: process.env };
+  if (cache) {
+    const { loadCachedConfig } = require('../engine/config/config-cache') as typeof import('../engine/config/config-cache');
+    const hit = await loadCachedConfig({ ...o, cache });
+    if (hit) return hit;
+  }
+  const { loadConfig } = require('../engine/config/load') as typeof import('../engine/config/load');
+  return loadConfig({ ...o, ...(cache ? { cache } : {}) });
+}
+
 async function targetCommand(cmd: string, args: string[], g: Globals, out: CliIO): Promise<number> {
   const { values, positionals } = parseCommandArgs(commandSpec(cmd)!, args);
   const version = typeof values.version === 'string' ? values.version : undefined;
-  const { loadConfig } = require('../engine/config/load') as typeof import('../engine/config/load');
   const { OperationRunner } = require('../engine/runner/operation-runner') as typeof import('../engine/runner/operation-runner');
-  const loaded = await loadConfig({ ...(g.config ? { path: g.config } : {}), env: process.env });
+  const loaded = await loadCliConfig(g.config);
   const engine = new OperationRunner({ loaded, actor: 'cli' });
   const operation = cmd === 'download' || cmd === 'apply' || cmd === 'rollback';
   // Operations recover their target under its lock; reads recover every free target first.

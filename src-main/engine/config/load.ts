@@ -3,14 +3,18 @@
  * overrides, validate with the zod schema, resolve relative paths against the file's directory.
  * Every problem is reported as `<file>:<line>:<col>: <key.path>: <message>`, all at once.
  */
-import { closeSync, constants as fsc, fstatSync, openSync, readSync } from 'node:fs';
 import path from 'node:path';
 import { LineCounter, parseDocument, isMap, isScalar, isAlias, visit, type Document, type Node as YamlNode } from 'yaml';
 import type { z } from 'zod';
-import { ConfigError, NotFoundError, UsageError } from '../../../src-shared/errors';
+import { ConfigError } from '../../../src-shared/errors';
 import { ConfigSchema, type Config, type TargetConfig } from './schema';
 import { applyEnvOverrides } from './env';
 import { checkTrustKeys, resolveKeyLine } from './trust-keys';
+import { cachedLoad, recordEnvReads, writeCachedConfig, type ConfigCacheOptions } from './config-cache';
+import { configFilePath, readConfigFile } from './read-file';
+
+export { MAX_CONFIG_BYTES, readConfigFile } from './read-file';
+export { defaultTarget, findTarget } from './targets';
 
 export interface LoadedConfig {
   config: Config;
@@ -134,8 +138,6 @@ function resolvePaths(config: Config, dir: string): Config {
   };
 }
 
-/** Largest config file accepted, in bytes (1 MiB). */
-export const MAX_CONFIG_BYTES = 1024 * 1024;
 /** Most alias nodes (`*name`) a config document may hold. */
 export const MAX_CONFIG_ALIASES = 100;
 /** The YAML 1.2 core schema's tags: the only explicit tags a config may use. */
@@ -197,78 +199,25 @@ export function parseConfig(text: string, o: { file: string | null; dir: string;
 }
 
 /**
- * Reads a config file that must be a regular file of at most MAX_CONFIG_BYTES. Opened
- * non-blocking so a FIFO never hangs, checked with fstat on the open descriptor (no race with a
- * swap), and read bounded so a device like /dev/zero never fills memory. Throws ConfigError.
- *
- * The calls are synchronous: the same system calls on one small local file, without a thread-pool
- * round trip for each (five of them cost a few ms of every command line start on a busy machine).
- */
-export async function readConfigFile(file: string): Promise<string> {
-  const refuse = (why: string): ConfigError => new ConfigError(`${file}: ${why}`, { file, issues: [{ path: '(file)', line: null, message: why }] });
-  let fd: number;
-  try {
-    fd = openSync(file, fsc.O_RDONLY | fsc.O_NONBLOCK);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw refuse(code === 'ENOENT' ? 'config file not found' : code === 'EISDIR' ? 'config path is a directory' : `cannot read config file (${code ?? (err as Error).message})`);
-  }
-  try {
-    const st = fstatSync(fd);
-    if (st.isDirectory()) throw refuse('config path is a directory');
-    if (!st.isFile()) throw refuse('config path is not a regular file');
-    if (st.size > MAX_CONFIG_BYTES) throw refuse(`config file is larger than ${MAX_CONFIG_BYTES} bytes`);
-    // Only the bytes read are used, so the buffer needs no zero-filling.
-    const buf = Buffer.allocUnsafe(MAX_CONFIG_BYTES + 1);
-    let n = 0;
-    while (n < buf.length) {
-      const bytesRead = readSync(fd, buf, n, buf.length - n, n);
-      if (bytesRead === 0) break;
-      n += bytesRead;
-    }
-    if (n > MAX_CONFIG_BYTES) throw refuse(`config file is larger than ${MAX_CONFIG_BYTES} bytes`);
-    return buf.subarray(0, n).toString('utf8');
-  } finally {
-    closeSync(fd);
-  }
-}
-
-/**
  * Reads and validates the config file: `o.path`, else $UPKEEP_CONFIG, else `<cwd>/upkeep.yaml`.
+ * With `o.cache`, a result stored for the same file, text, program and environment is used
+ * (config-cache.ts) and a new result is stored.
  * A missing or unreadable file, a file that is not regular (FIFO, device) or one larger than
  * MAX_CONFIG_BYTES is a ConfigError naming the path; so is an `openpgp:`/`x509:` trust key whose
  * file is missing or not one key/certificate (checkTrustKeys, with line and column).
  */
-export async function loadConfig(o: { path?: string; env?: NodeJS.ProcessEnv; cwd?: string } = {}): Promise<LoadedConfig> {
+export async function loadConfig(o: { path?: string; env?: NodeJS.ProcessEnv; cwd?: string; cache?: ConfigCacheOptions } = {}): Promise<LoadedConfig> {
   const env = o.env ?? process.env;
-  const cwd = o.cwd ?? process.cwd();
-  const chosen = o.path ?? (env.UPKEEP_CONFIG && env.UPKEEP_CONFIG.trim() !== '' ? env.UPKEEP_CONFIG : path.join(cwd, 'upkeep.yaml'));
-  const file = path.resolve(cwd, chosen);
+  const file = configFilePath(o);
   const text = await readConfigFile(file);
-  const loaded = parseConfig(text, { file, dir: path.dirname(file), env });
+  const dir = path.dirname(file);
+  const cached = o.cache ? await cachedLoad(o.cache, file, text, env) : null;
+  if (cached) return cached;
+  const reads = o.cache ? recordEnvReads(env) : null;
+  const loaded = parseConfig(text, { file, dir, env: reads ? reads.env : env });
   await checkTrustKeys(loaded);
+  if (o.cache && reads) writeCachedConfig(o.cache, file, text, reads, loaded.config);
   return loaded;
-}
-
-/** The target the compatibility routes act on: the one marked default, else the first. */
-export function defaultTarget(config: Config): TargetConfig {
-  return config.targets.find((t) => t.default) ?? config.targets[0]!;
-}
-
-/**
- * The target named `id`; with no id, the only target. Throws UsageError (ERR_USAGE) when several
- * exist and none is named, NotFoundError (ERR_TARGET_NOT_FOUND) for an unknown id.
- */
-export function findTarget(config: Config, id?: string): TargetConfig {
-  if (id === undefined || id === '') {
-    if (config.targets.length === 1) return config.targets[0]!;
-    throw new UsageError('ERR_USAGE', `Several targets are configured: name one (${config.targets.map((t) => t.id).join(', ')})`, {
-      targets: config.targets.map((t) => t.id),
-    });
-  }
-  const t = config.targets.find((x) => x.id === id);
-  if (!t) throw new NotFoundError('ERR_TARGET_NOT_FOUND', `Unknown target "${id}". Configured targets: ${config.targets.map((x) => x.id).join(', ') || 'none'}`, { target: id, targets: config.targets.map((x) => x.id) });
-  return t;
 }
 
 /** Names of the settings that differ between two configs and only take effect after a restart. */

@@ -6,7 +6,7 @@
  * other config error.
  */
 import path from 'node:path';
-import { LineCounter, parseDocument, type Node as YamlNode } from 'yaml';
+import type { Document, LineCounter, Node as YamlNode } from 'yaml';
 import { ConfigError, UsageError } from '../../../src-shared/errors';
 import { loadTrustedKey, parseKeyLine, type TrustedKey } from '../trust/trusted-keys';
 import type { LoadedConfig } from './load';
@@ -45,10 +45,12 @@ export async function checkTrustKeys(loaded: LoadedConfig): Promise<Map<string, 
   const issues: KeyIssue[] = [];
   const out = new Map<string, TrustedKey[]>();
   let lc: LineCounter | null = null;
-  let doc: ReturnType<typeof parseDocument> | null = null;
+  let doc: Document | null = null;
   const position = (keyPath: (string | number)[]): { line: number | null; col: number | null } => {
     if (loaded.text === null) return { line: null, col: null };
     if (!doc) {
+      // The YAML parser is loaded only to place an error: a valid config may come from the cache.
+      const { LineCounter, parseDocument } = require('yaml') as typeof import('yaml');
       lc = new LineCounter();
       doc = parseDocument(loaded.text, { lineCounter: lc });
     }

@@ -6,7 +6,7 @@
 import type { Phase, TargetView } from '../../../src-shared/api';
 import { nextState, type StateEvent, type TargetState } from '../../../src-shared/target-state';
 import type { LoadedConfig } from '../config/load';
-import { findTarget } from '../config/load';
+import { findTarget } from '../config/targets';
 import type { Clock } from '../clock';
 import type { EventBus } from '../events';
 import type { ProgressDetails, ProgressTracker } from './progress-tracker';

@@ -13,7 +13,8 @@ import type {
 } from '../../../src-shared/api';
 import { BusyError, UpkeepError } from '../../../src-shared/errors';
 import type { TargetConfig } from '../config/schema';
-import { findTarget, type LoadedConfig } from '../config/load';
+import type { LoadedConfig } from '../config/load';
+import { findTarget } from '../config/targets';
 import { DEFAULT_LIMITS, type Limits } from '../limits';
 import { EventBus } from '../events';
 import { clockFrom, systemClock, type Clock } from '../clock';
