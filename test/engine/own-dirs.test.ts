@@ -18,9 +18,10 @@ afterEach(async () => {
   for (const d of dirs.splice(0)) await fsp.rm(d, { recursive: true, force: true });
 });
 
-async function setup(files: Record<string, string>, stateDir = './install/var/state') {
+async function setup(files: Record<string, string>, stateDir = './install/var/state', o: { installDir?: string; before?: (dir: string) => Promise<void> } = {}) {
   const dir = await tempDir('upkeep-own-');
   dirs.push(dir);
+  await o.before?.(dir);
   const feed = new FeedBuilder(path.join(dir, 'feed'));
   const key = makeKey();
   const e1 = await feed.release('1.0.0', { 'bin/app': 'app 1' }, [key]);
@@ -33,7 +34,7 @@ async function setup(files: Record<string, string>, stateDir = './install/var/st
     'targets:',
     '  - id: demo',
     '    kind: files',
-    '    install_dir: ./install',
+    `    install_dir: ${o.installDir ?? './install'}`,
     '    product: demo',
     `    feed: { url: ${JSON.stringify(feed.dir)} }`,
     `    trust: { keys: ${JSON.stringify([key.line])} }`,
@@ -73,6 +74,37 @@ describe('own directories inside the install dir', () => {
     expect((err as UpkeepError).code).toBe('ERR_UNSAFE_PATH');
     expect((err as UpkeepError).message).toMatch(/Upkeep's own directory/);
     expect(await fsp.readFile(path.join(s.install, '..state/machine-id'), 'utf8')).toBe(id);
+    expect((await s.engine.view('demo')).current_version).toBe('1.0.0');
+  });
+
+  // The same directories reached through symbolic links: the comparison is between real paths.
+  it.each([
+    ['state_dir named through a link outside the install dir (./st -> install/var/state)', './st', {}, 'var/state/machine-id', async (dir: string) => {
+      await fsp.mkdir(path.join(dir, 'install/var/state'), { recursive: true });
+      await fsp.symlink('install/var/state', path.join(dir, 'st'));
+    }],
+    ['install_dir named through a link (./inst -> install)', './install/var/state', { installDir: './inst' }, 'var/state/machine-id', async (dir: string) => {
+      await fsp.mkdir(path.join(dir, 'install'), { recursive: true });
+      await fsp.symlink('install', path.join(dir, 'inst'));
+    }],
+  ] as const)('refuses a path into them when %s (ERR_UNSAFE_PATH)', async (_name, stateDir, o, evil, before) => {
+    const s = await setup({ 'bin/app': 'app 1.1', [evil]: 'evil bytes' }, stateDir, { ...o, before });
+    const id = await fsp.readFile(path.join(s.install, 'var/state/machine-id'), 'utf8');
+    const err = await s.engine.apply('demo', { version: '1.1.0' }).then(() => null, (e: unknown) => e);
+    expect((err as UpkeepError).code).toBe('ERR_UNSAFE_PATH');
+    expect((err as UpkeepError).message).toMatch(/Upkeep's own directory/);
+    expect(await fsp.readFile(path.join(s.install, 'var/state/machine-id'), 'utf8')).toBe(id);
+    expect((await s.engine.view('demo')).current_version).toBe('1.0.0');
+  });
+
+  it('refuses a path through a link in the install dir that leads into them (install/st -> var/state)', async () => {
+    const s = await setup({ 'bin/app': 'app 1.1', 'st/machine-id': 'evil bytes' });
+    await fsp.symlink('var/state', path.join(s.install, 'st'));
+    const id = await fsp.readFile(path.join(s.install, 'var/state/machine-id'), 'utf8');
+    const err = await s.engine.apply('demo', { version: '1.1.0' }).then(() => null, (e: unknown) => e);
+    expect((err as UpkeepError).code).toBe('ERR_UNSAFE_PATH');
+    expect((err as UpkeepError).message).toMatch(/Upkeep's own directory/);
+    expect(await fsp.readFile(path.join(s.install, 'var/state/machine-id'), 'utf8')).toBe(id);
     expect((await s.engine.view('demo')).current_version).toBe('1.0.0');
   });
 

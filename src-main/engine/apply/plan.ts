@@ -1,13 +1,14 @@
 /**
  * The inputs and outputs of an apply, shared by both layouts, plus small planning helpers.
  */
+import { realpathSync } from 'node:fs';
 import path from 'node:path';
 import { OperationError, VerificationError } from '../../../src-shared/errors';
 import type { Layout } from './installed';
 import type { LocalChangePolicy, LocalCopy } from './switch-plan';
 import type { FileRecord } from './tree';
 import { lexists, shortEntryName } from './tree';
-import { assertSafeRelativePath, isWithin } from '../trust/paths';
+import { assertSafeRelativePath, isWithin, pathCollisionKey } from '../trust/paths';
 import type { Clock } from '../clock';
 
 /**
@@ -97,24 +98,59 @@ export function assertTreeShape(files: { path: string }[]): void {
 }
 
 /**
+ * `p` with every symbolic link of its existing part resolved: the real path of its deepest
+ * existing ancestor joined with the rest (synchronous: a metadata call per missing level).
+ */
+function realPathOf(p: string): string {
+  const abs = path.resolve(p);
+  try {
+    return realpathSync.native(abs);
+  } catch {
+    const up = path.dirname(abs);
+    return up === abs ? abs : path.join(realPathOf(up), path.basename(abs));
+  }
+}
+
+/**
  * Refuses release paths that would land in (or replace) one of Upkeep's own directories inside
  * the install dir: VerificationError ERR_UNSAFE_PATH naming the path and the directory.
- * Compared case-insensitively, so a case-insensitive volume cannot be used to slip past it.
+ * Compared case-insensitively (pathCollisionKey), so a case-insensitive volume cannot be used
+ * to slip past it, and between real paths too, so neither a link naming the install dir or one
+ * of those directories in the config nor a link inside the install dir leading into one of them
+ * (`install/st -> var/state`, then a release path `st/machine-id`) gets past it.
  */
 export function assertNotReserved(installDir: string, rels: Iterable<string>, reserved: readonly string[]): void {
+  if (reserved.length === 0) return;
   const root = path.resolve(installDir);
-  const inside: string[] = [];
+  const realRoot = realPathOf(root);
+  const inside = new Set<string>();
+  const relKey = (base: string, d: string): string => pathCollisionKey(path.relative(base, d).split(path.sep).join('/'));
   for (const d of reserved) {
     // isWithin, not a '..' prefix test: a state_dir named `..state` in the install dir is inside.
-    if (!isWithin(root, d)) continue;
-    inside.push(path.relative(root, path.resolve(d)).split(path.sep).join('/').toLowerCase());
+    if (isWithin(root, d)) inside.add(relKey(root, path.resolve(d)));
+    const real = realPathOf(d);
+    if (isWithin(realRoot, real)) inside.add(relKey(realRoot, real));
   }
-  if (inside.length === 0) return;
+  if (inside.size === 0) return;
+  const reservedHit = (k: string): string | undefined => [...inside].find((r) => r === '' || k === r || k.startsWith(`${r}/`) || r.startsWith(`${k}/`));
+  // The real location (relative to the real install dir) of each release path's parent, once per
+  // directory: null when it leads out of the install dir (other checks refuse that).
+  const realParent = new Map<string, string | null>();
   for (const p of rels) {
-    const lp = p.toLowerCase();
-    const hit = inside.find((r) => r === '' || lp === r || lp.startsWith(`${r}/`) || r.startsWith(`${lp}/`));
-    if (hit !== undefined) {
-      throw new VerificationError('ERR_UNSAFE_PATH', `refusing ${p}: it lies in (or replaces) Upkeep's own directory ${hit === '' ? '(the install dir itself)' : hit} inside the install dir`, { path: p, reserved: hit });
+    const dir = path.posix.dirname(p);
+    let parent = realParent.get(dir);
+    if (parent === undefined) {
+      const real = dir === '.' ? realRoot : realPathOf(path.join(root, dir));
+      parent = isWithin(realRoot, real) ? relKey(realRoot, real) : null;
+      realParent.set(dir, parent);
+    }
+    const base = pathCollisionKey(path.posix.basename(p));
+    const keys = [pathCollisionKey(p), ...(parent === null ? [] : [parent === '' ? base : `${parent}/${base}`])];
+    for (const k of keys) {
+      const hit = reservedHit(k);
+      if (hit !== undefined) {
+        throw new VerificationError('ERR_UNSAFE_PATH', `refusing ${p}: it lies in (or replaces) Upkeep's own directory ${hit === '' ? '(the install dir itself)' : hit} inside the install dir`, { path: p, reserved: hit });
+      }
     }
   }
 }
