@@ -15,6 +15,7 @@ import os from 'node:os';
 import { commandHelp, commandSpec, mainUsage, parseCommandArgs, unknownCommand, unknownSubcommand } from './spec';
 import { processIO, type CliIO } from './io';
 import { packageVersion } from '../engine/version';
+import { limitUmask } from '../engine/fs/strict-modes';
 import { ProgressRenderer } from './progress-bar';
 import { guardRollback } from './rollback-guard';
 import { formatApply, formatCheck, formatDownload, formatGroup, formatHistory, formatPoints, formatRollback, formatStatus } from './format';
@@ -116,6 +117,7 @@ export async function main(argv: string[], io?: CliIO): Promise<number> {
       return EXIT.ok;
     }
     const args = g.rest.slice(1);
+    limitUmask();
     if (CONFIG_COMMANDS.includes(cmd) && !g.config && !(cmd === 'config' && args.length > 1)) {
       // A mistyped subcommand or option is a usage error whether or not a config file exists.
       checkGrammar(cmd, args);

@@ -20,7 +20,7 @@ import { availableRelease, updateRuntime } from './state/store';
 import { runHook } from './hooks';
 import { isValidCron } from './config/schema';
 import { packageVersion } from './version';
-import { assertStateDirsSafe } from './fs/strict-modes';
+import { assertStateDirsSafe, limitUmask } from './fs/strict-modes';
 
 const LOG_RING = 1000;
 
@@ -278,6 +278,7 @@ export class Daemon implements DaemonCore {
 
 /** Loads the config, recovers interrupted operations and returns a running core (scheduler not started). */
 export async function createDaemon(o: DaemonOptions = {}): Promise<Daemon> {
+  limitUmask();
   const loaded = await loadConfig({ ...(o.configPath ? { path: o.configPath } : {}), ...(o.env ? { env: o.env } : {}) });
   const engine = new OperationRunner({ loaded, actor: o.actor ?? 'api', bus: new EventBus(), ...(o.now ? { now: o.now } : {}) });
   const recovered = await engine.recoverAll('recovery');

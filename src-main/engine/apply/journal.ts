@@ -228,6 +228,22 @@ export async function mkdirMode(dir: string, mode: number): Promise<boolean> {
   return true;
 }
 
+/** `mkdir -p` giving each directory it creates exactly `mode` (mkdirMode), shallowest first. */
+export async function mkdirpMode(dir: string, mode: number): Promise<void> {
+  const missing: string[] = [];
+  for (let d = path.resolve(dir); ; d = path.dirname(d)) {
+    try {
+      await fsp.lstat(d);
+      break;
+    } catch (err) {
+      if (!isCode(err, 'ENOENT')) throw err;
+    }
+    missing.unshift(d);
+    if (path.dirname(d) === d) break;
+  }
+  for (const d of missing) await mkdirMode(d, mode);
+}
+
 /** Runs one op forward. Idempotent for `link`; `rename` must run once (its undo rule covers crashes). */
 export async function runOp(op: JournalOp): Promise<void> {
   if (op.t === 'rename') await moveEntry(op.from, op.to);

@@ -16,7 +16,7 @@ import { setInstalled } from './installed';
 import { systemClock } from '../clock';
 import type { Journal } from './journal';
 import type { JournalOp, StageItem } from './journal';
-import { deleteJournal, mkdirMode, setPhase, undoOp, runOp, writeJournal } from './journal';
+import { deleteJournal, mkdirMode, mkdirpMode, setPhase, undoOp, runOp, writeJournal } from './journal';
 import { prunePoints, retirePoint, sweepPointLeftovers, writePoint } from './points';
 import { copyDurable, recheckParents, unlinkQuiet, dirBytes, fsyncDirs, IO_CONCURRENCY, isCode, mapLimit, pruneEmptyParents, rmdirIfEmpty, rmrf, under } from './tree';
 import { pruneVersions, VERSIONS_DIR } from './versioned';
@@ -25,6 +25,8 @@ import { recordFingerprints, stampNow, stampOf } from './fingerprints';
 
 /** Mode of the directories Upkeep creates in an install dir (explicit: never the umask's choice). */
 export const DIR_MODE = 0o755;
+/** Mode asked for Upkeep's own directories (rollback points, target state): a umask may narrow it, never widen it. */
+export const OWN_DIR_MODE = 0o755;
 
 export type ApplyPhase = 'stage' | 'backup' | 'switch' | 'commit' | 'rollback';
 
@@ -112,18 +114,20 @@ async function stage(j: Journal, hooks: ApplyHooks, fp?: FingerprintPlan): Promi
     await mkdirMode(d, DIR_MODE);
     dirsToSync.add(path.dirname(d));
   }
+  // Scratch dirs become installed directories (a version dir, a staged type change): their
+  // modes are explicit like every directory made in an install dir, never the umask's.
   for (const d of j.scratch) {
-    await fsp.mkdir(d, { recursive: true });
+    await mkdirpMode(d, DIR_MODE);
     dirsToSync.add(path.dirname(d));
   }
   if (j.backup_dir) {
-    await fsp.mkdir(j.backup_dir, { recursive: true });
+    await fsp.mkdir(j.backup_dir, { recursive: true, mode: OWN_DIR_MODE });
     dirsToSync.add(path.dirname(j.backup_dir));
     // Each backup directory once (shallowest first, so `recursive` has nothing left to walk).
     const backupDirs = new Set<string>();
     for (const op of j.ops) if (op.t === 'rename' && isInside(j.backup_dir, op.to)) backupDirs.add(path.dirname(op.to));
     for (const d of [...backupDirs].sort((a, b) => a.length - b.length)) {
-      await fsp.mkdir(d, { recursive: true });
+      await fsp.mkdir(d, { recursive: true, mode: OWN_DIR_MODE });
       for (let x = d; isInside(path.dirname(j.backup_dir), x) && !dirsToSync.has(x); x = path.dirname(x)) dirsToSync.add(x);
     }
   }
@@ -133,7 +137,7 @@ async function stage(j: Journal, hooks: ApplyHooks, fp?: FingerprintPlan): Promi
     dirsToSync.add(dir);
     if (item.move) dirsToSync.add(path.dirname(item.source));
     if (j.scratch.some((s) => isInside(s, item.path))) {
-      await fsp.mkdir(dir, { recursive: true });
+      await mkdirpMode(dir, DIR_MODE);
       for (let d = dir; j.scratch.some((s) => isInside(s, d) || s === d); d = path.dirname(d)) dirsToSync.add(d);
     }
   }
@@ -275,7 +279,7 @@ export async function executeTransaction(j: Journal, hooks: ApplyHooks = {}, fp?
   j.phase = 'staging';
   let changedUntil = systemClock.now().getTime();
   try {
-    await fsp.mkdir(j.state_dir, { recursive: true });
+    await fsp.mkdir(j.state_dir, { recursive: true, mode: OWN_DIR_MODE });
     await writeJournal(j);
   } catch (err) {
     if (isDiskFull(err)) throw diskFullError(j.state_dir, SPACE_MARGIN);

@@ -115,3 +115,20 @@ export async function assertStateDirsSafe(dirs: StateDirs): Promise<void> {
     });
   }
 }
+
+/**
+ * Raises the process umask to include 0o022 (never lowers it), so nothing Upkeep creates — state,
+ * journal, download cache, rollback points, locks, and what its hooks create — is writable by
+ * group or others, whatever umask it was started with (sudo applies the same floor by default).
+ * Hosts call it once at start (CLI, daemon, tray). Returns the umask it found; a no-op in a
+ * worker thread, where the umask cannot be set.
+ */
+export function limitUmask(): number {
+  try {
+    const found = process.umask(0o022);
+    process.umask(found | 0o022);
+    return found;
+  } catch {
+    return 0o022;
+  }
+}
