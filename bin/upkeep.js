@@ -26,7 +26,23 @@ function declaredEngines() {
 // What the command line cannot run without is require() of ES modules (node-check.ts): a Node that
 // reports it (process.features.require_module) needs the version check only for that warning,
 // so scripts skip loading semver and parsing ranges at every start.
-const terminal = require('node:tty').isatty(2);
+/**
+ * Whether stderr is a terminal. One fstat tells a file, a pipe or /dev/null, which are never one,
+ * without loading node:tty (it loads node:net, a few ms of every start); the same check as
+ * src-main/cli/terminal.ts.
+ */
+function isTerminal(fd) {
+  if (process.platform !== 'win32') {
+    try {
+      const st = fs.fstatSync(fd);
+      if (!st.isCharacterDevice() || st.rdev === fs.statSync('/dev/null').rdev) return false;
+    } catch {
+      return false;
+    }
+  }
+  return require('node:tty').isatty(fd);
+}
+const terminal = isTerminal(2);
 if (terminal || !(process.features && process.features.require_module === true)) {
   const check = require(path.join(built, 'node-check.js')).checkNodeVersion(process.version, declaredEngines(), { warn: terminal });
   if (!check.ok) {

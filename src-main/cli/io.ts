@@ -1,7 +1,7 @@
 /**
  * Output of the command line: human lines (with a progress bar on a TTY) or one JSON document.
  */
-import { isatty } from 'node:tty';
+import { isTerminal } from './terminal';
 
 export interface CliIO {
   /** `--json`: print exactly one JSON document. */
@@ -28,12 +28,12 @@ async function askTerminal(question: string): Promise<boolean> {
 
 /** The process's own streams. */
 export function processIO(json: boolean): CliIO {
-  // isatty, not process.stdin.isTTY: touching process.stdin sets up a stream (and its modules) that
-  // only a question would use.
-  const interactive = !json && isatty(0) && isatty(2);
+  // isTerminal, not process.stdin.isTTY: touching process.stdin sets up a stream (and its modules)
+  // that only a question would use.
+  const interactive = !json && isTerminal(0) && isTerminal(2);
   return {
     json,
-    isTTY: Boolean(process.stdout.isTTY) && !json,
+    isTTY: !json && isTerminal(1),
     out: (t) => process.stdout.write(t.endsWith('\n') ? t : t + '\n'),
     err: (t) => process.stderr.write(t.endsWith('\n') ? t : t + '\n'),
     ...(interactive ? { ask: askTerminal } : {}),

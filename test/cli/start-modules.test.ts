@@ -6,7 +6,7 @@
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { spawn, spawnSync } from 'node:child_process';
-import { promises as fsp } from 'node:fs';
+import { closeSync, openSync, promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { BIN } from '../helpers/cli';
 import { tempDir } from '../helpers/tree';
@@ -109,6 +109,30 @@ describe('modules loaded at start', () => {
     const apply = packagesLoaded(['--config', config, 'apply', 'demo', '--version', '1.0.0']);
     expect(apply.code, apply.stderr).not.toBe(0); // the feed does not exist
     expect(apply.files.some((f) => f.endsWith(path.join('cli', 'upkeep-cli.js')))).toBe(true);
+  });
+
+  it('upkeep status writing to files or /dev/null loads neither node:tty nor node:net (no terminal is told from one fstat)', async () => {
+    const config = path.join(dir, 'upkeep.yaml'); // written by the test above
+    for (const target of ['file', 'devnull'] as const) {
+      const out = target === 'file' ? path.join(dir, 'status.out') : '/dev/null';
+      const fd = openSync(out, 'w');
+      try {
+        const r = spawnSync(process.execPath, ['--require', preload, BIN, '--config', config, 'status'], {
+          cwd: dir,
+          env: { ...process.env, UPKEEP_CONFIG: undefined },
+          stdio: ['ignore', fd, fd, 'pipe'],
+          encoding: 'utf8',
+        });
+        expect(r.status).toBe(0);
+        const builtins = String(r.output[3] ?? '').split('\n').filter((l) => l.startsWith('builtin:')).map((l) => l.slice('builtin:'.length));
+        expect(builtins).toContain('fs');
+        expect(builtins, target).not.toContain('tty');
+        expect(builtins, target).not.toContain('net');
+      } finally {
+        closeSync(fd);
+      }
+    }
+    expect(await fsp.readFile(path.join(dir, 'status.out'), 'utf8')).toContain('demo');
   });
 
   it('an idle upkeep daemon has not loaded the feed clients, signature formats or JSON-schema compilers', async () => {

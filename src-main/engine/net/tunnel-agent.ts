@@ -10,7 +10,6 @@
  * naming the proxy (redacted) and its status.
  */
 import type http from 'node:http';
-import { isIP } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type tls from 'node:tls';
 import { redactUrl } from './url-policy';
@@ -37,6 +36,7 @@ function defineTunnelAgent(): new (proxyUrl: string, secure: boolean) => TunnelA
   const httpModule = require('node:http') as typeof import('node:http');
   const httpsModule = require('node:https') as typeof import('node:https');
   const tlsModule = require('node:tls') as typeof import('node:tls');
+  const { isIP } = require('node:net') as typeof import('node:net');
   return class extends httpModule.Agent {
     /** `https:` when this agent serves https requests (node checks it against the request's protocol). */
     readonly protocol: string;

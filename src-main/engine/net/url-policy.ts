@@ -3,7 +3,6 @@
  * Pure functions over strings (no I/O): every hop of every request passes through
  * `checkUrlAllowed` before a connection is opened.
  */
-import { isIPv4, isIPv6 } from 'node:net';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { VerificationError } from '../../../src-shared/errors';
@@ -117,6 +116,8 @@ function bareHost(u: URL): string {
 
 /** True for 127.0.0.0/8, ::1, IPv4-mapped loopback (::ffff:127.x.y.z) and the name `localhost`. */
 export function isLoopbackHost(hostname: string): boolean {
+  // node:net is loaded here, not with this module: every command imports it, few ask this.
+  const { isIPv4, isIPv6 } = require('node:net') as typeof import('node:net');
   let h = hostname.toLowerCase();
   if (h.startsWith('[') && h.endsWith(']')) h = h.slice(1, -1);
   if (h.endsWith('.')) h = h.slice(0, -1);
