@@ -156,6 +156,13 @@ export class StateCorruptError extends UpkeepError {
 /** Wraps anything thrown into an UpkeepError (unknown errors become ERR_INTERNAL). */
 export function toUpkeepError(err: unknown, fallback: ErrorCode = 'ERR_INTERNAL'): UpkeepError {
   if (err instanceof UpkeepError) return err;
+  const sys = err && typeof err === 'object' ? (err as { code?: unknown; path?: unknown }) : null;
+  if (sys && (sys.code === 'ENOSPC' || sys.code === 'EDQUOT')) {
+    // Out of space (or inodes, or quota) wherever it struck: never an internal error, never retried.
+    const where = typeof sys.path === 'string' ? sys.path : null;
+    const dir = where === null ? null : where.replace(/[/\\][^/\\]*$/, '') || where;
+    return new UpkeepError('ERR_DISK_FULL', `${sys.code === 'EDQUOT' ? 'disk quota exceeded' : 'no space left on device'}${dir ? ` in ${dir}` : ''}; free some space and try again`, dir ? { dir } : undefined);
+  }
   if (err && typeof err === 'object' && 'code' in err && isErrorCode((err as { code: unknown }).code)) {
     const e = err as { code: ErrorCode; message?: string };
     return new UpkeepError(e.code, e.message ?? e.code);

@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, mkdirSync, promises as fsp, symlinkSync } from 'node:fs';
 import path from 'node:path';
-import { OperationError } from '../../src-shared/errors';
+import { OperationError, UpkeepError } from '../../src-shared/errors';
 import type { ReleaseArchive, ReleaseFile } from './feed/release';
 import type { LocalArtifact } from './drivers/driver';
 import { BlobCache, type BlobAlgorithm } from './net/blob-cache';
@@ -14,7 +14,7 @@ import { ProgressMeter, type ProgressSample } from './net/progress';
 import type { Limits } from './limits';
 import type { Clock } from './clock';
 import { writeFileDurable } from './fs/atomic';
-import { assertFreeSpace } from './fs/space';
+import { assertFreeSpace, diskFullError, isDiskFull } from './fs/space';
 import { Breather } from './fs/meta';
 
 export type DownloadableItem = ReleaseFile | ReleaseArchive;
@@ -175,7 +175,17 @@ export async function fetchRelease(o: FetchReleaseOptions): Promise<FetchedRelea
   const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failed) {
     // Report the error that started it, not a sibling's "aborted".
-    throw signal.reason ?? failed.reason;
+    const cause: unknown = signal.reason ?? failed.reason;
+    if (isDiskFull(cause) || (cause instanceof UpkeepError && cause.code === 'ERR_DISK_FULL')) {
+      // Out of space: the partial files of the transfers stopped beside it would only hold on to
+      // the space the user must free; they go too (a resume is not worth a full disk).
+      for (const f of addressed.values()) {
+        const d = digestOf(f)!;
+        if (!artifacts.has(artifactKey(f))) await fsp.rm(cache.partialPathFor(d.hex, d.algorithm), { force: true }).catch(() => undefined);
+      }
+      if (!(cause instanceof UpkeepError)) throw diskFullError(o.cacheDir, missing);
+    }
+    throw cause;
   }
   meter.finish();
   return { artifacts, bytes: total, reusedBytes: Math.min(reusedBytes, total) };

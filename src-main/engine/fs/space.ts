@@ -83,3 +83,22 @@ export async function assertFreeSpace(needs: ReadonlyArray<{ dir: string; bytes:
 export async function deviceOf(dir: string): Promise<number> {
   return (await existingAncestor(dir)).dev;
 }
+
+/**
+ * The disk-full error hidden behind an ENOENT: Node's asynchronous recursive mkdir reports ENOENT
+ * when the filesystem has no space or no free inode left for a directory it must create. Returns
+ * ERR_DISK_FULL (details `{ dir }`, the nearest existing directory) when `err` is such an ENOENT
+ * and that filesystem is indeed full (no free block or no free inode); otherwise `err` itself.
+ */
+export async function diskFullCause(err: unknown): Promise<unknown> {
+  const e = err as NodeJS.ErrnoException | null;
+  if (!e || typeof e !== 'object' || e.code !== 'ENOENT' || e.syscall !== 'mkdir' || typeof e.path !== 'string') return err;
+  try {
+    const at = await existingAncestor(path.dirname(e.path));
+    const st = await fsp.statfs(at.dir);
+    if (Number(st.bavail) > 0 && Number(st.ffree) > 0) return err;
+    return new OperationError('ERR_DISK_FULL', `no space or no free inode left in ${at.dir} to create ${e.path}; free some space and try again`, { dir: at.dir });
+  } catch {
+    return err;
+  }
+}

@@ -247,7 +247,14 @@ export async function downloadFile(o: DownloadOptions): Promise<void> {
   }
   throwIfCancelled(o.signal, src);
 
-  const pf = await PartialFile.open(o.partial, o.size, o.signal, algorithm);
+  let pf: PartialFile;
+  try {
+    pf = await PartialFile.open(o.partial, o.size, o.signal, algorithm);
+  } catch (err) {
+    // No room even to create the partial file (no free inode, a full quota): the same clear error.
+    if (isDiskFull(err)) throw diskFullError(path.dirname(o.partial), o.size);
+    throw err;
+  }
   let closed = false;
   try {
     if (pf.written > 0) {

@@ -11,7 +11,7 @@
 import type {
   Actor, ApplyResult, CheckResult, DownloadResult, HistoryRecord, OperationKind, ReleaseList, RollbackPointView, RollbackResult, TargetView,
 } from '../../../src-shared/api';
-import { BusyError, UpkeepError } from '../../../src-shared/errors';
+import { BusyError, UpkeepError, toUpkeepError } from '../../../src-shared/errors';
 import type { TargetConfig } from '../config/schema';
 import type { LoadedConfig } from '../config/load';
 import { findTarget } from '../config/targets';
@@ -32,6 +32,7 @@ import { readRuntime } from '../state/store';
 import { readHistory } from '../history';
 import { acquireTargetLock } from '../lock';
 import { assertStateDirsSafe } from '../fs/strict-modes';
+import { diskFullCause, isDiskFull } from '../fs/space';
 import type { ApplyPlan, TargetDriver } from '../drivers';
 import type { ManifestDetails } from '../daemon-types';
 import { newOperationId } from '../operation-id';
@@ -223,7 +224,7 @@ export class OperationRunner {
       await recordOp(c, op, subject, 'success', null, { bytes_downloaded: fetched.bytes - fetched.reusedBytes });
       return { success: true, target: op.target.id, version: r.release.version, download_path: dir, files: fetched.artifacts.size, bytes: fetched.bytes, reused_bytes: fetched.reusedBytes };
     } catch (err) {
-      throw (await conclude(c, op, subject, errorReport(subject, err))).error;
+      throw (await conclude(c, op, subject, errorReport(subject, await diskFullCause(err)))).error;
     } finally {
       await this.end(op);
     }
@@ -288,7 +289,7 @@ export class OperationRunner {
       return { ...base, version, files_updated: outcome.files_updated, files_removed: outcome.files_removed, rollback_id: outcome.rollback_id, ...copies };
     } catch (err) {
       if (err instanceof ReportedError) throw err.error;
-      throw (await conclude(c, op, subject, errorReport(subject, err))).error;
+      throw (await conclude(c, op, subject, errorReport(subject, await diskFullCause(err)))).error;
     } finally {
       await this.end(op);
     }
@@ -337,7 +338,7 @@ export class OperationRunner {
       return { success: true, target: t.id, rollback_id: outcome.rollback_id, version: outcome.version, from_version: outcome.from_version, operation_id: op.opId };
     } catch (err) {
       if (err instanceof ReportedError) throw err.error;
-      throw (await conclude(c, op, subject, errorReport(subject, err))).error;
+      throw (await conclude(c, op, subject, errorReport(subject, await diskFullCause(err)))).error;
     } finally {
       await cleanup; // never rejects; the target is released only once it is done
       await this.end(op);
@@ -396,7 +397,9 @@ export class OperationRunner {
     } catch (err) {
       this.running.delete(target.id);
       await op.release();
-      throw err;
+      // Out of space before the operation began (the lock file, the state dir): ERR_DISK_FULL.
+      const cause = await diskFullCause(err);
+      throw isDiskFull(cause) ? toUpkeepError(cause) : cause;
     }
     return op;
   }

@@ -15,6 +15,9 @@ import { freeBytes } from '../../../src-main/engine/fs/space';
 import { DEFAULT_LIMITS } from '../../../src-main/engine/limits';
 import type { UpkeepError } from '../../../src-shared/errors';
 import { sha256, snapshot, toPlanned } from './helpers';
+import { FeedBuilder, indexPayload, makeKey } from '../../helpers/feed-builder';
+import { parseConfig } from '../../../src-main/engine/config/load';
+import { OperationRunner as Engine } from '../../../src-main/engine/runner/operation-runner';
 
 const MNT = mkdtempSync(path.join(os.tmpdir(), 'upkeep-full-'));
 let mounted = false;
@@ -141,5 +144,108 @@ describe.skipIf(!mounted)('disk full on a 6 MiB tmpfs', () => {
     await fsp.rm(path.join(MNT, 'filler'));
     expect(await snapshot(MNT)).toEqual(pointsBefore);
     expect(await freeBytes(MNT)).toBeGreaterThan(5 * MiB);
+  });
+});
+
+// A filesystem out of inodes: free bytes say "fits", and creating the next file fails with
+// ENOSPC. Met while opening a partial download, it is still ERR_DISK_FULL naming the directory,
+// and the partial files of the downloads running beside it are removed, not left for a resume.
+const INO = mkdtempSync(path.join(os.tmpdir(), 'upkeep-inodes-'));
+let inoMounted = false;
+try {
+  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=16m,nr_inodes=48', 'tmpfs', INO], { stdio: 'pipe' });
+  inoMounted = true;
+} catch (err) {
+  console.warn(`inode exhaustion tests skipped: mounting a tmpfs was refused (${(err as Error).message.split('\n')[0]})`);
+}
+afterAll(() => {
+  if (inoMounted) execFileSync('umount', [INO]);
+  rmSync(INO, { recursive: true, force: true });
+});
+
+describe.skipIf(!inoMounted)('download dir out of inodes', () => {
+  it('ERR_DISK_FULL naming the cache dir, no partial file left, install untouched; the retry after freeing inodes installs', async () => {
+    const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'upkeep-inodes-cfg-'));
+    const cache = path.join(INO, 'cache');
+    try {
+      const feed = new FeedBuilder(path.join(dir, 'feed'));
+      const key = makeKey();
+      const e1 = await feed.release('1.0.0', { 'a.txt': 'one' }, [key]);
+      const files = Object.fromEntries(Array.from({ length: 24 }, (_, i) => [`f${i}.txt`, `file ${i} of 1.1.0`]));
+      const e2 = await feed.release('1.1.0', files, [key]);
+      await feed.index('stable', indexPayload(1, [e2, e1]), [key]);
+      const text = ['state_dir: ./state', `download_dir: ${JSON.stringify(cache)}`, 'targets:', '  - id: demo', '    kind: files', '    install_dir: ./install', '    product: demo',
+        `    feed: { url: ${JSON.stringify(feed.dir)} }`, `    trust: { keys: ${JSON.stringify([key.line])} }`].join('\n');
+      const engine = new Engine({ loaded: parseConfig(text, { file: path.join(dir, 'upkeep.yaml'), dir, env: {} }), actor: 'cli', limits: { ...DEFAULT_LIMITS, retries: 3, backoffBaseMs: 5, maxBackoffMs: 10 } });
+      await engine.apply('demo', { version: '1.0.0' });
+      const install = path.join(dir, 'install');
+      const before = await snapshot(install);
+      // Use up the inodes, leaving a few: some downloads start, then a partial cannot be created.
+      const fillers: string[] = [];
+      for (let i = 0; ; i++) {
+        const f = path.join(INO, `filler-${i}`);
+        try {
+          await fsp.writeFile(f, '');
+        } catch {
+          break;
+        }
+        fillers.push(f);
+      }
+      for (const f of fillers.splice(-4)) await fsp.rm(f);
+      const err = (await engine.apply('demo', { version: '1.1.0' }).catch((e: unknown) => e)) as UpkeepError;
+      expect({ code: err.code, message: err.message }).toMatchObject({ code: 'ERR_DISK_FULL' });
+      expect(String((err.details as { dir: string }).dir).startsWith(cache)).toBe(true);
+      expect((err.details as { bytes_needed: number }).bytes_needed).toBeGreaterThan(0);
+      expect(await fsp.readdir(path.join(cache, 'blobs', 'partial')).catch(() => [])).toEqual([]);
+      expect(await snapshot(install)).toEqual(before);
+      for (const f of fillers) await fsp.rm(f);
+      const r = await engine.apply('demo', { version: '1.1.0' });
+      expect(r.version).toBe('1.1.0');
+    } finally {
+      await fsp.rm(cache, { recursive: true, force: true });
+      await fsp.rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('state_dir out of inodes: ERR_DISK_FULL naming the directory (not ERR_INTERNAL), install untouched', async () => {
+    const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'upkeep-inodes-cfg-'));
+    const fillers: string[] = [];
+    try {
+      const feed = new FeedBuilder(path.join(dir, 'feed'));
+      const key = makeKey();
+      const e1 = await feed.release('1.0.0', { 'a.txt': 'one' }, [key]);
+      const e2 = await feed.release('1.1.0', { 'a.txt': 'two', 'b.txt': 'b' }, [key]);
+      await feed.index('stable', indexPayload(1, [e2, e1]), [key]);
+      const text = [`state_dir: ${JSON.stringify(path.join(INO, 'state'))}`, 'targets:', '  - id: demo', '    kind: files', '    install_dir: ./install', '    product: demo',
+        `    feed: { url: ${JSON.stringify(feed.dir)} }`, `    trust: { keys: ${JSON.stringify([key.line])} }`].join('\n');
+      const engine = new Engine({ loaded: parseConfig(text, { file: path.join(dir, 'upkeep.yaml'), dir, env: {} }), actor: 'cli', limits: { ...DEFAULT_LIMITS, retries: 3, backoffBaseMs: 5, maxBackoffMs: 10 } });
+      const fill = async (): Promise<void> => {
+        for (let i = fillers.length; ; i++) {
+          const f = path.join(INO, `filler-${i}`);
+          try {
+            await fsp.writeFile(f, '');
+          } catch {
+            break;
+          }
+          fillers.push(f);
+        }
+      };
+      // A fresh install with no inode left for the state dir (fs.promises.mkdir says ENOENT then).
+      await fill();
+      const first = (await engine.apply('demo', { version: '1.0.0' }).catch((e: unknown) => e)) as UpkeepError;
+      expect({ code: first.code, message: first.message }).toMatchObject({ code: 'ERR_DISK_FULL', message: expect.stringContaining(INO) });
+      for (const f of fillers.splice(0)) await fsp.rm(f);
+      await engine.apply('demo', { version: '1.0.0' });
+      const before = await snapshot(path.join(dir, 'install'));
+      await fill();
+      const err = (await engine.apply('demo', { version: '1.1.0' }).catch((e: unknown) => e)) as UpkeepError;
+      expect({ code: err.code, message: err.message }).toMatchObject({ code: 'ERR_DISK_FULL', message: expect.stringContaining(INO) });
+      expect(String((err.details as { dir: string }).dir).startsWith(path.join(INO, 'state'))).toBe(true);
+      expect(await snapshot(path.join(dir, 'install'))).toEqual(before);
+    } finally {
+      for (const f of fillers) await fsp.rm(f, { force: true });
+      await fsp.rm(path.join(INO, 'state'), { recursive: true, force: true });
+      await fsp.rm(dir, { recursive: true, force: true });
+    }
   });
 });
