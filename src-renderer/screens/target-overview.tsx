@@ -42,6 +42,18 @@ export function describeCheck(r: CheckResult): Omit<Outcome, 'action'> {
   return { ok: true, message: `Up to date${r.current_version ? ` (${r.current_version})` : ''}.` };
 }
 
+/**
+ * Outcome text of a skip: the engine re-selects at once, so the sentence names what the returned
+ * view offers now (an older release still newer than the installed one), or says it is up to date,
+ * or that the next check will tell when the feed could not be read.
+ */
+export function describeSkip(skipped: string, view: TargetView): Omit<Outcome, 'action'> {
+  const what = `Version ${skipped} will be skipped.`;
+  if (view.state.kind === 'available' && view.available) return { ok: true, message: `${what} ${view.available.version} is offered instead.` };
+  if (view.state.kind === 'up-to-date') return { ok: true, message: `${what} No other release is newer than ${view.current_version ?? 'the installed one'}: up to date.` };
+  return { ok: true, message: `${what} The next check shows what is offered instead.` };
+}
+
 function ReleaseFacts({ release }: { release: ReleaseView }) {
   return (
     <dl className="facts">
@@ -111,7 +123,7 @@ export function TargetOverviewTab({ target }: { target: TargetView }) {
     void runAction(target.id, verifyOnly ? 'verify' : 'apply', () => api.apply(target.id, { ...(version ? { version } : {}), ...(verifyOnly ? { verify_only: true } : {}) }), describeApply);
   const skip = () =>
     version &&
-    void runAction(target.id, 'skip', () => api.skipVersion(target.id, version), () => ({ ok: true, message: `Version ${version} will be skipped. Upkeep will offer the next newer release.` }));
+    void runAction(target.id, 'skip', () => api.skipVersion(target.id, version), (view) => describeSkip(version, view));
 
   return (
     <div className="overview-tab">

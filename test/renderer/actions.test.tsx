@@ -3,7 +3,7 @@ import { describe, it, expect } from 'vitest';
 import { act, fireEvent, waitFor, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { ApiError } from '../../src-shared/api';
-import { FakeApi, makePoint, makeProgress, makeTarget } from './fake-api';
+import { FakeApi, makePoint, makeProgress, makeRelease, makeTarget } from './fake-api';
 import { renderApp, screen } from './dom-setup';
 
 describe('apply with live progress', () => {
@@ -113,6 +113,33 @@ describe('apply with live progress', () => {
     await user.click(screen.getByRole('button', { name: 'Check now' }));
     expect(api.callsOf('check')).toEqual([['demo']]);
     expect((await screen.findByTestId('operation-result')).textContent).toContain('Version 1.1.0 is available');
+  });
+});
+
+describe('skip this version', () => {
+  it('says which older release the engine offers instead', async () => {
+    const user = userEvent.setup();
+    const newest = makeRelease({ version: '1.2.0', is_critical: true });
+    const older = makeRelease({ version: '1.1.0' });
+    const api = new FakeApi([makeTarget({ available: newest })]);
+    api.releaseLists.demo = { eligible: [newest, older] };
+    api.afterSkip.demo = { available: older, state: { kind: 'available', version: '1.1.0', is_critical: false, is_breaking: false, checked_at: '2025-03-02T09:00:00Z' } };
+    renderApp(api, '#/targets/demo');
+    await user.click(await screen.findByRole('button', { name: 'Skip this version' }));
+    expect(api.callsOf('skipVersion')).toEqual([['demo', '1.2.0']]);
+    const result = (await screen.findByTestId('operation-result')).textContent;
+    expect(result).toContain('Version 1.2.0 will be skipped. 1.1.0 is offered instead.');
+    expect(result).not.toContain('newer release');
+    expect(screen.getByTestId('available-version').textContent).toBe('1.1.0');
+  });
+
+  it('says up to date when no other release is newer than the installed one', async () => {
+    const user = userEvent.setup();
+    const api = new FakeApi();
+    api.afterSkip.demo = { available: null, state: { kind: 'up-to-date', checked_at: '2025-03-02T09:00:00Z' } };
+    renderApp(api, '#/targets/demo');
+    await user.click(await screen.findByRole('button', { name: 'Skip this version' }));
+    expect((await screen.findByTestId('operation-result')).textContent).toContain('Version 1.1.0 will be skipped. No other release is newer than 1.0.0: up to date.');
   });
 });
 

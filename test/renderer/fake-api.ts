@@ -145,6 +145,8 @@ export class FakeApi implements RendererApi {
   points: Record<string, RollbackPointView[]> = {};
   /** Release lists per target; by default the available release alone, nothing installed listed. */
   releaseLists: Record<string, Partial<ReleaseList>> = {};
+  /** What the engine's re-selection after a skip changes in a target's view (offer, state). */
+  afterSkip: Record<string, Partial<TargetView>> = {};
   records: HistoryRecord[] = [];
   logLines: LogLine[] = [];
   info_: DaemonInfo = { version: '0.1.0', config_generation: 1, config_path: '/etc/upkeep.yaml', started_at: '2025-03-01T00:00:00Z', restart_required: [] };
@@ -296,7 +298,7 @@ export class FakeApi implements RendererApi {
   skipVersion(id: string, version: string) {
     return this.run('skipVersion', [id, version], () => {
       const t = this.target(id);
-      const next = { ...t, policy: { ...t.policy, skip_versions: [...t.policy.skip_versions, version] } };
+      const next = { ...t, ...this.afterSkip[id], policy: { ...t.policy, skip_versions: [...t.policy.skip_versions, version] } };
       this.targets.set(id, next);
       return next;
     });
