@@ -19,10 +19,19 @@ import { deliver } from './webhooks';
 import { availableRelease, updateRuntime } from './state/store';
 import { runHook } from './hooks';
 import { isValidCron } from './config/schema';
+import { effectivePolicy } from './policy';
 import { packageVersion } from './version';
 import { assertStateDirsSafe, limitUmask } from './fs/strict-modes';
 
 const LOG_RING = 1000;
+
+/** The runtime.json fields of a check's answer, cleared when that answer no longer stands. */
+const UNCHECKED = { available: null, last_checked_at: null, rollout_pending: null } as const;
+
+function sameMembers(a: readonly string[], b: readonly string[]): boolean {
+  const set = new Set(a);
+  return set.size === new Set(b).size && b.every((x) => set.has(x));
+}
 
 export class Daemon implements DaemonCore {
   private generation = 1;
@@ -166,16 +175,29 @@ export class Daemon implements DaemonCore {
       const skip = new Set([...(rt.settings?.skip_versions ?? []), version]);
       wasOffered = availableRelease(rt.available)?.version === version;
       const settings = { ...(rt.settings ?? {}), skip_versions: [...skip] };
-      return wasOffered ? { ...rt, available: null, last_checked_at: null, rollout_pending: null, settings } : { ...rt, settings };
+      return wasOffered ? { ...rt, ...UNCHECKED, settings } : { ...rt, settings };
     });
-    if (wasOffered) {
-      await this.engine.reread(t.id);
-      // A feed that cannot be read now leaves the target unchecked; the scheduler's next check retries.
-      await this.engine.check(t.id, { actor: this.actor(), quiet: true }).catch(() => undefined);
-    }
+    if (wasOffered) await this.reselect(t.id);
     return this.announce(t.id);
   }
 
+  /**
+   * One quiet check (no history line) after the offer was cleared: the feed's selection runs again
+   * with the settings just written. A feed that cannot be read now leaves the target unchecked;
+   * the scheduler's next check retries.
+   */
+  private async reselect(id: string): Promise<void> {
+    await this.engine.reread(id);
+    await this.engine.check(id, { actor: this.actor(), quiet: true }).catch(() => undefined);
+  }
+
+  /**
+   * Stores a settings patch in runtime.json over the file's values. When it changes the channel or
+   * the skip list, the offer is cleared and the selection runs again at once (see reselect()), so a
+   * version skipped here is no longer offered and one no longer skipped is offered again if it is
+   * the best eligible release. Throws ERR_BAD_REQUEST for an invalid patch, ERR_TARGET_NOT_FOUND,
+   * ERR_UNSAFE_STATE_DIR (nothing written).
+   */
   async updateSettings(id: string, patch: SettingsPatch): Promise<TargetView> {
     const parsed = SettingsPatchSchema.safeParse(patch);
     if (!parsed.success) throw new UpkeepError('ERR_BAD_REQUEST', `Invalid settings: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
@@ -184,8 +206,20 @@ export class Daemon implements DaemonCore {
     }
     const t = findTarget(this.engine.config().config, id);
     await assertStateDirsSafe(this.engine.config().config);
-    await updateRuntime(this.engine.config().config.state_dir, t.id, (rt) => ({ ...rt, settings: { ...(rt.settings ?? {}), ...(parsed.data as SettingsPatch) } }));
+    const changes = parsed.data as SettingsPatch;
+    let reselect = false;
+    await updateRuntime(this.engine.config().config.state_dir, t.id, (rt) => {
+      const settings = { ...(rt.settings ?? {}), ...changes };
+      // A changed channel or skip list decides which release is offered: the last check's answer
+      // no longer stands (a version skipped here must not stay offered; one no longer skipped may
+      // be the newest again), so the selection runs again at once, as skipVersion does.
+      const before = effectivePolicy(t, rt.settings);
+      const after = effectivePolicy(t, settings);
+      reselect = before.channel !== after.channel || !sameMembers(before.skip_versions, after.skip_versions);
+      return reselect ? { ...rt, ...UNCHECKED, settings } : { ...rt, settings };
+    });
     this.scheduler.reset();
+    if (reselect) await this.reselect(t.id);
     return this.announce(t.id);
   }
 

@@ -87,3 +87,43 @@ describe('skipping the offered version', () => {
     expect((await call(d!.url, 'GET', '/api/targets/demo', { token: fx.admin.token })).body).toMatchObject({ available: { version: '1.1.0' }, state: { kind: 'available' } });
   });
 });
+
+describe('changing the skip list or channel in the settings', () => {
+  async function settings(patch: Record<string, unknown>): Promise<TargetView> {
+    const r = await call(d!.url, 'PATCH', '/api/targets/demo/settings', { token: fx.admin.token, json: patch });
+    expect(r.status, r.text).toBe(200);
+    return r.body as TargetView;
+  }
+
+  it('stops offering a version skipped in the settings and offers it again once it is no longer skipped', async () => {
+    const core = (await setup([['1.1.0', undefined], ['1.2.0', undefined]])).core;
+    expect((await core.check('demo')).latest_version).toBe('1.2.0');
+    const checks = (await core.history('demo')).filter((h) => h.operation === 'check').length;
+
+    const skipped = await settings({ skip_versions: ['1.2.0'] });
+    expect(skipped.available?.version).toBe('1.1.0');
+    expect(skipped.state).toMatchObject({ kind: 'available', version: '1.1.0' });
+    expect(await runtime()).toMatchObject({ available: { version: '1.1.0' }, settings: { skip_versions: ['1.2.0'] } });
+
+    const unskipped = await settings({ skip_versions: [] });
+    expect(unskipped.available?.version).toBe('1.2.0');
+    expect(unskipped.state).toMatchObject({ kind: 'available', version: '1.2.0' });
+    expect((await call(d!.url, 'GET', '/api/targets/demo', { token: fx.admin.token })).body).toMatchObject({ available: { version: '1.2.0' } });
+    // Re-selections are no user-visible checks.
+    expect((await core.history('demo')).filter((h) => h.operation === 'check')).toHaveLength(checks);
+
+    // A patch that changes neither the channel nor the skip list keeps the last check's answer.
+    const checkedAt = (await runtime()).last_checked_at;
+    await settings({ auto_download: true, skip_versions: [] });
+    expect((await runtime()).last_checked_at).toBe(checkedAt);
+  });
+
+  it('offers nothing from the old channel after switching to a channel without releases: not checked, never the stable offer', async () => {
+    const core = (await setup([['1.1.0', undefined]])).core;
+    expect((await core.check('demo')).latest_version).toBe('1.1.0');
+    const v = await settings({ channel: 'beta' });
+    expect(v.policy.channel).toBe('beta');
+    expect(v.available).toBeNull();
+    expect(v.state.kind).not.toBe('available');
+  });
+});
