@@ -74,7 +74,7 @@ export function formatCheck(r: CheckResult): string {
 
 export function formatDownload(r: DownloadResult): string {
   if (r.up_to_date) return `${r.target}: up to date, nothing to download`;
-  return `${r.target}: downloaded and verified ${r.version} (${r.files} files, ${formatBytes(r.bytes)}, ${formatBytes(r.reused_bytes)} reused) -> ${r.download_path}`;
+  return `${r.target}: downloaded and verified ${r.version} (${files(r.files)}, ${formatBytes(r.bytes)}, ${formatBytes(r.reused_bytes)} reused) -> ${r.download_path}`;
 }
 
 /** "1 file", "2 files". */

@@ -1,8 +1,8 @@
 /**
- * The line `upkeep apply` prints: a first install reads "installed", counts agree in number.
+ * The lines `upkeep apply` and `upkeep download` print: a first install reads "installed", counts agree in number.
  */
 import { describe, it, expect } from 'vitest';
-import { formatApply } from '../../src-main/cli/format';
+import { formatApply, formatDownload } from '../../src-main/cli/format';
 import type { ApplyResult } from '../../src-shared/api';
 
 const base: ApplyResult = {
@@ -30,5 +30,13 @@ describe('formatApply', () => {
   it('a verify-only run says what would change and that nothing was installed', () => {
     expect(formatApply({ ...base, verify_only: true, rollback_id: null })).toBe('myapp: 1.1.0 verified (1 file would change); nothing installed');
     expect(formatApply({ ...base, verify_only: true, files_updated: [], rollback_id: null })).toBe('myapp: 1.1.0 verified (0 files would change); nothing installed');
+  });
+});
+
+describe('formatDownload', () => {
+  it('counts files in the right number', () => {
+    const r = { success: true as const, target: 'myapp', version: '1.1.0', download_path: '/s/downloads/releases/myapp/1.1.0', files: 1, bytes: 12, reused_bytes: 12 };
+    expect(formatDownload(r)).toBe('myapp: downloaded and verified 1.1.0 (1 file, 12 B, 12 B reused) -> /s/downloads/releases/myapp/1.1.0');
+    expect(formatDownload({ ...r, files: 3, bytes: 2048, reused_bytes: 0 })).toBe('myapp: downloaded and verified 1.1.0 (3 files, 2 KiB, 0 B reused) -> /s/downloads/releases/myapp/1.1.0');
   });
 });
