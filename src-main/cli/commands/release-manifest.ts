@@ -7,7 +7,7 @@ import { parseArgs } from 'node:util';
 import { UsageError } from '../../../src-shared/errors';
 import type { CliIO } from '../io';
 import { writeFileDurable } from '../../engine/fs/atomic';
-import { HMAC_SHARED_SECRET_WARNING, signHmacManifest } from '../../engine/trust/hmac-manifest';
+import { HMAC_SHARED_SECRET_SIGN_WARNING, signHmacManifest } from '../../engine/trust/hmac-manifest';
 
 export const RELEASE_MANIFEST_USAGE = `  manifest --version V --sha COMMIT --channel C --migrations-required true|false
       [--breaking-changes TEXT] [--released-at ISO-8601] --out FILE
@@ -77,7 +77,7 @@ export async function runReleaseManifest(args: string[], io: CliIO, env: NodeJS.
   }
   const { manifest, bytes } = signHmacManifest(fields, secret);
   await writeFileDurable(out, bytes, undefined, { followLink: true });
-  io.err(`warning: ${HMAC_SHARED_SECRET_WARNING}`);
+  io.err(`warning: ${HMAC_SHARED_SECRET_SIGN_WARNING}`);
   if (io.json || values.json) io.out(JSON.stringify({ out, manifest }, null, 2));
   else io.out(`Wrote release manifest ${manifest.version} (${manifest.channel}, ${manifest.sha}) to ${out}\n  signature: ${manifest.signature}`);
   return 0;

@@ -34,6 +34,10 @@ export const HMAC_MANIFEST_FIELDS = ['version', 'sha', 'channel', 'migrations_re
 export const HMAC_SHARED_SECRET_WARNING =
   'release manifest verified with a shared HMAC secret: anyone holding the secret can also sign releases (not public-key security)';
 
+/** What the publisher is told when signing: every client that verifies holds the same secret. */
+export const HMAC_SHARED_SECRET_SIGN_WARNING =
+  'release manifest signed with a shared HMAC secret: every machine given the secret to verify it can also sign releases (not public-key security)';
+
 /** Largest manifest accepted (bytes). */
 export const MAX_HMAC_MANIFEST_BYTES = 64 * 1024;
 
