@@ -175,6 +175,15 @@ describe('environment overrides', () => {
     expect(names).toEqual(expect.arrayContaining(['UPKEEP_STATE_DIR', 'UPKEEP_DOWNLOAD_DIR', 'UPKEEP_BACKUP_DIR', 'UPKEEP_CHECK_INTERVAL', 'GITHUB_TOKEN', 'UPKEEP_CHECK_SCHEDULE', 'UPKEEP_AUTO_APPLY', 'UPKEEP_BACKUP_RETENTION']));
     expect(ENV_VARS.find((v) => v.name === 'UPKEEP_AUTO_APPLY')?.alias).toBe('AUTO_UPDATE_ENABLED');
   });
+
+  it('are each listed, with their alias, in the README table of environment variables', async () => {
+    const readme = await fsp.readFile(path.join(__dirname, '..', '..', '..', 'README.md'), 'utf8');
+    const start = readme.indexOf('### Environment variables');
+    expect(start).toBeGreaterThan(0);
+    const table = readme.slice(start, readme.indexOf('\n## ', start));
+    const missing = ENV_VARS.flatMap((v) => [v.name, ...(v.alias ? [v.alias] : [])]).filter((name) => !table.includes(`\`${name}\``));
+    expect(missing).toEqual([]);
+  });
 });
 
 describe('loadConfig', () => {
