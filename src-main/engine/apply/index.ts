@@ -27,7 +27,7 @@ export type { RollbackPoint } from './points';
 export { listPoints, prunePoints, deletePoint, newRollbackId } from './points';
 export { rollbackToPoint } from './restore';
 export type { RollbackOptions, RollbackOutcome } from './restore';
-export { recover } from './recover';
+export { recover, recoveryPending } from './recover';
 export type { RecoverResult } from './recover';
 export { pruneVersions } from './versioned';
 export type { FileRecord } from './tree';

@@ -5,7 +5,7 @@
  * deletion removes `point.json` first, so a crash mid-delete never leaves a point with holes.
  */
 import { randomBytes } from 'node:crypto';
-import { promises as fsp } from 'node:fs';
+import { promises as fsp, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import type { RollbackPointView } from '../../../src-shared/api';
@@ -166,23 +166,27 @@ export async function prunePoints(pointsDir: string, keep: number): Promise<stri
 }
 
 /**
- * Removes leftovers in the points dir: point-shaped directories without `point.json` and
- * `.tx-*` scratch directories, except those named in `keep`. Call only while holding the
- * target (no operation in flight other than the caller's).
+ * The leftovers in the points dir: point-shaped directories without `point.json` and `.tx-*`
+ * scratch directories, except those named in `keep`. None when the dir is missing; other
+ * errors are thrown. Synchronous: one readdir and one lstat per point.
  */
-export async function sweepPointLeftovers(pointsDir: string, keep: Iterable<string> = []): Promise<void> {
+export function pointLeftovers(pointsDir: string, keep: Iterable<string> = []): string[] {
   const kept = new Set(keep);
   let names: string[];
   try {
-    names = await fsp.readdir(pointsDir);
+    names = readdirSync(pointsDir);
   } catch (err) {
-    if (isCode(err, 'ENOENT')) return;
+    if (isCode(err, 'ENOENT')) return [];
     throw err;
   }
-  for (const n of names) {
-    if (kept.has(n)) continue;
-    if (n.startsWith('.tx-')) await rmrf(path.join(pointsDir, n));
-    // Without point.json (never completed, or retired): one lstat, not a parse of the point.
-    else if (isRollbackId(n) && lstatOrNull(path.join(pointsDir, n, POINT_FILE)) === null) await rmrf(path.join(pointsDir, n));
-  }
+  // Without point.json (never completed, or retired): one lstat, not a parse of the point.
+  return names.filter((n) => !kept.has(n) && (n.startsWith('.tx-') || (isRollbackId(n) && lstatOrNull(path.join(pointsDir, n, POINT_FILE)) === null)));
+}
+
+/**
+ * Removes the leftovers of pointLeftovers. Call only while holding the target (no operation in
+ * flight other than the caller's).
+ */
+export async function sweepPointLeftovers(pointsDir: string, keep: Iterable<string> = []): Promise<void> {
+  for (const n of pointLeftovers(pointsDir, keep)) await rmrf(path.join(pointsDir, n));
 }

@@ -4,7 +4,7 @@
  * committed, finished to exactly the new tree. Recovery is itself idempotent: it can be
  * interrupted and re-run any number of times.
  */
-import { promises as fsp } from 'node:fs';
+import { promises as fsp, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { OperationError } from '../../../src-shared/errors';
 import { JOURNAL_FILE, PHASE_FILE, readJournal } from './journal';
@@ -12,31 +12,59 @@ import type { Journal } from './journal';
 import { INSTALLED_FILE } from './installed';
 import { FINGERPRINTS_FILE } from './fingerprints';
 import { finishTransaction, undoTransaction } from './transaction';
-import { sweepVolumeProbes } from './switch-plan';
+import { sweepVolumeProbes, volumeProbeLeftovers } from './switch-plan';
 import { COMMAND_STATE_FILE } from '../command-state';
 
 /** The target's runtime state file (state/store.ts). */
 const RUNTIME_FILE = 'runtime.json';
-import { sweepPointLeftovers } from './points';
+import { pointLeftovers, sweepPointLeftovers } from './points';
+import { lstatOrNull } from '../fs/meta';
 import { isCode } from './tree';
 
 export type RecoverResult = 'none' | 'rolled-back' | 'completed';
 
-/** Removes temp files an interrupted atomic write of the journal or installed.json left behind. */
-async function sweepStateTemps(stateDir: string): Promise<void> {
+/**
+ * Temp files an interrupted atomic write of the journal or installed.json left in `stateDir`
+ * (none when it is missing; other errors are thrown). Synchronous: one readdir.
+ */
+function stateTempLeftovers(stateDir: string): string[] {
   let names: string[];
   try {
-    names = await fsp.readdir(stateDir);
+    names = readdirSync(stateDir);
   } catch (err) {
-    if (isCode(err, 'ENOENT')) return;
+    if (isCode(err, 'ENOENT')) return [];
     throw err;
   }
-  for (const n of names) {
+  return names.filter((n) => {
     // runtime.json and command-state.json may be written by another process (a daemon's check)
     // right now: removing its temp file makes that write retry (fs/atomic.ts writeFileDurable).
     const ours = [JOURNAL_FILE, INSTALLED_FILE, PHASE_FILE, FINGERPRINTS_FILE].some((f) => n.startsWith(`${f}.`));
     const shared = [RUNTIME_FILE, COMMAND_STATE_FILE].some((f) => n.startsWith(`${f}.`) && /^\d+$/.test(n.slice(f.length + 1)));
-    if (ours || shared) await fsp.rm(path.join(stateDir, n), { force: true });
+    return ours || shared;
+  });
+}
+
+/** Removes the temp files of stateTempLeftovers. */
+async function sweepStateTemps(stateDir: string): Promise<void> {
+  for (const n of stateTempLeftovers(stateDir)) await fsp.rm(path.join(stateDir, n), { force: true });
+}
+
+/**
+ * False when `recover` would find nothing to do: no journal, and none of the leftovers it sweeps
+ * when there is none (probe files of dead processes in the install dir, state temp files,
+ * unfinished rollback points). Synchronous and read-only, so a read (`upkeep status`) can skip
+ * the target's lock: recovering such a target changes nothing, an operation that starts after
+ * this look is one that could have started right after a recovery, and one running now holds
+ * the lock, so recovery would have skipped the target anyway. Any error reading says true (the
+ * caller then recovers under the lock, which reports it).
+ */
+export function recoveryPending(o: { stateDir: string; installDir: string; pointsDir: string }): boolean {
+  try {
+    const stateDir = path.resolve(o.stateDir);
+    if (lstatOrNull(path.join(stateDir, JOURNAL_FILE)) !== null) return true;
+    return volumeProbeLeftovers(o.installDir).length > 0 || stateTempLeftovers(stateDir).length > 0 || pointLeftovers(o.pointsDir).length > 0;
+  } catch {
+    return true;
   }
 }
 

@@ -13,7 +13,7 @@
  * copy beside them as `<name>.local-<date>`, `refuse` throws ERR_LOCAL_CHANGES, `overwrite`
  * replaces them (the edited bytes stay in the backup dir).
  */
-import { promises as fsp } from 'node:fs';
+import { promises as fsp, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { OperationError } from '../../../src-shared/errors';
 import type { JournalOp, StageItem } from './journal';
@@ -287,16 +287,18 @@ export interface VolumeFacts {
 const PROBE_RE = /^\.upkeep-probe-(\d+)-[a-z0-9]{1,6}$/;
 
 /**
- * Removes the probe files (see probeVolume) that a process killed while probing left directly in
- * `dir`: only those of processes no longer running (another process may be probing right now).
+ * The probe files (see probeVolume) that a process killed while probing left directly in `dir`:
+ * only those of processes no longer running (another process may be probing right now). None
+ * when `dir` is missing or unreadable. Synchronous: one readdir.
  */
-export async function sweepVolumeProbes(dir: string): Promise<void> {
+export function volumeProbeLeftovers(dir: string): string[] {
   let names: string[];
   try {
-    names = await fsp.readdir(dir);
+    names = readdirSync(dir);
   } catch {
-    return; // missing or unreadable: no probe of ours there
+    return []; // missing or unreadable: no probe of ours there
   }
+  const out: string[] = [];
   for (const name of names) {
     const m = PROBE_RE.exec(name);
     if (!m) continue;
@@ -310,8 +312,14 @@ export async function sweepVolumeProbes(dir: string): Promise<void> {
         alive = isCode(err, 'EPERM'); // running, as another user
       }
     }
-    if (!alive) await fsp.rm(path.join(dir, name), { force: true });
+    if (!alive) out.push(name);
   }
+  return out;
+}
+
+/** Removes the probe files of volumeProbeLeftovers. */
+export async function sweepVolumeProbes(dir: string): Promise<void> {
+  for (const name of volumeProbeLeftovers(dir)) await fsp.rm(path.join(dir, name), { force: true });
 }
 
 export async function probeVolume(dir: string): Promise<VolumeFacts> {

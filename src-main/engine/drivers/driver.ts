@@ -111,6 +111,12 @@ export interface TargetDriver {
    * under the target's lock, before anything else.
    */
   recover(): Promise<RecoveryResult>;
+  /**
+   * False when `recover()` would find nothing to do, judged synchronously without the lock and
+   * changing nothing (apply/recover.ts recoveryPending); reads then skip locking the target.
+   * Absent: the runner always recovers under the lock.
+   */
+  recoveryPending?(): boolean;
   /** True when the release has something this driver can install on this machine (files for this platform). */
   accepts(release: Release): boolean;
   /** What `apply(plan)` would change, changing nothing. */

@@ -7,7 +7,7 @@
 import type { RollbackPointView } from '../../../src-shared/api';
 import { OperationError, UpkeepError, toUpkeepError } from '../../../src-shared/errors';
 import type { FilesTargetConfig } from '../config/schema';
-import { applyRelease, defaultMode, listPoints, readInstalled, readInstalledVersion, recover, rollbackToPoint, type PlannedFile } from '../apply';
+import { applyRelease, defaultMode, listPoints, readInstalled, readInstalledVersion, recover, recoveryPending, rollbackToPoint, type PlannedFile } from '../apply';
 import type { ApplyPhase } from '../apply/transaction';
 import { BlobCache } from '../net/blob-cache';
 import { promises as fsp } from 'node:fs';
@@ -88,6 +88,10 @@ export class FilesDriver implements TargetDriver {
 
   recover(): Promise<RecoveryResult> {
     return recover({ stateDir: this.env.paths.stateDir, installDir: this.t.install_dir, pointsDir: this.env.paths.pointsDir });
+  }
+
+  recoveryPending(): boolean {
+    return recoveryPending({ stateDir: this.env.paths.stateDir, installDir: this.t.install_dir, pointsDir: this.env.paths.pointsDir });
   }
 
   accepts(release: Release): boolean {

@@ -29,10 +29,16 @@ export async function recoverTarget(c: RunnerContext, loaded: LoadedConfig, t: T
   return outcome;
 }
 
-/** Finishes or undoes what a crash interrupted, for every target whose lock is free. */
+/**
+ * Finishes or undoes what a crash interrupted, for every target whose lock is free. A target
+ * whose driver sees nothing to recover (TargetDriver.recoveryPending) is not locked.
+ */
 export async function recoverAll(c: RunnerContext, loaded: LoadedConfig, driverOf: (t: TargetConfig) => Promise<TargetDriver>, actor: Actor): Promise<Array<{ target: string; outcome: string }>> {
   const out: Array<{ target: string; outcome: string }> = [];
   for (const t of loaded.config.targets) {
+    const driver = await driverOf(t);
+    // Nothing to recover (looked at without the lock, changing nothing): no lock either.
+    if (driver.recoveryPending && !driver.recoveryPending()) continue;
     let lock;
     try {
       lock = await acquireTargetLock(loaded.config.state_dir, t.id, { actor, opId: 'recovery', clock: c.clock });
@@ -41,7 +47,7 @@ export async function recoverAll(c: RunnerContext, loaded: LoadedConfig, driverO
       throw err;
     }
     try {
-      const outcome = await recoverTarget(c, loaded, t, await driverOf(t), actor);
+      const outcome = await recoverTarget(c, loaded, t, driver, actor);
       if (outcome !== 'none') out.push({ target: t.id, outcome });
     } finally {
       await lock.release();
