@@ -11,7 +11,7 @@
  * every directory as 0777; their access is decided by the mount, so only ownership is checked
  * there.
  */
-import { promises as fsp } from 'node:fs';
+import { lstatSync, promises as fsp, realpathSync } from 'node:fs';
 import path from 'node:path';
 import { VerificationError } from '../../../src-shared/errors';
 
@@ -38,6 +38,10 @@ type Refuse = (dir: string, why: string) => never;
  * Judges `given` and its parents: each must be owned by root or the current user and not
  * writable by group or others (a parent may be, with the sticky bit). A missing directory is
  * judged by its existing ancestors (Upkeep creates it with its own mode). No-op on Windows.
+ *
+ * realpath and lstat are called synchronously: a handful of metadata calls on local directories,
+ * each a thread-pool round trip through fs.promises (every read command, `upkeep status` too,
+ * judges three directories and their parents before it starts).
  */
 async function assertOwnDir(given: string, refuse: Refuse): Promise<void> {
   if (process.platform === 'win32' || typeof process.getuid !== 'function') return;
@@ -46,7 +50,7 @@ async function assertOwnDir(given: string, refuse: Refuse): Promise<void> {
   let exists = true;
   for (;;) {
     try {
-      target = await fsp.realpath(target);
+      target = realpathSync.native(target);
       break;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
@@ -58,7 +62,7 @@ async function assertOwnDir(given: string, refuse: Refuse): Promise<void> {
   }
   // A missing directory is created by Upkeep with an explicit mode; its existing ancestor is a parent.
   for (let d = target, first = exists; ; first = false) {
-    const st = await fsp.lstat(d);
+    const st = lstatSync(d);
     if (st.uid !== 0 && st.uid !== uid) refuse(d, `is owned by uid ${st.uid}, not by uid ${uid} or root`);
     const writable = (st.mode & 0o022) !== 0;
     const sticky = (st.mode & 0o1000) !== 0;
