@@ -30,13 +30,15 @@ function stateLabel(v: TargetView): string {
 
 /**
  * `upkeep status`: one block per target. An offered release accepted without signatures is named
- * "(unverified)" or "(checksums only)" on the state line, with a `verified:` line saying what that means.
+ * "(unverified)" or "(checksums only)" on the state line, with a `verified:` line saying what that means;
+ * a target whose lock a live process holds (`busy`, by target id) gets a `busy:` line.
  */
-export function formatStatus(views: TargetView[]): string {
+export function formatStatus(views: TargetView[], busy: ReadonlyMap<string, BusyHolder> = new Map()): string {
   return views.map((v) => [
     `${v.id} (${v.name})`,
     `  installed: ${v.current_version ?? 'nothing yet'}`,
     `  state:     ${stateLabel(v)}`,
+    ...busyLine(busy.get(v.id)),
     ...weakVerificationLine(v.state.kind === 'available' ? offeredVerification(v) : null),
     ...(v.held_version ? [`  held:      ${heldVersionText(v.held_version)} (upkeep apply ${v.id} --version ${v.held_version})`] : []),
     ...(v.rollout_pending && v.state.kind !== 'up-to-date' ? [`  rollout:   ${rolloutText(v.rollout_pending)}`] : []),
@@ -46,6 +48,23 @@ export function formatStatus(views: TargetView[]): string {
     `  rollback points: ${v.points_count}`,
     ...(v.facts ?? []).map((f) => `  ${`${f.label}:`.padEnd(10)} ${f.value}`),
   ].join('\n')).join('\n\n');
+}
+
+/** The live holder of a target's lock (engine/lock.ts LockHolder): who runs which operation since when. */
+export interface BusyHolder {
+  actor: string;
+  pid: number;
+  hostname: string;
+  op_id: string;
+  since: string;
+}
+
+/**
+ * The `busy:` line of a target another process is working on: the state line above is what was
+ * last written, so it says nothing of the running operation.
+ */
+function busyLine(h: BusyHolder | undefined): string[] {
+  return h ? [`  busy:      ${h.actor} (pid ${h.pid} on ${h.hostname}) runs operation ${h.op_id} since ${h.since}`] : [];
 }
 
 /** A target group's result, one line per member. */

@@ -18,7 +18,7 @@ import { packageVersion } from '../engine/version';
 import { limitUmask } from '../engine/fs/strict-modes';
 import { ProgressRenderer } from './progress-bar';
 import { guardRollback } from './rollback-guard';
-import { formatApply, formatCheck, formatDownload, formatGroup, formatHistory, formatPoints, formatRollback, formatStatus } from './format';
+import { formatApply, formatCheck, formatDownload, formatGroup, formatHistory, formatPoints, formatRollback, formatStatus, type BusyHolder } from './format';
 import { applyGroup, findGroup, type GroupResult } from '../engine/runner/target-group';
 import path from 'node:path';
 import type { LoadedConfig } from '../engine/config/load';
@@ -278,7 +278,18 @@ async function targetCommand(cmd: string, args: string[], g: Globals, out: CliIO
     switch (cmd) {
       case 'status': {
         const views = allTargets ? await engine.views() : [await engine.view(id())];
-        out.out(g.json ? JSON.stringify(allTargets ? views : views[0], null, 2) : formatStatus(views));
+        if (g.json) {
+          out.out(JSON.stringify(allTargets ? views : views[0], null, 2));
+          return EXIT.ok;
+        }
+        // Another process (the daemon, the tray, another command) may be working on a target now.
+        const { readLockHolder } = require('../engine/lock') as typeof import('../engine/lock');
+        const busy = new Map<string, BusyHolder>();
+        for (const v of views) {
+          const holder = await readLockHolder(loaded.config.state_dir, v.id);
+          if (holder && !holder.stale) busy.set(v.id, holder);
+        }
+        out.out(formatStatus(views, busy));
         return EXIT.ok;
       }
       case 'check': {

@@ -7,6 +7,7 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { runCli } from '../helpers/cli';
+import { acquireTargetLock } from '../../src-main/engine/lock';
 import { snapshot, writeTree, tempDir } from '../helpers/tree';
 
 interface Fixture {
@@ -178,6 +179,29 @@ describe('CLI contract', () => {
       expect(v.json.error.message).toContain('trust.keys');
     } finally {
       await fsp.rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('upkeep status while another process works on a target', () => {
+  it('names the live holder of the target lock on a busy: line, and drops it once the lock is free', async () => {
+    const f = await fixture();
+    try {
+      const config = await writeConfig(f, 'in-place');
+      const lock = await acquireTargetLock(path.join(f.dir, 'state-in-place'), 'demo', { actor: 'api', opId: 'op_busy_test' });
+      const busy = await runCli(['--config', config, 'status']);
+      expect(busy.code, busy.stderr).toBe(0);
+      expect(busy.stdout).toMatch(new RegExp(`^  busy:      api \\(pid ${process.pid} on .+\\) runs operation op_busy_test since ${lock.holder.since.replace(/[.]/g, '\\.')}$`, 'm'));
+      // The JSON document keeps the TargetView shape.
+      const json = await runCli(['--config', config, 'status', '--json']);
+      expect(json.code).toBe(0);
+      expect(json.json[0].id).toBe('demo');
+      await lock.release();
+      const free = await runCli(['--config', config, 'status']);
+      expect(free.code).toBe(0);
+      expect(free.stdout).not.toContain('busy:');
+    } finally {
+      await fsp.rm(f.dir, { recursive: true, force: true });
     }
   });
 });
