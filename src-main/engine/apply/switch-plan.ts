@@ -23,6 +23,7 @@ import { expect, observe } from './fingerprints';
 import type { DiskState, FileRecord } from './tree';
 import { assertSafePaths, diskState, fitName, IO_CONCURRENCY, isCode, mapLimit, matchesDisk, recordOfDisk, under } from './tree';
 import { DIR_MODE } from './transaction';
+import { pathCollisionKey } from '../trust/paths';
 
 export type LocalChangePolicy = 'keep' | 'overwrite' | 'refuse';
 
@@ -109,7 +110,7 @@ async function listUnder(installDir: string, rel: string): Promise<{ files: stri
 /** Builds the stage items and journal ops that turn the current tree into `want`. */
 export async function planSwitch(inp: SwitchInputs): Promise<SwitchPlan> {
   const { installDir, opId } = inp;
-  const key = (p: string): string => (inp.caseInsensitive ? p.normalize('NFC').toLowerCase() : p);
+  const key = (p: string): string => (inp.caseInsensitive ? pathCollisionKey(p) : p);
   const recorded = new Map(inp.recorded.map((f) => [f.path, f]));
   const wantPaths = new Set(inp.want.map((w) => w.path));
   const goneManaged = [...recorded.keys()].filter((p) => !wantPaths.has(p)).sort();
@@ -184,7 +185,9 @@ export async function planSwitch(inp: SwitchInputs): Promise<SwitchPlan> {
     if (disk.kind === 'missing') return;
     if (disk.kind === 'other' && disk.type === 'dir') {
       const { files, dirs } = await listUnder(installDir, rel);
-      const foreign = files.filter((f) => !(recorded.has(f) && !wantPaths.has(f)));
+      // Named as listed under `rel`, which on a case-insensitive volume may differ in case from
+      // the recorded paths (`lib/` becoming a file `LIB`): compared by key.
+      const foreign = files.filter((f) => !goneKeys.has(key(f)));
       if (foreign.length > 0) {
         throw new OperationError('ERR_APPLY_FAILED', `cannot put ${rel} in place: the directory there holds files Upkeep does not manage (${foreign.slice(0, 3).join(', ')}); move them away first`, { path: rel, files: foreign.slice(0, 20) });
       }
@@ -265,9 +268,45 @@ export async function planSwitch(inp: SwitchInputs): Promise<SwitchPlan> {
   if (edited.length > 0 && inp.onLocalChange === 'refuse') {
     throw new OperationError('ERR_LOCAL_CHANGES', `managed files were changed locally: ${edited.slice(0, 10).join(', ')}${edited.length > 10 ? ` and ${edited.length - 10} more` : ''} (on_local_change: refuse)`, { files: edited });
   }
-  plan.ops = [...moveAway, ...rmdirs, ...mkdirOps, ...place, ...keepCopies];
+  const caseRenames = inp.caseInsensitive ? await planDirCaseRenames(installDir, opId, wanted, new Set(rmdirs.map((o) => (o.t === 'rmdir' ? pathCollisionKey(o.path) : '')))) : [];
+  plan.ops = [...moveAway, ...rmdirs, ...mkdirOps, ...place, ...keepCopies, ...caseRenames];
   plan.observed.sort(byPath);
   return plan;
+}
+
+/**
+ * On a case-insensitive volume a directory keeps the case it was created with when a new tree
+ * names it in another case only (`Lib/helper.js` after `Lib/Helper.js` became `lib/helper.js`):
+ * the files land in it under either name. Each such directory (one the switch neither removes
+ * nor creates) is renamed to the wanted case through its staged name, shallowest first, after
+ * everything else is in place; undo renames it back the same way.
+ */
+async function planDirCaseRenames(installDir: string, opId: string, wanted: readonly WantedEntry[], removedKeys: ReadonlySet<string>): Promise<JournalOp[]> {
+  const dirs = new Set<string>();
+  for (const w of wanted) for (let d = path.posix.dirname(w.path); d !== '.'; d = path.posix.dirname(d)) dirs.add(d);
+  const depth = (d: string): number => d.split('/').length;
+  const listing = new Map<string, string[]>();
+  const ops: JournalOp[] = [];
+  for (const d of [...dirs].sort((a, b) => depth(a) - depth(b) || (a < b ? -1 : 1))) {
+    const parent = path.posix.dirname(d) === '.' ? '' : path.posix.dirname(d);
+    const name = path.posix.basename(d);
+    let names = listing.get(parent);
+    if (names === undefined) {
+      names = await fsp.readdir(parent === '' ? installDir : under(installDir, parent)).catch(() => [] as string[]);
+      listing.set(parent, names);
+    }
+    if (names.includes(name)) continue;
+    const onDisk = names.find((n) => pathCollisionKey(n) === pathCollisionKey(name));
+    if (onDisk === undefined) continue;
+    const from = parent === '' ? path.join(installDir, onDisk) : path.join(under(installDir, parent), onDisk);
+    if (removedKeys.has(pathCollisionKey(from))) continue; // removed, then made again in the wanted case
+    const st = await fsp.lstat(from).catch(() => null);
+    if (!st?.isDirectory()) continue;
+    const to = under(installDir, d);
+    const tmp = stageName(to, opId);
+    ops.push({ t: 'rename', from, to: tmp }, { t: 'rename', from: tmp, to });
+  }
+  return ops;
 }
 
 /** Facts about the volume holding an install dir, probed at run time. */

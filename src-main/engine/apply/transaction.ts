@@ -11,7 +11,7 @@ import { OperationError, UpkeepError } from '../../../src-shared/errors';
 import { fsyncDir } from '../fs/atomic';
 import { deviceOf, diskFullError, isDiskFull, SPACE_MARGIN } from '../fs/space';
 import { syncDurable } from '../fs/sync-fs';
-import { isStrictlyWithin, plainPosix } from '../trust/paths';
+import { isStrictlyWithin, pathCollisionKey, plainPosix } from '../trust/paths';
 import { setInstalled } from './installed';
 import { systemClock } from '../clock';
 import type { Journal } from './journal';
@@ -239,9 +239,22 @@ async function switchOps(j: Journal, hooks: ApplyHooks): Promise<void> {
   // A batch never holds two renames sharing a path (compared case-insensitively, as a
   // case-insensitive volume would): moving an old entry away and putting the new one at its
   // place stay in that order.
+  // Nor a rename of a directory above a path another rename of the batch uses (a directory
+  // renamed to its new case while a file is being placed inside it).
   let batch: JournalOp[] = [];
   const inBatch = new Set<string>();
-  const key = (p: string): string => p.normalize('NFC').toLowerCase();
+  const above = new Set<string>();
+  const key = pathCollisionKey;
+  const rootKey = key(j.install_dir);
+  const ancestors = (k: string): string[] => {
+    const out: string[] = [];
+    for (let d = path.dirname(k); d.length > rootKey.length && d !== path.dirname(d); d = path.dirname(d)) out.push(d);
+    return out;
+  };
+  const clashes = (p: string): boolean => {
+    const k = key(p);
+    return inBatch.has(k) || above.has(k) || ancestors(k).some((d) => inBatch.has(d));
+  };
   // Backups on another filesystem are byte copies: one at a time (as fast, and a disk that fills
   // stops the switch at the first copy that does not fit).
   const crossDevice = j.backup_dir !== null && (await deviceOf(j.backup_dir)) !== (await deviceOf(j.install_dir));
@@ -251,6 +264,7 @@ async function switchOps(j: Journal, hooks: ApplyHooks): Promise<void> {
     await breather.tick(batch.length);
     batch = [];
     inBatch.clear();
+    above.clear();
   };
   for (const op of j.ops) {
     if (op.t !== 'rename') {
@@ -258,10 +272,13 @@ async function switchOps(j: Journal, hooks: ApplyHooks): Promise<void> {
       await one(op);
       continue;
     }
-    if (inBatch.has(key(op.from)) || inBatch.has(key(op.to))) await flush();
+    if (clashes(op.from) || clashes(op.to)) await flush();
     batch.push(op);
-    inBatch.add(key(op.from));
-    inBatch.add(key(op.to));
+    for (const p of [op.from, op.to]) {
+      const k = key(p);
+      inBatch.add(k);
+      for (const d of ancestors(k)) above.add(d);
+    }
   }
   await flush();
   await syncDurable(j.backup_dir ? [j.install_dir, j.backup_dir] : [j.install_dir], { files: [], dirs: touched });
@@ -417,7 +434,7 @@ export async function finishTransaction(j: Journal, hooks: ApplyHooks = {}, o: {
     await writePoint(j.points_dir, { ...j.point, size_bytes: size });
   }
   await setInstalled(j.state_dir, j.after);
-  if (j.layout === 'in-place') await pruneEmptyParents(j.install_dir, j.removed);
+  if (j.layout === 'in-place') await pruneEmptyParents(j.install_dir, j.removed, (j.after?.files ?? []).map((f) => f.path));
   if (j.kind === 'apply') await prunePoints(j.points_dir, j.retention);
   await sweepPointLeftovers(j.points_dir, later.map((d) => path.basename(d)));
   if (j.layout === 'versioned') {

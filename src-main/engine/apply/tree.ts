@@ -10,7 +10,7 @@ import path from 'node:path';
 import { OperationError, VerificationError } from '../../../src-shared/errors';
 import { fsyncDir, fsyncFile } from '../fs/atomic';
 import { sha256Hex } from '../trust/digest';
-import { assertSafeRelativePath, isStrictlyWithin, isWithin, plainPosix } from '../trust/paths';
+import { assertSafeRelativePath, isStrictlyWithin, isWithin, pathCollisionKey, plainPosix } from '../trust/paths';
 
 /**
  * What one managed entry is: relative POSIX path, content hash, size (bytes) and permission
@@ -321,8 +321,12 @@ export async function rmdirIfEmpty(dir: string): Promise<boolean> {
 /**
  * Removes the empty parent directories of `relPaths` inside `root`, deepest first, stopping at
  * `root` (never removed) or at the first non-empty directory. Directories holding user files stay.
+ * A directory at or below one of `files` (the tree now installed names a file or link there,
+ * compared as a case-insensitive volume would: `lib/` became the file `LIB`) is not looked up:
+ * it cannot be a directory, and exfat-fuse answers a lookup of the old name with the removed
+ * directory and then aborts, taking the whole volume away.
  */
-export async function pruneEmptyParents(root: string, relPaths: Iterable<string>): Promise<string[]> {
+export async function pruneEmptyParents(root: string, relPaths: Iterable<string>, files: Iterable<string> = []): Promise<string[]> {
   const dirs = new Set<string>();
   for (const rel of relPaths) {
     let d = path.posix.dirname(rel);
@@ -331,11 +335,16 @@ export async function pruneEmptyParents(root: string, relPaths: Iterable<string>
       d = path.posix.dirname(d);
     }
   }
+  const fileKeys = new Set([...files].map(pathCollisionKey));
+  const underFile = (d: string): boolean => {
+    for (let x = d; x !== '.'; x = path.posix.dirname(x)) if (fileKeys.has(pathCollisionKey(x))) return true;
+    return false;
+  };
   const ordered = [...dirs].sort((a, b) => b.split('/').length - a.split('/').length || (a < b ? 1 : -1));
   const removed: string[] = [];
   for (const d of ordered) {
     const abs = path.join(root, d);
-    if (!(await lexists(abs))) continue;
+    if (underFile(d) || !(await lexists(abs))) continue;
     if (await rmdirIfEmpty(abs)) {
       removed.push(d);
       await fsyncDirs([path.dirname(abs)]);

@@ -84,9 +84,15 @@ export function isSafeRelativePath(p: string): boolean {
   return unsafePathReason(p) === null;
 }
 
-/** The key two paths collide under on a case-insensitive, normalising file system. */
+/**
+ * The key two paths collide under on a case-insensitive, normalising file system: NFC, then case
+ * folded by upper-casing before lower-casing. Lower-casing alone keeps apart names that exFAT's
+ * and NTFS's upcase tables and APFS's case folding treat as one (final and medial sigma `ς`/`σ`,
+ * long s `ſ`/`s`, micro sign `µ`/`μ`); folding through upper case joins them. It may also join a
+ * few names some volume keeps apart (`ß`/`ss`, dotless `ı`/`i`): refusing those is the safe side.
+ */
 export function pathCollisionKey(p: string): string {
-  return p.normalize('NFC').toLowerCase();
+  return p.normalize('NFC').toUpperCase().toLowerCase().normalize('NFC');
 }
 
 /** The ERR_UNSAFE_PATH error for `path`, naming it and the reason. */
@@ -105,7 +111,7 @@ export function assertSafeRelativePath(p: string): void {
 
 /**
  * Checks the paths of one install tree: each is safe (isSafeRelativePath), no two are equal, no
- * two are equal after NFC normalisation + lowercasing, and no path is both a file and a parent
+ * two are equal under pathCollisionKey (NFC + case folding), and no path is both a file and a parent
  * directory of another file ('a' and 'a/b'), case-insensitively. Throws VerificationError
  * ERR_UNSAFE_PATH naming the first offending path.
  */

@@ -98,6 +98,12 @@ describe('checkManifestPaths', () => {
     ['file and parent directory', ['a', 'a/b'], '"a"'],
     ['parent directory listed after', ['a/b/c', 'a/b'], 'a/b'],
     ['file/dir case collision', ['Lib', 'lib/x.so'], 'Lib'],
+    // Pairs toLowerCase keeps apart but case-insensitive volumes fold together (exFAT's and
+    // NTFS's upcase tables, APFS's case folding): final and medial sigma, long s, micro sign.
+    ['final sigma collision', ['x\u03c3', 'x\u03c2'], 'x\u03c2'],
+    ['long s collision', ['bin/s', 'bin/\u017f'], 'bin/\u017f'],
+    ['micro sign collision', ['\u00b5s', '\u03bcs'], '\u03bcs'],
+    ['Kelvin sign collision', ['k.txt', '\u212a.txt'], '\u212a.txt'],
     ['reserved name', ['bin/aux.exe'], 'bin/aux.exe'],
   ])('refuses %s with ERR_UNSAFE_PATH naming the path', (_name, paths, named) => {
     const err = failure(paths);
@@ -110,8 +116,9 @@ describe('checkManifestPaths', () => {
     expect(failure(['a', 'ab/c', 'a.d/e'])).toBeUndefined();
   });
 
-  it('collision key is NFC + lowercase', () => {
+  it('collision key is NFC + case folded (upper, then lower case)', () => {
     expect(pathCollisionKey('Cafe\u0301/X')).toBe('caf\u00e9/x');
+    expect(pathCollisionKey('\u03a3\u03c2\u017f\u00b5')).toBe(pathCollisionKey('\u03c3\u03c3s\u03bc'));
   });
 });
 
