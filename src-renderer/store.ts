@@ -136,6 +136,11 @@ export function toErrorView(err: unknown): ErrorView {
   return { code: 'ERR_INTERNAL', message: String(err) };
 }
 
+/** The outcomes that are not a refusal of the token (ERR_UNAUTHORIZED, ERR_FORBIDDEN). */
+function withoutAuthFailures(outcomes: Record<string, Outcome>): Record<string, Outcome> {
+  return Object.fromEntries(Object.entries(outcomes).filter(([, o]) => o.error?.code !== 'ERR_UNAUTHORIZED' && o.error?.code !== 'ERR_FORBIDDEN'));
+}
+
 function authProblem(err: unknown, view: ErrorView): AuthState | null {
   const status = err instanceof ApiError ? err.status : undefined;
   if (view.code === 'ERR_UNAUTHORIZED' || status === 401) {
@@ -358,7 +363,8 @@ export function createUpkeepStore(api: RendererApi): UpkeepStore {
 
     setToken(token) {
       api.setToken?.(token);
-      set({ auth: { needed: false, message: null, code: null } });
+      // An action refused for the old token (401/403) says nothing about the new one.
+      set((s) => ({ auth: { needed: false, message: null, code: null }, outcomes: withoutAuthFailures(s.outcomes) }));
       void get().loadTargets();
       api.info().then((info) => set({ info }), () => undefined);
     },

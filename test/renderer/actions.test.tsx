@@ -299,6 +299,7 @@ describe('sign-in', () => {
     renderApp(api, '#/targets/demo');
     await user.click(await screen.findByRole('button', { name: 'Apply' }));
     expect((await screen.findByTestId('auth-message')).textContent).toContain('needs an access token');
+    expect(screen.getByTestId('operation-result').textContent).toContain('Missing bearer token');
     const field = screen.getByLabelText('Access token');
     expect(field.getAttribute('aria-invalid')).toBe('true');
     api.fail('apply', null);
@@ -306,6 +307,8 @@ describe('sign-in', () => {
     await user.click(screen.getByRole('button', { name: 'Sign in' }));
     expect(tokens).toEqual(['secret-token']);
     expect(screen.queryByTestId('auth-message')).toBeNull();
+    // The refusal of the missing token is not left on the target once a token is given.
+    expect(screen.queryByTestId('operation-result')).toBeNull();
     expect(screen.getByTestId('token-status').textContent).toContain('Signed in');
   });
 
