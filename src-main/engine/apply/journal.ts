@@ -101,55 +101,66 @@ export const JOURNAL_FILE = 'journal.json';
 /** The phase of the journal in flight after `staging` (see the module comment). */
 export const PHASE_FILE = 'journal-phase.json';
 
-const PhaseSchema = z.object({ op_id: z.string().min(1), phase: z.enum(['staging', 'switching', 'switched', 'committed']) });
+/**
+ * The schemas of `journal.json` and `journal-phase.json`, built on the first read: zod schemas
+ * cost time to build, and most starts (every `upkeep status` of a target with nothing to
+ * recover) read no journal.
+ */
+function buildSchemas() {
+  const PhaseSchema = z.object({ op_id: z.string().min(1), phase: z.enum(['staging', 'switching', 'switched', 'committed']) });
 
-const absolute = z.string().refine((p) => path.isAbsolute(p), 'not an absolute path');
+  const absolute = z.string().refine((p) => path.isAbsolute(p), 'not an absolute path');
 
-const mode = z.number().int().min(0).max(0o7777);
+  const mode = z.number().int().min(0).max(0o7777);
 
-const JournalOpSchema = z.discriminatedUnion('t', [
-  z.object({ t: z.literal('rename'), from: absolute, to: absolute }),
-  z.object({ t: z.literal('link'), path: absolute, old: z.string().nullable(), new: z.string().nullable(), tmp: absolute }),
-  z.object({ t: z.literal('mkdir'), path: absolute, mode }),
-  z.object({ t: z.literal('rmdir'), path: absolute, mode }),
-]);
-const _opShape: SameShape<z.output<typeof JournalOpSchema>, JournalOp> = true;
+  const JournalOpSchema = z.discriminatedUnion('t', [
+    z.object({ t: z.literal('rename'), from: absolute, to: absolute }),
+    z.object({ t: z.literal('link'), path: absolute, old: z.string().nullable(), new: z.string().nullable(), tmp: absolute }),
+    z.object({ t: z.literal('mkdir'), path: absolute, mode }),
+    z.object({ t: z.literal('rmdir'), path: absolute, mode }),
+  ]);
 
-/** `journal.json` (checked before recovery acts on it). */
-export const JournalSchema = z.object({
-  v: z.literal(1),
-  op_id: z.string().min(1),
-  kind: z.enum(['apply', 'rollback']),
-  target: z.string().min(1),
-  layout: z.enum(['in-place', 'versioned']),
-  install_dir: absolute,
-  state_dir: absolute,
-  points_dir: absolute,
-  phase: z.enum(['staging', 'switching', 'switched', 'committed']),
-  created_at: z.string(),
-  before: InstalledSchema.nullable(),
-  after: InstalledSchema.nullable(),
-  stage: z.array(z.object({
-    path: absolute,
-    /** Absolute, except for a symbolic link (its `symlink` target is staged instead). */
-    source: z.string(),
-    sha256: z.string().regex(/^([0-9a-f]{64})?$/),
-    size: z.number().int().nonnegative(),
-    mode,
-    link: z.boolean(),
-    move: z.boolean().optional(),
-    symlink: z.string().min(1).optional(),
-  }).refine((st) => st.symlink !== undefined || path.isAbsolute(st.source), { message: 'not an absolute path', path: ['source'] })),
-  mkdirs: z.array(absolute),
-  scratch: z.array(absolute),
-  ops: z.array(JournalOpSchema),
-  backup_dir: absolute.nullable(),
-  point: PendingPointSchema.nullable(),
-  consume: z.array(z.string().refine(isRollbackId, 'not a rollback id')),
-  removed: z.array(z.string().refine(isSafeRelativePath, 'not a safe relative path')),
-  retention: z.number().int().nonnegative(),
-});
-const _journalShape: SameShape<z.output<typeof JournalSchema>, Journal> = true;
+  /** `journal.json` (checked before recovery acts on it). */
+  const JournalSchema = z.object({
+    v: z.literal(1),
+    op_id: z.string().min(1),
+    kind: z.enum(['apply', 'rollback']),
+    target: z.string().min(1),
+    layout: z.enum(['in-place', 'versioned']),
+    install_dir: absolute,
+    state_dir: absolute,
+    points_dir: absolute,
+    phase: z.enum(['staging', 'switching', 'switched', 'committed']),
+    created_at: z.string(),
+    before: InstalledSchema.nullable(),
+    after: InstalledSchema.nullable(),
+    stage: z.array(z.object({
+      path: absolute,
+      /** Absolute, except for a symbolic link (its `symlink` target is staged instead). */
+      source: z.string(),
+      sha256: z.string().regex(/^([0-9a-f]{64})?$/),
+      size: z.number().int().nonnegative(),
+      mode,
+      link: z.boolean(),
+      move: z.boolean().optional(),
+      symlink: z.string().min(1).optional(),
+    }).refine((st) => st.symlink !== undefined || path.isAbsolute(st.source), { message: 'not an absolute path', path: ['source'] })),
+    mkdirs: z.array(absolute),
+    scratch: z.array(absolute),
+    ops: z.array(JournalOpSchema),
+    backup_dir: absolute.nullable(),
+    point: PendingPointSchema.nullable(),
+    consume: z.array(z.string().refine(isRollbackId, 'not a rollback id')),
+    removed: z.array(z.string().refine(isSafeRelativePath, 'not a safe relative path')),
+    retention: z.number().int().nonnegative(),
+  });
+  return { PhaseSchema, JournalOpSchema, JournalSchema };
+}
+type JournalSchemas = ReturnType<typeof buildSchemas>;
+let builtSchemas: JournalSchemas | undefined;
+const schemas = (): JournalSchemas => (builtSchemas ??= buildSchemas());
+const _opShape: SameShape<z.output<JournalSchemas['JournalOpSchema']>, JournalOp> = true;
+const _journalShape: SameShape<z.output<JournalSchemas['JournalSchema']>, Journal> = true;
 
 /**
  * Reads the journal of a target state dir; null when no operation is in flight. Throws
@@ -157,9 +168,9 @@ const _journalShape: SameShape<z.output<typeof JournalSchema>, Journal> = true;
  * recovery never guesses which renames to undo.
  */
 export async function readJournal(stateDir: string): Promise<Journal | null> {
-  const j = (await readJson(path.join(stateDir, JOURNAL_FILE), JournalSchema)) ?? null;
+  const j = (await readJson(path.join(stateDir, JOURNAL_FILE), schemas().JournalSchema)) ?? null;
   if (!j) return null;
-  const ph = await readJson(path.join(stateDir, PHASE_FILE), PhaseSchema);
+  const ph = await readJson(path.join(stateDir, PHASE_FILE), schemas().PhaseSchema);
   if (ph && ph.op_id === j.op_id) j.phase = ph.phase;
   return j;
 }
