@@ -13,7 +13,7 @@ import { formatBytes, rolloutPendingText } from '../../src-shared/format';
 import { formatDateTime } from '../format';
 import { ReleaseNotes } from '../markdown';
 import { automaticShort } from '../policy-text';
-import { isBusy } from '../status';
+import { isBusy, isCancelled } from '../status';
 import type { Outcome } from '../store';
 
 /** Outcome text of an apply/verify call. */
@@ -117,6 +117,8 @@ export function TargetOverviewTab({ target }: { target: TargetView }) {
   const critical = release?.is_critical ?? (state.kind === 'available' && state.is_critical);
   const breaking = release?.is_breaking ?? (state.kind === 'available' && state.is_breaking);
   const skipped = version !== null && target.policy.skip_versions.includes(version);
+  // A failed check (or operation) with nothing offered: whether an update exists is not known.
+  const failure = state.kind === 'failed' && !isCancelled(state.error) ? state.error : null;
 
   const check = () => void runAction(target.id, 'check', () => api.check(target.id), describeCheck);
   const apply = (verifyOnly: boolean) =>
@@ -129,7 +131,7 @@ export function TargetOverviewTab({ target }: { target: TargetView }) {
     <div className="overview-tab">
       <section className="card" aria-labelledby="update-title">
         <div className="section-head">
-          <h2 id="update-title">{version ? `Version ${newest ?? version} is available` : 'No update available'}</h2>
+          <h2 id="update-title">{version ? `Version ${newest ?? version} is available` : failure ? 'Update status unknown' : 'No update available'}</h2>
           <div className="flags">
             {/* The header's status badge already says "Critical update" for the newest release. */}
             {version && critical && !(state.kind === 'available' && state.is_critical && state.version === version) ? <FlagBadge kind="critical" /> : null}
@@ -162,10 +164,12 @@ export function TargetOverviewTab({ target }: { target: TargetView }) {
           </p>
         ) : null}
         {!version && !rollout ? (
-          <p className="muted">
+          <p className="muted" data-testid="no-offer-text">
             {state.kind === 'up-to-date'
               ? `${target.name} is on the newest release of the ${target.policy.channel} channel.`
-              : 'Check the feed to see whether a newer release is published.'}
+              : failure
+                ? `The last attempt failed, so Upkeep cannot tell whether a newer release is published: ${failure.message} (${failure.code}).`
+                : 'Check the feed to see whether a newer release is published.'}
           </p>
         ) : null}
         {target.held_version ? (

@@ -2,8 +2,8 @@
 /**
  * What the person sees is true: the badge and the progress title follow the state kind, a
  * cancelled operation says "Cancelled", a staged rollout and a held version are named, the first
- * rollback point says it removes the installation, toasts leave when their condition is gone, and
- * the Pause card describes the real setting.
+ * rollback point says it removes the installation, toasts leave when their condition is gone, a
+ * failed check does not read "No update available", and the Pause card describes the real setting.
  */
 import { describe, it, expect } from 'vitest';
 import { act, fireEvent, within } from '@testing-library/react';
@@ -43,6 +43,24 @@ describe('badge and progress title follow the state kind', () => {
     expect(badge.textContent).not.toMatch(/Downloading/);
     expect(text('progress-title')).toContain('Checking health of 1.2.0');
     expect(text('progress-title')).not.toMatch(/Downloading/);
+  });
+});
+
+describe('a failed check with nothing offered', () => {
+  it('says the update status is unknown and why, never "No update available"', async () => {
+    const error = { code: 'ERR_NO_RELEASE', message: 'The feed has no channel "beta"' };
+    const api = new FakeApi([makeTarget({ available: null, state: { kind: 'failed', error, at: '2025-03-02T09:00:00Z' }, last_error: error })]);
+    renderApp(api, '#/targets/demo');
+    expect((await screen.findByRole('heading', { level: 2, name: 'Update status unknown' })).id).toBe('update-title');
+    expect(screen.queryByText('No update available')).toBeNull();
+    expect(text('no-offer-text')).toBe('The last attempt failed, so Upkeep cannot tell whether a newer release is published: The feed has no channel "beta" (ERR_NO_RELEASE).');
+  });
+
+  it('keeps "No update available" for a cancelled operation', async () => {
+    const error = { code: 'ERR_CANCELLED', message: 'Cancelled by the user' };
+    const api = new FakeApi([makeTarget({ available: null, state: { kind: 'failed', error, at: '2025-03-02T09:00:00Z' } })]);
+    renderApp(api, '#/targets/demo');
+    expect(await screen.findByRole('heading', { level: 2, name: 'No update available' })).toBeTruthy();
   });
 });
 
