@@ -122,7 +122,7 @@ export function formatRollback(r: RollbackResult): string {
 
 export function formatPoints(target: string, points: RollbackPointView[]): string {
   if (points.length === 0) return `${target}: no rollback points`;
-  return points.map((p) => `${p.rollback_id}  ${p.from_version ?? '(none)'} -> ${p.to_version}  ${p.created_at}  ${formatBytes(p.size_bytes)}`).join('\n');
+  return points.map((p) => `${p.rollback_id}  ${p.from_version ?? 'none'} -> ${p.to_version}  ${p.created_at}  ${formatBytes(p.size_bytes)}`).join('\n');
 }
 
 export function formatHistory(records: HistoryRecord[]): string {

@@ -2,7 +2,7 @@
  * The lines `upkeep apply` and `upkeep download` print: a first install reads "installed", counts agree in number.
  */
 import { describe, it, expect } from 'vitest';
-import { formatApply, formatDownload } from '../../src-main/cli/format';
+import { formatApply, formatDownload, formatPoints } from '../../src-main/cli/format';
 import type { ApplyResult } from '../../src-shared/api';
 
 const base: ApplyResult = {
@@ -38,5 +38,13 @@ describe('formatDownload', () => {
     const r = { success: true as const, target: 'myapp', version: '1.1.0', download_path: '/s/downloads/releases/myapp/1.1.0', files: 1, bytes: 12, reused_bytes: 12 };
     expect(formatDownload(r)).toBe('myapp: downloaded and verified 1.1.0 (1 file, 12 B, 12 B reused) -> /s/downloads/releases/myapp/1.1.0');
     expect(formatDownload({ ...r, files: 3, bytes: 2048, reused_bytes: 0 })).toBe('myapp: downloaded and verified 1.1.0 (3 files, 2 KiB, 0 B reused) -> /s/downloads/releases/myapp/1.1.0');
+  });
+});
+
+describe('formatPoints', () => {
+  it('names the first install\'s point "none -> V", as the rollback prompt, its help and the dashboard do', () => {
+    const first = { rollback_id: 'rb_1', target: 'myapp', from_version: null, to_version: '1.0.0', created_at: '2026-11-30T09:46:55.180Z', size_bytes: 0, files: 0 };
+    const next = { ...first, rollback_id: 'rb_2', from_version: '1.0.0', to_version: '1.1.0', size_bytes: 12, files: 1 };
+    expect(formatPoints('myapp', [next, first]).split('\n')).toEqual(['rb_2  1.0.0 -> 1.1.0  2026-11-30T09:46:55.180Z  12 B', 'rb_1  none -> 1.0.0  2026-11-30T09:46:55.180Z  0 B']);
   });
 });
