@@ -36,6 +36,16 @@ export function heldSentence(held: string, available: string | null): string {
   return available === held ? `${what} Apply installs it now.` : what;
 }
 
+/**
+ * The sentence of an up-to-date target. With skipped versions it does not claim the newest release
+ * is installed: a skipped one may be newer.
+ */
+export function upToDateSentence(target: TargetView): string {
+  const skipped = target.policy.skip_versions;
+  if (skipped.length === 0) return `${target.name} is on the newest release of the ${target.policy.channel} channel.`;
+  return `No release of the ${target.policy.channel} channel newer than ${target.current_version ?? 'the installed one'} is offered; skipped versions (${skipped.join(', ')}) are left out.`;
+}
+
 /** Outcome text of a check call. */
 export function describeCheck(r: CheckResult): Omit<Outcome, 'action'> {
   if (r.update_available && r.latest_version) return { ok: true, message: `Version ${r.latest_version} is available${r.is_critical ? ' (critical)' : ''}.` };
@@ -166,7 +176,7 @@ export function TargetOverviewTab({ target }: { target: TargetView }) {
         {!version && !rollout ? (
           <p className="muted" data-testid="no-offer-text">
             {state.kind === 'up-to-date'
-              ? `${target.name} is on the newest release of the ${target.policy.channel} channel.`
+              ? upToDateSentence(target)
               : failure
                 ? `The last attempt failed, so Upkeep cannot tell whether a newer release is published: ${failure.message} (${failure.code}).`
                 : 'Check the feed to see whether a newer release is published.'}

@@ -64,6 +64,23 @@ describe('a failed check with nothing offered', () => {
   });
 });
 
+describe('up to date with skipped versions', () => {
+  it('does not claim the newest release is installed when a skipped one may be newer', async () => {
+    const api = new FakeApi([makeTarget({ available: null, policy: { ...makeTarget().policy, skip_versions: ['1.2.0'] } })]);
+    renderApp(api, '#/targets/demo');
+    await screen.findByRole('heading', { level: 2, name: 'No update available' });
+    expect(text('no-offer-text')).toBe('No release of the stable channel newer than 1.0.0 is offered; skipped versions (1.2.0) are left out.');
+    expect(text('no-offer-text')).not.toContain('newest release');
+  });
+
+  it('says "on the newest release" when nothing is skipped', async () => {
+    const api = new FakeApi([makeTarget({ available: null })]);
+    renderApp(api, '#/targets/demo');
+    await screen.findByRole('heading', { level: 2, name: 'No update available' });
+    expect(text('no-offer-text')).toBe('Demo Service is on the newest release of the stable channel.');
+  });
+});
+
 describe('cancel', () => {
   it('shows "Cancelled", not a red failure or an "Update failed" toast', async () => {
     const api = new FakeApi();
