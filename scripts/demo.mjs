@@ -8,7 +8,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { createHash, createHmac } from 'node:crypto';
 import { createServer as createHttpServer } from 'node:http';
 import { createServer } from 'node:net';
-import { createReadStream, existsSync, mkdirSync, rmSync, writeFileSync, readFileSync, chmodSync, statSync } from 'node:fs';
+import { createReadStream, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync, readFileSync, chmodSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
@@ -178,12 +178,43 @@ function writeBuild(version) {
   return { dir: b, notes };
 }
 
-async function main() {
-  if (!existsSync(path.join(root, 'dist', 'node', 'src-main', 'cli', 'main.js'))) {
-    console.log('Building the command line...');
-    spawnSync(node, [path.join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', path.join(root, 'tsconfig.node.json')], { stdio: 'inherit' });
+/**
+ * True when `built` is missing or a file under one of `dirs` changed after it was written (mtime):
+ * after a `git pull` or an edit, the demo must not run yesterday's command line or dashboard.
+ */
+export function needsBuild(built, dirs) {
+  let builtAt;
+  try {
+    builtAt = statSync(built).mtimeMs;
+  } catch {
+    return true;
   }
-  if (!existsSync(path.join(root, 'out', 'renderer', 'index.html'))) {
+  const newer = (dir) => {
+    let entries;
+    try {
+      entries = readdirSync(dir, { withFileTypes: true });
+    } catch {
+      return false;
+    }
+    return entries.some((e) => {
+      const p = path.join(dir, e.name);
+      if (e.isDirectory()) return e.name !== 'node_modules' && newer(p);
+      return e.isFile() && statSync(p).mtimeMs > builtAt;
+    });
+  };
+  return dirs.some(newer);
+}
+
+async function main() {
+  const sources = (...dirs) => dirs.map((d) => path.join(root, d));
+  // As `npm run build:node`: tsc, then the one-file bundle, which every build rewrites (tsc leaves
+  // unchanged outputs alone), so the bundle's time says when the command line was last built.
+  if (needsBuild(path.join(root, 'dist', 'node', 'src-main', 'cli', 'upkeep-cli.js'), sources('src-main', 'src-shared'))) {
+    console.log('Building the command line...');
+    const tsc = spawnSync(node, [path.join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', path.join(root, 'tsconfig.node.json')], { stdio: 'inherit' });
+    if (tsc.status === 0) spawnSync(node, [path.join(root, 'scripts', 'bundle-cli.mjs')], { cwd: root, stdio: 'inherit' });
+  }
+  if (needsBuild(path.join(root, 'out', 'renderer', 'index.html'), sources('src-renderer', 'src-shared'))) {
     console.log('Building the dashboard...');
     const r = spawnSync(node, [path.join(root, 'node_modules', 'electron-vite', 'bin', 'electron-vite.js'), 'build'], { cwd: root, stdio: 'inherit' });
     if (r.status !== 0) console.log('(dashboard build failed; the API still runs)');

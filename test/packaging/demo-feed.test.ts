@@ -1,5 +1,6 @@
 /**
- * The demo's feed server: loopback HTTP at a throttled rate, with Range so downloads resume.
+ * The demo's feed server: loopback HTTP at a throttled rate, with Range so downloads resume; and
+ * its build check: sources changed after the last build are built again before the demo starts.
  */
 import { describe, it, expect } from 'vitest';
 import { randomBytes } from 'node:crypto';
@@ -9,7 +10,13 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 
 type Served = { url: string; close(): Promise<void> };
-const load = async () => (await import(pathToFileURL(path.join(process.cwd(), 'scripts/demo.mjs')).href)) as { serveThrottled: (dir: string, rate: number) => Promise<Served>; FEED_RATE: number; BIG_ASSET_BYTES: number };
+const load = async () =>
+  (await import(pathToFileURL(path.join(process.cwd(), 'scripts/demo.mjs')).href)) as {
+    serveThrottled: (dir: string, rate: number) => Promise<Served>;
+    FEED_RATE: number;
+    BIG_ASSET_BYTES: number;
+    needsBuild: (built: string, dirs: string[]) => boolean;
+  };
 
 describe('demo feed server', () => {
   it('serves files at the given rate, honours Range and refuses paths outside its root', async () => {
@@ -36,6 +43,36 @@ describe('demo feed server', () => {
       expect((await fetch(`${served.url}missing`)).status).toBe(404);
     } finally {
       await served.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('demo build check', () => {
+  it('builds when the output is missing or a source under the given dirs is newer, not otherwise', async () => {
+    const { needsBuild } = await load();
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'upkeep-demo-build-'));
+    try {
+      const src = path.join(dir, 'src-main', 'engine');
+      fs.mkdirSync(src, { recursive: true });
+      fs.writeFileSync(path.join(src, 'a.ts'), 'export {};');
+      const built = path.join(dir, 'dist', 'bundle.js');
+      expect(needsBuild(built, [path.join(dir, 'src-main')])).toBe(true);
+      fs.mkdirSync(path.dirname(built));
+      fs.writeFileSync(built, '');
+      const t = Date.now() / 1000;
+      fs.utimesSync(path.join(src, 'a.ts'), t - 60, t - 60);
+      fs.utimesSync(built, t - 30, t - 30);
+      expect(needsBuild(built, [path.join(dir, 'src-main'), path.join(dir, 'absent')])).toBe(false);
+      // An edit (or a git pull) after the build, deep in the tree.
+      fs.utimesSync(path.join(src, 'a.ts'), t, t);
+      expect(needsBuild(built, [path.join(dir, 'src-main')])).toBe(true);
+      // node_modules below a source dir does not count.
+      fs.utimesSync(path.join(src, 'a.ts'), t - 60, t - 60);
+      fs.mkdirSync(path.join(dir, 'src-main', 'node_modules'));
+      fs.writeFileSync(path.join(dir, 'src-main', 'node_modules', 'x.js'), '');
+      expect(needsBuild(built, [path.join(dir, 'src-main')])).toBe(false);
+    } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
   });
