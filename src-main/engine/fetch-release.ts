@@ -111,7 +111,7 @@ export async function fetchRelease(o: FetchReleaseOptions): Promise<FetchedRelea
     else missing += f.size;
     await breather.tick();
   }
-  await assertFreeSpace([{ dir: o.cacheDir, bytes: missing }, ...(o.reserve ?? [])]);
+  await assertFreeSpace([{ dir: o.cacheDir, bytes: missing, entries: o.items.length - present.size }, ...(o.reserve ?? [])]);
   const artifacts = new Map<string, LocalArtifact>();
   const total = o.items.reduce((n, f) => n + f.size, 0);
   let filesDone = 0;

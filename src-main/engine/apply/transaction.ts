@@ -4,12 +4,12 @@
  * `undoTransaction` and `finishTransaction` are also what recovery runs after a crash; both
  * are idempotent and safe to interrupt and re-run.
  */
-import { chmodSync, linkSync, lstatSync, promises as fsp, renameSync } from 'node:fs';
+import { chmodSync, linkSync, lstatSync, mkdirSync, promises as fsp, renameSync } from 'node:fs';
 import { Breather, lstatOrNull } from '../fs/meta';
 import path from 'node:path';
 import { OperationError, UpkeepError } from '../../../src-shared/errors';
 import { fsyncDir } from '../fs/atomic';
-import { deviceOf, diskFullError, isDiskFull, SPACE_MARGIN } from '../fs/space';
+import { deviceOf, diskFullCause, diskFullError, isDiskFull, SPACE_MARGIN } from '../fs/space';
 import { syncDurable } from '../fs/sync-fs';
 import { isStrictlyWithin, pathCollisionKey, plainPosix } from '../trust/paths';
 import { setInstalled } from './installed';
@@ -27,6 +27,14 @@ import { recordFingerprints, stampNow, stampOf } from './fingerprints';
 export const DIR_MODE = 0o755;
 /** Mode asked for Upkeep's own directories (rollback points, target state): a umask may narrow it, never widen it. */
 export const OWN_DIR_MODE = 0o755;
+
+/**
+ * `mkdir -p` of one of Upkeep's own directories, synchronously (a metadata call, fs/meta.ts).
+ * Also the one that reports a full disk as ENOSPC: fs.promises.mkdir with `recursive` says ENOENT.
+ */
+function mkdirp(dir: string): void {
+  mkdirSync(dir, { recursive: true, mode: OWN_DIR_MODE });
+}
 
 export type ApplyPhase = 'stage' | 'backup' | 'switch' | 'commit' | 'rollback';
 
@@ -121,13 +129,13 @@ async function stage(j: Journal, hooks: ApplyHooks, fp?: FingerprintPlan): Promi
     dirsToSync.add(path.dirname(d));
   }
   if (j.backup_dir) {
-    await fsp.mkdir(j.backup_dir, { recursive: true, mode: OWN_DIR_MODE });
+    mkdirp(j.backup_dir);
     dirsToSync.add(path.dirname(j.backup_dir));
     // Each backup directory once (shallowest first, so `recursive` has nothing left to walk).
     const backupDirs = new Set<string>();
     for (const op of j.ops) if (op.t === 'rename' && isInside(j.backup_dir, op.to)) backupDirs.add(path.dirname(op.to));
     for (const d of [...backupDirs].sort((a, b) => a.length - b.length)) {
-      await fsp.mkdir(d, { recursive: true, mode: OWN_DIR_MODE });
+      mkdirp(d);
       for (let x = d; isInside(path.dirname(j.backup_dir), x) && !dirsToSync.has(x); x = path.dirname(x)) dirsToSync.add(x);
     }
   }
@@ -181,11 +189,13 @@ function parentsSafe(root: string, abs: string): boolean {
 /**
  * What a transaction will write, per directory (bytes): staged copies in the install dir (hard
  * links and symbolic links need none) and backups, which are renames on the same filesystem and
- * copies on another one.
+ * copies on another one; `entries`: the inodes it creates in the install dir.
  */
-export async function spaceNeeded(j: Journal): Promise<Array<{ dir: string; bytes: number }>> {
+export async function spaceNeeded(j: Journal): Promise<Array<{ dir: string; bytes: number; entries?: number }>> {
   const staged = j.stage.filter((s) => !s.link && s.symlink === undefined).reduce((n, s) => n + s.size, 0);
-  const out = [{ dir: j.install_dir, bytes: staged }];
+  // New inodes: every staged entry but a hard link (kept local copies included), every directory made.
+  const entries = j.stage.filter((s) => !s.link).length + j.mkdirs.length + j.scratch.length + j.ops.filter((o) => o.t === 'mkdir').length;
+  const out: Array<{ dir: string; bytes: number; entries?: number }> = [{ dir: j.install_dir, bytes: staged, entries }];
   if (j.backup_dir && (await deviceOf(j.backup_dir)) !== (await deviceOf(j.install_dir))) {
     let backup = 0;
     for (const op of j.ops) {
@@ -296,7 +306,7 @@ export async function executeTransaction(j: Journal, hooks: ApplyHooks = {}, fp?
   j.phase = 'staging';
   let changedUntil = systemClock.now().getTime();
   try {
-    await fsp.mkdir(j.state_dir, { recursive: true, mode: OWN_DIR_MODE });
+    mkdirp(j.state_dir);
     await writeJournal(j);
   } catch (err) {
     if (isDiskFull(err)) throw diskFullError(j.state_dir, SPACE_MARGIN);
@@ -310,7 +320,8 @@ export async function executeTransaction(j: Journal, hooks: ApplyHooks = {}, fp?
     changedUntil = systemClock.now().getTime();
   } catch (err) {
     await undoTransaction(j, hooks);
-    if (isDiskFull(err)) {
+    const cause = await diskFullCause(err);
+    if (isDiskFull(err) || cause !== err) {
       const need = await spaceNeeded(j);
       throw diskFullError(need[0]?.dir ?? j.install_dir, need.reduce((n, x) => n + x.bytes, 0));
     }

@@ -58,24 +58,40 @@ export async function freeBytes(dir: string): Promise<number> {
 /** Fixed allowance per filesystem for journals, directories and metadata (bytes). */
 export const SPACE_MARGIN = 1024 * 1024;
 
+/** Fixed allowance of inodes per filesystem for journals, phase records and temp files. */
+export const INODE_MARGIN = 16;
+
 /**
  * Checks that every filesystem has room for what will be written to it: the needs are summed per
- * filesystem (device id), plus SPACE_MARGIN. Throws ERR_DISK_FULL naming the first directory of
- * a filesystem that is short, the bytes needed and the bytes free.
+ * filesystem (device id), plus SPACE_MARGIN bytes; `entries` (files and directories to create)
+ * likewise against the free inodes, plus INODE_MARGIN, where the filesystem counts inodes
+ * (statfs `files` > 0; btrfs and others report none). Throws ERR_DISK_FULL naming the first
+ * directory of a filesystem that is short: bytes needed and free, or (details `entries_needed`,
+ * `entries_free`) inodes.
  */
-export async function assertFreeSpace(needs: ReadonlyArray<{ dir: string; bytes: number }>): Promise<void> {
-  const byDev = new Map<number, { dir: string; bytes: number }>();
+export async function assertFreeSpace(needs: ReadonlyArray<{ dir: string; bytes: number; entries?: number }>): Promise<void> {
+  const byDev = new Map<number, { dir: string; bytes: number; entries: number }>();
   for (const n of needs) {
-    if (n.bytes <= 0) continue;
+    const entries = n.entries ?? 0;
+    if (n.bytes <= 0 && entries <= 0) continue;
     const at = await existingAncestor(n.dir);
     const cur = byDev.get(at.dev);
-    if (cur) cur.bytes += n.bytes;
-    else byDev.set(at.dev, { dir: n.dir, bytes: n.bytes });
+    if (cur) {
+      cur.bytes += n.bytes;
+      cur.entries += entries;
+    } else byDev.set(at.dev, { dir: n.dir, bytes: n.bytes, entries });
   }
   for (const need of byDev.values()) {
-    const free = await freeBytes(need.dir);
+    const st = await fsp.statfs((await existingAncestor(need.dir)).dir);
+    const free = Number(st.bavail) * Number(st.bsize);
     const total = need.bytes + SPACE_MARGIN;
-    if (free < total) throw diskFullError(need.dir, total, free);
+    if (need.bytes > 0 && free < total) throw diskFullError(need.dir, total, free);
+    if (need.entries > 0 && Number(st.files) > 0 && Number(st.ffree) < need.entries + INODE_MARGIN) {
+      const wanted = need.entries + INODE_MARGIN;
+      throw new OperationError('ERR_DISK_FULL', `not enough free inodes in ${need.dir}: ${wanted} files and directories to create (${Number(st.ffree)} free); nothing was switched`, {
+        dir: need.dir, bytes_needed: need.bytes, entries_needed: wanted, entries_free: Number(st.ffree),
+      });
+    }
   }
 }
 

@@ -5,7 +5,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
-import { promises as fsp, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, promises as fsp, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -171,7 +171,7 @@ describe.skipIf(!inoMounted)('download dir out of inodes', () => {
       const feed = new FeedBuilder(path.join(dir, 'feed'));
       const key = makeKey();
       const e1 = await feed.release('1.0.0', { 'a.txt': 'one' }, [key]);
-      const files = Object.fromEntries(Array.from({ length: 24 }, (_, i) => [`f${i}.txt`, `file ${i} of 1.1.0`]));
+      const files = Object.fromEntries(Array.from({ length: 24 }, (_, i) => [`f${i}.txt`, `file ${i} of 1.1.0\n`.repeat(12_000)]));
       const e2 = await feed.release('1.1.0', files, [key]);
       await feed.index('stable', indexPayload(1, [e2, e1]), [key]);
       const text = ['state_dir: ./state', `download_dir: ${JSON.stringify(cache)}`, 'targets:', '  - id: demo', '    kind: files', '    install_dir: ./install', '    product: demo',
@@ -180,19 +180,27 @@ describe.skipIf(!inoMounted)('download dir out of inodes', () => {
       await engine.apply('demo', { version: '1.0.0' });
       const install = path.join(dir, 'install');
       const before = await snapshot(install);
-      // Use up the inodes, leaving a few: some downloads start, then a partial cannot be created.
+      // The inodes run out once the downloads have started (the check before them passed): some
+      // partial files exist, then the next one cannot be created.
       const fillers: string[] = [];
-      for (let i = 0; ; i++) {
-        const f = path.join(INO, `filler-${i}`);
-        try {
-          await fsp.writeFile(f, '');
-        } catch {
-          break;
+      let filled = false;
+      const stop = engine.bus.subscribe((ev) => {
+        if (filled || ev.type !== 'progress' || ev.progress.phase !== 'download' || !existsSync(path.join(cache, 'blobs', 'partial'))) return;
+        if (readdirSync(path.join(cache, 'blobs', 'partial')).length === 0) return;
+        filled = true;
+        for (let i = 0; ; i++) {
+          const f = path.join(INO, `filler-${i}`);
+          try {
+            writeFileSync(f, '');
+          } catch {
+            break;
+          }
+          fillers.push(f);
         }
-        fillers.push(f);
-      }
-      for (const f of fillers.splice(-4)) await fsp.rm(f);
+      });
       const err = (await engine.apply('demo', { version: '1.1.0' }).catch((e: unknown) => e)) as UpkeepError;
+      stop();
+      expect(filled).toBe(true);
       expect({ code: err.code, message: err.message }).toMatchObject({ code: 'ERR_DISK_FULL' });
       expect(String((err.details as { dir: string }).dir).startsWith(cache)).toBe(true);
       expect((err.details as { bytes_needed: number }).bytes_needed).toBeGreaterThan(0);
@@ -246,6 +254,41 @@ describe.skipIf(!inoMounted)('download dir out of inodes', () => {
       for (const f of fillers) await fsp.rm(f, { force: true });
       await fsp.rm(path.join(INO, 'state'), { recursive: true, force: true });
       await fsp.rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('staging into an install dir out of inodes is refused up front, naming the files to create and the inodes free', async () => {
+    const install = path.join(INO, 'install');
+    const outsideDir = await fsp.mkdtemp(path.join(os.tmpdir(), 'upkeep-inodes-out-'));
+    const fillers: string[] = [];
+    try {
+      const plan = (op: string, version: string, files: Awaited<ReturnType<typeof toPlanned>>) => ({
+        opId: op, target: 'app', installDir: install, layout: 'in-place' as const, stateDir: path.join(outsideDir, 'state'), pointsDir: path.join(INO, 'points'), toVersion: version, files, retention: 3,
+      });
+      const cache = path.join(outsideDir, 'cache');
+      await applyRelease(plan('op1', '1.0.0', await toPlanned(cache, [{ path: 'a.txt', content: 'one' }])));
+      const before = await snapshot(INO);
+      for (let i = 0; ; i++) {
+        const f = path.join(INO, `filler-${i}`);
+        try {
+          await fsp.writeFile(f, '');
+        } catch {
+          break;
+        }
+        fillers.push(f);
+      }
+      for (const f of fillers.splice(-3)) await fsp.rm(f);
+      const v2 = Array.from({ length: 12 }, (_, i) => ({ path: `d${i % 3}/f${i}.txt`, content: `file ${i}` }));
+      const err = (await applyRelease(plan('op2', '2.0.0', await toPlanned(cache, v2))).catch((e: unknown) => e)) as UpkeepError;
+      expect({ code: err.code, message: err.message }).toMatchObject({ code: 'ERR_DISK_FULL', message: expect.stringMatching(/free inodes/) });
+      expect(err.details).toMatchObject({ dir: install, entries_needed: expect.any(Number), entries_free: expect.any(Number) });
+      for (const f of fillers.splice(0)) await fsp.rm(f);
+      expect(await snapshot(INO)).toEqual(before);
+    } finally {
+      for (const f of fillers) await fsp.rm(f, { force: true });
+      await fsp.rm(install, { recursive: true, force: true });
+      await fsp.rm(path.join(INO, 'points'), { recursive: true, force: true });
+      await fsp.rm(outsideDir, { recursive: true, force: true });
     }
   });
 });
