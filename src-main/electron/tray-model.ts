@@ -213,7 +213,9 @@ function targetMenu(t: TargetView, point: RollbackPointView | null | undefined, 
   if (avail) {
     items.push({ kind: 'item', id: `${t.id}:apply`, label: `Update to ${avail.version}${verificationSuffix(avail.verification)}`, enabled: !busy, action: { type: 'apply', target: t.id, version: avail.version } });
   } else {
-    items.push({ kind: 'item', id: `${t.id}:apply`, label: 'No update available', enabled: false });
+    // After a failed check (or operation) nothing is known about newer releases: say so.
+    const unknown = t.state.kind === 'failed' && t.state.error.code !== 'ERR_CANCELLED';
+    items.push({ kind: 'item', id: `${t.id}:apply`, label: unknown ? 'Update status unknown (last attempt failed)' : 'No update available', enabled: false });
   }
   if (point) {
     const to = point.from_version ? `Roll back to ${point.from_version}` : `Remove ${displayName(t)} (roll back to before ${point.to_version})…`;

@@ -137,6 +137,12 @@ describe('menu model', () => {
     expect(find(model, 'db:apply-on-quit')).toBeUndefined();
   });
 
+  it('does not say "No update available" after a failed check: nothing is known then', () => {
+    const model = buildTrayMenuModel(input({ targets: [failed('b'), target('c', { kind: 'failed', error: { code: 'ERR_CANCELLED', message: 'cancelled' }, at: CHECKED })] }));
+    expect(find(model, 'b:apply')).toMatchObject({ label: 'Update status unknown (last attempt failed)', enabled: false });
+    expect(find(model, 'c:apply')).toMatchObject({ label: 'No update available', enabled: false });
+  });
+
   it('disables update and rollback while the target is busy, and Check now when all are', () => {
     const busy = target('demo', { kind: 'applying', version: '1.3.0', progress: progress(70) }, { available: { version: '1.3.0', is_critical: false } as ReleaseView });
     const model = buildTrayMenuModel(input({ targets: [busy], latestPoints: { demo: point('demo', 'rb-1', '1.0.0', '1.2.0', CHECKED) } }));
