@@ -99,7 +99,7 @@ function cacheKind(argv) {
  * (before 22.1): compiling the 1.5 MB bundle is a large part of every start. The cache lives in
  * `<tmpdir>/upkeep-compile-cache-<uid>` (mode 0700; used only when it is a real directory owned by
  * this user and writable by no one else, since V8 runs what it finds there), one file per bundle
- * build, Node version and command (cacheKind), written once after the first run of that command
+ * content (its SHA-256), Node version and command (cacheKind), written once after the first run of that command
  * from that bundle (files of other builds are removed a day after their last write). V8 itself
  * refuses data made for another source or V8; then the bundle compiles as usual and the file is
  * rewritten. V8 checks only a header, not the data (damaged data aborts the process with a V8
@@ -120,6 +120,7 @@ function loadWithCodeCache(file, argv) {
   const os = require('node:os');
   let cacheFile = null;
   let build = null;
+  const source = fs.readFileSync(file);
   try {
     const dir = path.join(os.tmpdir(), `upkeep-compile-cache-${typeof process.getuid === 'function' ? process.getuid() : 'user'}`);
     try {
@@ -129,8 +130,9 @@ function loadWithCodeCache(file, argv) {
     }
     const d = fs.lstatSync(dir);
     const ownedHere = typeof process.getuid !== 'function' || d.uid === process.getuid();
-    const st = fs.statSync(file);
-    build = `upkeep-cli-${process.version}-${process.arch}-${st.size}-${Math.trunc(st.mtimeMs)}-`;
+    // Named by the bundle's content: V8 checks only the source's length, and two builds of one
+    // size (npm gives every packed file the same mtime) must never share compiled code.
+    build = `upkeep-cli-${process.version}-${process.arch}-${sha256(source).toString('hex').slice(0, 32)}-`;
     if (d.isDirectory() && ownedHere && (d.mode & 0o022) === 0) cacheFile = path.join(dir, `${build}${cacheKind(argv)}.v8`);
   } catch {
     cacheFile = null;
@@ -145,7 +147,7 @@ function loadWithCodeCache(file, argv) {
       cachedData = undefined;
     }
   }
-  const script = new vm.Script(Module.wrap(fs.readFileSync(file, 'utf8')), { filename: file, ...(cachedData ? { cachedData } : {}) });
+  const script = new vm.Script(Module.wrap(source.toString('utf8')), { filename: file, ...(cachedData ? { cachedData } : {}) });
   const m = new Module(file, module);
   m.filename = file;
   m.paths = Module._nodeModulePaths(path.dirname(file));

@@ -6,6 +6,7 @@
  * Node's own cache is used and Upkeep writes none.
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { createHash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { runCli } from '../helpers/cli';
@@ -57,6 +58,9 @@ describe('compiled-code cache of the command line', () => {
     }
     const files = await cacheFiles();
     expect(files).toHaveLength(1);
+    // Named by the bundle's content, not its size and mtime (V8 checks only the source's length).
+    const bundle = await fsp.readFile(path.join(__dirname, '..', '..', 'dist', 'node', 'src-main', 'cli', 'upkeep-cli.js'));
+    expect(files[0]).toContain(`-${createHash('sha256').update(bundle).digest('hex').slice(0, 32)}-status.v8`);
     expect((await fsp.stat(cacheDir())).mode & 0o777).toBe(0o700);
     const file = path.join(cacheDir(), files[0]!);
     expect((await fsp.stat(file)).mode & 0o777).toBe(0o600);
