@@ -192,9 +192,26 @@ function parentsSafe(root: string, abs: string): boolean {
  * copies on another one; `entries`: the inodes it creates in the install dir.
  */
 export async function spaceNeeded(j: Journal): Promise<Array<{ dir: string; bytes: number; entries?: number }>> {
-  const staged = j.stage.filter((s) => !s.link && s.symlink === undefined).reduce((n, s) => n + s.size, 0);
-  // New inodes: every staged entry but a hard link (kept local copies included), every directory made.
-  const entries = j.stage.filter((s) => !s.link).length + j.mkdirs.length + j.scratch.length + j.ops.filter((o) => o.t === 'mkdir').length;
+  // A hard link or a move out of a rollback point is a byte copy when its source lies on another
+  // filesystem than the install dir (a rollback whose points live on another disk).
+  const installDev = await deviceOf(j.install_dir);
+  const devOf = new Map<string, number>();
+  const copied = async (s: StageItem): Promise<boolean> => {
+    if (s.symlink !== undefined) return false;
+    if (!s.link) return true;
+    const dir = path.dirname(s.source);
+    let dev = devOf.get(dir);
+    if (dev === undefined) devOf.set(dir, (dev = await deviceOf(dir)));
+    return dev !== installDev;
+  };
+  let staged = 0;
+  let entries = j.mkdirs.length + j.scratch.length + j.ops.filter((o) => o.t === 'mkdir').length;
+  for (const s of j.stage) {
+    const copy = await copied(s);
+    if (copy) staged += s.size;
+    // New inodes: every staged entry but a hard link or move within the filesystem.
+    if (copy || !s.link) entries += 1;
+  }
   const out: Array<{ dir: string; bytes: number; entries?: number }> = [{ dir: j.install_dir, bytes: staged, entries }];
   if (j.backup_dir && (await deviceOf(j.backup_dir)) !== (await deviceOf(j.install_dir))) {
     let backup = 0;

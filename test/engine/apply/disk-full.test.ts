@@ -9,7 +9,7 @@ import { existsSync, promises as fsp, mkdtempSync, readdirSync, rmSync, writeFil
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { applyRelease } from '../../../src-main/engine/apply/index';
+import { applyRelease, rollbackToPoint } from '../../../src-main/engine/apply/index';
 import { downloadFile } from '../../../src-main/engine/net/download';
 import { freeBytes } from '../../../src-main/engine/fs/space';
 import { DEFAULT_LIMITS } from '../../../src-main/engine/limits';
@@ -144,6 +144,34 @@ describe.skipIf(!mounted)('disk full on a 6 MiB tmpfs', () => {
     await fsp.rm(path.join(MNT, 'filler'));
     expect(await snapshot(MNT)).toEqual(pointsBefore);
     expect(await freeBytes(MNT)).toBeGreaterThan(5 * MiB);
+  });
+});
+
+describe.skipIf(!mounted)('rollback into a full install dir from points on another filesystem', () => {
+  it('is refused up front (the moves out of the point are byte copies there), naming the bytes free', async () => {
+    const outsideDir = await fsp.mkdtemp(path.join(os.tmpdir(), 'upkeep-full-rb-'));
+    const install = path.join(MNT, 'install');
+    try {
+      const plan = (op: string, version: string, files: Awaited<ReturnType<typeof toPlanned>>) => ({
+        opId: op, target: 'app', installDir: install, layout: 'in-place' as const, stateDir: path.join(outsideDir, 'state'), pointsDir: path.join(outsideDir, 'points'), toVersion: version, files, retention: 3,
+      });
+      const cache = path.join(outsideDir, 'cache');
+      await applyRelease(plan('op1', '1.0.0', await toPlanned(cache, [{ path: 'big.bin', content: data(2 * MiB, 7) }])));
+      await applyRelease(plan('op2', '2.0.0', await toPlanned(cache, [{ path: 'big.bin', content: data(2 * MiB, 8) }])));
+      const before = await snapshot(install);
+      execFileSync('sh', ['-c', `dd if=/dev/zero of=${path.join(MNT, 'filler')} bs=64k 2>/dev/null || true`]);
+      const err = (await rollbackToPoint({ target: 'app', installDir: install, stateDir: path.join(outsideDir, 'state'), pointsDir: path.join(outsideDir, 'points'), opId: 'op3' }).catch((e: unknown) => e)) as UpkeepError;
+      expect(err.code).toBe('ERR_DISK_FULL');
+      expect(err.details).toMatchObject({ dir: install, bytes_needed: expect.any(Number), bytes_free: expect.any(Number) });
+      expect(await snapshot(install)).toEqual(before);
+      await fsp.rm(path.join(MNT, 'filler'));
+      await rollbackToPoint({ target: 'app', installDir: install, stateDir: path.join(outsideDir, 'state'), pointsDir: path.join(outsideDir, 'points'), opId: 'op4' });
+      expect(await fsp.readFile(path.join(install, 'big.bin'))).toEqual(data(2 * MiB, 7));
+    } finally {
+      await fsp.rm(path.join(MNT, 'filler'), { force: true });
+      await fsp.rm(install, { recursive: true, force: true });
+      await fsp.rm(outsideDir, { recursive: true, force: true });
+    }
   });
 });
 
