@@ -5,7 +5,7 @@
 import path from 'node:path';
 import { readInstalled } from './installed';
 import type { ApplyOutcome, ApplyPlan } from './plan';
-import { assertNotReserved, assertOpId } from './plan';
+import { assertInstallDirIsDir, assertNotReserved, assertOpId } from './plan';
 import { planInPlace } from './in-place';
 import { newRollbackId, nextSeq, pointDir } from './points';
 import { assertRecovered } from './recover';
@@ -50,6 +50,7 @@ export async function applyRelease(plan: ApplyPlan, hooks: ApplyHooks = {}): Pro
     retention: Math.max(1, Math.floor(plan.retention)),
   };
   await assertInstallDirSafe(p.installDir);
+  await assertInstallDirIsDir(p.installDir);
   assertNotReserved(p.installDir, p.layout === 'versioned' ? ['versions', 'current'] : p.files.map((f) => f.path), p.reservedDirs ?? []);
   await assertRecovered(p.stateDir);
   const installed = await readInstalled(p.stateDir);

@@ -1,7 +1,7 @@
 /**
  * The inputs and outputs of an apply, shared by both layouts, plus small planning helpers.
  */
-import { realpathSync } from 'node:fs';
+import { promises as fsp, realpathSync } from 'node:fs';
 import path from 'node:path';
 import { OperationError, VerificationError } from '../../../src-shared/errors';
 import type { Layout } from './installed';
@@ -153,6 +153,30 @@ export function assertNotReserved(installDir: string, rels: Iterable<string>, re
       }
     }
   }
+}
+
+/**
+ * Refuses (OperationError ERR_APPLY_FAILED naming `install_dir`) an install dir that exists but
+ * is not a directory: a file, or a symbolic link to a file or to nothing. A missing one is fine
+ * (the apply creates it).
+ */
+export async function assertInstallDirIsDir(installDir: string): Promise<void> {
+  let link;
+  try {
+    link = await fsp.lstat(installDir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw err;
+  }
+  let what: string | null = null;
+  try {
+    if (!(await fsp.stat(installDir)).isDirectory()) what = link.isSymbolicLink() ? 'a symbolic link to something that is not a directory' : 'not a directory';
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== 'ENOENT' && code !== 'ELOOP' && code !== 'ENOTDIR') throw err;
+    what = `a symbolic link to nothing (${code})`;
+  }
+  if (what !== null) throw new OperationError('ERR_APPLY_FAILED', `install_dir ${installDir} is ${what}; make it a directory (or remove it) first`, { install_dir: installDir });
 }
 
 /** Temporary name next to `dest`: `<dir>/.<name>.upkeep-<opid>` (hashed when the name is over 180 bytes). */

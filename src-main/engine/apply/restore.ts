@@ -15,7 +15,7 @@ import { NotFoundError, OperationError } from '../../../src-shared/errors';
 import type { Installed } from './installed';
 import { readInstalled } from './installed';
 import type { Journal, StageItem } from './journal';
-import { assertOpId } from './plan';
+import { assertInstallDirIsDir, assertOpId } from './plan';
 import type { RollbackPoint } from './points';
 import { isRollbackId, listPoints, pointDir } from './points';
 import { assertRecovered } from './recover';
@@ -72,6 +72,7 @@ export async function rollbackToPoint(o: RollbackOptions, hooks: ApplyHooks = {}
   assertOpId(o.opId);
   const opts = { ...o, installDir: path.resolve(o.installDir), stateDir: path.resolve(o.stateDir), pointsDir: path.resolve(o.pointsDir) };
   await assertInstallDirSafe(opts.installDir);
+  await assertInstallDirIsDir(opts.installDir);
   await assertRecovered(opts.stateDir);
   const points = await listPoints(opts.pointsDir);
   const point = opts.rollbackId === undefined ? points[0] : points.find((p) => p.rollback_id === opts.rollbackId);

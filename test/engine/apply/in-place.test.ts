@@ -216,6 +216,19 @@ describe('in-place apply', () => {
     expect(await fsp.readFile(path.join(sb.installDir, 'real', 'f.txt'), 'utf8')).toBe('ok');
   });
 
+  it.each(['in-place', 'versioned'] as const)('%s: an install dir that is a file or a link to nothing is refused naming it, nothing written', async (layout) => {
+    await fsp.rm(sb.installDir, { recursive: true });
+    const files = await toPlanned(sb.cacheDir, V1);
+    for (const make of [() => fsp.writeFile(sb.installDir, 'a file'), () => fsp.symlink('nowhere', sb.installDir), () => fsp.symlink('/etc/hostname', sb.installDir)]) {
+      await make();
+      const before = await snapshot(sb.root);
+      const err = (await applyRelease(sb.plan(op(), '1.0.0', files, layout)).catch((e: unknown) => e)) as UpkeepError;
+      expect({ code: err.code, message: err.message }).toEqual({ code: 'ERR_APPLY_FAILED', message: expect.stringContaining(`install_dir ${sb.installDir}`) });
+      expect(await snapshot(sb.root)).toEqual(before);
+      await fsp.rm(sb.installDir);
+    }
+  });
+
   it('reports an unknown rollback point as ERR_ROLLBACK_POINT_NOT_FOUND', async () => {
     await apply('1.0.0', V1);
     for (const id of ['rb_20200101T000000_abcdef', '../../etc']) {
