@@ -343,6 +343,12 @@ export async function executeTransaction(j: Journal, hooks: ApplyHooks = {}, fp?
       throw diskFullError(need[0]?.dir ?? j.install_dir, need.reduce((n, x) => n + x.bytes, 0));
     }
     if (err instanceof UpkeepError) throw err;
+    const sys = err as NodeJS.ErrnoException;
+    if (sys.syscall === 'symlink' && (sys.code === 'ENOSYS' || sys.code === 'EPERM' || sys.code === 'EOPNOTSUPP')) {
+      // exFAT and FAT volumes have no symbolic links: say so instead of "function not implemented".
+      const need = j.layout === 'versioned' ? 'the versioned layout (its `current` link; use layout: in-place there)' : 'this release (it has symbolic link entries)';
+      throw new OperationError('ERR_APPLY_FAILED', `${j.kind} failed and was undone: the volume holding ${j.install_dir} does not support symbolic links (${sys.code}), which ${need} needs`, { target: j.target, install_dir: j.install_dir, cause: sys.code });
+    }
     throw new OperationError('ERR_APPLY_FAILED', `${j.kind} failed and was undone: ${(err as Error).message}`, { target: j.target });
   }
   if (hooks.verify) {

@@ -129,4 +129,15 @@ describe.skipIf(!mounted)('case-insensitive volume (exFAT through FUSE)', () => 
     // (Applying again at once is left out here: exfat-fuse's own node cache then still holds the
     // file `LIB` under `lib` and answers EIO; a separate process, as the CLI runs, is fine.)
   });
+
+  it('a release with symbolic links on a volume without them (exFAT): undone, and said so', async () => {
+    const s = sandbox('nolinks');
+    await s.apply('1.0.0', [{ path: 'a.txt', content: 'a' }]);
+    const t1 = await tree(s.install);
+    const files = [...(await toPlanned(path.join(ROOT, 'cache'), [{ path: 'a.txt', content: 'a' }])), { path: 'l', source: '', sha256: '', size: 0, mode: 0, target: 'a.txt' }];
+    const err = (await applyRelease({ opId: 'nolinks9', target: 'app', installDir: s.install, layout: 'in-place', stateDir: path.join(MNT, 'nolinks', 'state'), pointsDir: path.join(MNT, 'nolinks', 'points'), toVersion: '2.0.0', files, retention: 5 }).catch((e: unknown) => e)) as { code: string; message: string };
+    expect(err.code).toBe('ERR_APPLY_FAILED');
+    expect(err.message).toMatch(/does not support symbolic links/);
+    expect(await tree(s.install)).toEqual(t1);
+  });
 });
