@@ -84,6 +84,9 @@ export function isSafeRelativePath(p: string): boolean {
   return unsafePathReason(p) === null;
 }
 
+/** A character outside ASCII. */
+const NON_ASCII_RE = /[\u0080-\uffff]/;
+
 /**
  * The key two paths collide under on a case-insensitive, normalising file system: NFC, then case
  * folded by upper-casing before lower-casing. Lower-casing alone keeps apart names that exFAT's
@@ -92,6 +95,8 @@ export function isSafeRelativePath(p: string): boolean {
  * few names some volume keeps apart (`ß`/`ss`, dotless `ı`/`i`): refusing those is the safe side.
  */
 export function pathCollisionKey(p: string): string {
+  // Pure ASCII (nearly every path): NFC changes nothing and upper-then-lower equals lower.
+  if (!NON_ASCII_RE.test(p)) return p.toLowerCase();
   return p.normalize('NFC').toUpperCase().toLowerCase().normalize('NFC');
 }
 

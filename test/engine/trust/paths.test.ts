@@ -120,6 +120,12 @@ describe('checkManifestPaths', () => {
     expect(pathCollisionKey('Cafe\u0301/X')).toBe('caf\u00e9/x');
     expect(pathCollisionKey('\u03a3\u03c2\u017f\u00b5')).toBe(pathCollisionKey('\u03c3\u03c3s\u03bc'));
   });
+
+  it('collision key of an ASCII path (its fast path) is what NFC + upper + lower gives', () => {
+    const full = (p: string): string => p.normalize('NFC').toUpperCase().toLowerCase().normalize('NFC');
+    fc.assert(fc.property(fc.string({ unit: 'binary-ascii', maxLength: 40 }), (p) => pathCollisionKey(p) === full(p)), { numRuns: 2000 });
+    fc.assert(fc.property(fc.string({ unit: 'grapheme', maxLength: 12 }), (p) => pathCollisionKey(p) === full(p)), { numRuns: 2000 });
+  });
 });
 
 // The string fast paths (plainPosix) must answer exactly what resolving and path.relative answer.
