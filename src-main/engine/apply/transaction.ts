@@ -110,7 +110,8 @@ function stageMove(item: StageItem): Stamp | null {
   if (src === undefined) return stampNow(item.path); // moved already
   if (!src.isFile()) return null;
   if (Number(src.mode & 0o7777n) !== item.mode) chmodSync(item.source, item.mode);
-  unlinkQuiet(item.path); // a leftover of an earlier attempt
+  // rename(2) replaces a leftover file or link of an earlier attempt at the staged name (a
+  // directory there fails, and the caller copies instead), so no unlink first: one call a file.
   renameSync(item.source, item.path);
   return stampNow(item.path);
 }
