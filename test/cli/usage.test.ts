@@ -54,6 +54,20 @@ describe('upkeep <command> --help', () => {
     expect(rel.stdout).toContain('publish BUILD_DIR --feed FEED_DIR');
   });
 
+  it('a command group alone (release, token, config) is a usage error; its --help is not', async () => {
+    for (const group of ['release', 'token', 'config']) {
+      const r = await runCli([group]);
+      expect(r.code, `${group}: ${r.stdout}`).toBe(2);
+      expect(errorLines(r.stderr)).toEqual([expect.stringContaining(`"${group}" needs a command`)]);
+      expect(errorLines(r.stderr)[0]).toContain('ERR_USAGE');
+    }
+    for (const args of [['release', '--help'], ['help', 'release'], ['release', 'help']]) {
+      const r = await runCli(args);
+      expect(r.code, args.join(' ')).toBe(0);
+      expect(r.stdout).toContain('publish BUILD_DIR --feed FEED_DIR');
+    }
+  });
+
   it('release <command> --help prints that command alone, not the whole publisher usage', async () => {
     const others = { keygen: 'publish BUILD_DIR', publish: 'keygen --out DIR', rollout: 'manifest --version V', manifest: 'rollout --feed FEED_DIR' };
     for (const [command, other] of Object.entries(others)) {

@@ -278,6 +278,8 @@ export async function runRelease(argv: string[], io: CliIO): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
     case undefined:
+      // Like `upkeep token` and `upkeep config`: a command group alone is a usage error.
+      throw unknownSubcommand(commandSpec('release')!, undefined);
     case 'help':
     case '--help':
     case '-h':
