@@ -91,12 +91,13 @@ describe('upkeep release (CLI)', () => {
     await expect(fsp.access(path.join(tmp, 'feed/channels/stable.json'))).resolves.toBeUndefined();
   });
 
-  it('shows usage for help and no arguments', async () => {
-    for (const argv of [[], ['help'], ['--help'], ['publish', '--help']]) {
+  it('shows usage for help; no arguments is a usage error, as for the other command groups', async () => {
+    for (const argv of [['help'], ['--help'], ['publish', '--help']]) {
       const io = captureIO(false);
       expect(await runRelease(argv, io)).toBe(0);
       expect(io.stdout.join('')).toMatch(/Usage: upkeep release/);
     }
+    await expect(runRelease([], captureIO(false))).rejects.toMatchObject({ code: 'ERR_USAGE', message: expect.stringContaining('"release" needs a command') });
   });
 
   it('turns every argument mistake into ERR_USAGE', async () => {
