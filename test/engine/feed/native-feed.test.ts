@@ -20,13 +20,22 @@ afterEach(async () => {
   for (const c of cleanups.splice(0)) await c();
 });
 
-/** Serves `dir`; the first index request is answered with the bytes it saw, but only after `held` resolves. */
+/**
+ * Serves `dir`; the first index request is answered with the bytes it saw, but only after `held`
+ * resolves. `firstIndexRead` resolves once those bytes were read (so a test can change the feed
+ * after it, however slow the machine is).
+ */
 async function feedServer(dir: string, held: Promise<void>) {
   let indexRequests = 0;
+  let read!: () => void;
+  const firstIndexRead = new Promise<void>((r) => (read = r));
   const server = http.createServer(async (req, res) => {
     try {
       const bytes = await fsp.readFile(path.join(dir, decodeURIComponent(new URL(req.url!, 'http://x').pathname)));
-      if (req.url!.includes('/channels/') && ++indexRequests === 1) await held;
+      if (req.url!.includes('/channels/') && ++indexRequests === 1) {
+        read();
+        await held;
+      }
       res.end(bytes);
     } catch {
       res.statusCode = 404;
@@ -35,7 +44,7 @@ async function feedServer(dir: string, held: Promise<void>) {
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   cleanups.push(() => new Promise<void>((r) => server.close(() => r())));
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`, firstIndexRead };
 }
 
 describe('feed memory across concurrent checks', () => {
@@ -48,12 +57,12 @@ describe('feed memory across concurrent checks', () => {
     await feed.index('stable', indexPayload(2, [e1]), [key]);
     let release!: () => void;
     const held = new Promise<void>((r) => (release = r));
-    const url = await feedServer(feed.dir, held);
+    const { url, firstIndexRead } = await feedServer(feed.dir, held);
     const [slow, fast] = [0, 1].map(() => engineFor(d, url, { keys: [key.line], threshold: 1 }));
 
     // The slow check fetches the index (sequence 2) and is held; the publisher moves to 3.
     const slowCheck = slow!.check('demo');
-    await new Promise((r) => setTimeout(r, 200));
+    await firstIndexRead;
     await feed.index('stable', indexPayload(3, [e1]), [key]);
     // Another process checks now; it may not overtake the slow one's read-verify-remember.
     const fastCheck = fast!.check('demo');
