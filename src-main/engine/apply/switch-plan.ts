@@ -150,6 +150,7 @@ export async function planSwitch(inp: SwitchInputs): Promise<SwitchPlan> {
   const mkdirOps: JournalOp[] = [];
   const place: JournalOp[] = [];
   const keepCopies: JournalOp[] = [];
+  const keepDirOps: JournalOp[] = [];
   const edited: string[] = [];
   const existingDirs = new Set<string>();
   const stageMkdirs = new Set<string>();
@@ -158,13 +159,8 @@ export async function planSwitch(inp: SwitchInputs): Promise<SwitchPlan> {
   const takenNames = new Set<string>();
   const wantKeys = new Set(inp.want.map((w) => key(w.path)));
 
-  /** A local edit of managed `rel` (disk differs from the record): policy decides. */
-  const noteEdit = async (rel: string, disk: DiskState): Promise<void> => {
-    const rec = recorded.get(rel);
-    if (!rec || disk.kind !== 'file' || rec.target !== undefined || disk.sha256 === rec.sha256) return;
-    edited.push(rel);
-    if (inp.onLocalChange !== 'keep') return;
-    // `<name>.local-<date>[-n]`, the name cut to fit NAME_MAX; never a path the release installs.
+  /** A free `<name>.local-<date>[-n]` beside `rel`, the name cut to fit NAME_MAX; never a path the release installs. */
+  const keptName = async (rel: string): Promise<string> => {
     const dir = path.posix.dirname(rel);
     const nameFor = (n: number): string => {
       const kept = fitName(path.posix.basename(rel), `.local-${dateStamp(inp.now)}${n > 1 ? `-${n}` : ''}`);
@@ -173,10 +169,50 @@ export async function planSwitch(inp: SwitchInputs): Promise<SwitchPlan> {
     let name = nameFor(1);
     for (let n = 2; takenNames.has(key(name)) || wantKeys.has(key(name)) || (await diskState(under(installDir, name))).kind !== 'missing'; n++) name = nameFor(n);
     takenNames.add(key(name));
-    const dest = under(installDir, name);
-    const tmp = stageName(dest, opId);
+    return name;
+  };
+  // Directories removed because a file or link of the new tree takes their path (keys), and the
+  // kept copy of each such directory that held edited files (`a/` -> `a.local-<date>/`).
+  const removedDirKeys = new Set<string>();
+  const keptDirs = new Map<string, string>();
+
+  /** A local edit of managed `rel` (disk differs from the record): policy decides. */
+  const noteEdit = async (rel: string, disk: DiskState): Promise<void> => {
+    const rec = recorded.get(rel);
+    if (!rec || disk.kind !== 'file' || rec.target !== undefined || disk.sha256 === rec.sha256) return;
+    edited.push(rel);
+    if (inp.onLocalChange !== 'keep') return;
+    // Inside a directory that the switch removes (the new tree has a file at its path), the copy
+    // cannot stay beside the file: the directory's edited files are kept, at the same relative
+    // paths, in `<dir>.local-<date>/`, made during the switch (its parent stays).
+    const segs = rel.split('/');
+    let top: string | null = null;
+    for (let i = 1; i < segs.length && top === null; i++) if (removedDirKeys.has(key(segs.slice(0, i).join('/')))) top = segs.slice(0, i).join('/');
+    let name: string;
+    let tmp: string;
+    if (top !== null) {
+      let topName = keptDirs.get(key(top));
+      if (topName === undefined) {
+        topName = await keptName(top);
+        keptDirs.set(key(top), topName);
+      }
+      name = `${topName}${rel.slice(top.length)}`;
+      const nameSegs = name.split('/');
+      for (let d = topName.split('/').length; d < nameSegs.length; d++) {
+        const dir = under(installDir, nameSegs.slice(0, d).join('/'));
+        if (!switchDirs.has(dir)) {
+          switchDirs.add(dir);
+          keepDirOps.push({ t: 'mkdir', path: dir, mode: DIR_MODE });
+        }
+      }
+      if (!plan.scratch.includes(scratch)) plan.scratch.push(scratch);
+      tmp = path.join(scratch, String(plan.stage.length));
+    } else {
+      name = await keptName(rel);
+      tmp = stageName(under(installDir, name), opId);
+    }
     plan.stage.push({ path: tmp, source: under(installDir, rel), sha256: disk.sha256, size: disk.size, mode: disk.mode, link: false });
-    keepCopies.push({ t: 'rename', from: tmp, to: dest });
+    keepCopies.push({ t: 'rename', from: tmp, to: under(installDir, name) });
     plan.localCopies.push({ path: rel, kept_as: name });
   };
 
@@ -192,6 +228,7 @@ export async function planSwitch(inp: SwitchInputs): Promise<SwitchPlan> {
         throw new OperationError('ERR_APPLY_FAILED', `cannot put ${rel} in place: the directory there holds files Upkeep does not manage (${foreign.slice(0, 3).join(', ')}); move them away first`, { path: rel, files: foreign.slice(0, 20) });
       }
       for (const d of dirs.sort((a, b) => b.length - a.length)) {
+        removedDirKeys.add(key(d));
         const st = await fsp.lstat(under(installDir, d));
         rmdirs.push({ t: 'rmdir', path: under(installDir, d), mode: st.mode & 0o777 });
       }
@@ -269,7 +306,7 @@ export async function planSwitch(inp: SwitchInputs): Promise<SwitchPlan> {
     throw new OperationError('ERR_LOCAL_CHANGES', `managed files were changed locally: ${edited.slice(0, 10).join(', ')}${edited.length > 10 ? ` and ${edited.length - 10} more` : ''} (on_local_change: refuse)`, { files: edited });
   }
   const caseRenames = inp.caseInsensitive ? await planDirCaseRenames(installDir, opId, wanted, new Set(rmdirs.map((o) => (o.t === 'rmdir' ? pathCollisionKey(o.path) : '')))) : [];
-  plan.ops = [...moveAway, ...rmdirs, ...mkdirOps, ...place, ...keepCopies, ...caseRenames];
+  plan.ops = [...moveAway, ...rmdirs, ...mkdirOps, ...place, ...keepDirOps, ...keepCopies, ...caseRenames];
   plan.observed.sort(byPath);
   return plan;
 }

@@ -148,6 +148,39 @@ describe('local edits of managed files', () => {
     expect(await fsp.readFile(path.join(sb.installDir, `b.txt.local-${day}-2`), 'utf8')).toBe('mine too');
   });
 
+  it('keep: edited files inside a directory that becomes a file are kept in <dir>.local-<date>/ (apply, undo and rollback)', async () => {
+    const day = new Date().toISOString().slice(0, 10);
+    const DIR_A: SpecFile[] = [{ path: 'a/b', content: 'b1' }, { path: 'a/x/y', content: 'y1' }, { path: 'a/z', content: 'z1' }, { path: 'c', content: 'c' }];
+    const FILE_A: SpecFile[] = [{ path: 'a', content: 'A' }, { path: 'c', content: 'c' }];
+    await apply('1.0.0', DIR_A);
+    await fsp.writeFile(path.join(sb.installDir, 'a/b'), 'mine b');
+    await fsp.writeFile(path.join(sb.installDir, 'a/x/y'), 'mine y');
+    const edited = await snapshot(sb.installDir);
+    // A failed verify undoes it all, the kept directory included.
+    await expect(apply('2.0.0', FILE_A, { onLocalChange: 'keep' }, async () => {
+      throw new Error('health failed');
+    })).rejects.toThrow('health failed');
+    expect(await snapshot(sb.installDir)).toEqual(edited);
+    expect(await leftovers(sb.installDir)).toEqual([]);
+
+    const r = await apply('2.0.0', FILE_A, { onLocalChange: 'keep' });
+    expect(r.localCopies).toEqual([{ path: 'a/b', kept_as: `a.local-${day}/b` }, { path: 'a/x/y', kept_as: `a.local-${day}/x/y` }]);
+    expect(await fsp.readFile(path.join(sb.installDir, 'a'), 'utf8')).toBe('A');
+    expect(await fsp.readFile(path.join(sb.installDir, `a.local-${day}/b`), 'utf8')).toBe('mine b');
+    expect(await fsp.readFile(path.join(sb.installDir, `a.local-${day}/x/y`), 'utf8')).toBe('mine y');
+    expect((await fsp.readdir(sb.installDir)).sort()).toEqual(['a', `a.local-${day}`, 'c']);
+    expect(await leftovers(sb.installDir)).toEqual([]);
+
+    // Rollback to the directory, then a local edit inside it before rolling back to the file again.
+    await apply('3.0.0', DIR_A);
+    await fsp.writeFile(path.join(sb.installDir, 'a/z'), 'mine z');
+    const rb = await rollbackToPoint({ target: 'app', installDir: sb.installDir, stateDir: sb.stateDir, pointsDir: sb.pointsDir, opId: op(), onLocalChange: 'keep' });
+    expect(rb.localCopies).toEqual([{ path: 'a/z', kept_as: `a.local-${day}-2/z` }]);
+    expect(await fsp.readFile(path.join(sb.installDir, 'a'), 'utf8')).toBe('A');
+    expect(await fsp.readFile(path.join(sb.installDir, `a.local-${day}-2/z`), 'utf8')).toBe('mine z');
+    expect(await leftovers(sb.installDir)).toEqual([]);
+  });
+
   it('refuse: ERR_LOCAL_CHANGES listing the files, nothing changed', async () => {
     await apply('1.0.0', V1);
     await fsp.writeFile(path.join(sb.installDir, 'a.txt'), 'mine');
