@@ -16,7 +16,7 @@ import {
   type TargetView,
   type UpkeepEvent,
 } from '../src-shared/api';
-import type { ConnectionState, RendererApi } from './api/types';
+import type { ConnectionState, RendererApi, SessionView } from './api/types';
 import { isCancelled, progressOf } from './status';
 
 /** Most log lines kept in memory. */
@@ -84,6 +84,11 @@ export interface UpkeepState {
   pending: Record<string, string>;
   outcomes: Record<string, Outcome>;
   auth: AuthState;
+  /**
+   * Who the web dashboard's token is (`GET /api/session`: the token's configured name or the JWT's
+   * subject, never the secret); null without a token, or until the daemon has answered.
+   */
+  session: SessionView | null;
 }
 
 export interface UpkeepActions {
@@ -106,7 +111,13 @@ export interface UpkeepActions {
   addLogLines(lines: LogLine[]): void;
   /** Replaces the log with lines read from the engine, keeping streamed lines newer than them. */
   setLogHistory(lines: LogLine[]): void;
-  setToken(token: string | null): void;
+  /**
+   * Keeps (or clears) the dashboard's token. `session` is the daemon's answer for it when the
+   * caller already asked; otherwise the daemon is asked here.
+   */
+  setToken(token: string | null, session?: SessionView): void;
+  /** Asks the daemon who the token in use is and keeps the answer in `session` (null on failure). */
+  loadSession(): Promise<void>;
 }
 
 export type UpkeepStore = StoreApi<UpkeepState & UpkeepActions>;
@@ -209,6 +220,7 @@ export function createUpkeepStore(api: RendererApi): UpkeepStore {
     pending: {},
     outcomes: {},
     auth: { needed: false, message: null, code: null },
+    session: null,
 
     applyEvent(event) {
       switch (event.type) {
@@ -257,6 +269,7 @@ export function createUpkeepStore(api: RendererApi): UpkeepStore {
         );
       }
       void get().loadTargets();
+      void get().loadSession();
       api.info().then(
         (info) => set({ info }),
         () => undefined, // the header just shows no version
@@ -361,12 +374,26 @@ export function createUpkeepStore(api: RendererApi): UpkeepStore {
       });
     },
 
-    setToken(token) {
+    setToken(token, session) {
       api.setToken?.(token);
       // An action refused for the old token (401/403) says nothing about the new one.
-      set((s) => ({ auth: { needed: false, message: null, code: null }, outcomes: withoutAuthFailures(s.outcomes) }));
+      set((s) => ({ auth: { needed: false, message: null, code: null }, outcomes: withoutAuthFailures(s.outcomes), session: session ?? null }));
+      if (token !== null && !session) void get().loadSession();
       void get().loadTargets();
       api.info().then((info) => set({ info }), () => undefined);
+    },
+
+    async loadSession() {
+      const token = api.getToken?.() ?? null;
+      if (token === null || !api.checkToken) return;
+      let session: SessionView | null = null;
+      try {
+        session = await api.checkToken(token);
+      } catch {
+        // A refused token is reported by the reads made with it; the header just names no token.
+      }
+      // The token may have changed while the daemon answered: keep only an answer about the current one.
+      if (api.getToken?.() === token) set({ session });
     },
   }));
 }

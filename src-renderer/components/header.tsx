@@ -8,16 +8,29 @@ import type { ErrorView } from '../../src-shared/api';
 import { useApi, useUpkeep } from '../context';
 import { toErrorView } from '../store';
 import type { Route } from '../router';
+import type { SessionView } from '../api/types';
 
 /** What a refused sign-in says on the form. */
 function refusal(error: ErrorView): string {
   return error.code === 'ERR_UNAUTHORIZED' ? `This token was refused: ${error.message} (${error.code})` : `Could not check the token: ${error.message} (${error.code})`;
 }
 
+/**
+ * Who the dashboard is signed in as: `Signed in with token "ops" (admin)` for a configured token,
+ * `Signed in as "alice" with a JWT (read)` for a JWT (its subject), the bare "Signed in with a
+ * token" until the daemon has said whose token it is.
+ */
+export function signedInText(session: SessionView | null): string {
+  if (!session?.authenticated || !session.name) return 'Signed in with a token';
+  const scopes = session.scopes.length > 0 ? session.scopes.join(', ') : 'no scopes';
+  return session.via === 'jwt' ? `Signed in as "${session.name}" with a JWT (${scopes})` : `Signed in with token "${session.name}" (${scopes})`;
+}
+
 function TokenForm() {
   const api = useApi();
   const auth = useUpkeep((s) => s.auth);
   const setToken = useUpkeep((s) => s.setToken);
+  const session = useUpkeep((s) => s.session);
   const hasToken = useUpkeep(() => Boolean(api.getToken?.()));
   const [value, setValue] = useState('');
   const [editing, setEditing] = useState(false);
@@ -32,8 +45,8 @@ function TokenForm() {
     setChecking(true);
     setRefused(null);
     try {
-      if (api.checkToken) await api.checkToken(candidate);
-      setToken(candidate);
+      const who = api.checkToken ? await api.checkToken(candidate) : undefined;
+      setToken(candidate, who);
       setValue('');
       setEditing(false);
     } catch (err) {
@@ -76,7 +89,7 @@ function TokenForm() {
       ) : (
         <div className="token-status">
           <span className="muted" data-testid="token-status">
-            Signed in with a token
+            {signedInText(session)}
           </span>
           <button type="button" className="button button-link" onClick={() => setEditing(true)}>
             Change

@@ -137,6 +137,9 @@ describe('web dashboard against a real daemon', () => {
     await page.getByTestId('token-input').fill(token.token);
     await page.getByTestId('token-submit').click();
     await page.getByTestId('token-status').waitFor();
+    // The header names the token as configured (`upkeep token create --name e2e-admin`), not the secret.
+    expect(await page.getByTestId('token-status').innerText()).toBe('Signed in with token "e2e-admin" (admin)');
+    expect(await page.locator('header').innerText()).not.toContain(token.token);
 
     const held = feedServer.hold(HOLD_BYTES);
     await target().getByTestId('apply-button').click();

@@ -342,8 +342,42 @@ describe('sign-in', () => {
     expect(screen.queryByTestId('token-refused')).toBeNull();
     await user.type(screen.getByLabelText('Access token'), 'right-token');
     await user.click(screen.getByRole('button', { name: 'Sign in' }));
-    expect((await screen.findByTestId('token-status')).textContent).toContain('Signed in');
+    // The header names the token the daemon knows it by, never the secret.
+    expect((await screen.findByTestId('token-status')).textContent).toBe('Signed in with token "ops" (admin)');
+    expect(screen.getByRole('banner').textContent).not.toContain('right-token');
     expect(checked).toEqual(['wrong-token', 'right-token']);
     expect(kept).toEqual(['right-token']);
+  });
+
+  it('names the token kept from before a reload (asks the daemon once), a JWT by its subject, and forgets the name on sign-out', async () => {
+    const user = userEvent.setup();
+    const api = new FakeApi();
+    api.transport = 'http';
+    api.token = 'kept-token';
+    const checked: string[] = [];
+    Object.assign(api, {
+      setToken: (t: string | null) => {
+        api.token = t;
+      },
+      getToken: () => api.token,
+      checkToken: async (t: string) => {
+        checked.push(t);
+        return t === 'kept-token'
+          ? { authenticated: true, name: 'deploy-bot', via: 'token', scopes: ['update:apply'] }
+          : { authenticated: true, name: 'alice', via: 'jwt', scopes: ['read'] };
+      },
+    });
+    renderApp(api, '#/');
+    await waitFor(() => expect(screen.getByTestId('token-status').textContent).toBe('Signed in with token "deploy-bot" (update:apply)'));
+    expect(checked).toEqual(['kept-token']);
+    await user.click(screen.getByRole('button', { name: 'Change' }));
+    await user.type(screen.getByLabelText('Access token'), 'a.jwt.token');
+    await user.click(screen.getByRole('button', { name: 'Sign in' }));
+    expect((await screen.findByTestId('token-status')).textContent).toBe('Signed in as "alice" with a JWT (read)');
+    // The sign-in's own check is the only one: the name comes with it.
+    expect(checked).toEqual(['kept-token', 'a.jwt.token']);
+    await user.click(screen.getByTestId('sign-out'));
+    expect(screen.queryByTestId('token-status')).toBeNull();
+    expect(screen.getByRole('banner').textContent).not.toContain('alice');
   });
 });
