@@ -1,7 +1,7 @@
 /**
  * The inputs and outputs of an apply, shared by both layouts, plus small planning helpers.
  */
-import { promises as fsp, realpathSync } from 'node:fs';
+import { promises as fsp, realpathSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { OperationError, VerificationError } from '../../../src-shared/errors';
 import type { Layout } from './installed';
@@ -112,14 +112,54 @@ function realPathOf(p: string): string {
 }
 
 /**
+ * The path of `d` relative to the directory `root` ('' for `root` itself) when `d` lies inside
+ * it, found from the existing ancestors of `d`'s real path: one with `root`'s device and inode
+ * (a bind mount), or, with `caseInsensitive`, one whose name differs from `root`'s in case only
+ * (exfat-fuse gives each spelling of a name its own inode number). Null when `d` is elsewhere or
+ * `root` does not exist. Synchronous: one stat per ancestor.
+ */
+function relativeByIdentity(root: string, d: string, caseInsensitive: boolean): string | null {
+  const id = statSync(root, { throwIfNoEntry: false });
+  if (id === undefined) return null;
+  const rootKey = pathCollisionKey(root);
+  const rest: string[] = [];
+  for (let cur = realPathOf(d); ; ) {
+    const st = statSync(cur, { throwIfNoEntry: false });
+    if (st !== undefined && st.dev === id.dev && (st.ino === id.ino || (caseInsensitive && pathCollisionKey(cur) === rootKey))) return rest.reverse().join('/');
+    const up = path.dirname(cur);
+    if (up === cur) return null;
+    rest.push(path.basename(cur));
+    cur = up;
+  }
+}
+
+/**
+ * True when one of `reserved` names the install dir in another case only on its way (an existing
+ * `INSTALL/state` beside `install/`): only a case-insensitive volume makes that the install dir,
+ * which the caller probes before assertNotReserved. Synchronous: one stat per ancestor.
+ */
+export function reservedNamesInstallDirInOtherCase(installDir: string, reserved: readonly string[]): boolean {
+  const realRoot = realPathOf(installDir);
+  const rootKey = pathCollisionKey(realRoot);
+  for (const d of reserved) {
+    for (let cur = realPathOf(d); path.dirname(cur) !== cur; cur = path.dirname(cur)) {
+      if (cur !== realRoot && pathCollisionKey(cur) === rootKey && statSync(cur, { throwIfNoEntry: false })?.isDirectory()) return true;
+    }
+  }
+  return false;
+}
+
+/**
  * Refuses release paths that would land in (or replace) one of Upkeep's own directories inside
  * the install dir: VerificationError ERR_UNSAFE_PATH naming the path and the directory.
  * Compared case-insensitively (pathCollisionKey), so a case-insensitive volume cannot be used
  * to slip past it, and between real paths too, so neither a link naming the install dir or one
  * of those directories in the config nor a link inside the install dir leading into one of them
- * (`install/st -> var/state`, then a release path `st/machine-id`) gets past it.
+ * (`install/st -> var/state`, then a release path `st/machine-id`) gets past it; and by the
+ * identity of the install dir, so a state_dir named in another case on a case-insensitive volume
+ * (`INSTALL/st` for `install/`, with `caseInsensitive`) or through a bind mount is inside too.
  */
-export function assertNotReserved(installDir: string, rels: Iterable<string>, reserved: readonly string[]): void {
+export function assertNotReserved(installDir: string, rels: Iterable<string>, reserved: readonly string[], caseInsensitive = false): void {
   if (reserved.length === 0) return;
   const root = path.resolve(installDir);
   const realRoot = realPathOf(root);
@@ -130,6 +170,8 @@ export function assertNotReserved(installDir: string, rels: Iterable<string>, re
     if (isWithin(root, d)) inside.add(relKey(root, path.resolve(d)));
     const real = realPathOf(d);
     if (isWithin(realRoot, real)) inside.add(relKey(realRoot, real));
+    const byId = relativeByIdentity(realRoot, d, caseInsensitive);
+    if (byId !== null) inside.add(pathCollisionKey(byId));
   }
   if (inside.size === 0) return;
   const reservedHit = (k: string): string | undefined => [...inside].find((r) => r === '' || k === r || k.startsWith(`${r}/`) || r.startsWith(`${k}/`));

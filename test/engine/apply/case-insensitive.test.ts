@@ -130,6 +130,27 @@ describe.skipIf(!mounted)('case-insensitive volume (exFAT through FUSE)', () => 
     // file `LIB` under `lib` and answers EIO; a separate process, as the CLI runs, is fine.)
   });
 
+  it("a state dir named through the install dir in another case (INSTALL/st for install/) is Upkeep's own: release paths into it refused", async () => {
+    const install = path.join(MNT, 'rsv', 'install');
+    const state = path.join(MNT, 'rsv', 'INSTALL', 'st');
+    await fsp.mkdir(state, { recursive: true });
+    await fsp.writeFile(path.join(state, 'machine-id'), 'mine\n');
+    const plan = async (op: string, files: { path: string; content: string }[]) => ({
+      opId: op, target: 'app', installDir: install, layout: 'in-place' as const, stateDir: path.join(state, 'targets', 'app'), pointsDir: path.join(state, 'points', 'app'),
+      toVersion: '1.0.0', files: await toPlanned(path.join(ROOT, 'cache'), files), retention: 3, reservedDirs: [state],
+    });
+    for (const rel of ['st/machine-id', 'ST/machine-id', 'St']) {
+      const err = (await applyRelease(await plan(`rsv-${rel.replace('/', '-')}`, [{ path: 'a.txt', content: 'a' }, { path: rel, content: 'pwned' }])).catch((e: unknown) => e)) as { code: string; message: string };
+      expect(err.code).toBe('ERR_UNSAFE_PATH');
+      expect(err.message).toMatch(/Upkeep's own directory st/);
+    }
+    expect(await tree(install)).toEqual(['st/', 'st/machine-id=mine\n']);
+    // Paths elsewhere are fine.
+    await applyRelease(await plan('rsv-ok', [{ path: 'a.txt', content: 'a' }, { path: 'stx/f', content: 'f' }]));
+    expect((await tree(install)).filter((e) => !e.startsWith('st/'))).toEqual(['a.txt=a', 'stx/', 'stx/f=f']);
+    expect(await fsp.readFile(path.join(state, 'machine-id'), 'utf8')).toBe('mine\n');
+  });
+
   it('a release with symbolic links on a volume without them (exFAT): undone, and said so', async () => {
     const s = sandbox('nolinks');
     await s.apply('1.0.0', [{ path: 'a.txt', content: 'a' }]);
