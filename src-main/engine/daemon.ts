@@ -164,8 +164,8 @@ export class Daemon implements DaemonCore {
    * the feed's selection again with the new skip list — channel, platform, `min_upgrade_from`,
    * staged rollout and the other skipped versions as in every check —, so the next best eligible
    * release (an older one still newer than the installed version) is offered at once. When the
-   * feed cannot be read now, the target shows as not checked (never "up to date") until the next
-   * check. Throws ERR_UNSAFE_STATE_DIR (nothing written) when the state dir is unsafe.
+   * feed cannot be read now, the target rests in `failed` with the reason (never "up to date")
+   * until the next check. Throws ERR_UNSAFE_STATE_DIR (nothing written) when the state dir is unsafe.
    */
   async skipVersion(id: string, version: string): Promise<TargetView> {
     const t = findTarget(this.engine.config().config, id);
@@ -183,12 +183,13 @@ export class Daemon implements DaemonCore {
 
   /**
    * One quiet check (no history line) after the offer was cleared: the feed's selection runs again
-   * with the settings just written. A feed that cannot be read now leaves the target unchecked;
-   * the scheduler's next check retries.
+   * with the settings just written. A failure is kept as the target's last error, so it says why
+   * at once (a channel the feed does not have: ERR_NO_RELEASE, "The feed has no channel …")
+   * instead of "not checked"; the scheduler's next check retries.
    */
   private async reselect(id: string): Promise<void> {
     await this.engine.reread(id);
-    await this.engine.check(id, { actor: this.actor(), quiet: true }).catch(() => undefined);
+    await this.engine.check(id, { actor: this.actor(), quiet: true, keepError: true }).catch(() => undefined);
   }
 
   /**

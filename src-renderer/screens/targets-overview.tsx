@@ -11,7 +11,7 @@ import { useApi, useUpkeep } from '../context';
 import { formatDateTime, formatVersion } from '../format';
 import { rolloutPendingText } from '../../src-shared/format';
 import { targetHref } from '../router';
-import { isBusy } from '../status';
+import { isBusy, isCancelled } from '../status';
 import { CONFIG_KEY, targetKey, toErrorView } from '../store';
 
 function TargetCard({ target }: { target: TargetView }) {
@@ -66,6 +66,12 @@ function TargetCard({ target }: { target: TargetView }) {
       {target.held_version ? (
         <p className="muted" data-testid="held-version">
           {target.held_version} is held after a rollback: it is not applied automatically.
+        </p>
+      ) : null}
+      {state.kind === 'failed' && !isCancelled(state.error) ? (
+        // The badge names the code; the reason is said here, on the card, not only on the target's page.
+        <p className="target-error" data-testid="target-error">
+          {state.error.message}
         </p>
       ) : null}
       {target.policy.paused_until ? <p className="muted">Automatic updates paused until {formatDateTime(target.policy.paused_until)}</p> : null}

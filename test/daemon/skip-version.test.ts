@@ -71,7 +71,7 @@ describe('skipping the offered version', () => {
     expect(v.rollout_pending).toEqual({ version: '1.1.0', percent: 0 });
   });
 
-  it('shows the target as not checked, never up to date, when the feed cannot be read at skip time; the next check offers 1.1.0', async () => {
+  it('shows why, never up to date, when the feed cannot be read at skip time; the next check offers 1.1.0', async () => {
     const core = (await setup([['1.1.0', undefined], ['1.2.0', undefined]])).core;
     expect((await core.check('demo')).latest_version).toBe('1.2.0');
     const index = path.join(fx.feedDir, 'channels', 'stable.json');
@@ -79,8 +79,9 @@ describe('skipping the offered version', () => {
     await fsp.rm(index);
     const v = await skip('1.2.0');
     expect(v.available).toBeNull();
-    expect(v.last_checked_at).toBeNull();
-    expect(v.state.kind).toBe('idle');
+    // The re-selection's failure is the target's reason at once (the channel index is gone).
+    expect(v.state).toMatchObject({ kind: 'failed', error: { code: 'ERR_NO_RELEASE' } });
+    expect(v.last_error?.message).toContain('The feed has no channel "stable"');
     expect((await runtime()).settings.skip_versions).toEqual(['1.2.0']);
     await fsp.writeFile(index, bytes);
     expect((await core.check('demo')).latest_version).toBe('1.1.0');
@@ -118,7 +119,7 @@ describe('changing the skip list or channel in the settings', () => {
     expect((await runtime()).last_checked_at).toBe(checkedAt);
   });
 
-  it('offers nothing from the old channel after switching to a channel without releases: not checked, never the stable offer', async () => {
+  it('offers nothing from the old channel after switching to a channel without releases: never the stable offer', async () => {
     const core = (await setup([['1.1.0', undefined]])).core;
     expect((await core.check('demo')).latest_version).toBe('1.1.0');
     const v = await settings({ channel: 'beta' });

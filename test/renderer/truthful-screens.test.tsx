@@ -56,6 +56,38 @@ describe('a failed check with nothing offered', () => {
     expect(text('no-offer-text')).toBe('The last attempt failed, so Upkeep cannot tell whether a newer release is published: The feed has no channel "beta" (ERR_NO_RELEASE).');
   });
 
+  it('says why on the targets overview card too, not only the code in the badge', async () => {
+    const error = { code: 'ERR_NO_RELEASE', message: 'The feed has no channel "beta" (https://updates.example.com/channels/beta.json)' };
+    const api = new FakeApi([makeTarget({ available: null, state: { kind: 'failed', error, at: '2025-03-02T09:00:00Z' }, last_error: error })]);
+    renderApp(api, '#/');
+    const card = await screen.findByTestId('target-card');
+    expect(within(card).getByTestId('status-badge').textContent).toBe('Failed: ERR_NO_RELEASE');
+    expect(within(card).getByTestId('target-error').textContent).toBe('The feed has no channel "beta" (https://updates.example.com/channels/beta.json)');
+  });
+
+  it('after saving a channel the feed does not have, shows the reason the daemon answers with at once', async () => {
+    const api = new FakeApi([makeTarget()]);
+    // As the daemon does: the settings change clears the offer and the re-selection's failure is the state.
+    api.updateSettings = async (id, patch) => {
+      const error = { code: 'ERR_NO_RELEASE', message: `The feed has no channel "${patch.channel}"` };
+      const t = api.targets.get(id)!;
+      const next = { ...t, policy: { ...t.policy, ...patch }, available: null, state: { kind: 'failed' as const, error, at: '2025-03-02T09:00:00Z' }, last_error: error };
+      api.targets.set(id, next);
+      return next;
+    };
+    renderApp(api, '#/targets/demo/settings');
+    const channel = (await screen.findByLabelText('Channel')) as HTMLInputElement;
+    fireEvent.change(channel, { target: { value: 'beta' } });
+    fireEvent.click(screen.getByTestId('settings-save'));
+    await screen.findByTestId('settings-saved');
+    const page = screen.getByTestId('target-page');
+    expect(within(page).getByTestId('status-badge').textContent).toBe('Failed: ERR_NO_RELEASE');
+    expect(within(screen.getByTestId('activity')).getByTestId('error-text').textContent).toBe('The feed has no channel "beta"');
+    expect(screen.queryByText('Not checked yet')).toBeNull();
+    window.location.hash = '#/';
+    expect((await screen.findByTestId('target-error')).textContent).toBe('The feed has no channel "beta"');
+  });
+
   it('keeps "No update available" for a cancelled operation', async () => {
     const error = { code: 'ERR_CANCELLED', message: 'Cancelled by the user' };
     const api = new FakeApi([makeTarget({ available: null, state: { kind: 'failed', error, at: '2025-03-02T09:00:00Z' } })]);

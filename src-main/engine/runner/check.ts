@@ -2,7 +2,8 @@
  * A check outside an operation: resolve the newest eligible release through the target's feed,
  * remember it in `runtime.json`, announce a newly available version, and record a history line
  * (unless quiet, or the scheduler found nothing). A failed check persists its error and, when
- * this check owns the target's live state, moves it to `failed`.
+ * this check owns the target's live state, moves it to `failed`; a quiet one does so only with
+ * `keepError`.
  */
 import type { Actor, CheckResult, HistoryRecord } from '../../../src-shared/api';
 import { toUpkeepError } from '../../../src-shared/errors';
@@ -20,6 +21,13 @@ export interface CheckRun {
   actor: Actor;
   /** No history line and no `failed` state (status reads, the refresh after a rollback). */
   quiet: boolean;
+  /**
+   * With `quiet`: a failure is still kept as the target's last error (runtime.json `last_error`
+   * and `last_checked_at`, so it rests in `failed` with the reason, e.g. ERR_NO_RELEASE for a
+   * channel the feed does not have), without a history line. For the re-selection after a
+   * settings change, which cleared the last check's answer: the reason is all there is to show.
+   */
+  keepError?: boolean;
   /** No operation of this process runs on the target: the check drives its live state. */
   ownsState: boolean;
   /** Age (ms) of the snapshot the "newly available" comparison may use. */
@@ -70,12 +78,16 @@ export async function runCheck(c: RunnerContext, loaded: LoadedConfig, t: Target
     return result;
   } catch (err) {
     const e = toUpkeepError(err);
+    const keep = async () => {
+      c.bus.log('error', `${t.id}: check failed: ${e.message} (${e.code})`, t.id);
+      await writeRuntime(c, loaded, t.id, (rt) => ({ ...rt, last_checked_at: c.clock.now().toISOString(), last_error: { code: e.code, message: e.message } }));
+    };
     if (o.quiet) {
+      if (o.keepError) await keep();
       if (o.ownsState) await c.live.settle(t.id);
       throw e;
     }
-    c.bus.log('error', `${t.id}: check failed: ${e.message} (${e.code})`, t.id);
-    await writeRuntime(c, loaded, t.id, (rt) => ({ ...rt, last_checked_at: c.clock.now().toISOString(), last_error: { code: e.code, message: e.message } }));
+    await keep();
     if (o.ownsState) c.live.set(t.id, { type: 'failed', error: { code: e.code, message: e.message }, at: c.clock.now().toISOString() });
     await record({ to_version: null, result: errorReport({ target: t.id, name: t.name ?? t.id, operation: 'check', from: current, to: null }, e).history, error_code: e.code, error_message: e.message });
     throw e;

@@ -157,14 +157,17 @@ export class OperationRunner {
 
   // ---------------------------------------------------------------- check
 
-  /** Fetches and verifies the feed; reports the newest eligible release. `quiet`: no history, no failed state. */
-  async check(id: string, o: { actor?: Actor; quiet?: boolean } = {}): Promise<CheckResult> {
+  /**
+   * Fetches and verifies the feed; reports the newest eligible release. `quiet`: no history, no
+   * failed state — unless `keepError`, which keeps a failure as the target's last error (see CheckRun).
+   */
+  async check(id: string, o: { actor?: Actor; quiet?: boolean; keepError?: boolean } = {}): Promise<CheckResult> {
     const loaded = this.loaded;
     const t = findTarget(loaded.config, id);
     // Before anything is written (runtime.json, feed memory, history, even a failed check's error).
     await assertStateDirsSafe(loaded.config);
     return runCheck(this.ctx, loaded, t, await this.driverFor(loaded, t), {
-      actor: o.actor ?? this.actor, quiet: o.quiet ?? false, ownsState: !this.running.has(t.id), maxAgeMs: VIEW_MAX_AGE_MS,
+      actor: o.actor ?? this.actor, quiet: o.quiet ?? false, keepError: o.keepError ?? false, ownsState: !this.running.has(t.id), maxAgeMs: VIEW_MAX_AGE_MS,
       remember: (result) => this.lastChecks.set(t.id, { at: this.clock.monoMs(), result }),
     });
   }
