@@ -405,11 +405,14 @@ export async function undoTransaction(j: Journal, hooks: ApplyHooks = {}): Promi
   for (const item of j.stage) {
     if (!parentsSafe(j.install_dir, item.path)) continue;
     if (item.move) {
-      // Staged by renaming a point's file: it goes back where it came from.
-      if (lstatOrNull(item.source) === null && lstatOrNull(item.path) !== null) {
-        renameSync(item.path, item.source);
-        dirs.add(path.dirname(item.source));
-      }
+      // Staged by renaming a point's file: it goes back where it came from. With the source
+      // still there, the staged name holds a copy (a point on another filesystem): removed.
+      if (lstatOrNull(item.source) === null) {
+        if (lstatOrNull(item.path) !== null) {
+          renameSync(item.path, item.source);
+          dirs.add(path.dirname(item.source));
+        }
+      } else unlinkQuiet(item.path);
     } else {
       unlinkQuiet(item.path);
     }

@@ -175,6 +175,47 @@ describe.skipIf(!mounted)('rollback into a full install dir from points on anoth
   });
 });
 
+describe.skipIf(!mounted)('rollback from points on another filesystem, the disk filling while staging', () => {
+  it('ERR_DISK_FULL, the copies staged so far removed (space reclaimed), and the rollback works once there is room', async () => {
+    const outsideDir = await fsp.mkdtemp(path.join(os.tmpdir(), 'upkeep-full-rbs-'));
+    const install = path.join(MNT, 'install');
+    const rb = (op: string, hooks = {}) => rollbackToPoint({ target: 'app', installDir: install, stateDir: path.join(outsideDir, 'state'), pointsDir: path.join(outsideDir, 'points'), opId: op }, hooks);
+    try {
+      const plan = (op: string, version: string, files: Awaited<ReturnType<typeof toPlanned>>) => ({
+        opId: op, target: 'app', installDir: install, layout: 'in-place' as const, stateDir: path.join(outsideDir, 'state'), pointsDir: path.join(outsideDir, 'points'), toVersion: version, files, retention: 3,
+      });
+      const cache = path.join(outsideDir, 'cache');
+      const v1 = Array.from({ length: 48 }, (_, i) => ({ path: `f${i}.bin`, content: data(64 * 1024, 70 + i) }));
+      await applyRelease(plan('op1', '1.0.0', await toPlanned(cache, v1)));
+      const t1 = await snapshot(install);
+      await applyRelease(plan('op2', '2.0.0', await toPlanned(cache, [{ path: 'only.txt', content: 'v2' }])));
+      const before = await snapshot(install);
+      const freeBefore = await freeBytes(MNT);
+      let filled = false;
+      const err = (await rb('op3', {
+        onProgress: (p: { phase: string }) => {
+          if (p.phase === 'stage' && !filled) {
+            filled = true;
+            execFileSync('sh', ['-c', `dd if=/dev/zero of=${path.join(MNT, 'filler')} bs=64k 2>/dev/null || true`]);
+          }
+        },
+      }).catch((e: unknown) => e)) as UpkeepError;
+      expect(filled).toBe(true);
+      expect(err.code).toBe('ERR_DISK_FULL');
+      // Exactly the tree before: no staged copy (.f0.bin.upkeep-op3) left behind.
+      expect(await snapshot(install)).toEqual(before);
+      await fsp.rm(path.join(MNT, 'filler'));
+      expect(await freeBytes(MNT)).toBe(freeBefore);
+      await rb('op4');
+      expect(await snapshot(install)).toEqual(t1);
+    } finally {
+      await fsp.rm(path.join(MNT, 'filler'), { force: true });
+      await fsp.rm(install, { recursive: true, force: true });
+      await fsp.rm(outsideDir, { recursive: true, force: true });
+    }
+  });
+});
+
 // A filesystem out of inodes: free bytes say "fits", and creating the next file fails with
 // ENOSPC. Met while opening a partial download, it is still ERR_DISK_FULL naming the directory,
 // and the partial files of the downloads running beside it are removed, not left for a resume.
