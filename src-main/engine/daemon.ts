@@ -18,7 +18,7 @@ import { Scheduler } from './scheduler';
 import { deliver } from './webhooks';
 import { availableRelease, updateRuntime } from './state/store';
 import { runHook } from './hooks';
-import { isValidCron } from './config/schema';
+import { isValidCron, type TargetConfig } from './config/schema';
 import { effectivePolicy } from './policy';
 import { packageVersion } from './version';
 import { assertStateDirsSafe, limitUmask } from './fs/strict-modes';
@@ -254,10 +254,38 @@ export class Daemon implements DaemonCore {
     this.engine.setConfig(next);
     this.generation += 1;
     this.scheduler.reset();
+    await this.reselectMoved(old, next);
     this.engine.bus.notify({ type: 'config_reloaded', target: null, message: `Configuration reloaded (generation ${this.generation})`, config_generation: this.generation });
     this.engine.bus.log('info', `Configuration reloaded by ${actor}: generation ${this.generation}${this.restartRequired.length ? `; restart required for ${this.restartRequired.join(', ')}` : ''}`);
     for (const t of next.config.targets) void this.announce(t.id).catch(() => undefined);
     return { config_generation: this.generation, restart_required: [...this.restartRequired] };
+  }
+
+  /**
+   * After a reload: every target that now follows another channel (as in effect, with the saved
+   * settings over the file), feed or product had its offer chosen from the old one. That offer and
+   * the check time are cleared and the selection runs again (see reselect()), so the old channel's
+   * release is never shown as available and a failure (a channel the feed lacks: ERR_NO_RELEASE)
+   * is the target's reason at once. Targets whose state dir cannot be written are left for the
+   * next check.
+   */
+  private async reselectMoved(old: LoadedConfig, next: LoadedConfig): Promise<void> {
+    const source = (t: TargetConfig, settings: SettingsPatch | undefined) =>
+      JSON.stringify([effectivePolicy(t, settings).channel, 'feed' in t ? (t.feed ?? null) : null, 'product' in t ? (t.product ?? null) : null]);
+    for (const t of next.config.targets) {
+      const before = old.config.targets.find((o) => o.id === t.id);
+      if (!before || source(before, undefined) === source(t, undefined)) continue;
+      try {
+        let moved = false;
+        await updateRuntime(next.config.state_dir, t.id, (rt) => {
+          moved = source(before, rt.settings) !== source(t, rt.settings);
+          return moved ? { ...rt, ...UNCHECKED } : rt;
+        });
+        if (moved) await this.reselect(t.id);
+      } catch (err) {
+        this.engine.bus.log('warn', `${t.id}: the offer of the old channel could not be cleared after the reload: ${toUpkeepError(err).message}`, t.id);
+      }
+    }
   }
 
   async restart(id: string, _graceful: boolean): Promise<RestartResult> {

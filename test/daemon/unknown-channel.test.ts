@@ -56,6 +56,36 @@ describe('a channel the feed does not have', () => {
     expect((await runtime()).last_error).toBeNull();
   });
 
+  it('named in the config by a reload: the old channel\'s offer goes at once and the reason shows, no history line', async () => {
+    fx = await Fixture.create('upkeep-channel-');
+    await fx.publish('1.0.0', { 'bin/demo': 'one' });
+    await fx.publish('1.1.0', { 'bin/demo': 'two' });
+    await fx.writeConfig(fx.configText());
+    d = await startInProcess(fx.configPath);
+    await d.core.apply('demo', { version: '1.0.0' });
+    expect((await d.core.check('demo')).latest_version).toBe('1.1.0');
+    const checks = (await d.core.history('demo')).filter((h) => h.operation === 'check').length;
+
+    await fx.writeConfig(fx.configText({ target: ['channel: beta'] }));
+    await d.core.reloadConfig();
+    const v = (await call(d.url, 'GET', '/api/targets/demo', { token: fx.admin.token })).body as TargetView;
+    expect(v.policy.channel).toBe('beta');
+    expect(v.available).toBeNull();
+    expect(v.state).toMatchObject({ kind: 'failed', error: { code: 'ERR_NO_RELEASE' } });
+    expect(v.last_error?.message).toContain('The feed has no channel "beta"');
+    expect((await d.core.history('demo')).filter((h) => h.operation === 'check')).toHaveLength(checks);
+
+    // A reload that keeps the channel (another name) keeps the last check's answer.
+    await fx.writeConfig(fx.configText({ name: 'Renamed', target: ['channel: beta'] }));
+    await d.core.reloadConfig();
+    expect((await runtime()).last_error?.code).toBe('ERR_NO_RELEASE');
+
+    // Back to stable by reload: offered again.
+    await fx.writeConfig(fx.configText());
+    await d.core.reloadConfig();
+    expect((await call(d.url, 'GET', '/api/targets/demo', { token: fx.admin.token })).body).toMatchObject({ state: { kind: 'available', version: '1.1.0' }, last_error: null });
+  });
+
   it('named in the config: the daemon\'s first scheduled check shows the reason', async () => {
     fx = await Fixture.create('upkeep-channel-');
     await fx.publish('1.0.0', { 'bin/demo': 'one' });
