@@ -9,7 +9,7 @@ import { Breather, lstatOrNull } from '../fs/meta';
 import path from 'node:path';
 import { OperationError, UpkeepError } from '../../../src-shared/errors';
 import { fsyncDir } from '../fs/atomic';
-import { deviceOf, diskFullCause, diskFullError, isDiskFull, SPACE_MARGIN } from '../fs/space';
+import { allocated, blockSize, deviceOf, diskFullCause, diskFullError, isDiskFull, SPACE_MARGIN } from '../fs/space';
 import { syncDurable } from '../fs/sync-fs';
 import { isStrictlyWithin, pathCollisionKey, plainPosix } from '../trust/paths';
 import { setInstalled } from './installed';
@@ -188,9 +188,10 @@ function parentsSafe(root: string, abs: string): boolean {
 }
 
 /**
- * What a transaction will write, per directory (bytes): staged copies in the install dir (hard
- * links and symbolic links need none) and backups, which are renames on the same filesystem and
- * copies on another one; `entries`: the inodes it creates in the install dir.
+ * What a transaction will write, per directory (bytes, each file rounded up to whole blocks of
+ * its filesystem): staged copies in the install dir (hard links and symbolic links need none)
+ * and backups, which are renames on the same filesystem and copies on another one; `entries`:
+ * the inodes it creates in the install dir.
  */
 export async function spaceNeeded(j: Journal): Promise<Array<{ dir: string; bytes: number; entries?: number }>> {
   // A hard link or a move out of a rollback point is a byte copy when its source lies on another
@@ -207,19 +208,21 @@ export async function spaceNeeded(j: Journal): Promise<Array<{ dir: string; byte
   };
   let staged = 0;
   let entries = j.mkdirs.length + j.scratch.length + j.ops.filter((o) => o.t === 'mkdir').length;
+  const block = await blockSize(j.install_dir);
   for (const s of j.stage) {
     const copy = await copied(s);
-    if (copy) staged += s.size;
+    if (copy) staged += allocated(s.size, block);
     // New inodes: every staged entry but a hard link or move within the filesystem.
     if (copy || !s.link) entries += 1;
   }
   const out: Array<{ dir: string; bytes: number; entries?: number }> = [{ dir: j.install_dir, bytes: staged, entries }];
   if (j.backup_dir && (await deviceOf(j.backup_dir)) !== (await deviceOf(j.install_dir))) {
     let backup = 0;
+    const backupBlock = await blockSize(j.backup_dir);
     for (const op of j.ops) {
       if (op.t !== 'rename' || !isInside(j.backup_dir, op.to)) continue;
       try {
-        backup += (await fsp.lstat(op.from)).size;
+        backup += allocated((await fsp.lstat(op.from)).size, backupBlock);
       } catch (err) {
         if (!isCode(err, 'ENOENT')) throw err;
       }

@@ -55,6 +55,21 @@ export async function freeBytes(dir: string): Promise<number> {
   return Number(st.bavail) * Number(st.bsize);
 }
 
+/**
+ * The allocation unit of the filesystem holding `dir` (statfs `bsize`, bytes; 4096 when the
+ * filesystem reports none): every non-empty file takes whole blocks, so 1,000 files of 10 bytes
+ * need 4 MB of a tmpfs or ext4, not 10 kB.
+ */
+export async function blockSize(dir: string): Promise<number> {
+  const st = await fsp.statfs((await existingAncestor(dir)).dir);
+  return Number(st.bsize) > 0 ? Number(st.bsize) : 4096;
+}
+
+/** Bytes that a file of `size` bytes takes on disk in blocks of `block` bytes. */
+export function allocated(size: number, block: number): number {
+  return Math.ceil(size / block) * block;
+}
+
 /** Fixed allowance per filesystem for journals, directories and metadata (bytes). */
 export const SPACE_MARGIN = 1024 * 1024;
 

@@ -108,6 +108,20 @@ describe.skipIf(!mounted)('disk full on a 6 MiB tmpfs', () => {
     expect(await snapshot(MNT)).toEqual(before);
   });
 
+  it('many small files are counted in whole blocks: refused up front, naming what they take on disk', async () => {
+    const install = path.join(MNT, 'install');
+    const files = await toPlanned(path.join(outside, 'cache'), Array.from({ length: 2000 }, (_, i) => ({ path: `f${i}.txt`, content: `file ${i}\n` })));
+    let staged = 0;
+    const err = (await applyRelease({
+      opId: 'small1', target: 'app', installDir: install, layout: 'in-place', stateDir: path.join(outside, 'state'), pointsDir: path.join(outside, 'points'), toVersion: '1.0.0', files, retention: 3,
+    }, { onProgress: (p) => void (p.phase === 'stage' && staged++) }).catch((e: unknown) => e)) as UpkeepError;
+    expect(err.code).toBe('ERR_DISK_FULL');
+    // 2,000 files of ~10 bytes take 2,000 pages (8 MB) of the tmpfs, not 20 kB.
+    expect((err.details as { bytes_needed: number }).bytes_needed).toBeGreaterThanOrEqual(2000 * 4096);
+    expect(staged).toBe(0);
+    expect(await snapshot(MNT)).toEqual([]);
+  });
+
   it('backup on another filesystem: refused up front, and ENOSPC while copying backups undone', async () => {
     const install = path.join(outside, 'install');
     const points = path.join(MNT, 'points');
