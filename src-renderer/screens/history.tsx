@@ -33,6 +33,16 @@ const OPERATION_LABELS: Record<string, string> = {
   recover: 'Recovery',
 };
 
+/**
+ * The versions cell: "1.0.0 → 1.1.0" for what changes the installation; a check installs nothing,
+ * so it reads "1.0.0 installed; found 1.2.0" (or "1.0.0 installed" when nothing newer was found).
+ */
+export function versionsText(r: HistoryRecord): string {
+  if (r.operation !== 'check') return `${r.from_version ?? '—'} → ${r.to_version ?? '—'}`;
+  const installed = r.from_version ? `${r.from_version} installed` : 'nothing installed';
+  return r.to_version ? `${installed}; found ${r.to_version}` : installed;
+}
+
 /** The History tab. */
 export function HistoryTab({ target }: { target: TargetView }) {
   const api = useApi();
@@ -92,9 +102,7 @@ export function HistoryTab({ target }: { target: TargetView }) {
                     <td data-label="When">{formatDateTime(r.started_at)}</td>
                     <td data-label="Operation">{OPERATION_LABELS[r.operation] ?? r.operation}</td>
                     <td data-label="Actor">{r.actor}</td>
-                    <td data-label="From → to">
-                      {r.from_version ?? '—'} → {r.to_version ?? '—'}
-                    </td>
+                    <td data-label="From → to">{versionsText(r)}</td>
                     <td data-label="Result">
                       <span className={`badge badge-${result.tone}`}>{result.text}</span>
                     </td>

@@ -159,6 +159,19 @@ describe('target page', () => {
     expect(api.callsOf('history')[0]).toEqual(['demo', 100]);
   });
 
+  it('says what a check found, never "1.0.0 → 1.2.0" as if it had installed it', async () => {
+    const api = new FakeApi();
+    api.records = [
+      makeHistory({ id: 'c-1', operation: 'check', actor: 'scheduler', from_version: '1.0.0', to_version: '1.2.0', started_at: '2025-03-03T12:00:00Z' }),
+      makeHistory({ id: 'c-2', operation: 'check', actor: 'api', from_version: '1.0.0', to_version: null, result: 'up_to_date', started_at: '2025-03-02T12:00:00Z' }),
+      makeHistory({ id: 'c-3', operation: 'check', actor: 'cli', from_version: null, to_version: '1.0.0', started_at: '2025-03-01T12:00:00Z' }),
+    ];
+    renderApp(api, '#/targets/demo/history');
+    const rows = await screen.findAllByTestId('history-row');
+    const versions = rows.map((r) => r.querySelector('td[data-label="From → to"]')!.textContent);
+    expect(versions).toEqual(['1.0.0 installed; found 1.2.0', '1.0.0 installed', 'nothing installed; found 1.0.0']);
+  });
+
   it('shows the settings of the target in the form', async () => {
     const api = new FakeApi([
       makeTarget({
