@@ -1,8 +1,9 @@
 /**
- * Vertical spacing inside the target page's cards, measured in headless Chromium against the real
- * daemon and a real signed feed: no block sits flush against the one above it (an opened
+ * Spacing and wrapping, measured in headless Chromium against the real daemon and a real signed
+ * feed: no block inside the target page's cards sits flush against the one above it (an opened
  * "Release notes (installed)" disclosure and its facts, an error box under a form), apart from
- * the pairs meant to touch (a term and its value, list items).
+ * the pairs meant to touch (a term and its value, list items); at 420 px no button label breaks
+ * over two lines (the header's "Sign out" once did).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
@@ -14,6 +15,7 @@ import {
   startDaemon,
   upkeepOk,
   writeDaemonConfig,
+  type AdminToken,
   type Browser,
   type Daemon,
   type FeedFixture,
@@ -56,10 +58,11 @@ async function flushPairs(page: Page, scope: string): Promise<string[]> {
   );
 }
 
-describe('spacing inside the target page cards', () => {
+describe('spacing and wrapping on the dashboard', () => {
   let f: FeedFixture;
   let daemon: Daemon;
   let browser: Browser;
+  let token: AdminToken;
 
   beforeAll(async () => {
     ensureDashboardBuilt();
@@ -69,7 +72,8 @@ describe('spacing inside the target page cards', () => {
     await f.publish(b100, '1.0.0', '## Demo 1.0.0\n\nThe first release.\n');
     await f.publish(b110, '1.1.0', '## Demo 1.1.0\n\n- Faster start-up\n');
     // A token is configured but the browser never signs in: changes are refused with 401.
-    const config = await writeDaemonConfig(f, f.feed, await createAdminToken());
+    token = await createAdminToken();
+    const config = await writeDaemonConfig(f, f.feed, token);
     await upkeepOk(['--config', config, 'apply', '--version', '1.0.0', '--json'], f.dir);
     await upkeepOk(['--config', config, 'check', '--json'], f.dir);
     daemon = await startDaemon(config, f.dir);
@@ -106,5 +110,32 @@ describe('spacing inside the target page cards', () => {
     expect(await error.innerText()).toContain('Not saved');
     expect(await error.getByTestId('error-code').innerText()).toBe('ERR_UNAUTHORIZED');
     expect(await flushPairs(page, '.tab-panel')).toEqual([]);
+  });
+
+  it('at 420 px, signed in: every button label stays on one line', async () => {
+    const { page } = browser;
+    await page.setViewportSize({ width: 420, height: 900 });
+    await page.getByTestId('token-input').fill(token.token);
+    await page.getByTestId('token-submit').click();
+    await page.getByTestId('token-status').waitFor();
+    expect(await page.getByTestId('sign-out').innerText()).toBe('Sign out');
+    const broken = () =>
+      page.evaluate(() =>
+        Array.from(document.querySelectorAll('button'))
+          .filter((b) => b.getBoundingClientRect().width > 0)
+          .filter((b) => {
+            const range = document.createRange();
+            range.selectNodeContents(b);
+            const lines = new Set(Array.from(range.getClientRects()).filter((r) => r.width > 0).map((r) => Math.round(r.top)));
+            return lines.size > 1;
+          })
+          .map((b) => b.innerText.replace(/\s+/g, ' ')),
+      );
+    for (const hash of ['#/', '#/targets/demo', '#/targets/demo/points', '#/targets/demo/settings']) {
+      await page.goto(`${daemon.url}/${hash}`);
+      await page.getByTestId('token-status').waitFor();
+      await page.locator('main button').first().waitFor();
+      expect({ hash, broken: await broken() }).toEqual({ hash, broken: [] });
+    }
   });
 });
