@@ -12,7 +12,8 @@
  *   - in a card: `target-link` (link with the target's name: opens it), `status-badge`
  *     (text e.g. "Up to date", "Update available", "Critical update", "Downloading 42%",
  *     "Failed: ERR_…"; attribute `data-state` = the TargetState kind), `current-version`,
- *     `available-version`, `critical-badge`, `breaking-badge`
+ *     `available-version`, `last-checked` (a date, or "Never"), `critical-badge`, `breaking-badge`,
+ *     `target-error` (the reason of a failed target)
  *   - buttons `check-all` ("Check all now"), `reload-config` ("Reload configuration")
  * Target page (`[data-testid="target-page"][data-target-id="<id>"]`):
  *   - header: `target-name` (h1), `status-badge`, `current-version` (the installed version)

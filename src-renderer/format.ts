@@ -13,6 +13,11 @@ export function formatDateTime(iso: string | null | undefined): string {
   return Number.isNaN(d.getTime()) ? iso : dateTime.format(d);
 }
 
+/** When a target was last checked: the local date and time, or "Never". */
+export function formatLastChecked(iso: string | null | undefined): string {
+  return iso ? formatDateTime(iso) : 'Never';
+}
+
 /** Local time of day with seconds, for log lines. */
 export function formatTime(iso: string): string {
   const d = new Date(iso);

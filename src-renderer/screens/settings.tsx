@@ -114,7 +114,7 @@ function PolicyForm({ target, writer }: { target: TargetView; writer: SettingsWr
           {(['interval', 'cron', 'manual'] as const).map((mode) => (
             <label key={mode} className="choice">
               <input type="radio" name={id('mode')} value={mode} checked={v.scheduleMode === mode} onChange={() => set('scheduleMode', mode)} data-testid={`schedule-${mode}`} />
-              {mode === 'interval' ? 'Every…' : mode === 'cron' ? 'On a cron schedule' : 'Only when I ask'}
+              {mode === 'interval' ? 'At a fixed interval' : mode === 'cron' ? 'On a cron schedule' : 'Only when I ask'}
             </label>
           ))}
         </div>

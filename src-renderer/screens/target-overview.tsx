@@ -10,7 +10,7 @@ import { FlagBadge, VerificationFlag } from '../components/status-badge';
 import { verificationLabel, verificationSentence } from '../../src-shared/verification';
 import { useApi, useUpkeep } from '../context';
 import { formatBytes, rolloutPendingText } from '../../src-shared/format';
-import { formatDateTime } from '../format';
+import { formatDateTime, formatLastChecked } from '../format';
 import { ReleaseNotes } from '../markdown';
 import { automaticShort } from '../policy-text';
 import { isBusy, isCancelled } from '../status';
@@ -162,7 +162,7 @@ export function TargetOverviewTab({ target }: { target: TargetView }) {
           </div>
           <div>
             <dt>Last checked</dt>
-            <dd>{formatDateTime(target.last_checked_at)}</dd>
+            <dd data-testid="last-checked">{formatLastChecked(target.last_checked_at)}</dd>
           </div>
         </dl>
         {rollout ? (

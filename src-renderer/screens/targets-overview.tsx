@@ -8,7 +8,7 @@ import { Skeleton } from '../components/banners';
 import { FlagBadge, StatusBadge, VerificationFlag } from '../components/status-badge';
 import { offeredVerification } from '../../src-shared/verification';
 import { useApi, useUpkeep } from '../context';
-import { formatDateTime, formatVersion } from '../format';
+import { formatDateTime, formatLastChecked, formatVersion } from '../format';
 import { rolloutPendingText } from '../../src-shared/format';
 import { targetHref } from '../router';
 import { isBusy, isCancelled } from '../status';
@@ -47,7 +47,7 @@ function TargetCard({ target }: { target: TargetView }) {
         </div>
         <div>
           <dt>Last checked</dt>
-          <dd>{formatDateTime(target.last_checked_at)}</dd>
+          <dd data-testid="last-checked">{formatLastChecked(target.last_checked_at)}</dd>
         </div>
       </dl>
       {available && ((critical && state.kind !== 'available') || breaking || weak) ? (

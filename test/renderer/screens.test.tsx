@@ -190,6 +190,10 @@ describe('target page', () => {
     renderApp(api, '#/targets/demo/settings');
     expect(((await screen.findByLabelText('Channel')) as HTMLInputElement).value).toBe('beta');
     expect((screen.getByLabelText('Cron schedule') as HTMLInputElement).value).toBe('0 3 * * *');
+    // The three ways to check, each a whole phrase (not "Every…").
+    expect((screen.getByLabelText('On a cron schedule') as HTMLInputElement).checked).toBe(true);
+    expect((screen.getByLabelText('At a fixed interval') as HTMLInputElement).checked).toBe(false);
+    expect((screen.getByLabelText('Only when I ask') as HTMLInputElement).checked).toBe(false);
     expect((screen.getByTestId('setting-window-enabled') as HTMLInputElement).checked).toBe(true);
     expect((screen.getByLabelText('Saturday') as HTMLInputElement).checked).toBe(true);
     expect((screen.getByLabelText('Monday') as HTMLInputElement).checked).toBe(false);

@@ -96,6 +96,19 @@ describe('a failed check with nothing offered', () => {
   });
 });
 
+describe('a target never checked', () => {
+  it('says "Never" under Last checked, on its card and its page, not a bare dash', async () => {
+    const api = new FakeApi([makeTarget({ available: null, state: { kind: 'idle' }, last_checked_at: null })]);
+    renderApp(api, '#/');
+    const card = await screen.findByTestId('target-card');
+    expect(within(card).getByTestId('status-badge').textContent).toBe('Not checked yet');
+    expect(within(card).getByTestId('last-checked').textContent).toBe('Never');
+    window.location.hash = '#/targets/demo';
+    expect((await screen.findByTestId('last-checked')).textContent).toBe('Never');
+    expect(text('no-offer-text')).toBe('Check the feed to see whether a newer release is published.');
+  });
+});
+
 describe('up to date with skipped versions', () => {
   it('does not claim the newest release is installed when a skipped one may be newer', async () => {
     const api = new FakeApi([makeTarget({ available: null, policy: { ...makeTarget().policy, skip_versions: ['1.2.0'] } })]);
