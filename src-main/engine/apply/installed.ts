@@ -25,6 +25,8 @@ export interface Installed {
 }
 
 export const INSTALLED_FILE = 'installed.json';
+/** Tag of installed.json's digest hint (fs/atomic.ts writeCheckedHint): changes with InstalledSchema. */
+const INSTALLED_CHECKED_TAG = 'installed/1';
 
 /**
  * A managed entry as persisted: safe relative path, lowercase hex SHA-256 (empty for a symbolic
@@ -51,10 +53,11 @@ const _installedShape: SameShape<z.output<typeof InstalledSchema>, Installed> = 
 
 /**
  * Reads `<targetStateDir>/installed.json`; null when nothing is installed yet. Throws
- * StateCorruptError (ERR_STATE_CORRUPT) when the file does not match InstalledSchema.
+ * StateCorruptError (ERR_STATE_CORRUPT) when the file does not match InstalledSchema (not checked
+ * again while its bytes are the ones writeInstalled wrote: see fs/atomic.ts readJson).
  */
 export async function readInstalled(targetStateDir: string): Promise<Installed | null> {
-  return (await readJson(path.join(targetStateDir, INSTALLED_FILE), InstalledSchema)) ?? null;
+  return (await readJson(path.join(targetStateDir, INSTALLED_FILE), InstalledSchema, { checkedTag: INSTALLED_CHECKED_TAG })) ?? null;
 }
 
 /**
@@ -75,7 +78,7 @@ export async function readInstalledVersion(targetStateDir: string): Promise<stri
 
 /** Durably replaces `<targetStateDir>/installed.json` (also used by command targets). */
 export async function writeInstalled(targetStateDir: string, v: Installed): Promise<void> {
-  await writeJsonDurable(path.join(targetStateDir, INSTALLED_FILE), v);
+  await writeJsonDurable(path.join(targetStateDir, INSTALLED_FILE), v, undefined, { checkedTag: INSTALLED_CHECKED_TAG });
 }
 
 /** Durably writes `v`, or removes the record when `v` is null (back to "nothing installed"). */

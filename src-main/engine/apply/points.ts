@@ -58,31 +58,15 @@ export const RollbackPointSchema = PendingPointSchema.extend({
 const _pointShape: SameShape<z.output<typeof RollbackPointSchema>, RollbackPoint> = true;
 
 /**
- * Points already read and checked in this process, by file identity (device, inode, size, mtime,
- * ctime): `point.json` is only ever replaced by a rename, so the same identity means the same
- * bytes. A point of a 10,000-file tree takes long to check and is read several times per operation.
+ * Tag of point.json's digest hint (fs/atomic.ts writeCheckedHint): changes with
+ * RollbackPointSchema. A point of a 10,000-file tree takes ~100 ms to check and is read several
+ * times per operation; its unchanged bytes are then only hashed (~4 ms).
  */
-const pointMemo = new Map<string, { id: string; point: RollbackPoint }>();
-const POINT_MEMO_MAX = 64;
+const POINT_CHECKED_TAG = 'rollback-point/1';
 
 /** Reads one point's `point.json` (undefined when absent); ERR_STATE_CORRUPT when malformed. */
 async function readPoint(pointsDir: string, id: string): Promise<RollbackPoint | undefined> {
-  const file = path.join(pointsDir, id, POINT_FILE);
-  let st;
-  try {
-    st = await fsp.stat(file, { bigint: true });
-  } catch {
-    return readJson(file, RollbackPointSchema); // absent or unreadable: readJson says which
-  }
-  const identity = `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
-  const hit = pointMemo.get(file);
-  if (hit && hit.id === identity) return structuredClone(hit.point);
-  const point = await readJson(file, RollbackPointSchema);
-  if (point) {
-    if (pointMemo.size >= POINT_MEMO_MAX) pointMemo.clear();
-    pointMemo.set(file, { id: identity, point: structuredClone(point) });
-  }
-  return point;
+  return readJson(path.join(pointsDir, id, POINT_FILE), RollbackPointSchema, { checkedTag: POINT_CHECKED_TAG });
 }
 
 /** A fresh id `rb_<yyyymmddThhmmss>_<6 hex>` (UTC). */
@@ -126,15 +110,9 @@ export async function nextSeq(pointsDir: string): Promise<number> {
   return pts.length ? pts[0].seq + 1 : 1;
 }
 
-/** Durably writes `point.json` (the point becomes visible atomically). */
+/** Durably writes `point.json` (the point becomes visible atomically), then its digest hint. */
 export async function writePoint(pointsDir: string, p: RollbackPoint): Promise<void> {
-  const file = path.join(pointDir(pointsDir, p.rollback_id), POINT_FILE);
-  await writeJsonDurable(file, p);
-  // Remembered as written (its JSON form, typed by construction): retention and cache pruning read
-  // it again right away, and checking a 10,000-file point read back costs ~100 ms.
-  const st = await fsp.stat(file, { bigint: true });
-  if (pointMemo.size >= POINT_MEMO_MAX) pointMemo.clear();
-  pointMemo.set(file, { id: `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`, point: JSON.parse(JSON.stringify(p)) as RollbackPoint });
+  await writeJsonDurable(path.join(pointDir(pointsDir, p.rollback_id), POINT_FILE), p, undefined, { checkedTag: POINT_CHECKED_TAG });
 }
 
 /** Deletes a point crash-safely: `point.json` first (durably), then the rest. Idempotent. */

@@ -19,6 +19,7 @@ import { COMMAND_STATE_FILE } from '../command-state';
 const RUNTIME_FILE = 'runtime.json';
 import { pointLeftovers, sweepPointLeftovers } from './points';
 import { lstatOrNull } from '../fs/meta';
+import { CHECKED_SUFFIX } from '../fs/atomic';
 import { isCode } from './tree';
 
 export type RecoverResult = 'none' | 'rolled-back' | 'completed';
@@ -38,7 +39,8 @@ function stateTempLeftovers(stateDir: string): string[] {
   return names.filter((n) => {
     // runtime.json and command-state.json may be written by another process (a daemon's check)
     // right now: removing its temp file makes that write retry (fs/atomic.ts writeFileDurable).
-    const ours = [JOURNAL_FILE, INSTALLED_FILE, PHASE_FILE, FINGERPRINTS_FILE].some((f) => n.startsWith(`${f}.`));
+    // (installed.json's digest hint is not a temp file: see fs/atomic.ts writeCheckedHint.)
+    const ours = [JOURNAL_FILE, INSTALLED_FILE, PHASE_FILE, FINGERPRINTS_FILE].some((f) => n.startsWith(`${f}.`) && n !== `${f}${CHECKED_SUFFIX}`);
     const shared = [RUNTIME_FILE, COMMAND_STATE_FILE].some((f) => n.startsWith(`${f}.`) && /^\d+$/.test(n.slice(f.length + 1)));
     return ours || shared;
   });

@@ -101,7 +101,8 @@ function stageLink(item: StageItem): Stamp | null {
 }
 
 /**
- * Stages one file by renaming its source (StageItem.move); the stamp of the moved inode. A source
+ * Stages one file by renaming its source (StageItem.move); the stamp of the moved inode as seen
+ * before the rename (ctime aside, the same after it). A source
  * already moved (the staging re-run after a crash) is found at the staged name. Null when the
  * source is not a regular file here: a copy is made instead.
  */
@@ -113,7 +114,9 @@ function stageMove(item: StageItem): Stamp | null {
   // rename(2) replaces a leftover file or link of an earlier attempt at the staged name (a
   // directory there fails, and the caller copies instead), so no unlink first: one call a file.
   renameSync(item.source, item.path);
-  return stampNow(item.path);
+  // The inode, size and mtime a rename keeps (only ctime moves): what a moved file's fingerprint
+  // compares (Expected `moved`), so no second lstat.
+  return stampOf(src);
 }
 
 /** Creates the directories the transaction needs and writes every staged file (fsynced). */

@@ -29,13 +29,14 @@ describe('recoveryPending', () => {
     expect(recoveryPending(dirs)).toBe(false);
     for (const d of Object.values(dirs)) await fsp.mkdir(d, { recursive: true });
     await fsp.writeFile(path.join(dirs.stateDir, 'installed.json'), '{}');
+    await fsp.writeFile(path.join(dirs.stateDir, 'installed.json.sha256'), 'installed/1 00\n'); // its digest hint, not a temp file
     await fsp.writeFile(path.join(dirs.stateDir, 'runtime.json.tmp-of-a-human'), 'x'); // not one of Upkeep's temp names
     await fsp.mkdir(path.join(dirs.pointsDir, 'rb_20260101T000000_abcdef'));
     await fsp.writeFile(path.join(dirs.pointsDir, 'rb_20260101T000000_abcdef', 'point.json'), '{}');
     await fsp.writeFile(path.join(dirs.installDir, `.upkeep-probe-${process.pid}-abc`), ''); // a live prober's
     expect(recoveryPending(dirs)).toBe(false);
     expect(await recover(dirs)).toBe('none');
-    expect((await fsp.readdir(dirs.stateDir)).sort()).toEqual(['installed.json', 'runtime.json.tmp-of-a-human']);
+    expect((await fsp.readdir(dirs.stateDir)).sort()).toEqual(['installed.json', 'installed.json.sha256', 'runtime.json.tmp-of-a-human']);
     expect(await fsp.readdir(dirs.installDir)).toEqual([`.upkeep-probe-${process.pid}-abc`]);
   });
 
