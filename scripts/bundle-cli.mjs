@@ -45,14 +45,14 @@ export const EXTERNAL = [
 
 /**
  * zod's `z.locales` (error messages in ~50 languages, a third of zod's size) is not bundled: Upkeep
- * reports in English, which zod sets up on its own from locales/en.js. The
- * namespace stays, empty, so nothing that reads it breaks at load time.
+ * reports in English. The namespace keeps `en` alone (the module classic zod sets up on its own,
+ * and src-main/engine/state/state-zod.ts sets up for zod/mini), so nothing that reads it breaks.
  */
 const zodLocalesOut = {
   name: 'zod-locales-out',
   setup(b) {
-    b.onResolve({ filter: /^\.\.\/locales\/index\.js$/ }, (args) => (/[\\/]zod[\\/]v4[\\/](classic|core)[\\/]/.test(args.importer) ? { path: 'zod-locales', namespace: 'zod-locales-out' } : undefined));
-    b.onLoad({ filter: /.*/, namespace: 'zod-locales-out' }, () => ({ contents: 'export {};', loader: 'js' }));
+    b.onResolve({ filter: /^\.\.\/locales\/index\.js$/ }, (args) => (/[\\/]zod[\\/]v4[\\/](classic|core|mini)[\\/]/.test(args.importer) ? { path: 'zod-locales', namespace: 'zod-locales-out' } : undefined));
+    b.onLoad({ filter: /.*/, namespace: 'zod-locales-out' }, () => ({ contents: "export { default as en } from 'zod/v4/locales/en.js';", loader: 'js', resolveDir: ROOT }));
   },
 };
 

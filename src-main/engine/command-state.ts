@@ -4,25 +4,25 @@
  * Written durably (temp + fsync + rename); every read is checked against CommandStateSchema.
  */
 import path from 'node:path';
-import { z } from 'zod';
 import type { RollbackPointView } from '../../src-shared/api';
 import { readJson, writeJsonDurable } from './fs/atomic';
+import { z } from './state/state-zod';
 
 export const COMMAND_STATE_FILE = 'command-state.json';
 
 const PointViewSchema = z.object({
-  rollback_id: z.string().regex(/^rb_\d{8}T\d{6}_[0-9a-f]{6}$/, 'not a rollback id'),
-  target: z.string().min(1),
-  from_version: z.string().nullable(),
+  rollback_id: z.string().check(z.regex(/^rb_\d{8}T\d{6}_[0-9a-f]{6}$/, 'not a rollback id')),
+  target: z.string().check(z.minLength(1)),
+  from_version: z.nullable(z.string()),
   to_version: z.string(),
   created_at: z.string(),
-  size_bytes: z.number().int().nonnegative(),
-  files: z.number().int().nonnegative(),
-}) satisfies z.ZodType<RollbackPointView>;
+  size_bytes: z.number().check(z.int(), z.nonnegative()),
+  files: z.number().check(z.int(), z.nonnegative()),
+}) satisfies z.ZodMiniType<RollbackPointView>;
 
 /** The persisted record of a command target. */
 export const CommandStateSchema = z.object({
-  version: z.string().nullable(),
+  version: z.nullable(z.string()),
   /** ISO 8601 time of the last write ('' before any). */
   updated_at: z.string(),
   points: z.array(PointViewSchema),

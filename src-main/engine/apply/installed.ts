@@ -4,8 +4,8 @@
  */
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
-import { z } from 'zod';
 import { readJson, writeJsonDurable, fsyncDir, type SameShape } from '../fs/atomic';
+import { z } from '../state/state-zod';
 import { isSafeRelativePath } from '../trust/paths';
 import type { FileRecord } from './tree';
 import { isCode } from './tree';
@@ -33,21 +33,21 @@ const INSTALLED_CHECKED_TAG = 'installed/1';
  * link, which has `target`), bytes, permission bits.
  */
 export const FileRecordSchema = z.object({
-  path: z.string().refine(isSafeRelativePath, 'not a safe relative path'),
-  sha256: z.string().regex(/^([0-9a-f]{64})?$/, 'not a lowercase hex SHA-256'),
-  size: z.number().int().nonnegative(),
-  mode: z.number().int().min(0).max(0o7777),
-  target: z.string().min(1).optional(),
-}).refine((f) => (f.target === undefined) === (f.sha256 !== ''), 'a file needs a sha256, a symbolic link a target');
+  path: z.string().check(z.refine(isSafeRelativePath, 'not a safe relative path')),
+  sha256: z.string().check(z.regex(/^([0-9a-f]{64})?$/, 'not a lowercase hex SHA-256')),
+  size: z.number().check(z.int(), z.nonnegative()),
+  mode: z.number().check(z.int(), z.gte(0), z.lte(0o7777)),
+  target: z.optional(z.string().check(z.minLength(1))),
+}).check(z.refine((f) => (f.target === undefined) === (f.sha256 !== ''), 'a file needs a sha256, a symbolic link a target'));
 const _fileRecordShape: SameShape<z.output<typeof FileRecordSchema>, FileRecord> = true;
 
 /** `installed.json` (checked on every read). */
 export const InstalledSchema = z.object({
-  version: z.string().min(1),
+  version: z.string().check(z.minLength(1)),
   layout: z.enum(['in-place', 'versioned', 'command']),
   files: z.array(FileRecordSchema),
-  version_dir: z.string().refine(isSafeRelativePath, 'not a safe relative path').optional(),
-  installed_at: z.string().optional(),
+  version_dir: z.optional(z.string().check(z.refine(isSafeRelativePath, 'not a safe relative path'))),
+  installed_at: z.optional(z.string()),
 });
 const _installedShape: SameShape<z.output<typeof InstalledSchema>, Installed> = true;
 
@@ -65,7 +65,7 @@ export async function readInstalled(targetStateDir: string): Promise<Installed |
  * version needs. Status reads and every operation ask for the version several times, and
  * checking each of 10,000 entries costs tens of ms each time; readInstalled checks them all.
  */
-const InstalledHeadSchema = InstalledSchema.extend({ files: z.array(z.unknown()) });
+const InstalledHeadSchema = z.extend(InstalledSchema, { files: z.array(z.unknown()) });
 
 /**
  * The installed version from `<targetStateDir>/installed.json`; null when nothing is installed.

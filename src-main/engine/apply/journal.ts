@@ -26,8 +26,8 @@
  */
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
-import { z } from 'zod';
 import { readJson, writeFileDurable, fsyncDir, type SameShape } from '../fs/atomic';
+import { z } from '../state/state-zod';
 import { InstalledSchema, type Installed, type Layout } from './installed';
 import { PendingPointSchema, isRollbackId, type RollbackPoint } from './points';
 import { isSafeRelativePath } from '../trust/paths';
@@ -107,15 +107,15 @@ export const PHASE_FILE = 'journal-phase.json';
  * recover) read no journal.
  */
 function buildSchemas() {
-  const PhaseSchema = z.object({ op_id: z.string().min(1), phase: z.enum(['staging', 'switching', 'switched', 'committed']) });
+  const PhaseSchema = z.object({ op_id: z.string().check(z.minLength(1)), phase: z.enum(['staging', 'switching', 'switched', 'committed']) });
 
-  const absolute = z.string().refine((p) => path.isAbsolute(p), 'not an absolute path');
+  const absolute = z.string().check(z.refine((p) => path.isAbsolute(p), 'not an absolute path'));
 
-  const mode = z.number().int().min(0).max(0o7777);
+  const mode = z.number().check(z.int(), z.gte(0), z.lte(0o7777));
 
   const JournalOpSchema = z.discriminatedUnion('t', [
     z.object({ t: z.literal('rename'), from: absolute, to: absolute }),
-    z.object({ t: z.literal('link'), path: absolute, old: z.string().nullable(), new: z.string().nullable(), tmp: absolute }),
+    z.object({ t: z.literal('link'), path: absolute, old: z.nullable(z.string()), new: z.nullable(z.string()), tmp: absolute }),
     z.object({ t: z.literal('mkdir'), path: absolute, mode }),
     z.object({ t: z.literal('rmdir'), path: absolute, mode }),
   ]);
@@ -123,36 +123,36 @@ function buildSchemas() {
   /** `journal.json` (checked before recovery acts on it). */
   const JournalSchema = z.object({
     v: z.literal(1),
-    op_id: z.string().min(1),
+    op_id: z.string().check(z.minLength(1)),
     kind: z.enum(['apply', 'rollback']),
-    target: z.string().min(1),
+    target: z.string().check(z.minLength(1)),
     layout: z.enum(['in-place', 'versioned']),
     install_dir: absolute,
     state_dir: absolute,
     points_dir: absolute,
     phase: z.enum(['staging', 'switching', 'switched', 'committed']),
     created_at: z.string(),
-    before: InstalledSchema.nullable(),
-    after: InstalledSchema.nullable(),
+    before: z.nullable(InstalledSchema),
+    after: z.nullable(InstalledSchema),
     stage: z.array(z.object({
       path: absolute,
       /** Absolute, except for a symbolic link (its `symlink` target is staged instead). */
       source: z.string(),
-      sha256: z.string().regex(/^([0-9a-f]{64})?$/),
-      size: z.number().int().nonnegative(),
+      sha256: z.string().check(z.regex(/^([0-9a-f]{64})?$/)),
+      size: z.number().check(z.int(), z.nonnegative()),
       mode,
       link: z.boolean(),
-      move: z.boolean().optional(),
-      symlink: z.string().min(1).optional(),
-    }).refine((st) => st.symlink !== undefined || path.isAbsolute(st.source), { message: 'not an absolute path', path: ['source'] })),
+      move: z.optional(z.boolean()),
+      symlink: z.optional(z.string().check(z.minLength(1))),
+    }).check(z.refine((st) => st.symlink !== undefined || path.isAbsolute(st.source), { message: 'not an absolute path', path: ['source'] }))),
     mkdirs: z.array(absolute),
     scratch: z.array(absolute),
     ops: z.array(JournalOpSchema),
-    backup_dir: absolute.nullable(),
-    point: PendingPointSchema.nullable(),
-    consume: z.array(z.string().refine(isRollbackId, 'not a rollback id')),
-    removed: z.array(z.string().refine(isSafeRelativePath, 'not a safe relative path')),
-    retention: z.number().int().nonnegative(),
+    backup_dir: z.nullable(absolute),
+    point: z.nullable(PendingPointSchema),
+    consume: z.array(z.string().check(z.refine(isRollbackId, 'not a rollback id'))),
+    removed: z.array(z.string().check(z.refine(isSafeRelativePath, 'not a safe relative path'))),
+    retention: z.number().check(z.int(), z.nonnegative()),
   });
   return { PhaseSchema, JournalOpSchema, JournalSchema };
 }

@@ -7,9 +7,9 @@
 import { randomBytes } from 'node:crypto';
 import { promises as fsp, readdirSync } from 'node:fs';
 import path from 'node:path';
-import { z } from 'zod';
 import type { RollbackPointView } from '../../../src-shared/api';
 import { fsyncDir, readJson, writeJsonDurable, type SameShape } from '../fs/atomic';
+import { z } from '../state/state-zod';
 import { isSafeRelativePath } from '../trust/paths';
 import { FileRecordSchema, InstalledSchema, type Installed, type Layout } from './installed';
 import type { FileRecord } from './tree';
@@ -36,24 +36,24 @@ const ID_RE = /^rb_\d{8}T\d{6}_[0-9a-f]{6}$/;
 
 /** `point.json` without `size_bytes` (the journal carries the point in this form until commit). */
 export const PendingPointSchema = z.object({
-  rollback_id: z.string().regex(ID_RE, 'not a rollback id'),
-  target: z.string().min(1),
-  from_version: z.string().nullable(),
+  rollback_id: z.string().check(z.regex(ID_RE, 'not a rollback id')),
+  target: z.string().check(z.minLength(1)),
+  from_version: z.nullable(z.string()),
   to_version: z.string(),
   created_at: z.string(),
-  files: z.number().int().nonnegative(),
-  seq: z.number().int().nonnegative(),
+  files: z.number().check(z.int(), z.nonnegative()),
+  seq: z.number().check(z.int(), z.nonnegative()),
   layout: z.enum(['in-place', 'versioned']),
-  before: InstalledSchema.nullable(),
+  before: z.nullable(InstalledSchema),
   backed_up: z.array(FileRecordSchema),
   displaced: z.array(FileRecordSchema),
-  kept_version_dir: z.string().refine(isSafeRelativePath, 'not a safe relative path').nullable(),
+  kept_version_dir: z.nullable(z.string().check(z.refine(isSafeRelativePath, 'not a safe relative path'))),
 });
 const _pendingShape: SameShape<z.output<typeof PendingPointSchema>, Omit<RollbackPoint, 'size_bytes'>> = true;
 
 /** `point.json` (checked on every read). */
-export const RollbackPointSchema = PendingPointSchema.extend({
-  size_bytes: z.number().int().nonnegative(),
+export const RollbackPointSchema = z.extend(PendingPointSchema, {
+  size_bytes: z.number().check(z.int(), z.nonnegative()),
 });
 const _pointShape: SameShape<z.output<typeof RollbackPointSchema>, RollbackPoint> = true;
 

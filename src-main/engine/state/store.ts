@@ -11,12 +11,12 @@
  */
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
-import { z } from 'zod';
 import { TARGET_VIEW_MAX_FILES, type ErrorView, type ReleaseView, type RolloutPending, type SettingsPatch } from '../../../src-shared/api';
 import { UsageError, VerificationError } from '../../../src-shared/errors';
 import { readJson, writeFileDurable, writeJsonDurable } from '../fs/atomic';
 import { DEFAULT_LIMITS } from '../limits';
 import { targetStateDir } from '../target-paths';
+import { z } from './state-zod';
 import { sha256Hex } from '../trust/digest';
 
 export interface FeedMemory {
@@ -64,12 +64,12 @@ export function feedStateDir(stateDir: string, feedUrl: string, channel: string)
 
 /** `memory.json` of a feed channel (the url and channel are also stored, for people). */
 const FeedMemorySchema = z.object({
-  sequence: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER),
-  etag: z.string().nullable(),
-  last_modified: z.string().nullable(),
-  index_sha256: z.string().regex(/^[0-9a-fA-F]{64}$/, 'not a hex SHA-256'),
+  sequence: z.number().check(z.int(), z.nonnegative(), z.lte(Number.MAX_SAFE_INTEGER)),
+  etag: z.nullable(z.string()),
+  last_modified: z.nullable(z.string()),
+  index_sha256: z.string().check(z.regex(/^[0-9a-fA-F]{64}$/, 'not a hex SHA-256')),
   accepted_at: z.string(),
-}) satisfies z.ZodType<FeedMemory>;
+}) satisfies z.ZodMiniType<FeedMemory>;
 
 /**
  * The remembered state of one feed channel, or null when none was accepted yet. A malformed
@@ -129,30 +129,30 @@ function emptyRuntime(): RuntimeState {
  * (a list of skipped versions may grow past what one request may send).
  */
 const PersistedSettingsSchema = z.object({
-  channel: z.string().min(1).optional(),
-  check_schedule: z.string().nullable().optional(),
-  check_interval_s: z.number().positive().nullable().optional(),
-  maintenance_window: z.object({
+  channel: z.optional(z.string().check(z.minLength(1))),
+  check_schedule: z.optional(z.nullable(z.string())),
+  check_interval_s: z.optional(z.nullable(z.number().check(z.positive()))),
+  maintenance_window: z.optional(z.nullable(z.object({
     days: z.array(z.enum(['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'])),
     start: z.string(),
     end: z.string(),
     timezone: z.string(),
-  }).nullable().optional(),
-  auto_download: z.boolean().optional(),
-  auto_apply: z.enum(['none', 'critical', 'all']).optional(),
-  paused_until: z.string().nullable().optional(),
-  skip_versions: z.array(z.string()).optional(),
-}) satisfies z.ZodType<SettingsPatch>;
+  }))),
+  auto_download: z.optional(z.boolean()),
+  auto_apply: z.optional(z.enum(['none', 'critical', 'all'])),
+  paused_until: z.optional(z.nullable(z.string())),
+  skip_versions: z.optional(z.array(z.string())),
+}) satisfies z.ZodMiniType<SettingsPatch>;
 
 /** `runtime.json`; missing fields take their defaults (older files lack some), unknown ones are refused. */
-const RuntimeStateSchema = z.object({
-  last_checked_at: z.string().nullable().default(null),
-  last_error: z.object({ code: z.string(), message: z.string() }).nullable().default(null),
-  available: z.unknown().optional().transform((v) => v ?? null),
-  settings: PersistedSettingsSchema.default({}),
-  held_version: z.string().min(1).max(256).nullable().default(null),
-  rollout_pending: z.object({ version: z.string().min(1).max(256), percent: z.number().min(0).max(100) }).strict().nullable().default(null),
-}).strict();
+const RuntimeStateSchema = z.strictObject({
+  last_checked_at: z._default(z.nullable(z.string()), null),
+  last_error: z._default(z.nullable(z.object({ code: z.string(), message: z.string() })), null),
+  available: z.pipe(z.optional(z.unknown()), z.transform((v) => v ?? null)),
+  settings: z._default(PersistedSettingsSchema, {}),
+  held_version: z._default(z.nullable(z.string().check(z.minLength(1), z.maxLength(256))), null),
+  rollout_pending: z._default(z.nullable(z.strictObject({ version: z.string().check(z.minLength(1), z.maxLength(256)), percent: z.number().check(z.gte(0), z.lte(100)) })), null),
+});
 
 /** Copies the known fields (so a caller's extra properties never reach the file). */
 function normalizeRuntime(r: RuntimeState): RuntimeState {
@@ -196,10 +196,10 @@ const MAX_VERSION_CHARS = 256;
  */
 export const AVAILABLE_DIGESTS_MAX_BYTES = DEFAULT_LIMITS.maxManifestFiles * 72 + MAX_VERSION_CHARS * 6 + 1024;
 
-const AvailableDigestsSchema = z.object({
-  version: z.string().min(1).max(MAX_VERSION_CHARS),
-  sha256: z.array(z.string().regex(/^[0-9a-f]{64}$/)).max(DEFAULT_LIMITS.maxManifestFiles),
-}).strict();
+const AvailableDigestsSchema = z.strictObject({
+  version: z.string().check(z.minLength(1), z.maxLength(MAX_VERSION_CHARS)),
+  sha256: z.array(z.string().check(z.regex(/^[0-9a-f]{64}$/))).check(z.maxLength(DEFAULT_LIMITS.maxManifestFiles)),
+});
 
 /** available-digests.json in `dir`; undefined when it is missing, too large, damaged or not a file. */
 function readAvailableDigests(dir: string): Promise<AvailableDigests | undefined> {
