@@ -58,9 +58,16 @@ describe('compiled-code cache of the command line', () => {
     }
     const files = await cacheFiles();
     expect(files).toHaveLength(1);
-    // Named by the bundle's content, not its size and mtime (V8 checks only the source's length).
-    const bundle = await fsp.readFile(path.join(__dirname, '..', '..', 'dist', 'node', 'src-main', 'cli', 'upkeep-cli.js'));
-    expect(files[0]).toContain(`-${createHash('sha256').update(bundle).digest('hex').slice(0, 32)}-status.v8`);
+    // Named by the bundle's content, not its size and mtime alone (V8 checks only the source's
+    // length): by the build identity its first line carries, the SHA-256 of its text as built
+    // (the identity written as the build's placeholder), then its size and mtime.
+    const bundleFile = path.join(__dirname, '..', '..', 'dist', 'node', 'src-main', 'cli', 'upkeep-cli.js');
+    const bundle = await fsp.readFile(bundleFile, 'latin1');
+    const id = /^\/\/ upkeep-build ([0-9a-f]{64})\n/.exec(bundle)?.[1];
+    expect(id).toBeDefined();
+    expect(createHash('sha256').update(bundle.split(id!).join('upkeep-build-id-'.padEnd(64, '0')), 'latin1').digest('hex')).toBe(id);
+    const st = await fsp.stat(bundleFile, { bigint: true });
+    expect(files[0]).toContain(`-${id!.slice(0, 32)}-${st.size}-${st.mtimeNs}-status.v8`);
     expect((await fsp.stat(cacheDir())).mode & 0o777).toBe(0o700);
     const file = path.join(cacheDir(), files[0]!);
     expect((await fsp.stat(file)).mode & 0o777).toBe(0o600);
