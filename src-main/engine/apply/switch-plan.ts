@@ -13,7 +13,7 @@
  * copy beside them as `<name>.local-<date>`, `refuse` throws ERR_LOCAL_CHANGES, `overwrite`
  * replaces them (the edited bytes stay in the backup dir).
  */
-import { promises as fsp, readdirSync } from 'node:fs';
+import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { OperationError } from '../../../src-shared/errors';
 import type { JournalOp, StageItem } from './journal';
@@ -21,9 +21,13 @@ import { missingDirs, stageName } from './plan';
 import type { Expected, Fingerprints, Seen } from './fingerprints';
 import { expect, observe } from './fingerprints';
 import type { DiskState, FileRecord } from './tree';
-import { assertSafePaths, diskState, fitName, IO_CONCURRENCY, isCode, mapLimit, matchesDisk, recordOfDisk, under } from './tree';
+import { assertSafePaths, diskState, fitName, IO_CONCURRENCY, mapLimit, matchesDisk, recordOfDisk, under } from './tree';
 import { DIR_MODE } from './transaction';
 import { pathCollisionKey } from '../trust/paths';
+import { assertWriteDirsSafe } from '../fs/strict-modes';
+
+// The volume probe lives in volume-probe.ts; re-exported for the planners that call it with planSwitch.
+export { probeVolume, sweepVolumeProbes, volumeProbeLeftovers, type VolumeFacts } from './volume-probe';
 
 export type LocalChangePolicy = 'keep' | 'overwrite' | 'refuse';
 
@@ -307,8 +311,33 @@ export async function planSwitch(inp: SwitchInputs): Promise<SwitchPlan> {
   }
   const caseRenames = inp.caseInsensitive ? await planDirCaseRenames(installDir, opId, wanted, new Set(rmdirs.map((o) => (o.t === 'rmdir' ? pathCollisionKey(o.path) : '')))) : [];
   plan.ops = [...moveAway, ...rmdirs, ...mkdirOps, ...place, ...keepDirOps, ...keepCopies, ...caseRenames];
+  assertWriteDirsSafe(installDir, writtenDirs(installDir, plan), inp.unixModes !== false);
   plan.observed.sort(byPath);
   return plan;
+}
+
+/**
+ * The directories strictly inside the install dir (and outside its scratch dirs) where the plan
+ * stages, renames, creates or removes entries: those another user must not be able to write in.
+ */
+function writtenDirs(installDir: string, plan: SwitchPlan): Set<string> {
+  const root = path.resolve(installDir);
+  // Directories the plan creates are Upkeep's own: neither they nor paths below them are looked
+  // up (below a file that becomes a directory, a lookup is ENOTDIR, and exfat-fuse has aborted on it).
+  const created = [...plan.scratch, ...plan.mkdirs, ...plan.ops.flatMap((o) => (o.t === 'mkdir' ? [o.path] : []))];
+  const dirs = new Set<string>();
+  const note = (p: string): void => {
+    const d = path.dirname(p);
+    if (d !== root && d.startsWith(root + path.sep) && !created.some((s) => d === s || d.startsWith(s + path.sep))) dirs.add(d);
+  };
+  for (const s of plan.stage) note(s.path);
+  for (const op of plan.ops) {
+    if (op.t === 'rename') {
+      note(op.from);
+      note(op.to);
+    } else note(op.path);
+  }
+  return dirs;
 }
 
 /**
@@ -344,91 +373,4 @@ async function planDirCaseRenames(installDir: string, opId: string, wanted: read
     ops.push({ t: 'rename', from, to: tmp }, { t: 'rename', from: tmp, to });
   }
   return ops;
-}
-
-/** Facts about the volume holding an install dir, probed at run time. */
-export interface VolumeFacts {
-  /** Names match case-insensitively (APFS and NTFS defaults, exFAT, ext4 with casefold). */
-  caseInsensitive: boolean;
-  /** chmod sticks (false on exFAT/FAT, where every file reports the mount's mode). */
-  unixModes: boolean;
-}
-
-/**
- * Probes the volume of `dir` (or its nearest existing ancestor): a probe file is created, looked
- * up under an upper-case name and chmod-ed. Probing is the only reliable test; no portable API
- * reports either fact. A directory Upkeep cannot write to reports the POSIX defaults.
- */
-/** Name of a probe file: `.upkeep-probe-<pid>-<6 random>`. */
-const PROBE_RE = /^\.upkeep-probe-(\d+)-[a-z0-9]{1,6}$/;
-
-/**
- * The probe files (see probeVolume) that a process killed while probing left directly in `dir`:
- * only those of processes no longer running (another process may be probing right now). None
- * when `dir` is missing or unreadable. Synchronous: one readdir.
- */
-export function volumeProbeLeftovers(dir: string): string[] {
-  let names: string[];
-  try {
-    names = readdirSync(dir);
-  } catch {
-    return []; // missing or unreadable: no probe of ours there
-  }
-  const out: string[] = [];
-  for (const name of names) {
-    const m = PROBE_RE.exec(name);
-    if (!m) continue;
-    const pid = Number(m[1]);
-    let alive = pid === process.pid;
-    if (!alive) {
-      try {
-        process.kill(pid, 0);
-        alive = true;
-      } catch (err) {
-        alive = isCode(err, 'EPERM'); // running, as another user
-      }
-    }
-    if (!alive) out.push(name);
-  }
-  return out;
-}
-
-/** Removes the probe files of volumeProbeLeftovers. */
-export async function sweepVolumeProbes(dir: string): Promise<void> {
-  for (const name of volumeProbeLeftovers(dir)) await fsp.rm(path.join(dir, name), { force: true });
-}
-
-export async function probeVolume(dir: string): Promise<VolumeFacts> {
-  let d = path.resolve(dir);
-  for (;;) {
-    try {
-      if ((await fsp.stat(d)).isDirectory()) break;
-    } catch (err) {
-      if (!isCode(err, 'ENOENT')) throw err;
-    }
-    const up = path.dirname(d);
-    if (up === d) return { caseInsensitive: false, unixModes: true };
-    d = up;
-  }
-  const name = `.upkeep-probe-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
-  const probe = path.join(d, name);
-  try {
-    await fsp.writeFile(probe, '', { flag: 'wx', mode: 0o600 });
-  } catch {
-    return { caseInsensitive: false, unixModes: true }; // read-only or not ours: nothing will be written there anyway
-  }
-  try {
-    let caseInsensitive = false;
-    try {
-      await fsp.lstat(path.join(d, name.toUpperCase()));
-      caseInsensitive = true;
-    } catch {
-      caseInsensitive = false;
-    }
-    await fsp.chmod(probe, 0o640);
-    const unixModes = ((await fsp.lstat(probe)).mode & 0o777) === 0o640;
-    return { caseInsensitive, unixModes };
-  } finally {
-    await fsp.rm(probe, { force: true });
-  }
 }

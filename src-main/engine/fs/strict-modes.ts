@@ -87,6 +87,39 @@ export async function assertInstallDirSafe(installDir: string): Promise<void> {
   });
 }
 
+/**
+ * Refuses (VerificationError ERR_UNSAFE_INSTALL_DIR, naming the directory and why) when one of
+ * `dirs` — existing directories inside the install dir that an operation writes entries in — is
+ * owned by another user than root or the current one, or writable by group or others, sticky or
+ * not (`unixModes` false: ownership only), by the rule of assertInstallDirSafe for the install dir
+ * itself: another user could swap an entry in it for a symbolic link between Upkeep's check and
+ * its rename, or make a directory the release creates before Upkeep does.
+ * Directories missing now are created by Upkeep with its own mode. Synchronous: one lstat each.
+ * No-op on Windows.
+ */
+export function assertWriteDirsSafe(installDir: string, dirs: Iterable<string>, unixModes: boolean): void {
+  if (process.platform === 'win32' || typeof process.getuid !== 'function') return;
+  const uid = process.getuid();
+  for (const d of dirs) {
+    let st;
+    try {
+      st = lstatSync(d);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'ENOTDIR') continue; // made by the operation
+      throw err;
+    }
+    if (!st.isDirectory()) continue;
+    let why: string | null = null;
+    if (st.uid !== 0 && st.uid !== uid) why = `is owned by uid ${st.uid}, not by uid ${uid} or root`;
+    else if (unixModes && (st.mode & 0o022) !== 0) why = `is writable by ${st.mode & 0o002 ? 'all users' : 'its group'} (mode ${(st.mode & 0o7777).toString(8).padStart(4, '0')})`;
+    if (why !== null) {
+      const rel = path.relative(installDir, d).split(path.sep).join('/');
+      throw new VerificationError('ERR_UNSAFE_INSTALL_DIR', `refusing to write in ${rel}/ of ${installDir}: ${d} ${why}; another user could redirect Upkeep's writes (fix the ownership or mode, e.g. chmod go-w ${d})`, { install_dir: installDir, dir: d, reason: why });
+    }
+  }
+}
+
 /** The directories of Upkeep's own state, as the config names them (absolute after loading). */
 export interface StateDirs {
   state_dir: string;

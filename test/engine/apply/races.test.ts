@@ -7,7 +7,7 @@
 import { promises as fsp, renameSync, symlinkSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { applyRelease, readInstalled } from '../../../src-main/engine/apply/index';
+import { applyRelease, readInstalled, rollbackToPoint } from '../../../src-main/engine/apply/index';
 import { recheckParents } from '../../../src-main/engine/apply/tree';
 import type { UpkeepError } from '../../../src-shared/errors';
 import type { Sandbox, SpecFile } from './helpers';
@@ -53,6 +53,36 @@ describe('install dirs writable by others (StrictModes)', () => {
   it("refuses a parent owned by another user", async () => {
     await fsp.chown(sb.root, 65534, 65534);
     expect((await refused()).message).toMatch(/owned by uid 65534/);
+  });
+
+  it('refuses to write in a directory inside the install dir that others can write to or own (apply and rollback), nothing changed', async () => {
+    await apply('1.0.0', V1);
+    const sub = path.join(sb.installDir, 'sub');
+    for (const [mode, owner, why] of [[0o777, 0, /writable by all users \(mode 0777\)/], [0o1777, 0, /writable by all users \(mode 1777\)/], [0o775, 0, /writable by its group/], [0o755, 65534, /owned by uid 65534/]] as const) {
+      await fsp.chown(sub, owner, owner);
+      await fsp.chmod(sub, mode);
+      const before = [await snapshot(sb.installDir), await snapshot(sb.pointsDir), await readInstalled(sb.stateDir)];
+      const err = (await apply('2.0.0', V2).catch((e: unknown) => e)) as UpkeepError;
+      expect(err.code).toBe('ERR_UNSAFE_INSTALL_DIR');
+      expect(err.details).toMatchObject({ dir: sub });
+      expect(err.message).toMatch(why);
+      expect([await snapshot(sb.installDir), await snapshot(sb.pointsDir), await readInstalled(sb.stateDir)]).toEqual(before);
+    }
+    // A rollback writing there is refused the same way.
+    await fsp.chown(sub, 0, 0);
+    await fsp.chmod(sub, 0o755);
+    await apply('2.0.0', V2);
+    await fsp.chmod(sub, 0o777);
+    const before = await snapshot(sb.installDir);
+    const err = (await rollbackToPoint({ target: 'app', installDir: sb.installDir, stateDir: sb.stateDir, pointsDir: sb.pointsDir, opId: op() }).catch((e: unknown) => e)) as UpkeepError;
+    expect(err.code).toBe('ERR_UNSAFE_INSTALL_DIR');
+    expect(await snapshot(sb.installDir)).toEqual(before);
+    // A directory the release does not write in may be anything.
+    await fsp.chmod(sub, 0o755);
+    await fsp.mkdir(path.join(sb.installDir, 'shared'), { mode: 0o777 });
+    await fsp.chmod(path.join(sb.installDir, 'shared'), 0o777);
+    await apply('3.0.0', V1);
+    expect(await fsp.readFile(path.join(sub, 'a.txt'), 'utf8')).toBe('a1');
   });
 
   it('accepts a sticky world-writable parent (like /tmp) and a missing install dir below it', async () => {
