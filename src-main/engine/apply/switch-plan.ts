@@ -9,8 +9,9 @@
  * case-insensitive volume a case-only rename (`Helper.js` → `helper.js`) goes through the
  * staged temporary name instead of being mistaken for an unchanged file.
  *
- * Managed files whose bytes differ from the recorded ones were edited locally: `keep` stages a
- * copy beside them as `<name>.local-<date>`, `refuse` throws ERR_LOCAL_CHANGES, `overwrite`
+ * Managed entries whose bytes or link target differ from the recorded ones, or whose type changed
+ * between file and symbolic link, were edited locally: `keep` stages a copy (a link as a link)
+ * beside them as `<name>.local-<date>`, `refuse` throws ERR_LOCAL_CHANGES, `overwrite`
  * replaces them (the edited bytes stay in the backup dir).
  */
 import { promises as fsp } from 'node:fs';
@@ -183,7 +184,11 @@ export async function planSwitch(inp: SwitchInputs): Promise<SwitchPlan> {
   /** A local edit of managed `rel` (disk differs from the record): policy decides. */
   const noteEdit = async (rel: string, disk: DiskState): Promise<void> => {
     const rec = recorded.get(rel);
-    if (!rec || disk.kind !== 'file' || rec.target !== undefined || disk.sha256 === rec.sha256) return;
+    if (!rec || (disk.kind !== 'file' && disk.kind !== 'link')) return;
+    // Other bytes, another link target, or a file made a link (`config.yml` -> /etc/app/config.yml)
+    // or a link made a file: the user's entry. A mode alone is not an edit.
+    const changed = rec.target !== undefined ? disk.kind === 'file' || disk.target !== rec.target : disk.kind === 'link' || disk.sha256 !== rec.sha256;
+    if (!changed) return;
     edited.push(rel);
     if (inp.onLocalChange !== 'keep') return;
     // Inside a directory that the switch removes (the new tree has a file at its path), the copy
@@ -215,7 +220,9 @@ export async function planSwitch(inp: SwitchInputs): Promise<SwitchPlan> {
       name = await keptName(rel);
       tmp = stageName(under(installDir, name), opId);
     }
-    plan.stage.push({ path: tmp, source: under(installDir, rel), sha256: disk.sha256, size: disk.size, mode: disk.mode, link: false });
+    plan.stage.push(disk.kind === 'link'
+      ? { path: tmp, source: '', sha256: '', size: 0, mode: 0, link: false, symlink: disk.target }
+      : { path: tmp, source: under(installDir, rel), sha256: disk.sha256, size: disk.size, mode: disk.mode, link: false });
     keepCopies.push({ t: 'rename', from: tmp, to: under(installDir, name) });
     plan.localCopies.push({ path: rel, kept_as: name });
   };

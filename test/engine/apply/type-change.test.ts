@@ -181,6 +181,34 @@ describe('local edits of managed files', () => {
     expect(await leftovers(sb.installDir)).toEqual([]);
   });
 
+  it('a managed file made a symbolic link locally, or a link repointed or made a file, is a local change (keep, refuse)', async () => {
+    const day = new Date().toISOString().slice(0, 10);
+    const V1L: SpecFile[] = [{ path: 'config.yml', content: 'c1' }, { path: 'x', content: 'x1' }, { path: 'l', target: 'x' }, { path: 'm', target: 'x' }];
+    const V2L: SpecFile[] = [{ path: 'config.yml', content: 'c2' }, { path: 'x', content: 'x2' }, { path: 'l', target: 'x' }, { path: 'm', target: 'x' }];
+    await apply('1.0.0', V1L);
+    await fsp.writeFile(path.join(sb.root, 'mine.yml'), 'mine');
+    await fsp.rm(path.join(sb.installDir, 'config.yml'));
+    await fsp.symlink(path.join(sb.root, 'mine.yml'), path.join(sb.installDir, 'config.yml'));
+    await fsp.rm(path.join(sb.installDir, 'l'));
+    await fsp.writeFile(path.join(sb.installDir, 'l'), 'my l');
+    await fsp.rm(path.join(sb.installDir, 'm'));
+    await fsp.symlink('config.yml', path.join(sb.installDir, 'm'));
+    const edited = [await snapshot(sb.installDir), await snapshot(sb.pointsDir), await snapshot(sb.stateDir)];
+    const err = (await apply('2.0.0', V2L, { onLocalChange: 'refuse' }).catch((e: unknown) => e)) as UpkeepError;
+    expect(err.code).toBe('ERR_LOCAL_CHANGES');
+    expect(err.details).toEqual({ files: ['config.yml', 'l', 'm'] });
+    expect([await snapshot(sb.installDir), await snapshot(sb.pointsDir), await snapshot(sb.stateDir)]).toEqual(edited);
+
+    const r = await apply('2.0.0', V2L);
+    expect(r.localCopies).toEqual([{ path: 'config.yml', kept_as: `config.yml.local-${day}` }, { path: 'l', kept_as: `l.local-${day}` }, { path: 'm', kept_as: `m.local-${day}` }]);
+    expect(await fsp.readlink(path.join(sb.installDir, `config.yml.local-${day}`))).toBe(path.join(sb.root, 'mine.yml'));
+    expect(await fsp.readFile(path.join(sb.installDir, `l.local-${day}`), 'utf8')).toBe('my l');
+    expect(await fsp.readlink(path.join(sb.installDir, `m.local-${day}`))).toBe('config.yml');
+    expect(await fsp.readFile(path.join(sb.installDir, 'config.yml'), 'utf8')).toBe('c2');
+    expect(await fsp.readlink(path.join(sb.installDir, 'l'))).toBe('x');
+    expect(await fsp.readFile(path.join(sb.root, 'mine.yml'), 'utf8')).toBe('mine');
+  });
+
   it('refuse: ERR_LOCAL_CHANGES listing the files, nothing changed', async () => {
     await apply('1.0.0', V1);
     await fsp.writeFile(path.join(sb.installDir, 'a.txt'), 'mine');
