@@ -30,6 +30,8 @@ const timeZone = z.string().refine(isValidTimeZone, 'unknown time zone (use an I
 const duration = z.number().positive();
 /** Longest timeout accepted, in seconds (24 h): timers past 2^31 ms would fire at once. */
 export const MAX_TIMEOUT_S = 24 * 3600;
+/** Most retries of a health check (each one may take its timeout_s). */
+export const MAX_HEALTH_RETRIES = 1000;
 /** A timeout in seconds: positive and at most MAX_TIMEOUT_S. */
 const timeout = duration.max(MAX_TIMEOUT_S, `at most ${MAX_TIMEOUT_S} seconds (24 h)`);
 const hhmm = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'expected "HH:MM" (24-hour)');
@@ -47,9 +49,14 @@ export const HealthSchema = z.object({
   command: nonEmpty.optional(),
   expect_version: z.boolean().default(false),
   timeout_s: timeout.default(10),
-  retries: z.number().int().min(0).default(5),
+  retries: z.number().int().min(0).max(MAX_HEALTH_RETRIES, `at most ${MAX_HEALTH_RETRIES}`).default(5),
   interval_s: z.number().min(0).max(MAX_TIMEOUT_S).default(1),
-}).strict().refine((h) => Boolean(h.url) !== Boolean(h.command), { message: 'health needs exactly one of url or command' });
+}).strict().refine((h) => Boolean(h.url) !== Boolean(h.command), { message: 'health needs exactly one of url or command' })
+  // Every attempt may take timeout_s, with interval_s between them: the whole check is bounded
+  // like a hook, or an apply could wait on a failing service for years with the lock held.
+  .refine((h) => (h.retries + 1) * h.timeout_s + h.retries * h.interval_s <= MAX_TIMEOUT_S, {
+    message: `(retries + 1) × timeout_s + retries × interval_s must be at most ${MAX_TIMEOUT_S} seconds (24 h)`,
+  });
 
 const hookCommand = z.union([
   nonEmpty,

@@ -55,6 +55,15 @@ describe('config bounds', () => {
     expect(ok.config.targets[0]!.hook_timeout).toBe(86400);
   });
 
+  it('bounds a health check as a whole: at most 1000 retries, and every attempt with its interval within 24 h', () => {
+    expect(parseErr(target('    health: { command: "true", retries: 1000000000, interval_s: 1 }\n')).message).toMatch(/health\.retries: at most 1000/);
+    expect(parseErr(target('    health: { command: "true", retries: 100, timeout_s: 86400 }\n')).message).toMatch(/health: \(retries \+ 1\) × timeout_s \+ retries × interval_s must be at most 86400 seconds/);
+    expect(parseErr(target('    health: { url: "http://127.0.0.1:1/h", retries: 2, timeout_s: 1, interval_s: 86400 }\n')).code).toBe('ERR_CONFIG_INVALID');
+    const ok = parseConfig(target('    health: { command: "true", retries: 1000, timeout_s: 60, interval_s: 20 }\n'), { file: null, dir: '/tmp', env: {} });
+    expect(ok.config.targets[0]!.health).toMatchObject({ retries: 1000, timeout_s: 60, interval_s: 20 });
+    expect(parseConfig(target('    health: { command: "true" }\n'), { file: null, dir: '/tmp', env: {} }).config.targets[0]!.health).toMatchObject({ retries: 5, timeout_s: 10, interval_s: 1 });
+  });
+
   it('refuses custom YAML tags, with their line', () => {
     const e = parseErr(`state_dir: !!binary aGVsbG8=\n${target()}`);
     expect(e.code).toBe('ERR_CONFIG_INVALID');
