@@ -105,10 +105,17 @@ function cacheKind(argv) {
  * rewritten. V8 checks only a header, not the data (damaged data aborts the process with a V8
  * fatal error at every later run of that command), so each file starts with the SHA-256 of the
  * data after it (CACHE_DIGEST_BYTES) and a file whose data does not match is treated as absent.
+ * V8 keeps the code of every function that ran (and of every function it was given), so the
+ * run that writes a file decides what every later start deserializes: a run that failed, or that
+ * validated the config (a config cache miss: the YAML parser and the config schemas, which later
+ * runs skip), writes a file marked provisional (the byte after the digest, CACHE_KIND). The next
+ * run compiles without it and writes its own; when that one is provisional too, it stays.
  * Any failure of the cache only means a slower start.
  */
 /** Bytes of the SHA-256 digest each code cache file starts with. */
 const CACHE_DIGEST_BYTES = 32;
+/** The byte after the digest: which run wrote the code (see above); `settled` is a second provisional one. */
+const CACHE_KIND = { typical: 1, provisional: 2, settled: 3 };
 
 function sha256(data) {
   return require('node:crypto').createHash('sha256').update(data).digest();
@@ -158,11 +165,15 @@ function loadWithCodeCache(file, argv) {
     cacheFile = null;
   }
   let cachedData;
+  let cachedKind;
   if (cacheFile) {
     try {
       const kept = fs.readFileSync(cacheFile);
-      const data = kept.subarray(CACHE_DIGEST_BYTES);
-      if (kept.length > CACHE_DIGEST_BYTES && sha256(data).equals(kept.subarray(0, CACHE_DIGEST_BYTES))) cachedData = data;
+      const body = kept.subarray(CACHE_DIGEST_BYTES);
+      if (kept.length > CACHE_DIGEST_BYTES + 1 && sha256(body).equals(kept.subarray(0, CACHE_DIGEST_BYTES))) {
+        cachedKind = body[0];
+        if (cachedKind !== CACHE_KIND.provisional) cachedData = body.subarray(1);
+      }
     } catch {
       cachedData = undefined;
     }
@@ -174,12 +185,15 @@ function loadWithCodeCache(file, argv) {
   Module._cache[file] = m;
   script.runInThisContext().call(m.exports, m.exports, Module.createRequire(file), m, file, path.dirname(file));
   m.loaded = true;
-  const save = () => {
+  const save = (code) => {
+    // A successful run that read the config from its cache, or read no config (main.ts).
+    const typical = code === 0 && !(typeof m.exports.configValidated === 'function' && m.exports.configValidated());
     if (!cacheFile || (cachedData && !script.cachedDataRejected)) return;
+    const kind = typical ? CACHE_KIND.typical : cachedKind === CACHE_KIND.provisional ? CACHE_KIND.settled : CACHE_KIND.provisional;
     try {
       const tmp = `${cacheFile}.${process.pid}.tmp`;
-      const data = script.createCachedData();
-      fs.writeFileSync(tmp, Buffer.concat([sha256(data), data]), { mode: 0o600 });
+      const body = Buffer.concat([Buffer.from([kind]), script.createCachedData()]);
+      fs.writeFileSync(tmp, Buffer.concat([sha256(body), body]), { mode: 0o600 });
       fs.renameSync(tmp, cacheFile);
       // Caches of other builds go once a day has passed (another install may still use its own);
       // those of this build's other commands stay.
@@ -192,7 +206,12 @@ function loadWithCodeCache(file, argv) {
       // a read-only or full temp dir: the next start compiles again
     }
   };
-  return { main: (args) => m.exports.main(args).finally(save) };
+  return {
+    main: (args) => m.exports.main(args).then(
+      (code) => { save(code); return code; },
+      (err) => { save(1); throw err; },
+    ),
+  };
 }
 
 function load(file, argv) {

@@ -189,6 +189,18 @@ async function configCommand(args: string[], g: Globals, out: CliIO): Promise<nu
   return EXIT.ok;
 }
 
+/** Set when this process parsed and validated the config although the build keeps a config cache. */
+let validatedConfig = false;
+
+/**
+ * True when this process validated the config with the config cache on (a miss): its compiled code
+ * then holds the YAML parser and the config schemas, which later runs (hits) never run, so
+ * bin/upkeep.js keeps V8's code cache of this run only until a run that used the config cache.
+ */
+export function configValidated(): boolean {
+  return validatedConfig;
+}
+
 /**
  * The config file, validated: from the cache of validated configs when this build keeps one
  * (config-cache-options.ts) and it has this file's text, else parsed, validated and stored.
@@ -203,6 +215,7 @@ async function loadCliConfig(file: string | undefined): Promise<LoadedConfig> {
     if (hit) return hit;
   }
   const { loadConfig } = require('../engine/config/load') as typeof import('../engine/config/load');
+  if (cache) validatedConfig = true;
   return loadConfig({ ...o, ...(cache ? { cache } : {}) });
 }
 

@@ -73,12 +73,22 @@ describe('compiled-code cache of the command line', () => {
     expect((await fsp.stat(file)).mode & 0o777).toBe(0o600);
     const written = await fsp.readFile(file);
     expect(written.length).toBeGreaterThan(10_000);
+    // The first run validated the config (a config cache miss): its code is kept as provisional.
+    expect(written[32]).toBe(2);
 
+    // The next run reads the config from its cache and replaces the file, once, with code that
+    // lacks the YAML parser and config schemas no later run needs.
     const second = await status();
     expect(second.code).toBe(0);
     expect(second.stdout).toBe(first.stdout);
-    // A run that used the cache leaves it as it was.
-    expect((await fsp.readFile(file)).equals(written)).toBe(true);
+    const typical = await fsp.readFile(file);
+    expect(typical[32]).toBe(1);
+    expect(typical.length).toBeLessThan(written.length);
+
+    // A run that used that cache leaves it as it was.
+    const later = await status();
+    expect(later.stdout).toBe(first.stdout);
+    expect((await fsp.readFile(file)).equals(typical)).toBe(true);
 
     await fsp.writeFile(file, Buffer.alloc(4096, 7));
     const third = await status();
@@ -125,6 +135,9 @@ describe('compiled-code cache of the command line', () => {
 
     const first = await status();
     expect(first.code).toBe(0);
+    // The config cache went with the directory: this run validated the config, the next one
+    // replaces its provisional code cache.
+    expect((await status()).stdout).toBe(first.stdout);
     const files = (await cacheFiles()).sort();
     expect(files).toHaveLength(2);
     const statusFile = files.find((n) => n.endsWith('-status.v8'));
@@ -142,6 +155,26 @@ describe('compiled-code cache of the command line', () => {
     expect(helpAgain.stdout).toBe(help.stdout);
     expect((await fsp.readFile(path.join(cacheDir(), statusFile!))).equals(statusBytes)).toBe(true);
     expect((await fsp.readFile(path.join(cacheDir(), afterHelp[0]!))).equals(helpBytes)).toBe(true);
+  });
+
+  it('keeps the code of a failed run as provisional: the next run compiles anew, and a command that keeps failing settles on its second file', async () => {
+    if (NODE_HAS_CACHE) return;
+    await fsp.rm(cacheDir(), { recursive: true, force: true });
+    const bad = () => runCli(['--config', config, 'frobnicate'], { cwd: dir, env: { TMPDIR: tmp } });
+    const first = await bad();
+    expect(first.code).toBe(2);
+    const [name] = await cacheFiles();
+    expect(name).toMatch(/-other\.v8$/);
+    const file = path.join(cacheDir(), name!);
+    expect((await fsp.readFile(file))[32]).toBe(2);
+    const second = await bad();
+    expect(second.code).toBe(2);
+    expect(second.stderr).toBe(first.stderr);
+    const settled = await fsp.readFile(file);
+    expect(settled[32]).toBe(3);
+    const third = await bad();
+    expect(third.stderr).toBe(first.stderr);
+    expect((await fsp.readFile(file)).equals(settled)).toBe(true);
   });
 
   it('is neither read nor written in a directory other users may write to', async () => {
