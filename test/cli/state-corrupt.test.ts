@@ -129,4 +129,38 @@ describe('corrupt state files', () => {
       expect(st.code, st.stdout + st.stderr).toBe(0);
     }, 180_000);
   }
+
+  it('a symbolic link at installed.json or point.json (to a valid copy) is refused like a corrupt file: exit 5, nothing switched', async () => {
+    const pts = path.join(dir, 'state', 'points', 'demo');
+    const [id] = (await fsp.readdir(pts)).filter((n) => n.startsWith('rb_'));
+    const cases: Array<{ file: string; commands: string[][] }> = [
+      { file: path.join(stateOf('demo'), 'installed.json'), commands: [['status', 'demo'], ['apply', 'demo'], ['rollback', 'demo']] },
+      { file: path.join(pts, id!, 'point.json'), commands: [['points', 'demo'], ['rollback', 'demo'], ['apply', 'demo']] },
+    ];
+    for (const c of cases) {
+      const copy = path.join(dir, 'elsewhere.json');
+      const original = await fsp.readFile(c.file);
+      await fsp.writeFile(copy, original);
+      await fsp.rm(c.file);
+      await fsp.symlink(copy, c.file);
+      try {
+        const before = await snapshot(install());
+        for (const args of c.commands) {
+          const r = await cli(...args);
+          expect(r.code, `${args.join(' ')} with ${c.file} a link: ${r.stdout}${r.stderr}`).toBe(5);
+          expect(r.json?.error?.code).toBe('ERR_STATE_CORRUPT');
+          expect(r.json.error.details.file).toBe(c.file);
+          expect(r.json.error.message).toContain('symbolic link');
+          expect(await snapshot(install())).toEqual(before);
+          expect((await fsp.lstat(c.file)).isSymbolicLink()).toBe(true);
+          expect(await fsp.readFile(copy)).toEqual(original);
+        }
+      } finally {
+        await fsp.rm(c.file, { force: true });
+        await fsp.writeFile(c.file, original);
+      }
+      const st = await cli('status', 'demo');
+      expect(st.code, st.stdout + st.stderr).toBe(0);
+    }
+  }, 180_000);
 });

@@ -147,8 +147,8 @@ export const MAX_STATE_FILE_BYTES = 256 * 1024 * 1024;
 
 /**
  * Reads a JSON document Upkeep persisted and checks it against `schema` (zod). Resolves to the
- * parsed value, or `undefined` when the file does not exist. A file that is not a regular file,
- * is too large, is not JSON or does not match the schema throws StateCorruptError
+ * parsed value, or `undefined` when the file does not exist. A symbolic link at `file` (never
+ * followed), a file that is not a regular file, is too large, is not JSON or does not match the schema throws StateCorruptError
  * (ERR_STATE_CORRUPT, `details.file` = `file`): never a cast, never a silent reset. Other I/O
  * errors (EACCES, EIO) are rethrown as they are. `maxBytes` (default MAX_STATE_FILE_BYTES) is the
  * size past which the file is refused from its stat alone, before a byte of it is read. With
@@ -159,7 +159,10 @@ export async function readJson<S extends z.core.$ZodType>(file: string, schema: 
   const maxBytes = Math.min(o.maxBytes ?? MAX_STATE_FILE_BYTES, MAX_STATE_FILE_BYTES);
   let text: string;
   try {
-    const st = await fsp.stat(file);
+    // lstat: a link at a state file's name is refused on read as on write (writeFileDurable), so
+    // an operation never starts from a document it could not record its outcome in.
+    const st = await fsp.lstat(file);
+    if (st.isSymbolicLink()) throw new StateCorruptError(file, 'a symbolic link; state files are written only as regular files');
     if (!st.isFile()) throw new StateCorruptError(file, 'not a regular file');
     if (st.size > maxBytes) throw new StateCorruptError(file, `larger than ${maxBytes} bytes`);
     text = await fsp.readFile(file, 'utf8');

@@ -208,7 +208,7 @@ describe('the offered release', () => {
 describe('durable writes and symbolic links', () => {
   it('never write a state file through a symbolic link at its path: ERR_STATE_CORRUPT, the link and its target unchanged', async () => {
     const outside = path.join(tmp, 'outside.txt');
-    // Valid JSON of runtime.json's shape: the read succeeds, so only the write can refuse.
+    // Valid JSON of runtime.json's shape behind the link: refused for the link itself (read or write).
     await fsp.writeFile(outside, '{}\n');
     const state = path.join(tmp, 'state');
     const rt = path.join(state, 'targets', 'app', 'runtime.json');
