@@ -162,7 +162,9 @@ export async function planSwitch(inp: SwitchInputs): Promise<SwitchPlan> {
   const switchDirs = new Set<string>();
   const scratch = path.join(installDir, `.upkeep-stage-${opId}`);
   const takenNames = new Set<string>();
-  const wantKeys = new Set(inp.want.map((w) => key(w.path)));
+  // Keys of every wanted path and of every directory holding one: a kept copy's name is none of them.
+  const wantKeys = new Set<string>();
+  for (const w of inp.want) for (let p = w.path; p !== '.' && !wantKeys.has(key(p)); p = path.posix.dirname(p)) wantKeys.add(key(p));
 
   /** A free `<name>.local-<date>[-n]` beside `rel`, the name cut to fit NAME_MAX; never a path the release installs. */
   const keptName = async (rel: string): Promise<string> => {

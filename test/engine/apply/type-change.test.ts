@@ -209,6 +209,16 @@ describe('local edits of managed files', () => {
     expect(await fsp.readFile(path.join(sb.root, 'mine.yml'), 'utf8')).toBe('mine');
   });
 
+  it('keep: the kept name is never a directory the release creates (b.txt.local-<date>/q shipped)', async () => {
+    const day = new Date().toISOString().slice(0, 10);
+    await apply('1.0.0', [{ path: 'b.txt', content: 'b1' }]);
+    await fsp.writeFile(path.join(sb.installDir, 'b.txt'), 'mine');
+    const r = await apply('2.0.0', [{ path: 'b.txt', content: 'b2' }, { path: `b.txt.local-${day}/q`, content: 'shipped' }]);
+    expect(r.localCopies).toEqual([{ path: 'b.txt', kept_as: `b.txt.local-${day}-2` }]);
+    expect(await fsp.readFile(path.join(sb.installDir, `b.txt.local-${day}-2`), 'utf8')).toBe('mine');
+    expect(await fsp.readFile(path.join(sb.installDir, `b.txt.local-${day}/q`), 'utf8')).toBe('shipped');
+  });
+
   it('refuse: ERR_LOCAL_CHANGES listing the files, nothing changed', async () => {
     await apply('1.0.0', V1);
     await fsp.writeFile(path.join(sb.installDir, 'a.txt'), 'mine');
