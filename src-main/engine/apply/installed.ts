@@ -4,7 +4,7 @@
  */
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
-import { readJson, writeJsonDurable, fsyncDir, type SameShape } from '../fs/atomic';
+import { readJson, writeJsonDurable, fsyncDir, CHECKED_SUFFIX, type SameShape } from '../fs/atomic';
 import { z } from '../state/state-zod';
 import { isSafeRelativePath } from '../trust/paths';
 import type { FileRecord } from './tree';
@@ -81,7 +81,11 @@ export async function writeInstalled(targetStateDir: string, v: Installed): Prom
   await writeJsonDurable(path.join(targetStateDir, INSTALLED_FILE), v, undefined, { checkedTag: INSTALLED_CHECKED_TAG });
 }
 
-/** Durably writes `v`, or removes the record when `v` is null (back to "nothing installed"). */
+/**
+ * Durably writes `v`, or removes the record when `v` is null (back to "nothing installed"), and
+ * then its digest hint (`installed.json.sha256`; a hint left by a crash in between matches no
+ * document, so it is harmless and the next write replaces it).
+ */
 export async function setInstalled(targetStateDir: string, v: Installed | null): Promise<void> {
   if (v) return writeInstalled(targetStateDir, v);
   try {
@@ -90,4 +94,5 @@ export async function setInstalled(targetStateDir: string, v: Installed | null):
   } catch (err) {
     if (!isCode(err, 'ENOENT')) throw err;
   }
+  await fsp.rm(path.join(targetStateDir, `${INSTALLED_FILE}${CHECKED_SUFFIX}`), { force: true }).catch(() => undefined);
 }

@@ -11,6 +11,7 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { listPoints, readInstalled, writeInstalled, type Installed, type RollbackPoint } from '../../../src-main/engine/apply/index';
+import { setInstalled } from '../../../src-main/engine/apply/installed';
 import { writePoint } from '../../../src-main/engine/apply/points';
 import { tempDir } from '../../helpers/tree';
 
@@ -41,6 +42,13 @@ describe('installed.json digest hint', () => {
     expect(await readInstalled(root)).toEqual(installed);
     await fsp.rm(path.join(root, 'installed.json.sha256'));
     expect(await readInstalled(root)).toEqual(installed); // checked in full, same value
+  });
+
+  it('goes with installed.json when the record is removed (a rollback to nothing installed)', async () => {
+    await writeInstalled(root, installed);
+    await setInstalled(root, null);
+    expect((await fsp.readdir(root)).sort()).toEqual([]);
+    expect(await readInstalled(root)).toBeNull();
   });
 
   it('an edited installed.json is checked in full: ERR_STATE_CORRUPT names the bad entry', async () => {
