@@ -20,10 +20,16 @@ const maintenanceWindow = z.object({
   timezone: z.string().min(1).max(64).refine(isValidTimeZone, 'unknown time zone'),
 }).strict();
 
+/**
+ * Longest check interval accepted, in seconds (366 days): a longer one would put the next check
+ * past the dates a clock can hold, and the target would silently never be checked again.
+ */
+export const MAX_CHECK_INTERVAL_S = 366 * 24 * 3600;
+
 export const SettingsPatchSchema = z.object({
   channel: z.string().min(1).max(64).optional(),
   check_schedule: z.string().min(1).max(128).nullable().optional(),
-  check_interval_s: z.number().positive().nullable().optional(),
+  check_interval_s: z.number().positive().max(MAX_CHECK_INTERVAL_S, `at most ${MAX_CHECK_INTERVAL_S} seconds (366 days)`).nullable().optional(),
   maintenance_window: maintenanceWindow.nullable().optional(),
   auto_download: z.boolean().optional(),
   auto_apply: z.enum(['none', 'critical', 'all']).optional(),

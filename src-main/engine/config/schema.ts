@@ -6,6 +6,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { Cron } from 'croner';
 import { isValidTimeZone } from '../../../src-shared/time-zone';
+import { MAX_CHECK_INTERVAL_S } from '../../../src-shared/ipc-contract';
 import { FeedSchema, TrustSchema, feedTrustIssues } from './feed-schema';
 import { TARGET_ID_RE } from '../target-paths';
 
@@ -34,6 +35,8 @@ export const MAX_TIMEOUT_S = 24 * 3600;
 export const MAX_HEALTH_RETRIES = 1000;
 /** A timeout in seconds: positive and at most MAX_TIMEOUT_S. */
 const timeout = duration.max(MAX_TIMEOUT_S, `at most ${MAX_TIMEOUT_S} seconds (24 h)`);
+/** A check interval in seconds: positive and at most MAX_CHECK_INTERVAL_S (366 days). */
+const checkInterval = duration.max(MAX_CHECK_INTERVAL_S, `at most ${MAX_CHECK_INTERVAL_S} seconds (366 days)`);
 const hhmm = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'expected "HH:MM" (24-hour)');
 const DAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as const;
 
@@ -79,7 +82,7 @@ export { FeedSchema, TrustSchema, type FeedConfig, type TrustConfig } from './fe
 const policyFields = {
   channel: nonEmpty.default('stable'),
   check_schedule: nonEmpty.refine(isValidCron, 'not a valid cron expression').optional(),
-  check_interval: duration.optional(),
+  check_interval: checkInterval.optional(),
   maintenance_window: MaintenanceWindowSchema.optional(),
   auto_download: z.boolean().default(false),
   auto_apply: z.enum(['none', 'critical', 'all']).default('none'),
@@ -258,7 +261,7 @@ export const ConfigSchema = z.object({
   state_dir: nonEmpty.default('./state'),
   download_dir: nonEmpty.optional(),
   backup_dir: nonEmpty.optional(),
-  check_interval: duration.optional(),
+  check_interval: checkInterval.optional(),
   github_token: z.string().optional(),
   proxy: ProxySchema.optional(),
   log: z.object({

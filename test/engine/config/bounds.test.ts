@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { loadConfig, parseConfig } from '../../../src-main/engine/config/load';
 import { UpkeepError } from '../../../src-shared/errors';
+import { MAX_CHECK_INTERVAL_S, SettingsPatchSchema } from '../../../src-shared/ipc-contract';
 
 const KEY = 'ed25519:' + Buffer.alloc(32, 7).toString('base64');
 const target = (extra = ''): string => `targets:
@@ -53,6 +54,15 @@ describe('config bounds', () => {
     expect(parseErr(`webhooks: [{ url: "http://127.0.0.1:1/x", timeout_s: 86401 }]\n${target()}`).message).toMatch(/webhooks\[0\]\.timeout_s/);
     const ok = parseConfig(target('    hook_timeout: 86400\n'), { file: null, dir: '/tmp', env: {} });
     expect(ok.config.targets[0]!.hook_timeout).toBe(86400);
+  });
+
+  it('refuses a check interval above 366 days (the next check would be past any date), globally, per target and from the environment', () => {
+    expect(parseErr(target('    check_interval: 1e20\n')).message).toMatch(/targets\[0\]\.check_interval: at most 31622400 seconds \(366 days\)/);
+    expect(parseErr(`check_interval: 31622401\n${target()}`).message).toMatch(/^.*check_interval: at most 31622400 seconds/m);
+    expect(() => parseConfig(target(), { file: null, dir: '/tmp', env: { UPKEEP_CHECK_INTERVAL: '100000000000' } })).toThrow(expect.objectContaining({ code: 'ERR_CONFIG_INVALID' }));
+    expect(parseConfig(target('    check_interval: 31622400\n'), { file: null, dir: '/tmp', env: {} }).config.targets[0]!.check_interval).toBe(31622400);
+    expect(SettingsPatchSchema.safeParse({ check_interval_s: 1e20 }).success).toBe(false);
+    expect(SettingsPatchSchema.safeParse({ check_interval_s: MAX_CHECK_INTERVAL_S }).success).toBe(true);
   });
 
   it('bounds a health check as a whole: at most 1000 retries, and every attempt with its interval within 24 h', () => {
