@@ -69,6 +69,9 @@ describe('upkeep rollback', () => {
 
     const yes = await runCli(['--config', config, 'rollback', '--yes']);
     expect(yes.code, yes.stderr).toBe(0);
+    // The progress line says what happens to the files: they are removed, not restored.
+    expect(yes.stderr).toMatch(/^rollback: Removing (bin\/demo|README)$/m);
+    expect(yes.stderr).not.toContain('Restoring');
     expect(existsSync(path.join(install(), 'bin', 'demo'))).toBe(false);
     expect(existsSync(path.join(install(), 'README'))).toBe(false);
   });

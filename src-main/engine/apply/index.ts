@@ -21,7 +21,7 @@ import { systemClock } from '../clock';
 
 export type { ApplyOutcome, ApplyPlan, PlannedFile } from './plan';
 export { defaultMode } from './plan';
-export type { ApplyHooks, ApplyPhase } from './transaction';
+export type { ApplyHooks, ApplyPhase, ApplyProgress } from './transaction';
 export type { Installed, Layout } from './installed';
 export { readInstalled, readInstalledVersion, writeInstalled } from './installed';
 export type { RollbackPoint } from './points';

@@ -38,8 +38,21 @@ function mkdirp(dir: string): void {
 
 export type ApplyPhase = 'stage' | 'backup' | 'switch' | 'commit' | 'rollback';
 
+/**
+ * One step of a transaction for progress lines. `removing`: the entry at `file` leaves the tree
+ * (a managed file the new version or the restored state does not have, or `current` removed by a
+ * rollback to nothing), rather than being backed up to be replaced or put in place.
+ */
+export interface ApplyProgress {
+  phase: ApplyPhase;
+  done: number;
+  total: number;
+  file?: string;
+  removing?: boolean;
+}
+
 export interface ApplyHooks {
-  onProgress?: (p: { phase: ApplyPhase; done: number; total: number; file?: string }) => void;
+  onProgress?: (p: ApplyProgress) => void;
   /** Runs after the switch (migrate/smoke hooks, health check). Throw to roll back automatically. */
   verify?: () => Promise<void>;
   /** Called once the commit decision is durable (journal phase `committed`): no undo after this. */
@@ -253,6 +266,7 @@ export function displayPath(j: Pick<Journal, 'install_dir'>, abs: string): strin
  */
 async function switchOps(j: Journal, hooks: ApplyHooks): Promise<void> {
   const touched = new Set<string>();
+  const removed = new Set(j.removed);
   let done = 0;
   const one = async (op: JournalOp): Promise<void> => {
     if (op.t === 'rename') {
@@ -268,7 +282,9 @@ async function switchOps(j: Journal, hooks: ApplyHooks): Promise<void> {
       touched.add(path.dirname(op.path));
     }
     const backup = op.t === 'rename' && isInside(j.backup_dir, op.to);
-    hooks.onProgress?.({ phase: backup ? 'backup' : 'switch', done: ++done, total: j.ops.length, file: displayPath(j, op.t === 'rename' ? (backup ? op.from : op.to) : op.path) });
+    const file = displayPath(j, op.t === 'rename' ? (backup ? op.from : op.to) : op.path);
+    const removing = (backup && removed.has(file)) || (op.t === 'link' && op.new === null);
+    hooks.onProgress?.({ phase: backup ? 'backup' : 'switch', done: ++done, total: j.ops.length, file, ...(removing ? { removing } : {}) });
   };
   // A batch never holds two renames sharing a path (compared case-insensitively, as a
   // case-insensitive volume would): moving an old entry away and putting the new one at its

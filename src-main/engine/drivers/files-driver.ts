@@ -8,7 +8,7 @@ import type { RollbackPointView } from '../../../src-shared/api';
 import { OperationError, UpkeepError, toUpkeepError } from '../../../src-shared/errors';
 import type { FilesTargetConfig } from '../config/schema';
 import { applyRelease, defaultMode, listPoints, readInstalled, readInstalledVersion, recover, recoveryPending, rollbackToPoint, type PlannedFile } from '../apply';
-import type { ApplyPhase } from '../apply/transaction';
+import type { ApplyPhase, ApplyProgress } from '../apply/transaction';
 import { BlobCache } from '../net/blob-cache';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
@@ -23,6 +23,15 @@ import type {
 } from './driver';
 
 const LABELS: Record<ApplyPhase, string> = { stage: 'Staging', backup: 'Backing up', switch: 'Switching', commit: 'Committing', rollback: 'Restoring' };
+
+/**
+ * The progress line of one transaction step: what happens to the file. An entry that leaves the
+ * tree says "Removing"; in a rollback every other step restores the earlier state ("Restoring").
+ */
+function stepMessage(pr: ApplyProgress, rollback: boolean): string {
+  const verb = pr.removing ? 'Removing' : rollback ? 'Restoring' : LABELS[pr.phase];
+  return `${verb}${pr.file ? ` ${pr.file}` : ''}`;
+}
 
 function causeOf(err: unknown): OutcomeCause {
   const e = toUpkeepError(err);
@@ -156,7 +165,7 @@ export class FilesDriver implements TargetDriver {
         opId: plan.opId, target: t.id, installDir: t.install_dir, layout: t.layout, stateDir: this.env.paths.stateDir, pointsDir: this.env.paths.pointsDir,
         toVersion: plan.to, retention: plan.retention, files, onLocalChange: t.on_local_change, reservedDirs: this.env.reservedDirs, clock: this.env.clock,
       }, {
-        onProgress: (pr) => onProgress({ phase: pr.phase, message: `${LABELS[pr.phase]}${pr.file ? ` ${pr.file}` : ''}`, done: pr.done, total: pr.total, ...(pr.file ? { file: pr.file } : {}) }),
+        onProgress: (pr) => onProgress({ phase: pr.phase, message: stepMessage(pr, false), done: pr.done, total: pr.total, ...(pr.file ? { file: pr.file } : {}) }),
         verify: async () => {
           switched = true;
           if (t.hooks.migrate) {
@@ -225,7 +234,7 @@ export class FilesDriver implements TargetDriver {
       }, {
         onProgress: (pr) => {
           if (pr.phase === 'switch' || pr.phase === 'backup') switched = true;
-          onProgress({ phase: 'rollback', message: `Restoring${pr.file ? ` ${pr.file}` : ''}`, done: pr.done, total: pr.total, ...(pr.file ? { file: pr.file } : {}) });
+          onProgress({ phase: 'rollback', message: stepMessage(pr, true), done: pr.done, total: pr.total, ...(pr.file ? { file: pr.file } : {}) });
         },
         defer: (p) => deferred.push(p),
       });
