@@ -31,12 +31,14 @@ function stateLabel(v: TargetView): string {
 /**
  * `upkeep status`: one block per target. An offered release accepted without signatures is named
  * "(unverified)" or "(checksums only)" on the state line, with a `verified:` line saying what that means;
- * a target whose lock a live process holds (`busy`, by target id) gets a `busy:` line.
+ * a target whose lock a live process holds (`busy`, by target id) gets a `busy:` line. A target
+ * whose state files could not be read (`damaged`, by target id) shows the error on its state line.
  */
-export function formatStatus(views: TargetView[], busy: ReadonlyMap<string, BusyHolder> = new Map()): string {
+export function formatStatus(views: TargetView[], busy: ReadonlyMap<string, BusyHolder> = new Map(), damaged: ReadonlySet<string> = new Set()): string {
   return views.map((v) => [
     `${v.id} (${v.name})`,
-    `  installed: ${v.current_version ?? 'nothing yet'}`,
+    // A damaged target's installed.json may be what could not be read: its version is not known.
+    `  installed: ${v.current_version ?? (damaged.has(v.id) ? 'unknown' : 'nothing yet')}`,
     `  state:     ${stateLabel(v)}`,
     ...busyLine(busy.get(v.id)),
     ...weakVerificationLine(v.state.kind === 'available' ? offeredVerification(v) : null),

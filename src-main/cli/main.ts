@@ -291,9 +291,16 @@ async function targetCommand(cmd: string, args: string[], g: Globals, out: CliIO
     switch (cmd) {
       case 'status': {
         const views = allTargets ? await engine.views() : [await engine.view(id())];
+        // A target whose state files cannot be read is listed with its error (the others as
+        // always), and the exit code is that error's (5 for a corrupt state file) so scripts notice.
+        const damaged = views.flatMap((v) => {
+          const e = engine.damage(v.id);
+          return e ? [{ id: v.id, error: e }] : [];
+        });
+        const code = damaged.length > 0 ? exitCodeFor(damaged[0]!.error) : EXIT.ok;
         if (g.json) {
           out.out(JSON.stringify(allTargets ? views : views[0], null, 2));
-          return EXIT.ok;
+          return code;
         }
         // Another process (the daemon, the tray, another command) may be working on a target now.
         const { readLockHolder } = require('../engine/lock') as typeof import('../engine/lock');
@@ -302,8 +309,9 @@ async function targetCommand(cmd: string, args: string[], g: Globals, out: CliIO
           const holder = await readLockHolder(loaded.config.state_dir, v.id);
           if (holder && !holder.stale) busy.set(v.id, holder);
         }
-        out.out(formatStatus(views, busy));
-        return EXIT.ok;
+        out.out(formatStatus(views, busy, new Set(damaged.map((d) => d.id))));
+        for (const d of damaged) out.err(`error: ${d.id}: ${d.error.message} (${d.error.code})`);
+        return code;
       }
       case 'check': {
         const r = await engine.check(id());

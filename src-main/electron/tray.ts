@@ -151,8 +151,11 @@ export function createTrayPresenter(deps: TrayPresenterDeps): TrayPresenter {
       targets.map(async (t) => {
         const cached = points.get(t.id);
         if (cached && cached.count === t.points_count) return;
-        const newest = t.points_count > 0 ? newestPoint(await deps.listPoints(t.id)) : null;
-        points.set(t.id, { count: t.points_count, newest });
+        // One target's points that cannot be read (a corrupt point.json) leave only its own
+        // rollback entry out of the menu, and are read again next time.
+        const list = t.points_count > 0 ? await deps.listPoints(t.id).catch(() => null) : [];
+        if (list === null) points.delete(t.id);
+        else points.set(t.id, { count: t.points_count, newest: newestPoint(list) });
       }),
     );
     const latestPoints = Object.fromEntries(targets.map((t) => [t.id, points.get(t.id)?.newest ?? null]));

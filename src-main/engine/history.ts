@@ -107,21 +107,34 @@ export async function appendHistory(stateDir: string, rec: HistoryRecord, o: { m
   if (created) await fsyncDir(stateDir);
 }
 
+const STRING_FIELDS = ['id', 'target', 'operation', 'actor', 'result', 'started_at', 'finished_at'] as const;
+const NULLABLE_FIELDS = ['from_version', 'to_version', 'error_code', 'error_message'] as const;
+
+/**
+ * One line as a record, or null when it is not one Upkeep wrote: not JSON (a torn line), or a
+ * value without the fields every record has (strings, strings or null, `duration_ms` a number),
+ * which readers would otherwise fail on. Checked by hand: a zod schema costs more to build than
+ * `upkeep history` spends reading.
+ */
 function parseLine(line: Buffer): HistoryRecord | null {
   if (line.length === 0) return null;
+  let v: unknown;
   try {
-    const v = JSON.parse(line.toString('utf8')) as unknown;
-    if (typeof v !== 'object' || v === null || Array.isArray(v)) return null;
-    const r = v as HistoryRecord;
-    return typeof r.id === 'string' && typeof r.target === 'string' ? r : null;
+    v = JSON.parse(line.toString('utf8'));
   } catch {
     return null;
   }
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return null;
+  const r = v as Record<string, unknown>;
+  if (!STRING_FIELDS.every((k) => typeof r[k] === 'string')) return null;
+  if (!NULLABLE_FIELDS.every((k) => r[k] === null || typeof r[k] === 'string')) return null;
+  return typeof r.duration_ms === 'number' ? (v as HistoryRecord) : null;
 }
 
 /**
  * History records, newest first, optionally only one target's and at most `limit` of them.
- * Unreadable lines (a torn last line after a crash) are skipped. No file = no history.
+ * Unreadable lines (a torn last line after a crash, a line that is not a record) are skipped: one
+ * bad line never hides the others. No file = no history.
  */
 export async function readHistory(stateDir: string, o: { target?: string; limit?: number } = {}): Promise<HistoryRecord[]> {
   const limit = o.limit === undefined ? Infinity : Math.max(0, Math.floor(o.limit));

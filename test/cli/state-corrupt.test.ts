@@ -1,7 +1,8 @@
 /**
  * Persisted state is read through schemas: a corrupt journal, installed.json, point.json,
  * runtime.json, feed memory or command-state.json makes the real CLI fail with ERR_STATE_CORRUPT
- * (exit 5) naming the file, and neither the install nor the corrupt file changes.
+ * (exit 5) naming the file, and neither the install nor the corrupt file changes. `upkeep status`
+ * still lists every target: the damaged one with that error, the others as they are (exit 5).
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { promises as fsp } from 'node:fs';
@@ -18,6 +19,12 @@ const install = () => path.join(dir, 'install');
 const stateOf = (id: string) => path.join(dir, 'state', 'targets', id);
 
 const cli = (...args: string[]) => runCli(['--config', config, ...args, '--json'], { timeoutMs: 120_000 });
+
+/**
+ * The error a command reports: `status` prints the target's view with the damage as its
+ * `last_error` (and still exits 5); every other command prints `{ error }`.
+ */
+const errorOf = (args: string[], r: { json?: any }) => (args[0] === 'status' ? r.json?.last_error : r.json?.error);
 
 async function build(version: string): Promise<string> {
   const b = path.join(dir, `build-${version}`);
@@ -107,9 +114,9 @@ describe('corrupt state files', () => {
           for (const args of c.commands) {
             const r = await cli(...args);
             expect(r.code, `${args.join(' ')} with ${d.what} ${c.kind}: ${r.stdout}${r.stderr}`).toBe(5);
-            expect(r.json?.error?.code).toBe('ERR_STATE_CORRUPT');
-            expect(r.json.error.message).toContain(file);
-            expect(r.json.error.details.file).toBe(file);
+            expect(errorOf(args, r)?.code).toBe('ERR_STATE_CORRUPT');
+            expect(errorOf(args, r).message).toContain(file);
+            expect(errorOf(args, r).details.file).toBe(file);
             expect(await snapshot(install())).toEqual(before);
             expect(await snapshot(path.join(dir, 'stack'))).toEqual(stackBefore);
             expect(await fsp.readFile(file, 'utf8')).toBe(d.bytes);
@@ -130,6 +137,52 @@ describe('corrupt state files', () => {
     }, 180_000);
   }
 
+  it('upkeep status of every target lists them all, the damaged one with its error, and exits 5', async () => {
+    const pts = path.join(dir, 'state', 'points', 'demo');
+    const [id] = (await fsp.readdir(pts)).filter((n) => n.startsWith('rb_'));
+    const damage = [
+      { file: path.join(stateOf('demo'), 'installed.json'), field: 'version', names: 'version:', installed: 'unknown' },
+      { file: path.join(pts, id!, 'point.json'), field: 'to_version', names: 'to_version:', installed: '1.1.0' },
+      { file: path.join(stateOf('demo'), 'runtime.json'), field: 'version', names: 'version', installed: '1.1.0' },
+      { file: path.join(stateOf('demo'), 'journal.json'), field: null, names: 'not JSON', installed: '1.1.0' },
+    ];
+    for (const d of damage) {
+      const original = await fsp.readFile(d.file, 'utf8').catch(() => null);
+      const doc = d.field ? { ...(JSON.parse(original!) as Record<string, unknown>), [d.field]: 5 } : null;
+      await fsp.writeFile(d.file, doc ? JSON.stringify(doc) : '{ torn');
+      try {
+        const json = await cli('status');
+        expect(json.code, json.stdout + json.stderr).toBe(5);
+        const views = json.json as Array<{ id: string; current_version: string | null; last_error: { code: string; message: string; details?: { file?: string } } | null }>;
+        expect(views.map((v) => v.id)).toEqual(['demo', 'stack']);
+        expect(views[1]).toMatchObject({ current_version: '2.0.0', last_error: null });
+        expect(views[0]!.last_error).toMatchObject({ code: 'ERR_STATE_CORRUPT', details: { file: d.file } });
+        expect(views[0]!.last_error!.message).toContain(d.file);
+        expect(views[0]!.last_error!.message).toContain(d.names);
+
+        const plain = await runCli(['--config', config, 'status']);
+        expect(plain.code).toBe(5);
+        expect(plain.stdout).toContain('stack (stack)\n  installed: 2.0.0\n');
+        expect(plain.stdout).toContain(`demo (demo)\n  installed: ${d.installed}\n  state:     failed: Corrupt state file ${d.file}`);
+        expect(plain.stdout).toContain('(ERR_STATE_CORRUPT)');
+        expect(plain.stderr).toContain(`error: demo: Corrupt state file ${d.file}`);
+        // One target's status says the same; the other target's status is untouched.
+        const one = await runCli(['--config', config, 'status', 'demo']);
+        expect(one.code).toBe(5);
+        expect(one.stdout).toContain(`state:     failed: Corrupt state file ${d.file}`);
+        const other = await runCli(['--config', config, 'status', 'stack']);
+        expect(other.code, other.stderr).toBe(0);
+        expect(other.stderr).toBe('');
+      } finally {
+        if (original === null) await fsp.rm(d.file, { force: true });
+        else await fsp.writeFile(d.file, original);
+      }
+    }
+    const ok = await runCli(['--config', config, 'status']);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(ok.stderr).toBe('');
+  }, 180_000);
+
   it('a symbolic link at installed.json or point.json (to a valid copy) is refused like a corrupt file: exit 5, nothing switched', async () => {
     const pts = path.join(dir, 'state', 'points', 'demo');
     const [id] = (await fsp.readdir(pts)).filter((n) => n.startsWith('rb_'));
@@ -148,9 +201,9 @@ describe('corrupt state files', () => {
         for (const args of c.commands) {
           const r = await cli(...args);
           expect(r.code, `${args.join(' ')} with ${c.file} a link: ${r.stdout}${r.stderr}`).toBe(5);
-          expect(r.json?.error?.code).toBe('ERR_STATE_CORRUPT');
-          expect(r.json.error.details.file).toBe(c.file);
-          expect(r.json.error.message).toContain('symbolic link');
+          expect(errorOf(args, r)?.code).toBe('ERR_STATE_CORRUPT');
+          expect(errorOf(args, r).details.file).toBe(c.file);
+          expect(errorOf(args, r).message).toContain('symbolic link');
           expect(await snapshot(install())).toEqual(before);
           expect((await fsp.lstat(c.file)).isSymbolicLink()).toBe(true);
           expect(await fsp.readFile(copy)).toEqual(original);

@@ -56,13 +56,14 @@ describe('upkeep status and the target lock', () => {
     expect(await tree(state)).toEqual(before);
 
     // A journal is something to recover: status takes the lock and recovery reads it (a torn one
-    // is refused, exit 5, naming the file).
+    // is the target's error, exit 5, naming the file).
     const journal = path.join(state, 'targets', 'demo', 'journal.json');
     await fsp.mkdir(path.dirname(journal), { recursive: true });
     await fsp.writeFile(journal, '{ torn');
+    // The target is still listed, with that error; the exit code says so.
     const refused = await status();
     expect(refused.code).toBe(5);
-    expect(refused.json.error.code).toBe('ERR_STATE_CORRUPT');
-    expect(refused.json.error.message).toContain('journal.json');
+    expect(refused.json[0].last_error.code).toBe('ERR_STATE_CORRUPT');
+    expect(refused.json[0].last_error.message).toContain('journal.json');
   });
 });

@@ -58,6 +58,41 @@ describe('tray presenter', () => {
     expect(sub.items.find((i) => i.kind !== 'separator' && i.id === 'demo:rollback')).toMatchObject({ label: 'Roll back to 1.0.0' });
   });
 
+  it('one target whose rollback points cannot be read does not blank the menu: the others keep theirs, it is read again next time', async () => {
+    const renders: { state: TrayState; tooltip: string; model: readonly MenuItemModel[] }[] = [];
+    const view: TrayView = { render: (state, tooltip, model) => void renders.push({ state, tooltip, model }), destroy: () => {} };
+    const targets: TargetView[] = [
+      target('demo', { kind: 'up-to-date', checked_at: CHECKED }, { current_version: '1.0.0', points_count: 1 }),
+      target('api', { kind: 'up-to-date', checked_at: CHECKED }, { current_version: '2.0.0', points_count: 1 }),
+    ];
+    let apiBroken = true;
+    let apiReads = 0;
+    const p = createTrayPresenter({
+      listTargets: async () => targets,
+      listPoints: async (id) => {
+        if (id === 'demo') return [point('demo', 'rb-1', '0.9.0', '1.0.0', '2025-01-01T00:00:00Z')];
+        apiReads++;
+        if (apiBroken) throw Object.assign(new Error('Corrupt state file /s/points/api/rb-2/point.json: version: expected string'), { code: 'ERR_STATE_CORRUPT' });
+        return [point('api', 'rb-2', '1.0.0', '2.0.0', '2025-01-01T00:00:00Z')];
+      },
+      applyOnQuit: () => [],
+      startAtLogin: () => false,
+      view,
+    });
+    const rollbackItem = (id: string) => {
+      const sub = renders.at(-1)!.model.find((m) => m.kind === 'submenu' && m.id === `target:${id}`) as Extract<MenuItemModel, { kind: 'submenu' }>;
+      return sub.items.find((i) => i.kind !== 'separator' && i.id === `${id}:rollback`);
+    };
+    await p.refresh();
+    expect(renders).toHaveLength(1);
+    expect(rollbackItem('demo')).toMatchObject({ label: 'Roll back to 0.9.0' });
+    expect(rollbackItem('api')).toMatchObject({ label: 'No rollback point', enabled: false });
+    apiBroken = false;
+    await p.refresh();
+    expect(apiReads).toBe(2);
+    expect(rollbackItem('api')).toMatchObject({ label: 'Roll back to 1.0.0' });
+  });
+
   it('coalesces a burst of refreshes into at most one extra run', async () => {
     let calls = 0;
     const p = createTrayPresenter({

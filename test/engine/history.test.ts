@@ -72,6 +72,22 @@ describe('history', () => {
     expect((await readHistory(tmp)).map((r) => r.id)).toEqual(['op-3', 'op-1']);
   });
 
+  it('skips a line that is JSON but not a record (missing or mistyped fields), listing the others', async () => {
+    await appendHistory(tmp, rec(1));
+    const bad = [
+      { id: 'x', target: 'demo' },
+      { ...rec(9), operation: 5 },
+      { ...rec(9), from_version: 7 },
+      { ...rec(9), duration_ms: 'long' },
+      ['op-9', 'demo'],
+      'op-9',
+    ];
+    await fsp.appendFile(historyFile(tmp), bad.map((b) => `${JSON.stringify(b)}\n`).join(''));
+    await appendHistory(tmp, rec(3));
+    expect((await readHistory(tmp)).map((r) => r.id)).toEqual(['op-3', 'op-1']);
+    expect((await readHistory(tmp, { target: 'demo', limit: 2 })).map((r) => r.id)).toEqual(['op-3', 'op-1']);
+  });
+
   it('does not interleave lines appended by several processes at once', async () => {
     const script = path.join(tmp, 'append.ts');
     await fsp.writeFile(script, `import { appendHistory } from ${JSON.stringify(path.join(ROOT, 'src-main/engine/history'))};

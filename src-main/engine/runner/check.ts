@@ -41,6 +41,8 @@ export async function runCheck(c: RunnerContext, loaded: LoadedConfig, t: Target
   const started = c.clock.now();
   const startedMono = c.clock.monoMs();
   const before = await c.memory.get(t.id, o.maxAgeMs);
+  // A state file that cannot be read refuses the check (ERR_STATE_CORRUPT naming it); nothing is written.
+  if (before.damage) throw before.damage;
   if (o.ownsState) c.live.set(t.id, { type: 'check-started' });
   let current: string | null = null;
   const record = (rec: Pick<HistoryRecord, 'to_version' | 'result' | 'error_code' | 'error_message'>) =>

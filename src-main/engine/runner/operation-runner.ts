@@ -38,7 +38,7 @@ import type { ManifestDetails } from '../daemon-types';
 import { newOperationId } from '../operation-id';
 import { ProgressTracker, type TrackedOperation } from './progress-tracker';
 import { applyReport, errorReport, rollbackReport, type ReportSubject } from './reports';
-import { SnapshotCache, type Snapshot } from './target-memory';
+import { SnapshotCache, readTargetFacts, type Snapshot } from './target-memory';
 import { ReportedError, conclude, opProgress, pruneCacheAfterCommit, recordOp, timed, writeRuntime, type Op, type RunnerContext } from './operation';
 import { checkNamedVersion, checkPhase, driverProgress, feedContext, fetchPhase } from './phases';
 import { availableAfterApply, holdAfterApply, holdAfterRollback } from './hold';
@@ -76,6 +76,8 @@ export class OperationRunner {
   private readonly checking = new Map<string, Promise<CheckResult>>();
   private readonly memory: SnapshotCache;
   private readonly live: LiveState;
+  /** Targets whose interrupted operation could not be recovered (a corrupt journal): shown as their error. */
+  private readonly recoveryErrors = new Map<string, UpkeepError>();
   /** The services the phases in phases.ts, operation.ts and recovery.ts share. */
   private readonly ctx: RunnerContext;
 
@@ -124,9 +126,7 @@ export class OperationRunner {
   private async readFacts(id: string): Promise<Omit<Snapshot, 'read_at'>> {
     const loaded = this.loaded;
     const t = findTarget(loaded.config, id);
-    const driver = await this.driverFor(loaded, t);
-    const [current, points, runtime, facts] = await Promise.all([driver.currentVersion(), driver.points(), readRuntime(loaded.config.state_dir, t.id), driver.facts?.() ?? []]);
-    return { current, points_count: points.length, runtime, facts };
+    return readTargetFacts(() => this.driverFor(loaded, t), () => readRuntime(loaded.config.state_dir, t.id), this.recoveryErrors.get(t.id) ?? null);
   }
 
   // ---------------------------------------------------------------- views (reads are reads)
@@ -144,15 +144,34 @@ export class OperationRunner {
     await this.memory.reload(findTarget(this.loaded.config, id).id);
   }
 
+  /**
+   * The views of every target, in config order. A target whose state files cannot be read is
+   * listed with that error as `last_error` (and state `failed`): it never hides the others.
+   */
   async views(): Promise<TargetView[]> {
     return Promise.all(this.loaded.config.targets.map((t) => this.view(t.id)));
   }
 
-  /** Finishes or undoes what a crash interrupted, for every target whose lock is free. */
+  /**
+   * Why the last view of `id` could not read all of its persisted state (ERR_STATE_CORRUPT naming
+   * the file, or a failed recovery), or null. Read after view()/views(); never reads the disk.
+   */
+  damage(id: string): UpkeepError | null {
+    return this.memory.peek(findTarget(this.loaded.config, id).id)?.damage ?? null;
+  }
+
+  /**
+   * Finishes or undoes what a crash interrupted, for every target whose lock is free. A target
+   * whose recovery fails (a corrupt journal) is skipped and logged, and its views show the error
+   * until a later recovery of it succeeds; the other targets are still recovered.
+   */
   async recoverAll(actor: Actor = 'recovery'): Promise<Array<{ target: string; outcome: string }>> {
     const loaded = this.loaded;
     await assertStateDirsSafe(loaded.config);
-    return recoverAll(this.ctx, loaded, (t) => this.driverFor(loaded, t), actor);
+    return recoverAll(this.ctx, loaded, (t) => this.driverFor(loaded, t), actor, (id, err) => {
+      if (err) this.recoveryErrors.set(id, err);
+      else this.recoveryErrors.delete(id);
+    });
   }
 
   // ---------------------------------------------------------------- check
@@ -396,7 +415,10 @@ export class OperationRunner {
       op.release = () => lock.release();
       // Recovery runs once per operation, under the lock, before anything else.
       await recoverTarget(this.ctx, loaded, target, driver, 'recovery');
-      await this.memory.get(target.id, 0);
+      this.recoveryErrors.delete(target.id);
+      // A state file that cannot be read refuses the operation (ERR_STATE_CORRUPT naming it).
+      const snap = await this.memory.get(target.id, 0);
+      if (snap.damage) throw snap.damage;
     } catch (err) {
       this.running.delete(target.id);
       await op.release();

@@ -4,22 +4,78 @@
  * state. Views are built from memory; the disk is read again only when the snapshot is older
  * than `maxAgeMs` and no operation of this process is running on the target (another process —
  * a CLI next to the daemon — may have changed it), one refresh at a time per target.
+ *
+ * A fact that cannot be read (a corrupt installed.json, point.json or runtime.json: ERR_STATE_CORRUPT
+ * naming the file) does not make the snapshot fail: it is the snapshot's `damage`, shown as the
+ * target's error, while the facts that could be read are shown as they are. So one damaged target
+ * never hides the others from a list; operations on it refuse with that error.
  */
-import { TARGET_VIEW_MAX_FILES, type ReleaseView, type RolloutPending, type TargetView } from '../../../src-shared/api';
+import { TARGET_VIEW_MAX_FILES, type ErrorView, type ReleaseView, type RolloutPending, type TargetView } from '../../../src-shared/api';
+import { toUpkeepError, type UpkeepError } from '../../../src-shared/errors';
 import { restingState, type RestingFacts, type TargetState } from '../../../src-shared/target-state';
 import type { LoadedConfig } from '../config/load';
 import type { TargetConfig } from '../config/schema';
+import type { TargetDriver } from '../drivers';
 import { effectivePolicy } from '../policy';
-import { availableRelease, type RuntimeState } from '../state/store';
+import { availableRelease, emptyRuntime, type RuntimeState } from '../state/store';
 
 export interface Snapshot {
+  /** The installed version (null: nothing installed, or installed.json could not be read: see `damage`). */
   current: string | null;
   points_count: number;
   runtime: RuntimeState;
   /** The driver's facts for views (commit, digests), empty for most kinds. */
   facts: Array<{ label: string; value: string }>;
+  /**
+   * Why the target's persisted state could not all be read (the first failure: a corrupt state
+   * file is ERR_STATE_CORRUPT with `details.file`), or null. The facts it concerns are empty.
+   */
+  damage: UpkeepError | null;
   /** Clock.monoMs() when read. */
   read_at: number;
+}
+
+/**
+ * The facts of one target as read from disk (see Snapshot); never rejects for an unreadable state
+ * file. `known`: the error of a failed recovery of the target (a corrupt journal), its damage while
+ * the driver still has something to recover.
+ */
+export async function readTargetFacts(
+  driverOf: () => Promise<TargetDriver>,
+  runtimeOf: () => Promise<RuntimeState>,
+  known: UpkeepError | null,
+): Promise<Omit<Snapshot, 'read_at'>> {
+  const driver = await driverOf().then((d) => ({ d }), (err: unknown) => ({ err }));
+  const d = 'd' in driver ? driver.d : null;
+  // Without a driver its facts are unknown (the driver's error is the damage); runtime.json is still read.
+  const noDriver = (): Promise<never> => Promise.reject(new Error('no driver'));
+  const [current, points, runtime, facts] = await Promise.allSettled([
+    d ? d.currentVersion() : noDriver(),
+    d ? d.points() : noDriver(),
+    runtimeOf(),
+    d ? Promise.resolve(d.facts?.() ?? []) : noDriver(),
+  ]);
+  // A failed recovery stands while something is still left to recover (the journal is still there).
+  const recovery = known && (!d?.recoveryPending || d.recoveryPending()) ? known : null;
+  // The first failure in a fixed order, so the error shown does not depend on timing.
+  const failure = 'err' in driver ? { reason: driver.err } : [current, points, runtime, facts].find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  return {
+    current: current.status === 'fulfilled' ? current.value : null,
+    points_count: points.status === 'fulfilled' ? points.value.length : 0,
+    runtime: runtime.status === 'fulfilled' ? runtime.value : emptyRuntime(),
+    facts: facts.status === 'fulfilled' ? facts.value : [],
+    damage: recovery ?? (failure ? toUpkeepError(failure.reason) : null),
+  };
+}
+
+/** The error a view shows for a damaged snapshot (code, message and details such as `file`). */
+export function damageView(e: UpkeepError): ErrorView {
+  return { code: e.code, message: e.message, ...(e.details ? { details: e.details } : {}) };
+}
+
+/** The target's error as views show it: the damage of its state, else the last operation's. */
+function shownError(s: Snapshot): ErrorView | null {
+  return s.damage ? damageView(s.damage) : (s.runtime.last_error ?? null);
 }
 
 /** The available release worth showing: the last check's, unless it is now installed. */
@@ -60,7 +116,7 @@ export function shownRolloutPending(s: Snapshot): RolloutPending | null {
 export function restingFacts(s: Snapshot): RestingFacts {
   const a = shownAvailable(s);
   return {
-    last_error: s.runtime.last_error ?? null,
+    last_error: shownError(s),
     last_checked_at: s.runtime.last_checked_at ?? null,
     available: a ? { version: a.version, is_critical: a.is_critical, is_breaking: a.is_breaking } : null,
   };
@@ -80,7 +136,7 @@ export function buildView(loaded: LoadedConfig, t: TargetConfig, s: Snapshot, st
     available: listedRelease(shownAvailable(s)),
     policy: effectivePolicy(t, s.runtime.settings, loaded.config.check_interval),
     last_checked_at: s.runtime.last_checked_at ?? null,
-    last_error: s.runtime.last_error ?? null,
+    last_error: shownError(s),
     points_count: s.points_count,
     held_version: shownHeld(s),
     rollout_pending: shownRolloutPending(s),
@@ -95,10 +151,13 @@ export class SnapshotCache {
 
   constructor(private readonly read: (id: string) => Promise<Omit<Snapshot, 'read_at'>>, private readonly monoMs: () => number) {}
 
-  /** The snapshot of `id`, re-read when missing or older than `maxAgeMs` (Infinity: never re-read). */
+  /**
+   * The snapshot of `id`, re-read when missing or older than `maxAgeMs` (Infinity: never re-read).
+   * A damaged one is always re-read: a repaired file shows at once.
+   */
   async get(id: string, maxAgeMs: number): Promise<Snapshot> {
     const s = this.snaps.get(id);
-    if (s && this.monoMs() - s.read_at < maxAgeMs) return s;
+    if (s && !s.damage && this.monoMs() - s.read_at < maxAgeMs) return s;
     return this.refresh(id);
   }
 

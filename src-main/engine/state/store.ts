@@ -120,7 +120,8 @@ export async function getCachedIndex(stateDir: string, feedUrl: string, channel:
   return sha256Hex(bytes) === mem.index_sha256 ? bytes : null;
 }
 
-function emptyRuntime(): RuntimeState {
+/** The runtime state of a target nothing was recorded for yet. */
+export function emptyRuntime(): RuntimeState {
   return { last_checked_at: null, last_error: null, available: null, settings: {}, held_version: null, rollout_pending: null };
 }
 

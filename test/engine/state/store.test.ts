@@ -194,11 +194,11 @@ describe('the offered release', () => {
     await updateRuntime(tmp, 'demo', (s) => ({ ...s, available: release }));
     const rt = await readRuntime(tmp, 'demo');
     expect(availableRelease(rt.available)).toEqual(release);
-    expect(shownAvailable({ current: '1.0.0', points_count: 0, runtime: rt, facts: [], read_at: 0 })).toEqual(release);
-    expect(shownAvailable({ current: '1.2.0', points_count: 0, runtime: rt, facts: [], read_at: 0 })).toBeNull();
+    expect(shownAvailable({ current: '1.0.0', points_count: 0, runtime: rt, facts: [], damage: null, read_at: 0 })).toEqual(release);
+    expect(shownAvailable({ current: '1.2.0', points_count: 0, runtime: rt, facts: [], damage: null, read_at: 0 })).toBeNull();
     for (const bad of [null, undefined, 'x', 5, [], ['1.2.0'], {}, { version: 7 }, { version: null }]) {
       expect(availableRelease(bad)).toBeNull();
-      expect(shownAvailable({ current: null, points_count: 0, runtime: { ...rt, available: bad }, facts: [], read_at: 0 })).toBeNull();
+      expect(shownAvailable({ current: null, points_count: 0, runtime: { ...rt, available: bad }, facts: [], damage: null, read_at: 0 })).toBeNull();
       // Without a recorded release nothing stays available after an apply (the feed is not even asked).
       expect(await availableAfterApply(null, bad, '1.0.0')).toBeNull();
     }
