@@ -160,6 +160,17 @@ export async function planSwitch(inp: SwitchInputs): Promise<SwitchPlan> {
   const existingDirs = new Set<string>();
   const stageMkdirs = new Set<string>();
   const switchDirs = new Set<string>();
+  /** mkdir ops (into `ops`, each dir once) for the directories of `rel` below `from`, which the switch creates. */
+  const switchMkdirs = (from: string, rel: string, ops: JournalOp[]): void => {
+    const segs = rel.split('/');
+    for (let d = from.split('/').length; d < segs.length; d++) {
+      const dir = under(installDir, segs.slice(0, d).join('/'));
+      if (!switchDirs.has(dir)) {
+        switchDirs.add(dir);
+        ops.push({ t: 'mkdir', path: dir, mode: DIR_MODE });
+      }
+    }
+  };
   const scratch = path.join(installDir, `.upkeep-stage-${opId}`);
   const takenNames = new Set<string>();
   // Keys of every wanted path and of every directory holding one: a kept copy's name is none of them.
@@ -208,14 +219,7 @@ export async function planSwitch(inp: SwitchInputs): Promise<SwitchPlan> {
         keptDirs.set(key(top), topName);
       }
       name = `${topName}${rel.slice(top.length)}`;
-      const nameSegs = name.split('/');
-      for (let d = topName.split('/').length; d < nameSegs.length; d++) {
-        const dir = under(installDir, nameSegs.slice(0, d).join('/'));
-        if (!switchDirs.has(dir)) {
-          switchDirs.add(dir);
-          keepDirOps.push({ t: 'mkdir', path: dir, mode: DIR_MODE });
-        }
-      }
+      switchMkdirs(topName, name, keepDirOps);
       if (!plan.scratch.includes(scratch)) plan.scratch.push(scratch);
       tmp = path.join(scratch, String(plan.stage.length));
     } else {
@@ -272,14 +276,7 @@ export async function planSwitch(inp: SwitchInputs): Promise<SwitchPlan> {
     const gone = underGone(path.posix.dirname(w.path) === '.' ? '' : path.posix.dirname(w.path));
     let tmp: string;
     if (gone !== null) {
-      const segs = w.path.split('/');
-      for (let d = gone.split('/').length; d < segs.length; d++) {
-        const dir = under(installDir, segs.slice(0, d).join('/'));
-        if (!switchDirs.has(dir)) {
-          switchDirs.add(dir);
-          mkdirOps.push({ t: 'mkdir', path: dir, mode: DIR_MODE });
-        }
-      }
+      switchMkdirs(gone, w.path, mkdirOps);
       if (!plan.scratch.includes(scratch)) plan.scratch.push(scratch);
       tmp = path.join(scratch, String(plan.stage.length));
     } else {
