@@ -9,7 +9,7 @@ import { assertInstallDirIsDir, assertNotReserved, assertOpId, reservedNamesInst
 import { planInPlace } from './in-place';
 import { probeVolume } from './switch-plan';
 import { newRollbackId, nextSeq, pointDir } from './points';
-import { assertRecovered } from './recover';
+import { assertRecovered, settleUnrecorded } from './recover';
 import type { ApplyHooks } from './transaction';
 import { executeTransaction, spaceNeeded } from './transaction';
 import { assertFreeSpace } from '../fs/space';
@@ -70,6 +70,10 @@ export async function applyRelease(plan: ApplyPlan, hooks: ApplyHooks = {}): Pro
   assertJournalFits(journal);
   await assertFreeSpace(await spaceNeeded(journal));
   await hooks.beforeStage?.(journal.stage.filter((s) => s.link).map((s) => s.source));
-  await executeTransaction(journal, hooks, fingerprints);
+  try {
+    await executeTransaction(journal, hooks, fingerprints);
+  } catch (err) {
+    throw await settleUnrecorded(p.stateDir, p.opId, err);
+  }
   return outcome;
 }

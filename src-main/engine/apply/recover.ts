@@ -6,7 +6,7 @@
  */
 import { promises as fsp, readdirSync } from 'node:fs';
 import path from 'node:path';
-import { OperationError } from '../../../src-shared/errors';
+import { OperationError, UpkeepError } from '../../../src-shared/errors';
 import { JOURNAL_FILE, PHASE_FILE, readJournal } from './journal';
 import type { Journal } from './journal';
 import { INSTALLED_FILE } from './installed';
@@ -21,6 +21,7 @@ import { pointLeftovers, sweepPointLeftovers } from './points';
 import { lstatOrNull } from '../fs/meta';
 import { CHECKED_SUFFIX } from '../fs/atomic';
 import { isCode } from './tree';
+import { isDiskFull } from '../fs/space';
 
 export type RecoverResult = 'none' | 'rolled-back' | 'completed';
 
@@ -95,6 +96,41 @@ export async function recover(o: { stateDir: string; installDir: string; pointsD
   await undoTransaction(j);
   await sweepStateTemps(stateDir);
   return 'rolled-back';
+}
+
+/**
+ * Settles a transaction that threw without undoing itself: the record of its next phase could
+ * not be written (the disk filled between the switch and the commit record, an I/O error), so
+ * the journal of operation `opId` is left on disk in a phase before `committed`. It is undone
+ * now, exactly as the next start's recovery would, so the caller's "nothing changed" or
+ * "rolled back" is true when it says so. Returns the error to report: ENOSPC/EDQUOT become
+ * ERR_DISK_FULL naming `stateDir` (`details.dir`); when the undo fails too, ERR_APPLY_FAILED
+ * with `details.undo_failed` (the next command's recovery finishes it). A committed journal is
+ * left to recovery (its finish may need the space that is missing).
+ */
+export async function settleUnrecorded(stateDir: string, opId: string, err: unknown): Promise<unknown> {
+  const dir = path.resolve(stateDir);
+  let out: unknown = err;
+  if (isDiskFull(err) && !(err instanceof UpkeepError)) {
+    // What a phase record needs: one block of the filesystem.
+    out = new OperationError('ERR_DISK_FULL', `no space left in ${dir} to record the operation's progress; the switch was undone`, { dir, bytes_needed: 4096 });
+  }
+  let j: Journal | null;
+  try {
+    j = await readJournal(dir);
+  } catch {
+    return out;
+  }
+  if (j === null || j.op_id !== opId || j.phase === 'committed') return out;
+  try {
+    await undoTransaction(j);
+  } catch (undoErr) {
+    const cause = out instanceof Error ? out.message : String(out);
+    return new OperationError('ERR_APPLY_FAILED', `${cause}; undoing the switch failed too (${(undoErr as Error).message}) — the next Upkeep command finishes the undo`, {
+      undo_failed: true, cause_code: out instanceof UpkeepError ? out.code : null,
+    });
+  }
+  return out;
 }
 
 /**
