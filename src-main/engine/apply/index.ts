@@ -9,7 +9,7 @@ import { assertInstallDirIsDir, assertNotReserved, assertOpId, reservedNamesInst
 import { planInPlace } from './in-place';
 import { probeVolume } from './switch-plan';
 import { newRollbackId, nextSeq, pointDir } from './points';
-import { assertRecovered, settleUnrecorded } from './recover';
+import { assertRecovered, settleUnrecorded, unfinishedUndoError } from './recover';
 import type { ApplyHooks } from './transaction';
 import { executeTransaction, spaceNeeded } from './transaction';
 import { assertFreeSpace } from '../fs/space';
@@ -28,7 +28,7 @@ export type { RollbackPoint } from './points';
 export { listPoints, prunePoints, deletePoint, newRollbackId } from './points';
 export { rollbackToPoint } from './restore';
 export type { RollbackOptions, RollbackOutcome } from './restore';
-export { recover, recoveryPending } from './recover';
+export { recover, recoveryPending, unfinishedUndoError } from './recover';
 export type { RecoverResult } from './recover';
 export { pruneVersions } from './versioned';
 export type { FileRecord } from './tree';
@@ -73,7 +73,9 @@ export async function applyRelease(plan: ApplyPlan, hooks: ApplyHooks = {}): Pro
   try {
     await executeTransaction(journal, hooks, fingerprints);
   } catch (err) {
-    throw await settleUnrecorded(p.stateDir, p.opId, err);
+    // The journal says `committed` in memory once the commit record was attempted: a failure
+    // from there on was not undone by the transaction (earlier ones were, or tried to be).
+    throw journal.phase === 'committed' ? await settleUnrecorded(p.stateDir, p.opId, err) : await unfinishedUndoError(p.stateDir, p.opId, err);
   }
   return outcome;
 }

@@ -99,9 +99,9 @@ export async function recover(o: { stateDir: string; installDir: string; pointsD
 }
 
 /**
- * Settles a transaction that threw without undoing itself: the record of its next phase could
- * not be written (the disk filled between the switch and the commit record, an I/O error), so
- * the journal of operation `opId` is left on disk in a phase before `committed`. It is undone
+ * Settles a transaction that threw while recording its commit, after the switch and `verify`
+ * (the disk filled in between, an I/O error), which it does not undo: the journal of operation
+ * `opId` is left on disk in a phase before `committed`. It is undone
  * now, exactly as the next start's recovery would, so the caller's "nothing changed" or
  * "rolled back" is true when it says so. Returns the error to report: ENOSPC/EDQUOT become
  * ERR_DISK_FULL naming `stateDir` (`details.dir`); when the undo fails too, ERR_APPLY_FAILED
@@ -131,6 +131,28 @@ export async function settleUnrecorded(stateDir: string, opId: string, err: unkn
     });
   }
   return out;
+}
+
+/**
+ * The error to report for a transaction of operation `opId` that threw: when its journal is
+ * still on disk in a phase before `committed` although the transaction undid (or tried to undo)
+ * the switch, the undo did not finish (a directory made append-only or immutable, an I/O error):
+ * ERR_APPLY_FAILED with `details.undo_failed` (and `cause_code`), never a plain failure that
+ * reads as "rolled back". Otherwise `err` itself.
+ */
+export async function unfinishedUndoError(stateDir: string, opId: string, err: unknown): Promise<unknown> {
+  if (err instanceof UpkeepError && err.details?.undo_failed) return err;
+  const j = await readJournal(path.resolve(stateDir)).catch(() => null);
+  if (j === null || j.op_id !== opId || j.phase === 'committed') return err;
+  const e = toUpkeepErrorLike(err);
+  return new OperationError('ERR_APPLY_FAILED', `${e.message}; undoing the switch did not finish — the next Upkeep command finishes the undo`, {
+    undo_failed: true, cause_code: e.code,
+  });
+}
+
+function toUpkeepErrorLike(err: unknown): { message: string; code: string | null } {
+  if (err instanceof UpkeepError) return { message: err.message, code: err.code };
+  return { message: err instanceof Error ? err.message : String(err), code: isDiskFull(err) ? 'ERR_DISK_FULL' : null };
 }
 
 /**

@@ -7,7 +7,7 @@
 import type { RollbackPointView } from '../../../src-shared/api';
 import { OperationError, UpkeepError, toUpkeepError } from '../../../src-shared/errors';
 import type { FilesTargetConfig } from '../config/schema';
-import { applyRelease, defaultMode, listPoints, readInstalled, readInstalledVersion, recover, recoveryPending, rollbackToPoint, type PlannedFile } from '../apply';
+import { applyRelease, defaultMode, listPoints, readInstalled, readInstalledVersion, recover, recoveryPending, rollbackToPoint, unfinishedUndoError, type PlannedFile } from '../apply';
 import type { ApplyPhase, ApplyProgress } from '../apply/transaction';
 import { BlobCache } from '../net/blob-cache';
 import { promises as fsp } from 'node:fs';
@@ -238,7 +238,9 @@ export class FilesDriver implements TargetDriver {
         },
         defer: (p) => deferred.push(p),
       });
-    } catch (err) {
+    } catch (thrown) {
+      // An undo that did not finish leaves the journal: reported as such, never as "rolled back".
+      const err = await unfinishedUndoError(this.env.paths.stateDir, opId, thrown);
       if (!switched) throw err;
       const cause = causeOf(err);
       if (err instanceof UpkeepError && err.details?.undo_failed) return { kind: 'undo_failed', cause, undo_error: { code: cause.code, message: 'undoing the rollback failed too — the next Upkeep command finishes it' }, warnings: [] };
