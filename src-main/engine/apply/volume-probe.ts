@@ -4,6 +4,7 @@
  */
 import { promises as fsp, readdirSync } from 'node:fs';
 import path from 'node:path';
+import { OperationError } from '../../../src-shared/errors';
 import { isCode } from './tree';
 
 /** Facts about the volume holding an install dir, probed at run time. */
@@ -53,9 +54,13 @@ export function volumeProbeLeftovers(dir: string): string[] {
   return out;
 }
 
-/** Removes the probe files of volumeProbeLeftovers. */
+/**
+ * Removes the probe files of volumeProbeLeftovers. One that cannot be removed (a directory made
+ * append-only or immutable since) stays: an empty file under a name of Upkeep's, never a reason
+ * to refuse a recovery.
+ */
 export async function sweepVolumeProbes(dir: string): Promise<void> {
-  for (const name of volumeProbeLeftovers(dir)) await fsp.rm(path.join(dir, name), { force: true });
+  for (const name of volumeProbeLeftovers(dir)) await fsp.unlink(path.join(dir, name)).catch(() => undefined);
 }
 
 export async function probeVolume(dir: string): Promise<VolumeFacts> {
@@ -89,6 +94,21 @@ export async function probeVolume(dir: string): Promise<VolumeFacts> {
     const unixModes = ((await fsp.lstat(probe)).mode & 0o777) === 0o640;
     return { caseInsensitive, unixModes };
   } finally {
-    await fsp.rm(probe, { force: true });
+    await removeProbe(probe, d);
+  }
+}
+
+/**
+ * Removes a probe file. A directory where a file can be created but not removed (chattr +a,
+ * append-only) cannot take an apply either, whose renames remove names: ERR_APPLY_FAILED naming
+ * it, before anything else is written there.
+ */
+async function removeProbe(probe: string, dir: string): Promise<void> {
+  try {
+    await fsp.unlink(probe);
+  } catch (err) {
+    if (isCode(err, 'ENOENT')) return;
+    const code = (err as NodeJS.ErrnoException).code ?? 'error';
+    throw new OperationError('ERR_APPLY_FAILED', `cannot remove files in ${dir} (${code}): is it append-only or immutable (lsattr -d)? Upkeep renames and removes entries there`, { dir, cause: code });
   }
 }

@@ -44,3 +44,24 @@ describe('an undo that cannot finish', () => {
     for (const p of ['a.txt', 'd/b.txt']) expect(now.find((e) => e.path === p)).toEqual(before.find((e) => e.path === p));
   });
 });
+
+describe('an append-only install dir', () => {
+  it('is refused before anything changes (ERR_APPLY_FAILED naming it), not a raw error with a probe file left in it', async (ctx) => {
+    if (!chattr) ctx.skip();
+    await applyRelease(sb.plan('op1', '1.0.0', await toPlanned(sb.cacheDir, [{ path: 'a.txt', content: 'a1' }])));
+    const before = await snapshot(sb.installDir);
+    execFileSync('chattr', ['+a', sb.installDir]);
+    try {
+      const err = (await applyRelease(sb.plan('op2', '2.0.0', await toPlanned(sb.cacheDir, [{ path: 'a.txt', content: 'a2' }]))).catch((e: unknown) => e)) as UpkeepError;
+      expect(err.code).toBe('ERR_APPLY_FAILED');
+      expect(err.message).toContain(`cannot remove files in ${sb.installDir} (EPERM)`);
+      expect(err.details).toMatchObject({ dir: sb.installDir, cause: 'EPERM' });
+      expect(existsSync(path.join(sb.stateDir, 'journal.json'))).toBe(false);
+    } finally {
+      execFileSync('chattr', ['-a', sb.installDir]);
+    }
+    // The probe file it could not remove is the only trace, and the next start sweeps it.
+    const names = (await snapshot(sb.installDir)).map((e) => e.path);
+    expect(names.filter((n) => !before.some((e) => e.path === n))).toEqual([expect.stringMatching(/^\.upkeep-probe-\d+-/)]);
+  });
+});
