@@ -3,10 +3,11 @@
  *
  * The wanted tree is the point's `before` (plus files that applies since then displaced).
  * Each wanted file's bytes are found by SHA-256 among the kept points' backed-up files, the
- * current tree and (optionally) the download cache, re-hashed before use, and hard-linked
- * (O(1), the point keeps its copy until the commit) or copied into a staged name. Then the
- * same journaled rename machinery as an apply switches the tree; the current files go to a
- * scratch `.tx-<opid>` dir deleted on commit. On commit the target point and every newer one
+ * current tree and (optionally) the download cache, re-hashed before use. A file of a consumed
+ * point on the install dir's filesystem, used once, is renamed by the switch straight from the
+ * point into place (undo renames it back; the point is deleted only on commit); others are
+ * hard-linked or copied into a staged name first. Then the same journaled rename machinery as
+ * an apply switches the tree; the current files go to a scratch `.tx-<opid>` dir deleted on commit. On commit the target point and every newer one
  * are consumed (deleted). Rolling back to an older point therefore restores through the newer
  * ones in one step.
  */
@@ -14,15 +15,15 @@ import path from 'node:path';
 import { NotFoundError, OperationError } from '../../../src-shared/errors';
 import type { Installed } from './installed';
 import { readInstalled } from './installed';
-import type { Journal, StageItem } from './journal';
+import type { Journal, JournalOp, StageItem } from './journal';
 import { assertInstallDirIsDir, assertOpId } from './plan';
 import type { RollbackPoint } from './points';
 import { isRollbackId, listPoints, pointDir } from './points';
 import { assertRecovered } from './recover';
-import type { ApplyHooks, FingerprintPlan } from './transaction';
+import type { ApplyHooks, FingerprintPlan, PlacedFile } from './transaction';
 import { Fingerprints, FINGERPRINTS_FILE, observe } from './fingerprints';
 import { executeTransaction, spaceNeeded } from './transaction';
-import { assertFreeSpace } from '../fs/space';
+import { assertFreeSpace, deviceOf } from '../fs/space';
 import { assertInstallDirSafe } from '../fs/strict-modes';
 import type { LocalChangePolicy, LocalCopy } from './switch-plan';
 import { planSwitch, probeVolume } from './switch-plan';
@@ -226,7 +227,46 @@ async function planInPlaceRestore(
   j.mkdirs = sw.mkdirs;
   j.scratch = sw.scratch;
   j.removed = sw.removed;
-  j.stage = markMoves(sw.stage, consumed.map((p) => path.join(pointDir(o.pointsDir, p.rollback_id), 'files')));
-  j.ops = sw.ops;
-  return { journal: j, localCopies: sw.localCopies, fingerprints: { installFile, install: sw.expectInstall, pointFile: null, point: new Map() } };
+  const consumedFiles = consumed.map((p) => path.join(pointDir(o.pointsDir, p.rollback_id), 'files'));
+  const placed = await placeDirectly(markMoves(sw.stage, consumedFiles), sw.ops, o.installDir, consumedFiles);
+  j.stage = placed.stage;
+  j.ops = placed.ops;
+  return { journal: j, localCopies: sw.localCopies, fingerprints: { installFile, install: sw.expectInstall, pointFile: null, point: new Map(), placed: placed.placed } };
+}
+
+/**
+ * Turns each moved file of a consumed point (StageItem.move) whose staged name the switch renames
+ * once into its place into one journaled rename straight from the point to that place: no staged
+ * name, one rename instead of two. Undo renames it back into the point, which is deleted only on
+ * commit. Only for points on the install dir's filesystem (elsewhere the bytes are copied while
+ * staging, so that a full disk stops the rollback before the switch).
+ */
+async function placeDirectly(
+  stage: StageItem[],
+  ops: JournalOp[],
+  installDir: string,
+  consumedFilesDirs: string[],
+): Promise<{ stage: StageItem[]; ops: JournalOp[]; placed: PlacedFile[] }> {
+  const installDev = await deviceOf(installDir);
+  const sameFs: string[] = [];
+  for (const d of consumedFilesDirs) if ((await deviceOf(d)) === installDev) sameFs.push(d);
+  if (sameFs.length === 0) return { stage, ops, placed: [] };
+  const renamesFrom = new Map<string, number>();
+  ops.forEach((op, i) => {
+    if (op.t === 'rename') renamesFrom.set(op.from, renamesFrom.has(op.from) ? -1 : i);
+  });
+  const out = [...ops];
+  const kept: StageItem[] = [];
+  const placed: PlacedFile[] = [];
+  for (const s of stage) {
+    const i = s.move ? (renamesFrom.get(s.path) ?? -1) : -1;
+    const op = i >= 0 ? out[i] : undefined;
+    if (op?.t !== 'rename' || !isStrictlyWithin(installDir, op.to) || !sameFs.some((d) => isStrictlyWithin(d, s.source))) {
+      kept.push(s);
+      continue;
+    }
+    out[i] = { t: 'rename', from: s.source, to: op.to };
+    placed.push({ from: s.source, to: op.to, sha256: s.sha256, mode: s.mode });
+  }
+  return { stage: kept, ops: out, placed };
 }

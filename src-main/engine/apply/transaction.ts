@@ -86,6 +86,37 @@ export interface FingerprintPlan {
   install: Expected;
   pointFile: string | null;
   point: Expected;
+  /** A rollback's files renamed by the switch straight from a consumed point into place (see PlacedFile). */
+  placed?: PlacedFile[];
+}
+
+/**
+ * A file of a consumed rollback point that a rollback's switch renames straight into place (a
+ * journaled `rename from -> to`, no staged name). Before the switch it is checked to be a
+ * regular file, given `mode` (bits 0o7777) if it lost it, and stamped for the fingerprints.
+ */
+export interface PlacedFile {
+  from: string;
+  to: string;
+  sha256: string;
+  mode: number;
+}
+
+/**
+ * Checks and stamps the files a rollback places straight from its points (PlacedFile); throws
+ * ERR_APPLY_FAILED naming the file when one is missing or no longer a regular file.
+ */
+function checkPlaced(j: Journal, fp: FingerprintPlan): void {
+  // Metadata calls only, made synchronously (fs/meta.ts).
+  for (const f of fp.placed ?? []) {
+    const st = lstatSync(f.from, { bigint: true, throwIfNoEntry: false });
+    if (st === undefined || !st.isFile()) {
+      throw new OperationError('ERR_APPLY_FAILED', `the rollback point's copy of ${displayPath(j, f.to)} is ${st === undefined ? 'missing' : 'no longer a regular file'} (${f.from})`, { target: j.target, path: displayPath(j, f.to) });
+    }
+    if (Number(st.mode & 0o7777n) !== f.mode) chmodSync(f.from, f.mode);
+    // A rename keeps the inode, size and mtime a moved file's fingerprint compares (Expected `moved`).
+    fp.install.set(f.to, { sha256: f.sha256, stamp: stampOf(st), moved: true });
+  }
 }
 
 /**
@@ -188,6 +219,7 @@ async function stage(j: Journal, hooks: ApplyHooks, fp?: FingerprintPlan): Promi
     if (fp && stamp && final !== undefined && isInside(j.install_dir, final)) fp.install.set(final, { sha256: item.sha256, stamp, moved: true });
     hooks.onProgress?.({ phase: 'stage', done: ++done, total: j.stage.length, file: displayPath(j, item.path) });
   });
+  if (fp) checkPlaced(j, fp);
   // Durability in one batch (syncfs per filesystem) before the journal says `switching`.
   await syncDurable(j.backup_dir ? [j.install_dir, j.backup_dir] : [j.install_dir], { files: j.stage.map((s) => s.path), dirs: dirsToSync });
 }

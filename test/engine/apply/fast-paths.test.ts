@@ -1,4 +1,4 @@
-import { promises as fsp } from 'node:fs';
+import { promises as fsp, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { applyRelease, rollbackToPoint } from '../../../src-main/engine/apply/index';
@@ -103,5 +103,43 @@ describe('apply fast paths', () => {
     await fsp.writeFile(path.join(sb.installDir, 'a.txt'), 'alpha XX\n');
     const r = await applyRelease({ ...sb.plan('op4', '2.0.0', await planned(V2, true)), onLocalChange: 'keep' });
     expect(r.localCopies.map((c) => c.path)).toEqual(['a.txt']);
+  });
+
+  it("renames a point's files straight into place (same inodes, no staged names), and back into the point when verification fails", async () => {
+    await applyRelease(sb.plan('op1', '1.0.0', await planned(V1, true)));
+    const old = await snapshot(sb.installDir);
+    await applyRelease(sb.plan('op2', '2.0.0', await planned(V2, true)));
+    const current = await snapshot(sb.installDir);
+    // Two points: op1's (back to nothing installed, no files) and op2's (keeping 1.0.0's a.txt).
+    const ids = await fsp.readdir(sb.pointsDir);
+    const id = (await Promise.all(ids.map(async (x) => ((await fsp.lstat(path.join(sb.pointsDir, x, 'files', 'a.txt')).then(() => true, () => false)) ? x : null)))).find((x) => x !== null);
+    const kept = path.join(sb.pointsDir, id!, 'files', 'a.txt');
+    const keptIno = (await fsp.lstat(kept)).ino;
+    const seen: { ino: number; names: string[]; keptThere: boolean }[] = [];
+    const verify = async (): Promise<void> => {
+      const names = (await snapshot(sb.installDir)).map((e) => e.path);
+      const keptThere = await fsp.lstat(kept).then(() => true, () => false);
+      seen.push({ ino: (await fsp.lstat(path.join(sb.installDir, 'a.txt'))).ino, names, keptThere });
+      throw new Error('health check failed');
+    };
+    const rb = { target: 'app', installDir: sb.installDir, stateDir: sb.stateDir, pointsDir: sb.pointsDir };
+    // When the switch starts, a.txt (changed) has no staged copy in the install dir: it comes straight from the point.
+    let atSwitch: string[] | null = null;
+    const onProgress = (p: { phase: string }): void => {
+      if (atSwitch === null && (p.phase === 'backup' || p.phase === 'switch')) atSwitch = readdirSync(sb.installDir);
+    };
+    await expect(rollbackToPoint({ ...rb, opId: 'op3' }, { verify, onProgress })).rejects.toThrow('health check failed');
+    expect(atSwitch).not.toBeNull();
+    expect(atSwitch!.filter((n) => n.includes('upkeep'))).toEqual([]);
+    // While verifying: the point's inode is in place, moved (not linked), and no staging name exists.
+    expect(seen).toEqual([{ ino: keptIno, names: old.map((e) => e.path), keptThere: false }]);
+    // Undone: the tree as it was, the point's file back in the point.
+    expect(await snapshot(sb.installDir)).toEqual(current);
+    expect((await fsp.lstat(kept)).ino).toBe(keptIno);
+    expect(await fsp.readFile(kept, 'utf8')).toBe('alpha v1\n');
+    await rollbackToPoint({ ...rb, opId: 'op4' });
+    expect(await snapshot(sb.installDir)).toEqual(old);
+    expect((await fsp.lstat(path.join(sb.installDir, 'a.txt'))).ino).toBe(keptIno);
+    expect(await fsp.readdir(sb.pointsDir)).toEqual(ids.filter((x) => x !== id));
   });
 });
