@@ -257,6 +257,13 @@ export interface RollbackPointView {
   created_at: string;
   size_bytes: number;
   files: number;
+  /**
+   * Present when the point's `point.json` cannot be read: ERR_STATE_CORRUPT with `details.file`.
+   * Such a point is listed where its order is known, cannot be rolled back to, and refuses every
+   * rollback that would consume it (to it or to an older point). Its other fields are what could be
+   * salvaged: `to_version` '' and `from_version` null when unknown, sizes 0.
+   */
+  error?: ErrorView;
 }
 
 export type OperationKind = 'check' | 'download' | 'apply' | 'verify' | 'rollback' | 'recover';

@@ -153,6 +153,14 @@ export class StateCorruptError extends UpkeepError {
   }
 }
 
+/**
+ * The UpkeepError of an error's JSON form (`toJSON`, an API ErrorView), e.g. a damaged rollback
+ * point's error carried in its view; a code this build does not know becomes ERR_INTERNAL.
+ */
+export function errorFromJson(v: { code: string; message: string; details?: Record<string, unknown> }): UpkeepError {
+  return new UpkeepError(isErrorCode(v.code) ? v.code : 'ERR_INTERNAL', v.message, v.details);
+}
+
 /** Wraps anything thrown into an UpkeepError (unknown errors become ERR_INTERNAL). */
 export function toUpkeepError(err: unknown, fallback: ErrorCode = 'ERR_INTERNAL'): UpkeepError {
   if (err instanceof UpkeepError) return err;

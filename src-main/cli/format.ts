@@ -122,9 +122,14 @@ export function formatRollback(r: RollbackResult): string {
   return `${r.target}: rolled back ${r.from_version ?? 'nothing'} -> ${r.version ?? 'nothing installed'} (point ${r.rollback_id})`;
 }
 
+/** One line per point, newest first; a damaged point says so with its error code and file. */
 export function formatPoints(target: string, points: RollbackPointView[]): string {
   if (points.length === 0) return `${target}: no rollback points`;
-  return points.map((p) => `${p.rollback_id}  ${p.from_version ?? 'none'} -> ${p.to_version}  ${p.created_at}  ${formatBytes(p.size_bytes)}`).join('\n');
+  return points.map((p) => {
+    if (!p.error) return `${p.rollback_id}  ${p.from_version ?? 'none'} -> ${p.to_version}  ${p.created_at}  ${formatBytes(p.size_bytes)}`;
+    const file = typeof p.error.details?.file === 'string' ? ` ${p.error.details.file}` : '';
+    return `${p.rollback_id}  damaged (${p.error.code}${file}): cannot be rolled back to, nor past`;
+  }).join('\n');
 }
 
 export function formatHistory(records: HistoryRecord[]): string {

@@ -8,7 +8,7 @@
  * The static imports below must stay free of npm packages (test/cli/start-modules.test.ts checks
  * what `--help` loads).
  */
-import { ConfigError, UpkeepError, UsageError, toUpkeepError, type ErrorKind } from '../../src-shared/errors';
+import { ConfigError, UpkeepError, UsageError, toUpkeepError, errorFromJson, type ErrorKind } from '../../src-shared/errors';
 import { appPaths, cliConfigPath } from '../engine/app-paths';
 import { existsSync } from 'node:fs';
 import os from 'node:os';
@@ -343,7 +343,10 @@ async function targetCommand(cmd: string, args: string[], g: Globals, out: CliIO
       case 'points': {
         const r = await engine.points(id());
         out.out(g.json ? JSON.stringify(r, null, 2) : formatPoints(id(), r));
-        return EXIT.ok;
+        // Damaged points are listed with the others; the exit code is their error's (5) so scripts notice.
+        const bad = r.filter((p) => p.error);
+        for (const p of bad) out.err(`error: ${id()}: ${p.error!.message} (${p.error!.code})`);
+        return bad[0] ? exitCodeFor(errorFromJson(bad[0].error!)) : EXIT.ok;
       }
       case 'history': {
         const limit = typeof values.limit === 'string' ? Number(values.limit) : 50;

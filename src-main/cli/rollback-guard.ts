@@ -5,7 +5,7 @@
  * person on a terminal or by `--yes`.
  */
 import type { RollbackPointView } from '../../src-shared/api';
-import { UpkeepError, UsageError } from '../../src-shared/errors';
+import { errorFromJson, UpkeepError, UsageError } from '../../src-shared/errors';
 import { suggest } from './spec';
 
 export interface RollbackGuardInput {
@@ -29,7 +29,7 @@ export function removesInstallText(name: string): string {
 
 /**
  * Resolves the point to roll back to, or throws: ERR_ROLLBACK_POINT_NOT_FOUND (unknown id, or no
- * points at all), ERR_USAGE (removing the install without a terminal and without --yes), or
+ * points at all), ERR_STATE_CORRUPT (the point's point.json cannot be read), ERR_USAGE (removing the install without a terminal and without --yes), or
  * ERR_CANCELLED (the person answered no).
  */
 export async function guardRollback(i: RollbackGuardInput): Promise<RollbackPointView> {
@@ -44,7 +44,10 @@ export async function guardRollback(i: RollbackGuardInput): Promise<RollbackPoin
       `No rollback point "${i.rollbackId}" for ${i.targetId}.${near ? ` Did you mean "${near}"?` : ''} Run "upkeep points ${i.targetId}" to list them.`,
     );
   }
-  if (point.from_version !== null || i.yes) return point;
+  // A damaged point cannot be rolled back to (rollbacks past it are refused by the engine).
+  if (point.error) throw errorFromJson(point.error);
+  // Past a damaged point the engine refuses (ERR_STATE_CORRUPT, nothing removed): nothing to confirm.
+  if (point.from_version !== null || i.yes || i.points.slice(0, i.points.indexOf(point)).some((p) => p.error)) return point;
   const what = `Rolling back ${i.targetId} to before ${point.to_version} (none -> ${point.to_version}). ${removesInstallText(i.targetName)}.`;
   if (!i.ask) throw new UsageError('ERR_USAGE', `${what} Run again with --yes to confirm.`);
   if (!(await i.ask(`${what} Continue? [y/N] `))) throw new UpkeepError('ERR_CANCELLED', 'Rollback cancelled; nothing was changed.');

@@ -98,11 +98,14 @@ export interface TrayPresenterDeps {
   log?: { warn(...a: unknown[]): void };
 }
 
-/** The newest rollback point of a list (by created_at), or null. */
+/**
+ * The newest rollback point of a list (by created_at), or null — also when that point is damaged
+ * (`error`): a rollback to it, or past it to an older one, is refused.
+ */
 export function newestPoint(points: readonly RollbackPointView[]): RollbackPointView | null {
   let best: RollbackPointView | null = null;
   for (const p of points) if (!best || p.created_at > best.created_at) best = p;
-  return best;
+  return best?.error ? null : best;
 }
 
 /** The tray's side of the core: re-read everything, or fold one event in. */

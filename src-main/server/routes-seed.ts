@@ -141,7 +141,8 @@ export function registerSeedRoutes(app: FastifyInstance, ctx: ServerContext): vo
   });
 
   app.get('/api/updates/rollback', seedRead, async () => {
-    const points = await core.listPoints(core.defaultTargetId());
+    // A damaged point cannot be rolled back to: this list (without an error field) leaves it out.
+    const points = (await core.listPoints(core.defaultTargetId())).filter((p) => !p.error);
     return { rollback_points: points.map((p) => ({ rollback_id: p.rollback_id, timestamp: p.created_at })), count: points.length };
   });
 

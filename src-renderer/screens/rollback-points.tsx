@@ -1,6 +1,7 @@
 /**
  * Screen 4: a target's rollback points (from → to, date, size), each with "Roll back" behind a
- * confirmation dialog. Confirming calls `rollback(target, rollback_id)`; progress and the outcome
+ * confirmation dialog. A damaged point (its `error`) is listed with that error and no button; the
+ * points older than it have theirs disabled. Confirming calls `rollback(target, rollback_id)`; progress and the outcome
  * show in the target's activity area above the tabs.
  */
 import { useEffect, useState } from 'react';
@@ -25,6 +26,14 @@ export function describeRollback(r: RollbackResult): Omit<Outcome, 'action'> {
   if (r.success && r.version === null) return { ok: true, message: `Rolled back from ${r.from_version ?? 'the installed version'}: the installed files were removed.` };
   if (r.success) return { ok: true, message: `Rolled back from ${r.from_version ?? 'the updated version'} to ${r.version ?? 'the earlier version'}.` };
   return { ok: false, message: `Rollback ${r.rollback_id} did not complete.` };
+}
+
+/**
+ * True when a point newer than `points[i]` (the list is newest first) is damaged: a rollback to
+ * it would consume the damaged one, which the engine refuses (ERR_STATE_CORRUPT).
+ */
+export function pastDamaged(points: readonly RollbackPointView[], i: number): boolean {
+  return points.slice(0, i).some((p) => p.error !== undefined);
 }
 
 /** The Rollback points tab. */
@@ -92,7 +101,19 @@ export function RollbackPointsTab({ target }: { target: TargetView }) {
               </tr>
             </thead>
             <tbody>
-              {points.map((p) => (
+              {points.map((p, i) => (
+                p.error ? (
+                  <tr key={p.rollback_id} data-testid="rollback-point" data-rollback-id={p.rollback_id} data-damaged="true">
+                    <td data-label="Update" colSpan={5}>
+                      <div>
+                        <ErrorMessage error={p.error} title="Damaged rollback point" />
+                        <p className="muted small">
+                          It cannot be rolled back to, nor can the older points below it. <code>{p.rollback_id}</code>
+                        </p>
+                      </div>
+                    </td>
+                  </tr>
+                ) : (
                 <tr key={p.rollback_id} data-testid="rollback-point" data-rollback-id={p.rollback_id}>
                   <td data-label="Update">
                     {/* One child: stacked at narrow widths the cell is a label/value grid, and loose
@@ -112,7 +133,8 @@ export function RollbackPointsTab({ target }: { target: TargetView }) {
                       type="button"
                       className="button"
                       onClick={() => setConfirming(p)}
-                      disabled={busy}
+                      disabled={busy || pastDamaged(points, i)}
+                      title={pastDamaged(points, i) ? 'A newer rollback point is damaged: rolling back to this one would need it' : undefined}
                       aria-label={p.from_version === null ? `Roll back to before ${p.to_version} was installed, removing the installed files (point ${p.rollback_id})` : `Roll back to ${p.from_version} (point ${p.rollback_id})`}
                       data-testid="rollback-button"
                     >
@@ -120,6 +142,7 @@ export function RollbackPointsTab({ target }: { target: TargetView }) {
                     </button>
                   </td>
                 </tr>
+                )
               ))}
             </tbody>
           </table>

@@ -1,7 +1,8 @@
 /**
  * Persisted state is read through schemas: a corrupt journal, installed.json, point.json,
  * runtime.json, feed memory or command-state.json makes the real CLI fail with ERR_STATE_CORRUPT
- * (exit 5) naming the file, and neither the install nor the corrupt file changes. `upkeep status`
+ * (exit 5) naming the file (`upkeep points` lists the points, the damaged one with that error),
+ * and neither the install nor the corrupt file changes. `upkeep status`
  * still lists every target: the damaged one with that error, the others as they are (exit 5).
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
@@ -10,6 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { runCli } from '../helpers/cli';
 import { snapshot } from '../helpers/tree';
+import { pointFiles } from '../helpers/state-files';
 import { feedRoot } from '../../src-main/engine/feed/native-feed';
 import { feedStateDir } from '../../src-main/engine/state/store';
 
@@ -22,9 +24,17 @@ const cli = (...args: string[]) => runCli(['--config', config, ...args, '--json'
 
 /**
  * The error a command reports: `status` prints the target's view with the damage as its
- * `last_error` (and still exits 5); every other command prints `{ error }`.
+ * `last_error` (and still exits 5); `points` lists the points, a damaged one with its `error`
+ * (exit 5); every other command prints `{ error }`.
  */
-const errorOf = (args: string[], r: { json?: any }) => (args[0] === 'status' ? r.json?.last_error : r.json?.error);
+const errorOf = (args: string[], r: { json?: any }) => {
+  if (args[0] === 'status') return r.json?.last_error;
+  if (args[0] === 'points' && Array.isArray(r.json)) return (r.json as Array<{ error?: unknown }>).find((p) => p.error)?.error;
+  return r.json?.error;
+};
+
+/** The newest point's point.json (a rollback by default needs it). */
+const newestPointFile = async () => (await pointFiles(dir, 'demo'))[0]!;
 
 async function build(version: string): Promise<string> {
   const b = path.join(dir, `build-${version}`);
@@ -78,11 +88,7 @@ function cases(): Array<{ kind: string; file: () => Promise<string>; commands: s
     { kind: 'installed.json', file: async () => path.join(stateOf('demo'), 'installed.json'), commands: [['status', 'demo'], ['apply', 'demo']] },
     {
       kind: 'point.json',
-      file: async () => {
-        const pts = path.join(dir, 'state', 'points', 'demo');
-        const [id] = (await fsp.readdir(pts)).filter((n) => n.startsWith('rb_'));
-        return path.join(pts, id!, 'point.json');
-      },
+      file: newestPointFile,
       commands: [['points', 'demo'], ['rollback', 'demo'], ['apply', 'demo']],
     },
     { kind: 'runtime.json', file: async () => path.join(stateOf('demo'), 'runtime.json'), commands: [['status', 'demo'], ['check', 'demo'], ['apply', 'demo']] },
@@ -138,11 +144,9 @@ describe('corrupt state files', () => {
   }
 
   it('upkeep status of every target lists them all, the damaged one with its error, and exits 5', async () => {
-    const pts = path.join(dir, 'state', 'points', 'demo');
-    const [id] = (await fsp.readdir(pts)).filter((n) => n.startsWith('rb_'));
     const damage = [
       { file: path.join(stateOf('demo'), 'installed.json'), field: 'version', names: 'version:', installed: 'unknown' },
-      { file: path.join(pts, id!, 'point.json'), field: 'to_version', names: 'to_version:', installed: '1.1.0' },
+      { file: await newestPointFile(), field: 'to_version', names: 'to_version:', installed: '1.1.0' },
       { file: path.join(stateOf('demo'), 'runtime.json'), field: 'version', names: 'version', installed: '1.1.0' },
       { file: path.join(stateOf('demo'), 'journal.json'), field: null, names: 'not JSON', installed: '1.1.0' },
     ];
@@ -184,11 +188,9 @@ describe('corrupt state files', () => {
   }, 180_000);
 
   it('a symbolic link at installed.json or point.json (to a valid copy) is refused like a corrupt file: exit 5, nothing switched', async () => {
-    const pts = path.join(dir, 'state', 'points', 'demo');
-    const [id] = (await fsp.readdir(pts)).filter((n) => n.startsWith('rb_'));
     const cases: Array<{ file: string; commands: string[][] }> = [
       { file: path.join(stateOf('demo'), 'installed.json'), commands: [['status', 'demo'], ['apply', 'demo'], ['rollback', 'demo']] },
-      { file: path.join(pts, id!, 'point.json'), commands: [['points', 'demo'], ['rollback', 'demo'], ['apply', 'demo']] },
+      { file: await newestPointFile(), commands: [['points', 'demo'], ['rollback', 'demo'], ['apply', 'demo']] },
     ];
     for (const c of cases) {
       const copy = path.join(dir, 'elsewhere.json');

@@ -9,6 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import type { TargetView } from '../../src-shared/api';
+import { pointFiles } from '../helpers/state-files';
 import { call, Fixture, startInProcess, waitFor, type InProcess } from './helpers';
 
 let fx: Fixture;
@@ -37,11 +38,8 @@ async function start(): Promise<void> {
 
 const stateFile = (id: string, name: string) => path.join(fx.dir, 'state', 'targets', id, name);
 
-async function pointFile(id: string): Promise<string> {
-  const pts = path.join(fx.dir, 'state', 'points', id);
-  const [rb] = (await fsp.readdir(pts)).filter((n) => n.startsWith('rb_'));
-  return path.join(pts, rb!, 'point.json');
-}
+/** The newest point's point.json: the rollback by default needs it. */
+const pointFile = async (id: string): Promise<string> => (await pointFiles(fx.dir, id))[0]!;
 
 describe('a target with a corrupt state file, through the HTTP API', () => {
   const cases = [

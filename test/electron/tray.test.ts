@@ -114,4 +114,10 @@ describe('tray presenter', () => {
     expect(newestPoint([])).toBeNull();
     expect(newestPoint([point('a', '1', null, '1', '2025-01-01T00:00:00Z'), point('a', '2', null, '2', '2025-03-01T00:00:00Z'), point('a', '3', null, '3', '2025-02-01T00:00:00Z')])?.rollback_id).toBe('2');
   });
+
+  it('offers no rollback when the newest point is damaged (a rollback to an older one would consume it)', () => {
+    const damaged = { ...point('a', '2', null, '', '2025-03-01T00:00:00Z'), error: { code: 'ERR_STATE_CORRUPT', message: 'Corrupt state file point.json' } };
+    expect(newestPoint([point('a', '1', null, '1', '2025-01-01T00:00:00Z'), damaged])).toBeNull();
+    expect(newestPoint([damaged, point('a', '3', '1', '3', '2025-04-01T00:00:00Z')])?.rollback_id).toBe('3');
+  });
 });

@@ -138,6 +138,29 @@ describe('target page', () => {
     expect((await screen.findByTestId('points-empty')).textContent).toContain('No rollback points yet');
   });
 
+  it('lists a damaged rollback point with its error and no button; the older points cannot be rolled back to', async () => {
+    const api = new FakeApi([makeTarget({ points_count: 3 })]);
+    const file = '/var/lib/upkeep/points/demo/rb-2/point.json';
+    api.points.demo = [
+      makePoint({ rollback_id: 'rb-3', from_version: '1.0.0', to_version: '1.1.0' }),
+      makePoint({ rollback_id: 'rb-2', from_version: null, to_version: '', size_bytes: 0, files: 0, error: { code: 'ERR_STATE_CORRUPT', message: `Corrupt state file ${file}: to_version: expected string`, details: { file } } }),
+      makePoint({ rollback_id: 'rb-1', from_version: '0.8.0', to_version: '0.9.0' }),
+    ];
+    renderApp(api, '#/targets/demo/points');
+    const rows = await screen.findAllByTestId('rollback-point');
+    expect(rows.map((r) => r.getAttribute('data-rollback-id'))).toEqual(['rb-3', 'rb-2', 'rb-1']);
+    const damaged = rows[1]!;
+    expect(damaged.getAttribute('data-damaged')).toBe('true');
+    expect(within(damaged).getByTestId('error-message').textContent).toContain(`Damaged rollback point`);
+    expect(within(damaged).getByTestId('error-text').textContent).toContain(`Corrupt state file ${file}`);
+    expect(within(damaged).getByTestId('error-code').textContent).toBe('ERR_STATE_CORRUPT');
+    expect(within(damaged).queryByTestId('rollback-button')).toBeNull();
+    expect((within(rows[0]!).getByTestId('rollback-button') as HTMLButtonElement).disabled).toBe(false);
+    const older = within(rows[2]!).getByTestId('rollback-button') as HTMLButtonElement;
+    expect(older.disabled).toBe(true);
+    expect(older.title).toContain('damaged');
+  });
+
   it('shows the history table with result, error code and duration', async () => {
     const api = new FakeApi();
     api.records = [

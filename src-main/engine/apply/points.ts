@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { promises as fsp, readdirSync } from 'node:fs';
 import path from 'node:path';
 import type { RollbackPointView } from '../../../src-shared/api';
+import { UpkeepError } from '../../../src-shared/errors';
 import { fsyncDir, readJson, writeJsonDurable, type SameShape } from '../fs/atomic';
 import { z } from '../state/state-zod';
 import { isSafeRelativePath } from '../trust/paths';
@@ -17,7 +18,7 @@ import { isCode, rmrf } from './tree';
 import { lstatOrNull } from '../fs/meta';
 
 /** A kept rollback point: the API view plus what is needed to restore it. */
-export interface RollbackPoint extends RollbackPointView {
+export interface RollbackPoint extends Omit<RollbackPointView, 'error'> {
   /** Monotonic per target: orders points even when created within the same millisecond. */
   seq: number;
   layout: Layout;
@@ -86,22 +87,134 @@ export function pointDir(pointsDir: string, id: string): string {
   return path.join(pointsDir, id);
 }
 
-/** Every complete point of a target, newest first. A malformed `point.json` throws ERR_STATE_CORRUPT. */
-export async function listPoints(pointsDir: string): Promise<RollbackPoint[]> {
+/**
+ * A point whose `point.json` is there but cannot be read (malformed, not JSON, not a regular file).
+ * `error` is ERR_STATE_CORRUPT naming the file; the other fields are what could be salvaged from
+ * it (null when unknown): `seq` orders it among the intact points when it is still an integer.
+ */
+export interface DamagedPoint {
+  rollback_id: string;
+  error: UpkeepError;
+  seq: number | null;
+  from_version: string | null;
+  to_version: string | null;
+  /** ISO 8601 UTC: the file's own value when readable, else the second the id was made in. */
+  created_at: string;
+}
+
+/** The points of a target: the intact ones newest first, and the damaged ones. */
+export interface PointScan {
+  points: RollbackPoint[];
+  damaged: DamagedPoint[];
+}
+
+/** `rb_20240102T030405_abcdef` => `2024-01-02T03:04:05.000Z` (the id's UTC second). */
+function idTime(id: string): string {
+  const s = id.slice(3, 18);
+  return `${s.slice(0, 4)}-${s.slice(4, 6)}-${s.slice(6, 8)}T${s.slice(9, 11)}:${s.slice(11, 13)}:${s.slice(13, 15)}.000Z`;
+}
+
+/** What can still be told of a damaged point from its file (its JSON, when it parses). */
+async function salvage(pointsDir: string, id: string, error: UpkeepError): Promise<DamagedPoint> {
+  let doc: Record<string, unknown> = {};
+  try {
+    const raw: unknown = JSON.parse(await fsp.readFile(path.join(pointsDir, id, POINT_FILE), 'utf8'));
+    if (raw && typeof raw === 'object' && !Array.isArray(raw)) doc = raw as Record<string, unknown>;
+  } catch {
+    // Not readable as JSON at all (or not a file): nothing beyond the id is known.
+  }
+  const str = (v: unknown): string | null => (typeof v === 'string' ? v : null);
+  const seq = doc.seq;
+  return {
+    rollback_id: id, error,
+    seq: typeof seq === 'number' && Number.isSafeInteger(seq) && seq >= 0 ? seq : null,
+    from_version: str(doc.from_version), to_version: str(doc.to_version),
+    created_at: str(doc.created_at) ?? idTime(id),
+  };
+}
+
+/**
+ * Every point of a target: the complete ones newest first, and those whose `point.json` cannot be
+ * read (ERR_STATE_CORRUPT naming the file) apart. Directories without `point.json` are not points.
+ */
+export async function scanPoints(pointsDir: string): Promise<PointScan> {
   let names: string[];
   try {
     names = await fsp.readdir(pointsDir);
   } catch (err) {
-    if (isCode(err, 'ENOENT')) return [];
+    if (isCode(err, 'ENOENT')) return { points: [], damaged: [] };
     throw err;
   }
   const out: RollbackPoint[] = [];
-  for (const n of names) {
+  const damaged: DamagedPoint[] = [];
+  for (const n of names.sort()) {
     if (!isRollbackId(n)) continue;
-    const p = await readPoint(pointsDir, n);
+    let p: RollbackPoint | undefined;
+    try {
+      p = await readPoint(pointsDir, n);
+    } catch (err) {
+      if (!(err instanceof UpkeepError && err.code === 'ERR_STATE_CORRUPT')) throw err;
+      damaged.push(await salvage(pointsDir, n, err));
+      continue;
+    }
     if (p && p.rollback_id === n) out.push(p);
   }
-  return out.sort((a, b) => b.seq - a.seq || (a.created_at < b.created_at ? 1 : a.created_at > b.created_at ? -1 : 0));
+  return { points: out.sort((a, b) => b.seq - a.seq || (a.created_at < b.created_at ? 1 : a.created_at > b.created_at ? -1 : 0)), damaged };
+}
+
+/** Every complete point of a target, newest first. A malformed `point.json` throws ERR_STATE_CORRUPT. */
+export async function listPoints(pointsDir: string): Promise<RollbackPoint[]> {
+  const { points, damaged } = await scanPoints(pointsDir);
+  if (damaged[0]) throw damaged[0].error;
+  return points;
+}
+
+/**
+ * True when damaged point `d` is known to be older than intact point `p`: by seq when `d`'s is
+ * still readable, else by the second in the ids (same second: not known).
+ */
+export function olderThan(d: DamagedPoint, p: RollbackPoint): boolean {
+  return d.seq !== null ? d.seq < p.seq : idTime(d.rollback_id) < idTime(p.rollback_id);
+}
+
+/**
+ * The intact points a rollback to `rollbackId` (default: the newest point) may use, newest first,
+ * after checking that it needs no damaged point: the rollback consumes the chosen point and every
+ * newer one, so a damaged point that is the chosen one, or not known to be older than it, refuses
+ * it with ERR_STATE_CORRUPT naming that point's file (`details.file`, `details.rollback_id`).
+ * Damaged points older than the chosen one are left as they are. An id naming no point returns
+ * the list (the caller reports ERR_ROLLBACK_POINT_NOT_FOUND).
+ */
+export async function pointsForRollback(pointsDir: string, rollbackId?: string): Promise<RollbackPoint[]> {
+  const { points, damaged } = await scanPoints(pointsDir);
+  if (damaged.length === 0) return points;
+  const chosen = rollbackId === undefined ? points[0] : points.find((p) => p.rollback_id === rollbackId);
+  const hit = damaged.find((d) => d.rollback_id === rollbackId) ?? (rollbackId === undefined && !chosen ? damaged[0] : undefined) ?? (chosen ? damaged.find((d) => !olderThan(d, chosen)) : undefined);
+  if (!hit) return points;
+  const what = hit.rollback_id === rollbackId || !chosen ? `rollback point ${hit.rollback_id}` : `rollback point ${hit.rollback_id}, which a rollback to ${chosen.rollback_id} consumes,`;
+  throw new UpkeepError('ERR_STATE_CORRUPT', `Cannot roll back: ${what} is damaged. ${hit.error.message}`, { ...hit.error.details, rollback_id: hit.rollback_id });
+}
+
+/**
+ * The API views of a scan, newest first: each damaged point (with `error`) placed before the
+ * first intact point it is not known to be older than (olderThan), so a rollback to a point listed
+ * after it is exactly one pointsForRollback refuses.
+ */
+export function pointViews(scan: PointScan, target: string): RollbackPointView[] {
+  const view = (p: RollbackPoint): RollbackPointView => ({
+    rollback_id: p.rollback_id, target: p.target, from_version: p.from_version, to_version: p.to_version,
+    created_at: p.created_at, size_bytes: p.size_bytes, files: p.files,
+  });
+  const out: Array<{ view: RollbackPointView; intact?: RollbackPoint }> = scan.points.map((p) => ({ view: view(p), intact: p }));
+  for (const d of scan.damaged) {
+    const at = out.findIndex((e) => e.intact !== undefined && !olderThan(d, e.intact));
+    const v: RollbackPointView = {
+      rollback_id: d.rollback_id, target, from_version: d.from_version, to_version: d.to_version ?? '',
+      created_at: d.created_at, size_bytes: 0, files: 0, error: d.error.toJSON(),
+    };
+    out.splice(at === -1 ? out.length : at, 0, { view: v });
+  }
+  return out.map((e) => e.view);
 }
 
 /** The seq the next point gets. */

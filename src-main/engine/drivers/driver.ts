@@ -123,6 +123,12 @@ export interface TargetDriver {
   preview(plan: ApplyPlan): Promise<ApplyPreview>;
   /** Installs `plan` (see the contract above). */
   apply(plan: ApplyPlan, signal: AbortSignal, onProgress: ProgressSink): Promise<ApplyOutcome>;
+  /**
+   * Refuses, changing nothing, a rollback to `point` (null: the newest) that would consume a
+   * damaged rollback point (ERR_STATE_CORRUPT naming its file); resolves when it needs none.
+   * Absent: the driver's points are never listed as damaged.
+   */
+  assertRollbackIntact?(point: string | null): Promise<void>;
   /** Restores rollback point `point` (null: the newest). ERR_ROLLBACK_POINT_NOT_FOUND when there is none. */
   rollback(point: string | null, opId: string, signal: AbortSignal, onProgress: ProgressSink): Promise<RollbackOutcome>;
   /**

@@ -7,8 +7,9 @@
 import type { RollbackPointView } from '../../../src-shared/api';
 import { OperationError, UpkeepError, toUpkeepError } from '../../../src-shared/errors';
 import type { FilesTargetConfig } from '../config/schema';
-import { applyRelease, defaultMode, listPoints, readInstalled, readInstalledVersion, recover, recoveryPending, rollbackToPoint, unfinishedUndoError, type PlannedFile } from '../apply';
+import { applyRelease, defaultMode, readInstalled, readInstalledVersion, recover, recoveryPending, rollbackToPoint, unfinishedUndoError, type PlannedFile } from '../apply';
 import type { ApplyPhase, ApplyProgress } from '../apply/transaction';
+import { pointViews, pointsForRollback, scanPoints } from '../apply/points';
 import { BlobCache } from '../net/blob-cache';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
@@ -88,11 +89,12 @@ export class FilesDriver implements TargetDriver {
   }
 
   async points(): Promise<RollbackPointView[]> {
-    const list = await listPoints(this.env.paths.pointsDir);
-    return list.map((pt) => ({
-      rollback_id: pt.rollback_id, target: pt.target, from_version: pt.from_version, to_version: pt.to_version,
-      created_at: pt.created_at, size_bytes: pt.size_bytes, files: pt.files,
-    }));
+    // A damaged point is listed with its error; the intact ones as always.
+    return pointViews(await scanPoints(this.env.paths.pointsDir), this.t.id);
+  }
+
+  async assertRollbackIntact(point: string | null): Promise<void> {
+    await pointsForRollback(this.env.paths.pointsDir, point ?? undefined);
   }
 
   recover(): Promise<RecoveryResult> {
@@ -225,6 +227,8 @@ export class FilesDriver implements TargetDriver {
       const blob = cache.pathFor(sha);
       return (await exists(blob)) ? blob : null;
     };
+    // A rollback that would consume a damaged point is refused before anything changes.
+    await this.assertRollbackIntact(point);
     let switched = false;
     let res;
     const deferred: Promise<void>[] = [];

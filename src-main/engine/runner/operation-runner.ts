@@ -322,7 +322,7 @@ export class OperationRunner {
   /** Restores the target to the state before rollback point `rollbackId` (default: the newest). */
   async rollback(id: string, o: { rollbackId?: string; actor?: Actor } = {}): Promise<RollbackResult> {
     const c = this.ctx;
-    const op = await this.begin(id, o.actor, 'rollback');
+    const op = await this.begin(id, o.actor, 'rollback', o.rollbackId);
     const t = op.target;
     const subject: ReportSubject = { target: t.id, name: t.name ?? t.id, operation: 'rollback', from: null, to: null };
     let cleanup: Promise<string | null> | undefined;
@@ -394,7 +394,8 @@ export class OperationRunner {
 
   // ---------------------------------------------------------------- plumbing
 
-  private async begin(id: string, actor: Actor | undefined, kind: TrackedOperation): Promise<Op> {
+  /** `rollbackId`: the point a rollback goes to (undefined: the newest). */
+  private async begin(id: string, actor: Actor | undefined, kind: TrackedOperation, rollbackId?: string): Promise<Op> {
     const loaded = this.loaded;
     const target = findTarget(loaded.config, id);
     // Before the lock file, the journal, the cache or history is written: nothing is recorded.
@@ -416,9 +417,13 @@ export class OperationRunner {
       // Recovery runs once per operation, under the lock, before anything else.
       await recoverTarget(this.ctx, loaded, target, driver, 'recovery');
       this.recoveryErrors.delete(target.id);
-      // A state file that cannot be read refuses the operation (ERR_STATE_CORRUPT naming it).
+      // A state file that cannot be read refuses the operation (ERR_STATE_CORRUPT naming it); a
+      // damaged rollback point refuses only the rollbacks that would consume it.
       const snap = await this.memory.get(target.id, 0);
-      if (snap.damage) throw snap.damage;
+      if (snap.damage) {
+        if (kind !== 'rollback' || !snap.damage_in_points_only || !driver.assertRollbackIntact) throw snap.damage;
+        await driver.assertRollbackIntact(rollbackId ?? null);
+      }
     } catch (err) {
       this.running.delete(target.id);
       await op.release();

@@ -6,12 +6,12 @@
  * a CLI next to the daemon — may have changed it), one refresh at a time per target.
  *
  * A fact that cannot be read (a corrupt installed.json, point.json or runtime.json: ERR_STATE_CORRUPT
- * naming the file) does not make the snapshot fail: it is the snapshot's `damage`, shown as the
+ * naming the file; a damaged point is listed among the others) does not make the snapshot fail: it is the snapshot's `damage`, shown as the
  * target's error, while the facts that could be read are shown as they are. So one damaged target
  * never hides the others from a list; operations on it refuse with that error.
  */
 import { TARGET_VIEW_MAX_FILES, type ErrorView, type ReleaseView, type RolloutPending, type TargetView } from '../../../src-shared/api';
-import { toUpkeepError, type UpkeepError } from '../../../src-shared/errors';
+import { errorFromJson, toUpkeepError, type UpkeepError } from '../../../src-shared/errors';
 import { restingState, type RestingFacts, type TargetState } from '../../../src-shared/target-state';
 import type { LoadedConfig } from '../config/load';
 import type { TargetConfig } from '../config/schema';
@@ -31,6 +31,11 @@ export interface Snapshot {
    * file is ERR_STATE_CORRUPT with `details.file`), or null. The facts it concerns are empty.
    */
   damage: UpkeepError | null;
+  /**
+   * True when `damage` is only a damaged rollback point (the other points are listed): a rollback
+   * that does not consume it may still run (the driver refuses one that would).
+   */
+  damage_in_points_only?: boolean;
   /** Clock.monoMs() when read. */
   read_at: number;
 }
@@ -59,12 +64,17 @@ export async function readTargetFacts(
   const recovery = known && (!d?.recoveryPending || d.recoveryPending()) ? known : null;
   // The first failure in a fixed order, so the error shown does not depend on timing.
   const failure = 'err' in driver ? { reason: driver.err } : [current, points, runtime, facts].find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  // A damaged point is listed with its error: it is the target's damage when nothing else is.
+  const bad = points.status === 'fulfilled' ? points.value.find((p) => p.error)?.error : undefined;
+  const pointDamage = bad ? errorFromJson(bad) : null;
+  const damage = recovery ?? (failure ? toUpkeepError(failure.reason) : pointDamage);
   return {
     current: current.status === 'fulfilled' ? current.value : null,
     points_count: points.status === 'fulfilled' ? points.value.length : 0,
     runtime: runtime.status === 'fulfilled' ? runtime.value : emptyRuntime(),
     facts: facts.status === 'fulfilled' ? facts.value : [],
-    damage: recovery ?? (failure ? toUpkeepError(failure.reason) : null),
+    damage,
+    damage_in_points_only: damage !== null && damage === pointDamage,
   };
 }
 
