@@ -12,7 +12,9 @@
  * Managed entries whose bytes or link target differ from the recorded ones, or whose type changed
  * between file and symbolic link, were edited locally: `keep` stages a copy (a link as a link)
  * beside them as `<name>.local-<date>`, `refuse` throws ERR_LOCAL_CHANGES, `overwrite`
- * replaces them (the edited bytes stay in the backup dir).
+ * replaces them (the edited bytes stay in the backup dir). A FIFO, socket or device node made
+ * where a managed file was is an edit too, moved rather than copied (a FIFO's reader blocks):
+ * beside as `<name>.local-<date>` (keep), into the backup dir (overwrite).
  */
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
@@ -194,10 +196,34 @@ export async function planSwitch(inp: SwitchInputs): Promise<SwitchPlan> {
   const removedDirKeys = new Set<string>();
   const keptDirs = new Map<string, string>();
 
+  /** The top directory above `rel` that the switch removes (a file of the new tree takes its path), else null. */
+  const removedTop = (rel: string): string | null => {
+    const segs = rel.split('/');
+    for (let i = 1; i < segs.length; i++) if (removedDirKeys.has(key(segs.slice(0, i).join('/')))) return segs.slice(0, i).join('/');
+    return null;
+  };
+  // FIFOs, sockets and device nodes made where managed files were, and where each moves to.
+  const specialTo = new Map<string, string>();
+
   /** A local edit of managed `rel` (disk differs from the record): policy decides. */
   const noteEdit = async (rel: string, disk: DiskState): Promise<void> => {
     const rec = recorded.get(rel);
-    if (!rec || (disk.kind !== 'file' && disk.kind !== 'link')) return;
+    if (!rec) return;
+    if (disk.kind === 'other' && disk.type === 'special') {
+      // The user's entry too. Its bytes cannot be copied (reading a FIFO blocks), so it is moved
+      // as it is: beside, under the kept name (keep), or into the point (overwrite). Inside a
+      // directory the switch removes, it stays in the way (a plain failure, below).
+      edited.push(rel);
+      if (inp.onLocalChange === 'keep' && removedTop(rel) === null) {
+        const name = await keptName(rel);
+        specialTo.set(rel, under(installDir, name));
+        plan.localCopies.push({ path: rel, kept_as: name });
+      } else if (inp.onLocalChange === 'overwrite') {
+        specialTo.set(rel, under(inp.backupFilesDir, rel));
+      }
+      return;
+    }
+    if (disk.kind !== 'file' && disk.kind !== 'link') return;
     // Other bytes, another link target, or a file made a link (`config.yml` -> /etc/app/config.yml)
     // or a link made a file: the user's entry. A mode alone is not an edit.
     const changed = rec.target !== undefined ? disk.kind === 'file' || disk.target !== rec.target : disk.kind === 'link' || disk.sha256 !== rec.sha256;
@@ -207,9 +233,7 @@ export async function planSwitch(inp: SwitchInputs): Promise<SwitchPlan> {
     // Inside a directory that the switch removes (the new tree has a file at its path), the copy
     // cannot stay beside the file: the directory's edited files are kept, at the same relative
     // paths, in `<dir>.local-<date>/`, made during the switch (its parent stays).
-    const segs = rel.split('/');
-    let top: string | null = null;
-    for (let i = 1; i < segs.length && top === null; i++) if (removedDirKeys.has(key(segs.slice(0, i).join('/')))) top = segs.slice(0, i).join('/');
+    const top = removedTop(rel);
     let name: string;
     let tmp: string;
     if (top !== null) {
@@ -251,7 +275,13 @@ export async function planSwitch(inp: SwitchInputs): Promise<SwitchPlan> {
       }
       return;
     }
-    if (disk.kind === 'other') throw new OperationError('ERR_APPLY_FAILED', `cannot put ${rel} in place: a special file is in the way`, { path: rel });
+    if (disk.kind === 'other') {
+      const to = specialTo.get(rel);
+      if (to === undefined && managed && inp.onLocalChange === 'refuse') return; // refused below, listed
+      if (to === undefined) throw new OperationError('ERR_APPLY_FAILED', `cannot put ${rel} in place: a special file (FIFO, socket or device node) is in the way`, { path: rel });
+      moveAway.push({ t: 'rename', from: under(installDir, rel), to });
+      return;
+    }
     moveAway.push({ t: 'rename', from: under(installDir, rel), to: under(inp.backupFilesDir, rel) });
     expect(plan.expectBackup, under(inp.backupFilesDir, rel), seen, true);
     const rec = recordOfDisk(rel, disk);
