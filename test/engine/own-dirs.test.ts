@@ -114,4 +114,46 @@ describe('own directories inside the install dir', () => {
     expect(r.version).toBe('1.1.0');
     expect(await fsp.readFile(path.join(s.install, 'var/data/x.txt'), 'utf8')).toBe('fine');
   });
+
+  it('a rollback is refused too when the config has since moved one of them into the install dir over a path it would restore', async () => {
+    const dir = await tempDir('upkeep-own-');
+    dirs.push(dir);
+    const feed = new FeedBuilder(path.join(dir, 'feed'));
+    const key = makeKey();
+    // 1.0.0 ships cache/notes.txt; 1.1.0 no longer does (the point of 1.1.0's apply keeps it).
+    const e1 = await feed.release('1.0.0', { 'bin/app': 'app 1', 'cache/notes.txt': 'notes 1' }, [key]);
+    const e2 = await feed.release('1.1.0', { 'bin/app': 'app 1.1' }, [key]);
+    await feed.index('stable', indexPayload(1, [e2, e1]), [key]);
+    const config = (downloadDir: string) => parseConfig([
+      'state_dir: ./state',
+      `download_dir: ${downloadDir}`,
+      'backup_dir: ./backups',
+      'targets:',
+      '  - id: demo',
+      '    kind: files',
+      '    install_dir: ./install',
+      '    product: demo',
+      `    feed: { url: ${JSON.stringify(feed.dir)} }`,
+      `    trust: { keys: ${JSON.stringify([key.line])} }`,
+    ].join('\n'), { file: path.join(dir, 'upkeep.yaml'), dir, env: {} });
+    const limits = { ...DEFAULT_LIMITS, retries: 1, backoffBaseMs: 5, maxBackoffMs: 10 };
+    const first = new Engine({ loaded: config('./cache'), actor: 'cli', limits });
+    await first.apply('demo', { version: '1.0.0' });
+    await first.apply('demo', { version: '1.1.0' });
+    // The download cache now lives in install/cache: restoring cache/notes.txt would write into it.
+    const engine = new Engine({ loaded: config('./install/cache'), actor: 'cli', limits });
+    await fsp.mkdir(path.join(dir, 'install/cache'), { recursive: true });
+    const install = path.join(dir, 'install');
+    const before = await snapshot(install);
+    const err = await engine.rollback('demo').then(() => null, (e: unknown) => e);
+    expect((err as UpkeepError).code).toBe('ERR_UNSAFE_PATH');
+    expect((err as UpkeepError).message).toMatch(/refusing cache\/notes\.txt: .*Upkeep's own directory cache/);
+    expect(await snapshot(install)).toEqual(before);
+    expect((await engine.view('demo')).current_version).toBe('1.1.0');
+    // With the cache elsewhere again, the same rollback restores 1.0.0.
+    const back = new Engine({ loaded: config('./cache'), actor: 'cli', limits });
+    await fsp.rm(path.join(dir, 'install/cache'), { recursive: true });
+    await back.rollback('demo');
+    expect(await fsp.readFile(path.join(install, 'cache/notes.txt'), 'utf8')).toBe('notes 1');
+  });
 });

@@ -5,9 +5,8 @@
 import path from 'node:path';
 import { readInstalled } from './installed';
 import type { ApplyOutcome, ApplyPlan } from './plan';
-import { assertInstallDirIsDir, assertNotReserved, assertOpId, reservedNamesInstallDirInOtherCase } from './plan';
+import { assertInstallDirIsDir, assertOpId, assertReleasePathsNotReserved } from './plan';
 import { planInPlace } from './in-place';
-import { probeVolume } from './switch-plan';
 import { newRollbackId, nextSeq, pointDir } from './points';
 import { assertRecovered, settleUnrecorded, unfinishedUndoError } from './recover';
 import type { ApplyHooks } from './transaction';
@@ -52,10 +51,7 @@ export async function applyRelease(plan: ApplyPlan, hooks: ApplyHooks = {}): Pro
   };
   await assertInstallDirSafe(p.installDir);
   await assertInstallDirIsDir(p.installDir);
-  const reserved = p.reservedDirs ?? [];
-  // The volume is probed only when a reserved dir names the install dir in another case.
-  const caseInsensitive = reservedNamesInstallDirInOtherCase(p.installDir, reserved) && (await probeVolume(p.installDir)).caseInsensitive;
-  assertNotReserved(p.installDir, p.layout === 'versioned' ? ['versions', 'current'] : p.files.map((f) => f.path), reserved, caseInsensitive);
+  await assertReleasePathsNotReserved(p.installDir, p.layout, p.files.map((f) => f.path), p.reservedDirs ?? []);
   await assertRecovered(p.stateDir);
   const installed = await readInstalled(p.stateDir);
   const now = (plan.clock ?? systemClock).now();

@@ -8,6 +8,7 @@ import type { Layout } from './installed';
 import type { LocalChangePolicy, LocalCopy } from './switch-plan';
 import type { FileRecord } from './tree';
 import { lexists, shortEntryName } from './tree';
+import { probeVolume } from './volume-probe';
 import { assertSafeRelativePath, isWithin, pathCollisionKey } from '../trust/paths';
 import type { Clock } from '../clock';
 
@@ -195,6 +196,19 @@ export function assertNotReserved(installDir: string, rels: Iterable<string>, re
       }
     }
   }
+}
+
+/**
+ * assertNotReserved for an operation's release paths (`rels`; for the versioned layout the
+ * `versions`/`current` entries), probing the volume's case sensitivity only when a reserved
+ * directory names the install dir in another case. Apply and rollback both run it: the config may
+ * have moved a directory of Upkeep's into the install dir since a point was made. Throws
+ * ERR_UNSAFE_PATH (see assertNotReserved).
+ */
+export async function assertReleasePathsNotReserved(installDir: string, layout: Layout, rels: Iterable<string>, reserved: readonly string[]): Promise<void> {
+  if (reserved.length === 0) return;
+  const caseInsensitive = reservedNamesInstallDirInOtherCase(installDir, reserved) && (await probeVolume(installDir)).caseInsensitive;
+  assertNotReserved(installDir, layout === 'versioned' ? ['versions', 'current'] : rels, reserved, caseInsensitive);
 }
 
 /**

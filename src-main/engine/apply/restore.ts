@@ -16,7 +16,7 @@ import { NotFoundError, OperationError } from '../../../src-shared/errors';
 import type { Installed } from './installed';
 import { readInstalled } from './installed';
 import type { Journal, JournalOp, StageItem } from './journal';
-import { assertInstallDirIsDir, assertOpId } from './plan';
+import { assertInstallDirIsDir, assertOpId, assertReleasePathsNotReserved } from './plan';
 import type { RollbackPoint } from './points';
 import { isRollbackId, listPoints, pointDir } from './points';
 import { assertRecovered } from './recover';
@@ -52,6 +52,11 @@ export interface RollbackOptions {
   onLocalChange?: LocalChangePolicy;
   /** Time of the journal's created_at and of local-copy names (default: the system clock). */
   clock?: Clock;
+  /**
+   * Upkeep's own directories (state, downloads, backups; absolute). When one lies inside the
+   * install dir, a restored path into it (or onto it) is refused with ERR_UNSAFE_PATH.
+   */
+  reservedDirs?: string[];
 }
 
 export interface RollbackOutcome {
@@ -84,6 +89,9 @@ export async function rollbackToPoint(o: RollbackOptions, hooks: ApplyHooks = {}
     });
   }
   const consumed = points.filter((p) => p.seq >= point.seq); // newest first
+  // The paths the rollback writes: the point's tree and what the consumed applies displaced.
+  const restores = [...(point.before?.files ?? []), ...consumed.flatMap((p) => p.displaced ?? [])].map((f) => f.path);
+  await assertReleasePathsNotReserved(opts.installDir, point.layout, restores, opts.reservedDirs ?? []);
   const installed = await readInstalled(opts.stateDir);
   const { journal, localCopies, fingerprints } = await mapNameTooLong(async () =>
     point.layout === 'versioned'

@@ -234,7 +234,7 @@ export class FilesDriver implements TargetDriver {
     const deferred: Promise<void>[] = [];
     try {
       res = await rollbackToPoint({
-        target: t.id, installDir: t.install_dir, stateDir: this.env.paths.stateDir, pointsDir: this.env.paths.pointsDir, opId, findBlob, onLocalChange: t.on_local_change, clock: this.env.clock, ...(point ? { rollbackId: point } : {}),
+        target: t.id, installDir: t.install_dir, stateDir: this.env.paths.stateDir, pointsDir: this.env.paths.pointsDir, opId, findBlob, onLocalChange: t.on_local_change, reservedDirs: this.env.reservedDirs, clock: this.env.clock, ...(point ? { rollbackId: point } : {}),
       }, {
         onProgress: (pr) => {
           if (pr.phase === 'switch' || pr.phase === 'backup') switched = true;
