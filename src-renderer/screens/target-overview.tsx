@@ -10,7 +10,7 @@ import { FlagBadge, VerificationFlag } from '../components/status-badge';
 import { verificationLabel, verificationSentence } from '../../src-shared/verification';
 import { useApi, useUpkeep } from '../context';
 import { formatBytes, rolloutPendingText } from '../../src-shared/format';
-import { formatDateTime, formatLastChecked } from '../format';
+import { formatDateTime, formatInstalledVersion, formatLastChecked } from '../format';
 import { ReleaseNotes } from '../markdown';
 import { automaticShort } from '../policy-text';
 import { isBusy, isCancelled } from '../status';
@@ -154,7 +154,7 @@ export function TargetOverviewTab({ target }: { target: TargetView }) {
         <dl className="version-grid">
           <div>
             <dt>Installed</dt>
-            <dd>{target.current_version ?? '—'}</dd>
+            <dd>{formatInstalledVersion(target)}</dd>
           </div>
           <div>
             <dt>Available</dt>

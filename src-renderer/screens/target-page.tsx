@@ -10,7 +10,7 @@ import { ErrorMessage } from '../components/error-message';
 import { ProgressPanel } from '../components/progress-panel';
 import { StatusBadge } from '../components/status-badge';
 import { useApi, useUpkeep } from '../context';
-import { formatVersion } from '../format';
+import { formatInstalledVersion } from '../format';
 import { TARGET_TABS, targetHref, type TargetTab } from '../router';
 import { activityTitle, isCancelled, isBusy, progressOf } from '../status';
 import { toErrorView } from '../store';
@@ -152,7 +152,7 @@ export function TargetPage({ id, tab }: { id: string; tab: TargetTab }) {
         <div className="target-header-status">
           <StatusBadge state={target.state} targetId={target.id} rollout={target.rollout_pending} held={target.held_version} />
           <p className="current-version-line">
-            Current version <strong data-testid="current-version">{formatVersion(target.current_version)}</strong>
+            Current version <strong data-testid="current-version">{formatInstalledVersion(target)}</strong>
           </p>
           {target.facts && target.facts.length > 0 ? (
             <dl className="target-facts" data-testid="target-facts">

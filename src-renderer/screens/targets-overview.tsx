@@ -8,7 +8,7 @@ import { Skeleton } from '../components/banners';
 import { FlagBadge, StatusBadge, VerificationFlag } from '../components/status-badge';
 import { offeredVerification } from '../../src-shared/verification';
 import { useApi, useUpkeep } from '../context';
-import { formatDateTime, formatLastChecked, formatVersion } from '../format';
+import { formatDateTime, formatInstalledVersion, formatLastChecked } from '../format';
 import { rolloutPendingText } from '../../src-shared/format';
 import { targetHref } from '../router';
 import { isBusy, isCancelled } from '../status';
@@ -39,7 +39,7 @@ function TargetCard({ target }: { target: TargetView }) {
       <dl className="version-grid">
         <div>
           <dt>Current</dt>
-          <dd data-testid="current-version">{formatVersion(target.current_version)}</dd>
+          <dd data-testid="current-version">{formatInstalledVersion(target)}</dd>
         </div>
         <div>
           <dt>Available</dt>

@@ -1,7 +1,8 @@
 /**
  * One target's corrupt installed.json does not blank the dashboard: in headless Chromium against
  * the real daemon, the overview lists both targets — the healthy one as usual, the damaged one
- * failed, its card saying which file and field are wrong — never "Could not load targets".
+ * failed, its card saying which file and field are wrong and its installed version "unknown" —
+ * never "Could not load targets".
  */
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
@@ -53,6 +54,8 @@ describe('dashboard with one damaged target', () => {
     const error = await card('demo').getByTestId('target-error').innerText();
     expect(error).toContain(`Corrupt state file ${installed}: version:`);
     expect(await card('demo').getByTestId('target-link').innerText()).toContain('Demo service');
+    // installed.json cannot be read: the installed version is not known (not "nothing installed").
+    expect(await card('demo').getByTestId('current-version').innerText()).toBe('unknown');
     expect(await page.getByText('Could not load targets').count()).toBe(0);
     await screenshot(page, 'damaged-target', { docs: false });
   });

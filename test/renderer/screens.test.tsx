@@ -94,6 +94,23 @@ describe('target page', () => {
     expect(screen.getByRole('link', { name: 'Rollback points' }).getAttribute('href')).toBe('#/targets/demo/points');
   });
 
+  it('says the installed version is unknown when the state files cannot be read, "—" when nothing is installed', async () => {
+    const file = '/var/lib/upkeep/targets/demo/installed.json';
+    const error = { code: 'ERR_STATE_CORRUPT', message: `Corrupt state file ${file}: version: expected string`, details: { file } };
+    const api = new FakeApi([
+      makeTarget({ current_version: null, last_error: error, state: { kind: 'failed', error, at: '2025-03-01T00:00:00Z' } }),
+      makeTarget({ id: 'fresh', name: 'Fresh', current_version: null }),
+    ]);
+    const { unmount } = renderApp(api, '#/');
+    const cards = await screen.findAllByTestId('target-card');
+    const version = (id: string) => within(cards.find((c) => c.getAttribute('data-target-id') === id)!).getByTestId('current-version').textContent;
+    expect(version('demo')).toBe('unknown');
+    expect(version('fresh')).toBe('—');
+    unmount();
+    renderApp(api, '#/targets/demo');
+    expect((await screen.findByTestId('current-version')).textContent).toBe('unknown');
+  });
+
   it('shows an unknown target as an error with its code', async () => {
     const api = new FakeApi();
     renderApp(api, '#/targets/nope');
