@@ -10,6 +10,7 @@ import { Readable, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { DEFAULT_LIMITS, type Limits } from '../limits';
 import { fsyncDir } from '../fs/atomic';
+import { BufferReclaim } from './buffer-reclaim';
 import { NetworkError, UpkeepError, VerificationError } from '../../../src-shared/errors';
 import { diskFullError, isDiskFull } from '../fs/space';
 import { checkUrlAllowed, normaliseFeedUrl, redactUrl } from './url-policy';
@@ -75,6 +76,8 @@ class PartialFile {
   resumed = false;
   /** Content codings of the last response written (named by errors they may have caused). */
   codings: string[] = [];
+  /** Frees the written read buffers as the download goes (flat memory; see buffer-reclaim.ts). */
+  private readonly reclaim = new BufferReclaim();
   private constructor(
     readonly file: string,
     private readonly fh: fsp.FileHandle,
@@ -142,6 +145,7 @@ class PartialFile {
             return;
           }
           this.written += total;
+          this.reclaim.count(total);
           this.syncInBackground(total);
           onWritten(total);
           done();
