@@ -24,6 +24,7 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { NotFoundError, OperationError, UsageError } from '../../../src-shared/errors';
 import { DEFAULT_ARCHIVE_LIMITS, type ArchiveLimits } from '../limits';
+import { diskFullError, isDiskFull } from '../fs/space';
 import { readTar } from './tar-reader';
 import { TreeWriter, type ExtractedEntry } from './tree-writer';
 import { readZip } from './zip-reader';
@@ -61,8 +62,9 @@ export function detectArchiveFormat(name: string): ArchiveFormat | null {
  *
  * Throws: VerificationError ERR_UNSAFE_ARCHIVE (refused or malformed archive),
  * NotFoundError ERR_NOT_FOUND (no archive at `archivePath`), UsageError ERR_USAGE (`destDir`
- * not empty, bad options), OperationError ERR_CANCELLED (`signal` fired) or ERR_APPLY_FAILED
- * (the destination could not be written, or `xz` could not be started).
+ * not empty, bad options), OperationError ERR_CANCELLED (`signal` fired), ERR_DISK_FULL (no
+ * space or inode left for the destination: `details.dir`, `bytes_needed`, what was written
+ * removed) or ERR_APPLY_FAILED (the destination could not be written, or `xz` could not be started).
  */
 export async function extractArchive(archivePath: string, destDir: string, o: ExtractOptions): Promise<ExtractedEntry[]> {
   const limits: ArchiveLimits = { ...DEFAULT_ARCHIVE_LIMITS, ...o.limits };
@@ -114,6 +116,7 @@ async function prepareDest(destDir: string): Promise<boolean> {
     return true;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') {
+      if (isDiskFull(err)) throw diskFullError(path.dirname(destDir), 4096); // a directory's first block
       throw new OperationError('ERR_APPLY_FAILED', `Cannot create ${destDir}: ${(err as Error).message}`);
     }
   }

@@ -18,6 +18,7 @@ import { OperationError, UpkeepError, VerificationError } from '../../../src-sha
 import { ARCHIVE_RATIO_GRACE_BYTES, type ArchiveLimits } from '../limits';
 import { MAX_PATH_LENGTH, pathCollisionKey, unsafePathReason } from '../trust/paths';
 import { PATH_MAX_BYTES } from '../apply/path-limit';
+import { diskFullError, isDiskFull } from '../fs/space';
 
 /** One extracted entry, as reported to callers. */
 export interface ExtractedEntry {
@@ -325,13 +326,19 @@ export class TreeWriter {
     return path.join(this.o.destDir, ...p.split('/'));
   }
 
-  /** Runs a filesystem call; failures that are not Upkeep's own become ERR_APPLY_FAILED. */
+  /**
+   * Runs a filesystem call; ENOSPC/EDQUOT become ERR_DISK_FULL naming the destination and the
+   * bytes of the files declared so far (at least what the extraction needs); other failures that
+   * are not Upkeep's own become ERR_APPLY_FAILED.
+   */
   private async fsOp<T>(fn: () => Promise<T>, p: string): Promise<T> {
     try {
       return await fn();
     } catch (err) {
       if (err instanceof UpkeepError) throw err;
       const e = err as NodeJS.ErrnoException;
+      // A full disk is not a broken archive or a failed apply: it says where and how much.
+      if (isDiskFull(e)) throw diskFullError(this.o.destDir, this.totalBytes);
       throw new OperationError('ERR_APPLY_FAILED', `Cannot write ${p} while extracting ${path.basename(this.o.archive)}: ${e.message}`, {
         path: p,
         cause: e.code,
