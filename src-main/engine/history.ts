@@ -6,10 +6,10 @@
  * Past MAX_HISTORY_BYTES the file is rotated to `history-<time>.jsonl` (the newest
  * KEEP_ROTATED kept); reads continue into rotated files when the current one has too few records.
  */
-import { promises as fsp } from 'node:fs';
+import { constants as fsc, promises as fsp } from 'node:fs';
 import path from 'node:path';
 import type { HistoryRecord } from '../../src-shared/api';
-import { UsageError } from '../../src-shared/errors';
+import { StateCorruptError, UsageError } from '../../src-shared/errors';
 import { fsyncDir } from './fs/atomic';
 import { systemClock, type Clock } from './clock';
 
@@ -61,6 +61,25 @@ export function historyFile(stateDir: string): string {
   return path.join(stateDir, 'history.jsonl');
 }
 
+/**
+ * Opens a history file like the other state files: never through a symbolic link (the append
+ * would write wherever it points) and never blocking on a FIFO (a reader would wait forever);
+ * anything but a regular file at `file` is StateCorruptError (ERR_STATE_CORRUPT) naming it.
+ * `flags`: O_RDONLY, or O_RDWR | O_APPEND | O_CREAT for appends.
+ */
+async function openHistoryFile(file: string, flags: number): Promise<fsp.FileHandle> {
+  let fh: fsp.FileHandle;
+  try {
+    fh = await fsp.open(file, flags | fsc.O_NOFOLLOW | fsc.O_NONBLOCK, 0o644);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ELOOP') throw new StateCorruptError(file, 'a symbolic link; state files are written only as regular files');
+    throw err;
+  }
+  if ((await fh.stat()).isFile()) return fh;
+  await fh.close();
+  throw new StateCorruptError(file, 'not a regular file');
+}
+
 /** True when the file exists and its last byte is not a newline (a torn line from a crash). */
 async function endsTorn(fh: fsp.FileHandle): Promise<boolean> {
   const { size } = await fh.stat();
@@ -89,7 +108,7 @@ export async function appendHistory(stateDir: string, rec: HistoryRecord, o: { m
     created = true;
   }
   // 'r+' cannot create, 'a' cannot read: open for append, and read the tail separately.
-  const fh = await fsp.open(file, 'a+');
+  const fh = await openHistoryFile(file, fsc.O_RDWR | fsc.O_APPEND | fsc.O_CREAT);
   try {
     // After a crash mid-write the file may end inside a line; start ours on a fresh line so the
     // torn fragment stays a separate, skipped line instead of corrupting this record.
@@ -134,7 +153,8 @@ function parseLine(line: Buffer): HistoryRecord | null {
 /**
  * History records, newest first, optionally only one target's and at most `limit` of them.
  * Unreadable lines (a torn last line after a crash, a line that is not a record) are skipped: one
- * bad line never hides the others. No file = no history.
+ * bad line never hides the others. No file = no history. A symbolic link, FIFO or other
+ * non-regular file at a history file's name throws StateCorruptError (ERR_STATE_CORRUPT).
  */
 export async function readHistory(stateDir: string, o: { target?: string; limit?: number } = {}): Promise<HistoryRecord[]> {
   const limit = o.limit === undefined ? Infinity : Math.max(0, Math.floor(o.limit));
@@ -151,7 +171,7 @@ async function readFileBackwards(file: string, target: string | undefined, limit
   if (limit === 0) return;
   let fh: fsp.FileHandle;
   try {
-    fh = await fsp.open(file, 'r');
+    fh = await openHistoryFile(file, fsc.O_RDONLY);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
     throw err;

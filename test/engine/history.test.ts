@@ -1,6 +1,6 @@
 import { describe, it, expect, beforeEach, afterEach } from 'vitest';
 import { promises as fsp } from 'node:fs';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import { appendHistory, readHistory, historyFile } from '../../src-main/engine/history';
@@ -113,6 +113,19 @@ const [dir, who] = [process.argv[2]!, process.argv[3]!];
       const mine = await readHistory(tmp, { target: who });
       expect(mine.map((r) => r.duration_ms)).toEqual(Array.from({ length: 40 }, (_, i) => 39 - i));
     }
+  });
+
+  it('a FIFO or a symbolic link at history.jsonl is ERR_STATE_CORRUPT for reads and appends: never a hang, never written through', async () => {
+    execFileSync('mkfifo', [historyFile(tmp)]);
+    await expect(readHistory(tmp)).rejects.toMatchObject({ code: 'ERR_STATE_CORRUPT', details: { file: historyFile(tmp), reason: 'not a regular file' } });
+    await expect(appendHistory(tmp, rec(1))).rejects.toMatchObject({ code: 'ERR_STATE_CORRUPT', details: { file: historyFile(tmp) } });
+    await fsp.rm(historyFile(tmp));
+    const elsewhere = path.join(tmp, 'elsewhere.txt');
+    await fsp.writeFile(elsewhere, 'not history\n');
+    await fsp.symlink(elsewhere, historyFile(tmp));
+    await expect(appendHistory(tmp, rec(2))).rejects.toMatchObject({ code: 'ERR_STATE_CORRUPT', message: expect.stringContaining('a symbolic link') });
+    await expect(readHistory(tmp)).rejects.toMatchObject({ code: 'ERR_STATE_CORRUPT' });
+    expect(await fsp.readFile(elsewhere, 'utf8')).toBe('not history\n');
   });
 
   it('refuses a record without id or target', async () => {
