@@ -4,6 +4,7 @@
  */
 import type { Progress, TargetState } from '../src-shared/api';
 import { assertNever } from '../src-shared/errors';
+import { progressLabelPercent } from '../src-shared/format';
 
 export type Tone = 'ok' | 'info' | 'warn' | 'danger' | 'busy' | 'neutral';
 
@@ -16,7 +17,7 @@ export { isBusy, progressOf } from '../src-shared/target-state';
 
 function pct(progress: Progress | null | undefined): string {
   const p = progress?.percent;
-  return typeof p === 'number' && Number.isFinite(p) ? ` ${Math.max(0, Math.min(100, Math.round(p)))}%` : '';
+  return typeof p === 'number' && Number.isFinite(p) ? ` ${progressLabelPercent(progress!)}%` : '';
 }
 
 /** The code of an operation the user cancelled: shown as "Cancelled", never as a failure. */
@@ -74,9 +75,10 @@ export function activityTitle(state: TargetState): string | null {
 }
 
 /**
- * Badge text: "Up to date", "Update available", "Critical update", "Downloading 42%",
+ * Badge text: "Up to date", "Update available", "Critical update", "Downloading 82%",
  * "Checking health", "Cancelled", "Failed: ERR_…". A working state's word comes from its kind; the
- * percent (of the whole operation) only from progress of the same operation.
+ * percent only from progress of the same operation: while downloading, of the bytes downloaded,
+ * else of the whole operation (src-shared/format.ts progressLabelPercent).
  */
 export function statusLabel(state: TargetState, live?: Progress | null): string {
   const pctOf = (progress: Progress) => pct(live && live.operation_id === progress.operation_id ? live : progress);

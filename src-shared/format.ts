@@ -103,3 +103,17 @@ export function rolloutPendingText(version: string): string {
 export function heldVersionText(version: string): string {
   return `${version} held after rollback; apply it explicitly to install`;
 }
+
+/**
+ * The percent a progress label shows, as a whole number 0–100 ("Downloading 82%" on the dashboard's
+ * badge, in the tray's tooltip, and beside the command line's bar): in the download phase the share
+ * of the bytes downloaded so far (`bytes_done / bytes_total`), which is what "Downloading N%" says
+ * to a reader; otherwise `percent`, the whole operation's (download and install share one bar, so
+ * an apply's download ends near 50 %). Progress bars keep `percent`.
+ */
+export function progressLabelPercent(p: { phase: string; percent: number; bytes_done: number; bytes_total: number }): number {
+  const value = p.phase === 'download' && p.bytes_total > 0 ? (p.bytes_done / p.bytes_total) * 100 : p.percent;
+  // Never "100%" while bytes are still missing (99.6 % of the bytes says 99 %).
+  const cap = p.phase === 'download' && p.bytes_done < p.bytes_total ? 99 : 100;
+  return Number.isFinite(value) ? Math.max(0, Math.min(cap, Math.round(value))) : 0;
+}

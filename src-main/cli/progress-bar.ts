@@ -4,16 +4,20 @@
  */
 import type { UpkeepEvent, Progress } from '../../src-shared/api';
 import type { CliIO } from './io';
-import { formatBytes, formatRate, formatSeconds } from '../../src-shared/format';
+import { formatBytes, formatRate, formatSeconds, progressLabelPercent } from '../../src-shared/format';
 
 const WIDTH = 24;
 
-/** One line of a progress bar, e.g. `[#######.........]  42% Downloading bin/demo 1.2 MiB/3.4 MiB 1.1 MiB/s 3 s left`. */
+/**
+ * One line of a progress bar, e.g. `[##########..............]  82% Downloading bin/demo 2.8 MiB/3.4 MiB
+ * 1.1 MiB/s 1 s left`: the bar fills with the whole operation's percent; the number beside it is the
+ * label's, the same as the dashboard badge's (progressLabelPercent: of the bytes while downloading).
+ */
 export function progressLine(p: Progress): string {
-  const pct = Math.max(0, Math.min(100, Math.round(p.percent)));
-  const filled = Math.round((pct / 100) * WIDTH);
+  const overall = Math.max(0, Math.min(100, Math.round(p.percent)));
+  const filled = Math.round((overall / 100) * WIDTH);
   const bar = `[${'#'.repeat(filled)}${'.'.repeat(WIDTH - filled)}]`;
-  const parts = [`${bar} ${String(pct).padStart(3)}%`, p.message];
+  const parts = [`${bar} ${String(progressLabelPercent(p)).padStart(3)}%`, p.message];
   if (p.bytes_total > 0) parts.push(`${formatBytes(p.bytes_done)}/${formatBytes(p.bytes_total)}`);
   if (p.speed_bps > 0) parts.push(formatRate(p.speed_bps));
   if (p.eta_s !== null && p.eta_s > 0) parts.push(`${formatSeconds(p.eta_s)} left`);

@@ -6,7 +6,7 @@
 import type { RollbackPointView, TargetView, VerificationLevel } from '../../src-shared/api';
 import { offeredVerification, verificationSuffix } from '../../src-shared/verification';
 import { assertNever } from '../../src-shared/errors';
-import { heldVersionText as heldText, rolloutPendingText as rolloutText } from '../../src-shared/format';
+import { heldVersionText as heldText, progressLabelPercent, rolloutPendingText as rolloutText } from '../../src-shared/format';
 import { isBusy, isWorking, type WorkingState } from '../../src-shared/target-state';
 import { targetRoute } from './notifications';
 
@@ -100,8 +100,9 @@ export function trayIconFiles(state: TrayState): string[] {
   return [`tray-${state}.png`, `tray-${state}@2x.png`, `tray-${state}Template.png`, `tray-${state}Template@2x.png`, `tray-${state}.ico`];
 }
 
+/** The tooltip's percent: the same as the dashboard badge's (progressLabelPercent). */
 function percentOf(state: WorkingState): number {
-  return Math.max(0, Math.min(100, Math.round(state.progress.percent)));
+  return progressLabelPercent(state.progress);
 }
 
 /**

@@ -70,6 +70,8 @@ describe('tooltip', () => {
     expect(tooltipText([available('b', '2.0.0', true)])).toBe('Upkeep — 1 critical update available');
     expect(tooltipText([target('demo', { kind: 'downloading', version: '2.0.0', progress: progress(41.6) })])).toBe('Upkeep — downloading demo 42%');
     expect(tooltipText([target('demo', { kind: 'rolling-back', to_version: '1.0.0', progress: progress(5) })])).toBe('Upkeep — rolling back demo 5%');
+    // Downloading: the share of the bytes in (82 of 100), as the dashboard badge says, not the apply's 42 %.
+    expect(tooltipText([target('demo', { kind: 'downloading', version: '2.0.0', progress: { ...progress(42), bytes_done: 82 } })])).toBe('Upkeep — downloading demo 82%');
     expect(tooltipText([failed('demo')])).toBe('Upkeep — update of demo failed');
     expect(tooltipText([failed('a'), failed('b')])).toBe('Upkeep — 2 targets need attention');
   });

@@ -15,19 +15,22 @@ describe('apply with live progress', () => {
     await user.click(await screen.findByRole('button', { name: 'Apply' }));
     expect(api.callsOf('apply')).toEqual([['demo', { version: '1.1.0' }]]);
 
-    act(() => api.update('demo', { state: { kind: 'downloading', version: '1.1.0', progress: makeProgress({ percent: 5 }) } }));
+    act(() => api.update('demo', { state: { kind: 'downloading', version: '1.1.0', progress: makeProgress({ percent: 5, bytes_done: 0.2 * 1024 * 1024 }) } }));
     const bar = screen.getByRole('progressbar');
     expect(bar.getAttribute('aria-valuenow')).toBe('5');
+    // The badge says how much of the download is in (0.2 of 4 MiB); the bar, the whole apply.
     expect(screen.getByTestId('status-badge').textContent).toBe('Downloading 5%');
 
     act(() =>
-      api.emit({ type: 'progress', target: 'demo', progress: makeProgress({ percent: 42, bytes_done: 1.5 * 1024 * 1024, eta_s: 65, speed_bps: 2 * 1024 * 1024 }) }),
+      api.emit({ type: 'progress', target: 'demo', progress: makeProgress({ percent: 42, bytes_done: 3.28 * 1024 * 1024, eta_s: 65, speed_bps: 2 * 1024 * 1024 }) }),
     );
     expect(screen.getByRole('progressbar').getAttribute('aria-valuenow')).toBe('42');
-    expect(screen.getByTestId('progress-bytes').textContent).toBe('1.5 MiB of 4 MiB');
+    expect(screen.getByTestId('progress-percent').textContent).toBe('42%');
+    expect(screen.getByTestId('progress-bytes').textContent).toBe('3.28 MiB of 4 MiB');
     expect(screen.getByTestId('progress-panel').textContent).toContain('2 MiB/s');
     expect(screen.getByTestId('progress-panel').textContent).toContain('1 min 5 s');
-    expect(screen.getByTestId('status-badge').textContent).toBe('Downloading 42%');
+    // 82 % of the bytes are in while the apply as a whole is at 42 %: the badge says the former.
+    expect(screen.getByTestId('status-badge').textContent).toBe('Downloading 82%');
     // buttons that would start another operation are disabled meanwhile
     expect((screen.getByRole('button', { name: 'Check now' }) as HTMLButtonElement).disabled).toBe(true);
 

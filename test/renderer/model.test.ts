@@ -21,11 +21,16 @@ describe('formatting', () => {
 
 describe('status labels', () => {
   it('has one label per state kind', () => {
-    const p = makeProgress({ percent: 41.6 });
+    const p = makeProgress({ phase: 'verify', percent: 41.6 });
     expect(statusLabel({ kind: 'idle' })).toBe('Not checked yet');
+    // Downloading: the share of the bytes in (3 of 4 MiB), not of the whole operation.
+    expect(statusLabel({ kind: 'downloading', version: '1', progress: makeProgress({ percent: 38, bytes_done: 3 * 1024 * 1024 }) })).toBe('Downloading 75%');
+    // Never 100 % while a byte is missing; 100 % once all are in.
+    expect(statusLabel({ kind: 'downloading', version: '1', progress: makeProgress({ percent: 50, bytes_done: 4 * 1024 * 1024 - 1 }) })).toBe('Downloading 99%');
+    expect(statusLabel({ kind: 'downloading', version: '1', progress: makeProgress({ percent: 50, bytes_done: 4 * 1024 * 1024 }) })).toBe('Downloading 100%');
     expect(statusLabel({ kind: 'checking' })).toBe('Checking…');
     expect(statusLabel({ kind: 'verifying', version: '1', progress: p })).toBe('Verifying 42%');
-    expect(statusLabel({ kind: 'applying', version: '1', progress: p }, makeProgress({ percent: 90 }))).toBe('Applying 90%');
+    expect(statusLabel({ kind: 'applying', version: '1', progress: p }, makeProgress({ phase: 'switch', percent: 90 }))).toBe('Applying 90%');
     expect(statusLabel({ kind: 'health-checking', version: '1', progress: p })).toBe('Checking health');
     expect(statusLabel({ kind: 'rolling-back', to_version: '1', progress: p })).toBe('Rolling back 42%');
   });

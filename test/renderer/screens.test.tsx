@@ -12,7 +12,7 @@ describe('targets overview', () => {
       makeTarget({ id: 'db', name: 'Database', current_version: '15.2', available: null }),
       makeTarget({ id: 'proxy', name: 'Proxy', available: makeRelease({ version: '3.0.1', is_critical: true }) }),
       makeTarget({ id: 'ai', name: 'AI', available: null, state: { kind: 'failed', error: { code: 'ERR_HASH_MISMATCH', message: 'Hash mismatch' }, at: '2025-03-01T00:00:00Z' } }),
-      makeTarget({ id: 'dl', name: 'Downloader', state: { kind: 'downloading', version: '1.1.0', progress: makeProgress({ percent: 42 }) } }),
+      makeTarget({ id: 'dl', name: 'Downloader', state: { kind: 'downloading', version: '1.1.0', progress: makeProgress({ percent: 42, bytes_done: 3.28 * 1024 * 1024 }) } }),
     ]);
     renderApp(api);
     const cards = await screen.findAllByTestId('target-card');
@@ -27,7 +27,7 @@ describe('targets overview', () => {
     // Said once: the status badge says "Critical update", no second "Critical" flag beside it.
     expect(within(card('proxy')).queryByTestId('critical-badge')).toBeNull();
     expect(within(card('ai')).getByTestId('status-badge').textContent).toBe('Failed: ERR_HASH_MISMATCH');
-    expect(within(card('dl')).getByTestId('status-badge').textContent).toBe('Downloading 42%');
+    expect(within(card('dl')).getByTestId('status-badge').textContent).toBe('Downloading 82%');
     expect(within(card('dl')).getByTestId('status-badge').dataset.state).toBe('downloading');
     const link = within(card('demo')).getByRole('link', { name: 'Demo Service' });
     expect(link.getAttribute('href')).toBe('#/targets/demo');

@@ -16,7 +16,7 @@ const text = (id: string) => screen.getByTestId(id).textContent ?? '';
 
 describe('badge and progress title follow the state kind', () => {
   const cases: Array<[TargetState, string, string]> = [
-    [{ kind: 'downloading', version: '1.2.0', progress: makeProgress({ phase: 'download', percent: 20 }) }, 'Downloading 20%', 'Downloading 1.2.0'],
+    [{ kind: 'downloading', version: '1.2.0', progress: makeProgress({ phase: 'download', percent: 20, bytes_done: 1.5 * 1024 * 1024 }) }, 'Downloading 38%', 'Downloading 1.2.0'],
     [{ kind: 'verifying', version: '1.2.0', progress: makeProgress({ phase: 'verify', percent: 48 }) }, 'Verifying 48%', 'Verifying 1.2.0'],
     [{ kind: 'applying', version: '1.2.0', progress: makeProgress({ phase: 'switch', percent: 70 }) }, 'Applying 70%', 'Applying 1.2.0'],
     [{ kind: 'health-checking', version: '1.2.0', progress: makeProgress({ phase: 'health', percent: 94 }) }, 'Checking health', 'Checking health of 1.2.0'],
