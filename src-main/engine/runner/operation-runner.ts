@@ -5,11 +5,12 @@
  * resolution through the target's `Feed`, download, live state, progress, history and
  * notifications. The runner (this module and its helpers in this folder: `phases.ts` for
  * resolve/download/verify and driver progress, `operation.ts` for the ending of an operation,
- * `recovery.ts`, `release-list.ts`) is the only code that records history, notifies and writes
- * state; feeds and drivers (`feed/registry.ts`, `drivers/index.ts`) return values and never call back.
+ * `apply-run.ts` and `rollback-run.ts` for the steps of those two operations, `recovery.ts`,
+ * `release-list.ts`) is the only code that records history, notifies and writes state; feeds and
+ * drivers (`feed/registry.ts`, `drivers/index.ts`) return values and never call back.
  */
 import type {
-  Actor, ApplyResult, CheckResult, DownloadResult, HistoryRecord, OperationKind, ReleaseList, RollbackPointView, RollbackResult, TargetView,
+  Actor, ApplyResult, CheckResult, DownloadResult, HistoryRecord, ReleaseList, RollbackPointView, RollbackResult, TargetView,
 } from '../../../src-shared/api';
 import { BusyError, UpkeepError, toUpkeepError } from '../../../src-shared/errors';
 import type { TargetConfig } from '../config/schema';
@@ -24,7 +25,6 @@ import { driverFor, feedFor } from './wiring';
 import { LiveState } from './live-state';
 import { HistoryWriter } from './history-writer';
 import { manifestDetails } from './manifest';
-import { effectivePolicy } from '../policy';
 import type { Fetcher } from '../net/fetcher';
 import { defaultFetcher } from '../net/default-fetcher';
 import { materialiseRelease } from '../fetch-release';
@@ -33,17 +33,18 @@ import { readHistory } from '../history';
 import { acquireTargetLock } from '../lock';
 import { assertStateDirsSafe } from '../fs/strict-modes';
 import { diskFullCause, isDiskFull } from '../fs/space';
-import type { ApplyPlan, TargetDriver } from '../drivers';
+import type { TargetDriver } from '../drivers';
 import type { ManifestDetails } from '../daemon-types';
 import { newOperationId } from '../operation-id';
 import { ProgressTracker, type TrackedOperation } from './progress-tracker';
-import { applyReport, errorReport, rollbackReport, type ReportSubject } from './reports';
+import { errorReport, type ReportSubject } from './reports';
 import { SnapshotCache, readTargetFacts, type Snapshot } from './target-memory';
-import { ReportedError, conclude, opProgress, pruneCacheAfterCommit, recordOp, timed, writeRuntime, type Op, type RunnerContext } from './operation';
-import { checkNamedVersion, checkPhase, driverProgress, feedContext, fetchPhase } from './phases';
-import { availableAfterApply, holdAfterApply, holdAfterRollback } from './hold';
+import { conclude, recordOp, type Op, type RunnerContext } from './operation';
+import { checkPhase, fetchPhase } from './phases';
 import { runCheck } from './check';
 import { recoverAll, recoverTarget } from './recovery';
+import { runRollback } from './rollback-run';
+import { runApply } from './apply-run';
 import { listReleases } from './release-list';
 
 export { MAX_LISTED_RELEASES } from './release-list';
@@ -258,60 +259,9 @@ export class OperationRunner {
    * and `details.rolled_back: true`; a cancelled one with ERR_CANCELLED.
    */
   async apply(id: string, o: { version?: string; verifyOnly?: boolean; actor?: Actor } = {}): Promise<ApplyResult> {
-    const c = this.ctx;
     const op = await this.begin(id, o.actor, 'apply');
-    const t = op.target;
-    const operation: OperationKind = o.verifyOnly ? 'verify' : 'apply';
-    const subject: ReportSubject = { target: t.id, name: t.name ?? t.id, operation, from: null, to: o.version ?? null };
     try {
-      subject.from = await op.driver.currentVersion();
-      const r = await checkPhase(c, op, subject, o.version);
-      const release = r?.release ?? null;
-      const version = release?.version ?? (t.kind === 'command' && !t.feed ? o.version : undefined);
-      const base = { success: true as const, target: t.id, from_version: subject.from, verify_only: Boolean(o.verifyOnly), operation_id: op.opId };
-      if (!version) {
-        await recordOp(c, op, subject, 'up_to_date');
-        return { ...base, version: subject.from ?? '', files_updated: [], files_removed: [], rollback_id: null, up_to_date: true };
-      }
-      if (!release) checkNamedVersion(c, op, subject.from, version);
-      subject.to = version;
-      op.version = version;
-      this.bus.log('info', `${t.id}: ${o.verifyOnly ? 'verifying' : 'updating'} ${subject.from ?? 'nothing'} -> ${version} (by ${op.actor})`, t.id);
-      if (!o.verifyOnly) {
-        this.bus.notify({ type: 'update_started', target: t.id, version, from_version: subject.from, is_critical: release?.is_critical ?? false, message: `Updating ${t.name ?? t.id} to ${version}` });
-      }
-      const fetched = release ? await fetchPhase(c, op, release) : null;
-      const plan: ApplyPlan = {
-        opId: op.opId, from: subject.from, to: version, release, artifacts: fetched?.artifacts ?? new Map(),
-        retention: effectivePolicy(t, (await readRuntime(op.loaded.config.state_dir, t.id)).settings).retention,
-      };
-      const extra = fetched ? { bytes_downloaded: fetched.bytes - fetched.reusedBytes } : {};
-      if (o.verifyOnly) {
-        const preview = await op.driver.preview(plan);
-        await recordOp(c, op, subject, 'success', null, extra);
-        return { ...base, version, ...preview, rollback_id: null };
-      }
-      // From here the target changes: cancelling is no longer safe (the signal waits for the end).
-      op.tracker.cancellable = false;
-      this.live.set(t.id, { type: 'phase', kind: 'applying', version, progress: op.tracker.next('stage', 'Applying', 0) });
-      const outcome = await timed(c, op, 'apply', () => op.driver.apply(plan, op.abort.signal, (p) => driverProgress(c, op, p)));
-      for (const w of outcome.warnings) this.bus.log('warn', `${t.id}: ${w}`, t.id);
-      const report = applyReport(subject, outcome);
-      if (outcome.kind !== 'committed') throw await conclude(c, op, subject, report);
-      await writeRuntime(c, op.loaded, t.id, async (rt) => ({
-        ...rt, available: await availableAfterApply(op.feed, rt.available, version), last_error: null, held_version: await holdAfterApply(op.feed, rt.held_version, version),
-        rollout_pending: rt.rollout_pending?.version === version ? null : rt.rollout_pending,
-      })).catch((err: unknown) => {
-        this.bus.log('error', `${t.id}: ${version} is installed, but recording it failed: ${(err as Error).message}`, t.id);
-      });
-      await pruneCacheAfterCommit(c, op);
-      opProgress(c, op, 'commit', `Updated to ${version}`, 1);
-      const copies = outcome.local_copies ? { local_copies: outcome.local_copies } : {};
-      await conclude(c, op, subject, report, { rollback_id: outcome.rollback_id, ...extra, ...copies });
-      return { ...base, version, files_updated: outcome.files_updated, files_removed: outcome.files_removed, rollback_id: outcome.rollback_id, ...copies };
-    } catch (err) {
-      if (err instanceof ReportedError) throw err.error;
-      throw (await conclude(c, op, subject, errorReport(subject, await diskFullCause(err)))).error;
+      return await runApply(this.ctx, op, o);
     } finally {
       await this.end(op);
     }
@@ -321,48 +271,10 @@ export class OperationRunner {
 
   /** Restores the target to the state before rollback point `rollbackId` (default: the newest). */
   async rollback(id: string, o: { rollbackId?: string; actor?: Actor } = {}): Promise<RollbackResult> {
-    const c = this.ctx;
     const op = await this.begin(id, o.actor, 'rollback', o.rollbackId);
-    const t = op.target;
-    const subject: ReportSubject = { target: t.id, name: t.name ?? t.id, operation: 'rollback', from: null, to: null };
-    let cleanup: Promise<string | null> | undefined;
     try {
-      subject.from = await op.driver.currentVersion();
-      op.tracker.cancellable = false;
-      this.live.set(t.id, { type: 'rollback-started', to_version: null, progress: op.tracker.next('rollback', 'Rolling back', 0) });
-      const outcome = await timed(c, op, 'rollback', () => op.driver.rollback(o.rollbackId ?? null, op.opId, op.abort.signal, (p) => driverProgress(c, op, { ...p, phase: 'rollback' })));
-      for (const w of outcome.warnings) this.bus.log('warn', `${t.id}: ${w}`, t.id);
-      const report = rollbackReport(subject, outcome);
-      if (outcome.kind !== 'committed') throw await conclude(c, op, subject, report);
-      cleanup = outcome.cleanup;
-      subject.from = outcome.from_version;
-      subject.to = outcome.version;
-      // A manual rollback holds the version it left: automatic apply must not bring it straight back.
-      const feed = await feedContext(c, op.loaded, t, op.driver).catch(() => null);
-      let held: string | null = null;
-      let before: string | null = null;
-      await writeRuntime(c, op.loaded, t.id, async (rt) => {
-        before = rt.held_version;
-        held = await holdAfterRollback(feed, rt.held_version, outcome.from_version, outcome.version);
-        return { ...rt, last_error: null, held_version: held };
-      });
-      if (held !== null && held !== before) this.bus.log('info', `${t.id}: ${held} is held after the rollback; it is not applied automatically until a newer release appears or it is applied by hand`, t.id);
-      // The versions rolled back from are still published: show them as available again — before
-      // the cache is pruned, so the blobs of the newest available release (often the version just
-      // left) are kept and applying it again needs no download.
-      await this.check(t.id, { actor: op.actor, quiet: true }).catch(() => undefined);
-      await pruneCacheAfterCommit(c, op);
-      // The removal of what the rollback left behind ran beside the check and the pruning.
-      const leftover = cleanup ? await cleanup : null;
-      if (leftover) this.bus.log('warn', `${t.id}: ${leftover}`, t.id);
-      opProgress(c, op, 'commit', `Rolled back to ${outcome.version ?? 'nothing'}`, 1);
-      await conclude(c, op, subject, report, { rollback_id: outcome.rollback_id, ...(outcome.local_copies ? { local_copies: outcome.local_copies } : {}) });
-      return { success: true, target: t.id, rollback_id: outcome.rollback_id, version: outcome.version, from_version: outcome.from_version, operation_id: op.opId };
-    } catch (err) {
-      if (err instanceof ReportedError) throw err.error;
-      throw (await conclude(c, op, subject, errorReport(subject, await diskFullCause(err)))).error;
+      return await runRollback(this.ctx, op, o.rollbackId, () => this.check(op.target.id, { actor: op.actor, quiet: true }));
     } finally {
-      await cleanup; // never rejects; the target is released only once it is done
       await this.end(op);
     }
   }
