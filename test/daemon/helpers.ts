@@ -4,6 +4,7 @@
  * real `upkeep daemon` child, a JSON client over the real fetch, and bounded polling.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { afterEach } from 'vitest';
 import { promises as fsp } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
@@ -334,4 +335,24 @@ export async function collectEvents(
     clearTimeout(timer);
   }
   return events;
+}
+
+/** A fixture and the in-process daemon over it, for one test at a time (see daemonPerTest). */
+export interface DaemonSlot {
+  fx: Fixture;
+  d: InProcess | null;
+}
+
+/**
+ * Registers (vitest `afterEach`) the teardown of a per-test fixture and daemon: after each test
+ * the daemon left in `d` is closed and the fixture in `fx` removed. Tests fill the slot.
+ */
+export function daemonPerTest(): DaemonSlot {
+  const slot = { d: null } as DaemonSlot;
+  afterEach(async () => {
+    await slot.d?.close();
+    slot.d = null;
+    await slot.fx?.cleanup();
+  });
+  return slot;
 }

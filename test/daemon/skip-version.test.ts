@@ -3,38 +3,32 @@
  * newer than the installed version), by the same selection as every check: skipped versions,
  * staged rollout. Through the real HTTP API over the real daemon core.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import type { TargetView } from '../../src-shared/api';
-import { call, Fixture, startInProcess, type InProcess } from './helpers';
+import { call, daemonPerTest, Fixture, startInProcess, type InProcess } from './helpers';
 
-let fx: Fixture;
-let d: InProcess | null = null;
-afterEach(async () => {
-  await d?.close();
-  d = null;
-  await fx.cleanup();
-});
+const s = daemonPerTest();
 
 /** 1.0.0 installed; the feed also offers `more` (version → staged-rollout percent, undefined = everyone). */
 async function setup(more: Array<[string, number | undefined]>): Promise<InProcess> {
-  fx = await Fixture.create('upkeep-skip-');
-  await fx.publish('1.0.0', { 'bin/demo': 'one' });
-  await fx.writeConfig(fx.configText());
-  d = await startInProcess(fx.configPath);
-  await d.core.apply('demo');
-  for (const [v, rollout] of more) await fx.publish(v, { 'bin/demo': v }, rollout === undefined ? {} : { rollout });
-  return d;
+  s.fx = await Fixture.create('upkeep-skip-');
+  await s.fx.publish('1.0.0', { 'bin/demo': 'one' });
+  await s.fx.writeConfig(s.fx.configText());
+  s.d = await startInProcess(s.fx.configPath);
+  await s.d.core.apply('demo');
+  for (const [v, rollout] of more) await s.fx.publish(v, { 'bin/demo': v }, rollout === undefined ? {} : { rollout });
+  return s.d;
 }
 
 async function skip(version: string): Promise<TargetView> {
-  const r = await call(d!.url, 'POST', '/api/targets/demo/skip', { token: fx.admin.token, json: { version } });
+  const r = await call(s.d!.url, 'POST', '/api/targets/demo/skip', { token: s.fx.admin.token, json: { version } });
   expect(r.status, r.text).toBe(200);
   return r.body as TargetView;
 }
 
-const runtime = async () => JSON.parse(await fsp.readFile(path.join(fx.dir, 'state', 'targets', 'demo', 'runtime.json'), 'utf8')) as { available: { version: string } | null; settings: { skip_versions?: string[] }; last_checked_at: string | null };
+const runtime = async () => JSON.parse(await fsp.readFile(path.join(s.fx.dir, 'state', 'targets', 'demo', 'runtime.json'), 'utf8')) as { available: { version: string } | null; settings: { skip_versions?: string[] }; last_checked_at: string | null };
 
 describe('skipping the offered version', () => {
   it('offers the older release still newer than the installed one, then nothing once that is skipped too', async () => {
@@ -46,15 +40,15 @@ describe('skipping the offered version', () => {
     expect(v.available?.version).toBe('1.1.0');
     expect(v.state).toMatchObject({ kind: 'available', version: '1.1.0' });
     expect(await runtime()).toMatchObject({ available: { version: '1.1.0' }, settings: { skip_versions: ['1.2.0'] } });
-    expect((await call(d!.url, 'GET', '/api/targets/demo', { token: fx.admin.token })).body).toMatchObject({ available: { version: '1.1.0' } });
+    expect((await call(s.d!.url, 'GET', '/api/targets/demo', { token: s.fx.admin.token })).body).toMatchObject({ available: { version: '1.1.0' } });
     // The re-selection is no user-visible check: no history line.
     expect((await core.history('demo')).filter((h) => h.operation === 'check')).toHaveLength(checks);
     // Applying now installs the offered 1.1.0, not the skipped 1.2.0.
     expect((await core.apply('demo')).version).toBe('1.1.0');
-    expect(await fsp.readFile(path.join(fx.installDir, 'bin', 'demo'), 'utf8')).toBe('1.1.0');
+    expect(await fsp.readFile(path.join(s.fx.installDir, 'bin', 'demo'), 'utf8')).toBe('1.1.0');
 
     // Skipping a version that is not offered changes no offer.
-    await fx.publish('1.3.0', { 'bin/demo': '1.3.0' });
+    await s.fx.publish('1.3.0', { 'bin/demo': '1.3.0' });
     await core.check('demo');
     expect((await skip('9.9.9')).available?.version).toBe('1.3.0');
     const last = await skip('1.3.0');
@@ -74,7 +68,7 @@ describe('skipping the offered version', () => {
   it('shows why, never up to date, when the feed cannot be read at skip time; the next check offers 1.1.0', async () => {
     const core = (await setup([['1.1.0', undefined], ['1.2.0', undefined]])).core;
     expect((await core.check('demo')).latest_version).toBe('1.2.0');
-    const index = path.join(fx.feedDir, 'channels', 'stable.json');
+    const index = path.join(s.fx.feedDir, 'channels', 'stable.json');
     const bytes = await fsp.readFile(index);
     await fsp.rm(index);
     const v = await skip('1.2.0');
@@ -85,13 +79,13 @@ describe('skipping the offered version', () => {
     expect((await runtime()).settings.skip_versions).toEqual(['1.2.0']);
     await fsp.writeFile(index, bytes);
     expect((await core.check('demo')).latest_version).toBe('1.1.0');
-    expect((await call(d!.url, 'GET', '/api/targets/demo', { token: fx.admin.token })).body).toMatchObject({ available: { version: '1.1.0' }, state: { kind: 'available' } });
+    expect((await call(s.d!.url, 'GET', '/api/targets/demo', { token: s.fx.admin.token })).body).toMatchObject({ available: { version: '1.1.0' }, state: { kind: 'available' } });
   });
 });
 
 describe('changing the skip list or channel in the settings', () => {
   async function settings(patch: Record<string, unknown>): Promise<TargetView> {
-    const r = await call(d!.url, 'PATCH', '/api/targets/demo/settings', { token: fx.admin.token, json: patch });
+    const r = await call(s.d!.url, 'PATCH', '/api/targets/demo/settings', { token: s.fx.admin.token, json: patch });
     expect(r.status, r.text).toBe(200);
     return r.body as TargetView;
   }
@@ -109,7 +103,7 @@ describe('changing the skip list or channel in the settings', () => {
     const unskipped = await settings({ skip_versions: [] });
     expect(unskipped.available?.version).toBe('1.2.0');
     expect(unskipped.state).toMatchObject({ kind: 'available', version: '1.2.0' });
-    expect((await call(d!.url, 'GET', '/api/targets/demo', { token: fx.admin.token })).body).toMatchObject({ available: { version: '1.2.0' } });
+    expect((await call(s.d!.url, 'GET', '/api/targets/demo', { token: s.fx.admin.token })).body).toMatchObject({ available: { version: '1.2.0' } });
     // Re-selections are no user-visible checks.
     expect((await core.history('demo')).filter((h) => h.operation === 'check')).toHaveLength(checks);
 
