@@ -8,7 +8,7 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
-import { createFeedFixture, ensureDashboardBuilt, launchBrowser, screenshot, startDaemon, upkeepOk, type Browser, type Daemon, type FeedFixture } from './harness';
+import { closeAll, dashboardFixture, openDashboard, screenshot, upkeepOk, type Browser, type Daemon, type FeedFixture } from './harness';
 
 describe('dashboard with one damaged target', () => {
   let f: FeedFixture;
@@ -18,9 +18,8 @@ describe('dashboard with one damaged target', () => {
   let installed: string;
 
   beforeAll(async () => {
-    ensureDashboardBuilt();
-    f = await createFeedFixture('upkeep-e2e-damaged-');
-    await f.publish(await f.build('1.0.0', { 'bin/demo': '#!/bin/sh\necho 1.0.0\n' }), '1.0.0', '## 1.0.0\n');
+    f = await dashboardFixture('upkeep-e2e-damaged-');
+    await f.release('1.0.0', { 'bin/demo': '#!/bin/sh\necho 1.0.0\n' }, '## 1.0.0\n');
     const target = (id: string, name: string) => [
       `  - id: ${id}`, `    name: ${name}`, '    kind: files', `    install_dir: ./${id}`, '    product: demo',
       `    feed: { url: ${JSON.stringify(f.feed)} }`, `    trust: { keys: [${JSON.stringify(f.pub)}], threshold: 1 }`, '    auto_apply: none',
@@ -31,16 +30,10 @@ describe('dashboard with one damaged target', () => {
     installed = path.join(f.dir, 'state', 'targets', 'demo', 'installed.json');
     const doc = JSON.parse(await fsp.readFile(installed, 'utf8')) as Record<string, unknown>;
     await fsp.writeFile(installed, JSON.stringify({ ...doc, version: 5 }));
-    daemon = await startDaemon(config, f.dir);
-    browser = await launchBrowser();
-    page = browser.page;
+    ({ daemon, browser, page } = await openDashboard(config, f.dir));
   });
 
-  afterAll(async () => {
-    await browser?.close();
-    await daemon?.stop();
-    await f?.cleanup();
-  });
+  afterAll(() => closeAll(browser, daemon, f));
 
   it('lists both targets; the damaged card says ERR_STATE_CORRUPT and names installed.json and its field', async () => {
     await page.goto(`${daemon.url}/`);

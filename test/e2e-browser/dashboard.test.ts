@@ -10,13 +10,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import { snapshot } from '../helpers/tree';
 import {
+  closeAll,
   createAdminToken,
-  createFeedFixture,
+  dashboardFixture,
   dismissToasts,
-  ensureDashboardBuilt,
-  launchBrowser,
+  openDashboard,
   screenshot,
-  startDaemon,
   startFeedServer,
   upkeepOk,
   writeDaemonConfig,
@@ -53,8 +52,7 @@ describe('web dashboard against a real daemon', () => {
   const target = () => page.locator('[data-testid="target-page"][data-target-id="demo"]');
 
   beforeAll(async () => {
-    ensureDashboardBuilt();
-    f = await createFeedFixture();
+    f = await dashboardFixture('upkeep-e2e-browser-');
     build100 = await f.build('1.0.0', {
       'bin/demo': { data: '#!/bin/sh\necho demo 1.0.0\n', mode: 0o755 },
       'lib/engine.bin': { data: randomBytes(2 * 1024 * 1024) },
@@ -80,17 +78,10 @@ describe('web dashboard against a real daemon', () => {
     await upkeepOk(['--config', config, 'check', '--json'], f.dir);
     expect(await snapshot(install())).toEqual(await snapshot(build100));
 
-    daemon = await startDaemon(config, f.dir);
-    browser = await launchBrowser();
-    page = browser.page;
+    ({ daemon, browser, page } = await openDashboard(config, f.dir));
   });
 
-  afterAll(async () => {
-    await browser?.close();
-    await daemon?.stop();
-    await feedServer?.close();
-    await f?.cleanup();
-  });
+  afterAll(() => closeAll(browser, daemon, feedServer, f));
 
   it('shows the target with its update on the overview', async () => {
     await page.goto(`${daemon.url}/`);

@@ -68,6 +68,8 @@ export interface FeedFixture {
   build(version: string, files: Files): Promise<string>;
   /** Publishes `buildDir` as `version` on channel stable with these Markdown notes. */
   publish(buildDir: string, version: string, notes: string, extra?: string[]): Promise<void>;
+  /** build + publish: writes `files` as `version`'s build, publishes it, and returns the build dir. */
+  release(version: string, files: Files, notes: string, extra?: string[]): Promise<string>;
   cleanup(): Promise<void>;
 }
 
@@ -79,7 +81,7 @@ export async function createFeedFixture(prefix = 'upkeep-e2e-browser-'): Promise
   const key = path.join(keys, 'upkeep.key');
   const pub = (await fsp.readFile(path.join(keys, 'upkeep.pub'), 'utf8')).trim();
   const feed = path.join(dir, 'feed');
-  return {
+  const fixture: FeedFixture = {
     dir,
     feed,
     key,
@@ -94,10 +96,16 @@ export async function createFeedFixture(prefix = 'upkeep-e2e-browser-'): Promise
       await fsp.writeFile(notesFile, notes);
       await upkeepOk(['release', 'publish', buildDir, '--feed', feed, '--product', 'demo', '--version', version, '--channel', 'stable', '--key', key, '--notes', notesFile, ...extra, '--json']);
     },
+    async release(version, files, notes, extra = []) {
+      const b = await fixture.build(version, files);
+      await fixture.publish(b, version, notes, extra);
+      return b;
+    },
     async cleanup() {
       await fsp.rm(dir, { recursive: true, force: true });
     },
   };
+  return fixture;
 }
 
 // ---- feed HTTP server with a gate -----------------------------------------------------------------
@@ -378,5 +386,36 @@ export async function dismissToasts(page: Page): Promise<void> {
   for (let n = await buttons.count(); n > 0; n = await buttons.count()) {
     await buttons.first().click();
     await page.waitForFunction((before) => document.querySelectorAll('[data-testid="toast"]').length < before, n);
+  }
+}
+
+// ---- a suite's set-up and teardown ----------------------------------------------------------------
+
+/** A suite's first step: the dashboard built (when its sources are newer), then a fresh feed fixture. */
+export function dashboardFixture(prefix: string): Promise<FeedFixture> {
+  ensureDashboardBuilt();
+  return createFeedFixture(prefix);
+}
+
+/** The real daemon over `config` (started in `cwd`) and headless Chromium with one page, for a suite. */
+export async function openDashboard(config: string, cwd: string): Promise<{ daemon: Daemon; browser: Browser; page: Page }> {
+  const daemon = await startDaemon(config, cwd);
+  const browser = await launchBrowser().catch(async (err: unknown) => {
+    await daemon.stop();
+    throw err;
+  });
+  return { daemon, browser, page: browser.page };
+}
+
+/** Something a suite opened: a browser or feed server (close), a daemon (stop), a fixture (cleanup). */
+export type Opened = { close(): Promise<void> } | { stop(): Promise<void> } | { cleanup(): Promise<void> } | null | undefined;
+
+/** Closes what a suite opened, in the order given (browser, daemon, feed server, fixture); what a failed set-up never opened is skipped. */
+export async function closeAll(...items: Opened[]): Promise<void> {
+  for (const x of items) {
+    if (!x) continue;
+    if ('close' in x) await x.close();
+    else if ('stop' in x) await x.stop();
+    else await x.cleanup();
   }
 }

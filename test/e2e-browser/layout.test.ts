@@ -10,9 +10,9 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import {
-  createFeedFixture,
+  closeAll,
+  dashboardFixture,
   dismissToasts,
-  ensureDashboardBuilt,
   launchBrowser,
   screenshot,
   startDaemon,
@@ -100,14 +100,10 @@ describe('dashboard layout at 1280 and 420 px, light and dark', () => {
   let config: string;
 
   beforeAll(async () => {
-    ensureDashboardBuilt();
-    f = await createFeedFixture('upkeep-e2e-layout-');
-    const b100 = await f.build('1.0.0', { 'bin/demo': { data: '#!/bin/sh\necho 1.0.0\n', mode: 0o755 }, VERSION: '1.0.0\n' });
-    const b110 = await f.build('1.1.0', { 'bin/demo': { data: '#!/bin/sh\necho 1.1.0\n', mode: 0o755 }, 'lib/data.bin': { data: Buffer.alloc(300 * 1024, 7) }, VERSION: '1.1.0\n' });
-    const b120 = await f.build('1.2.0', { 'bin/demo': { data: '#!/bin/sh\necho 1.2.0\n', mode: 0o755 }, 'lib/data.bin': { data: Buffer.alloc(400 * 1024, 8) }, VERSION: '1.2.0\n' });
-    await f.publish(b100, '1.0.0', '## Demo 1.0.0\n\nThe first release.\n');
-    await f.publish(b110, '1.1.0', "## What's new in 1.1.0\n\n- Faster start-up\n");
-    await f.publish(b120, '1.2.0', NOTES_120, ['--critical']);
+    f = await dashboardFixture('upkeep-e2e-layout-');
+    await f.release('1.0.0', { 'bin/demo': { data: '#!/bin/sh\necho 1.0.0\n', mode: 0o755 }, VERSION: '1.0.0\n' }, '## Demo 1.0.0\n\nThe first release.\n');
+    await f.release('1.1.0', { 'bin/demo': { data: '#!/bin/sh\necho 1.1.0\n', mode: 0o755 }, 'lib/data.bin': { data: Buffer.alloc(300 * 1024, 7) }, VERSION: '1.1.0\n' }, "## What's new in 1.1.0\n\n- Faster start-up\n");
+    await f.release('1.2.0', { 'bin/demo': { data: '#!/bin/sh\necho 1.2.0\n', mode: 0o755 }, 'lib/data.bin': { data: Buffer.alloc(400 * 1024, 8) }, VERSION: '1.2.0\n' }, NOTES_120, ['--critical']);
     config = await writeConfig(f);
     // History and rollback points to show: install 1.0.0, update to 1.1.0, check (1.2.0 available).
     await upkeepOk(['--config', config, 'apply', '--version', '1.0.0', '--json'], f.dir);
@@ -116,10 +112,7 @@ describe('dashboard layout at 1280 and 420 px, light and dark', () => {
     daemon = await startDaemon(config, f.dir);
   });
 
-  afterAll(async () => {
-    await daemon?.stop();
-    await f?.cleanup();
-  });
+  afterAll(() => closeAll(daemon, f));
 
   for (const width of [1280, 420]) {
     for (const theme of ['light', 'dark'] as const) {

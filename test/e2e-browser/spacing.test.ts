@@ -8,11 +8,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import {
+  closeAll,
   createAdminToken,
-  createFeedFixture,
-  ensureDashboardBuilt,
-  launchBrowser,
-  startDaemon,
+  dashboardFixture,
+  openDashboard,
   upkeepOk,
   writeDaemonConfig,
   type AdminToken,
@@ -65,26 +64,18 @@ describe('spacing and wrapping on the dashboard', () => {
   let token: AdminToken;
 
   beforeAll(async () => {
-    ensureDashboardBuilt();
-    f = await createFeedFixture('upkeep-e2e-spacing-');
-    const b100 = await f.build('1.0.0', { 'bin/demo': { data: '#!/bin/sh\necho 1.0.0\n', mode: 0o755 }, VERSION: '1.0.0\n' });
-    const b110 = await f.build('1.1.0', { 'bin/demo': { data: '#!/bin/sh\necho 1.1.0\n', mode: 0o755 }, VERSION: '1.1.0\n' });
-    await f.publish(b100, '1.0.0', '## Demo 1.0.0\n\nThe first release.\n');
-    await f.publish(b110, '1.1.0', '## Demo 1.1.0\n\n- Faster start-up\n');
+    f = await dashboardFixture('upkeep-e2e-spacing-');
+    await f.release('1.0.0', { 'bin/demo': { data: '#!/bin/sh\necho 1.0.0\n', mode: 0o755 }, VERSION: '1.0.0\n' }, '## Demo 1.0.0\n\nThe first release.\n');
+    await f.release('1.1.0', { 'bin/demo': { data: '#!/bin/sh\necho 1.1.0\n', mode: 0o755 }, VERSION: '1.1.0\n' }, '## Demo 1.1.0\n\n- Faster start-up\n');
     // A token is configured but the browser never signs in: changes are refused with 401.
     token = await createAdminToken();
     const config = await writeDaemonConfig(f, f.feed, token);
     await upkeepOk(['--config', config, 'apply', '--version', '1.0.0', '--json'], f.dir);
     await upkeepOk(['--config', config, 'check', '--json'], f.dir);
-    daemon = await startDaemon(config, f.dir);
-    browser = await launchBrowser();
+    ({ daemon, browser } = await openDashboard(config, f.dir));
   });
 
-  afterAll(async () => {
-    await browser?.close();
-    await daemon?.stop();
-    await f?.cleanup();
-  });
+  afterAll(() => closeAll(browser, daemon, f));
 
   it('an opened "Release notes (installed)" keeps its heading apart from the facts below it', async () => {
     const { page } = browser;
