@@ -15,7 +15,7 @@ import type { ApplyOutcome } from './plan';
 import { assertTreeShape, missingDirs, recordOf } from './plan';
 import type { InPlaceInputs } from './in-place';
 import type { RollbackPoint } from './points';
-import { listPoints, pointDir } from './points';
+import { pointDir, scanPoints } from './points';
 import { assertSafePaths, diskState, isCode, lexists, rmrf, under } from './tree';
 
 export const VERSIONS_DIR = 'versions';
@@ -148,9 +148,12 @@ export async function planVersioned(inp: InPlaceInputs): Promise<{ journal: Jour
 /**
  * Deletes version directories that neither `current` nor any kept point references, and
  * leftover staging dirs (`versions/.*`). Call only with no operation in flight on the target.
- * Returns the names removed.
+ * Returns the names removed. While a point's `point.json` cannot be read (a rollback to a newer
+ * point may still commit) nothing is removed: the version that point keeps is not known.
  */
 export async function pruneVersions(installDir: string, pointsDir: string): Promise<string[]> {
+  const { points, damaged } = await scanPoints(pointsDir);
+  if (damaged.length > 0) return [];
   const versionsDir = path.join(installDir, VERSIONS_DIR);
   let names: string[];
   try {
@@ -168,7 +171,7 @@ export async function pruneVersions(installDir: string, pointsDir: string): Prom
   }
   const curRel = linkToRel(installDir, cur);
   if (curRel) referenced.add(curRel);
-  for (const p of await listPoints(pointsDir)) if (p.kept_version_dir) referenced.add(p.kept_version_dir);
+  for (const p of points) if (p.kept_version_dir) referenced.add(p.kept_version_dir);
   const gone: string[] = [];
   for (const n of names) {
     if (referenced.has(`${VERSIONS_DIR}/${n}`)) continue;

@@ -9,6 +9,7 @@ import { promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { listPoints, pointViews, pointsForRollback, scanPoints, writePoint, type RollbackPoint } from '../../../src-main/engine/apply/points';
+import { pruneVersions } from '../../../src-main/engine/apply/versioned';
 
 let dir: string;
 beforeEach(async () => {
@@ -97,5 +98,31 @@ describe('a damaged rollback point', () => {
     await fsp.writeFile(fileOf(p1.rollback_id), '');
     expect(pointViews(await scanPoints(dir), 'demo')).toMatchObject([{ rollback_id: p1.rollback_id, target: 'demo', error: { code: 'ERR_STATE_CORRUPT' } }]);
     await expect(pointsForRollback(dir)).rejects.toMatchObject({ code: 'ERR_STATE_CORRUPT', details: { rollback_id: p1.rollback_id } });
+  });
+
+  it('versioned: while a point is damaged no version dir is pruned (the one it keeps is not known); once repaired, unreferenced ones are', async () => {
+    const install = path.join(dir, 'install');
+    for (const v of ['1.0.0', '1.1.0', '1.2.0']) await fsp.mkdir(path.join(install, 'versions', v, 'bin'), { recursive: true });
+    await fsp.symlink('versions/1.2.0', path.join(install, 'current'));
+    const points = path.join(dir, 'points');
+    const keep = async (seq: number, hex: string, kept: string): Promise<string> => {
+      const p: RollbackPoint = {
+        rollback_id: `rb_20260101T00000${seq}_${hex}`, target: 'demo', from_version: kept, to_version: 'next', created_at: '2026-01-01T00:00:00.000Z',
+        files: 1, size_bytes: 3, seq, layout: 'versioned', before: null, backed_up: [], displaced: [], kept_version_dir: `versions/${kept}`,
+      };
+      await writePoint(points, p);
+      return path.join(points, p.rollback_id, 'point.json');
+    };
+    await keep(2, 'bbbbbb', '1.1.0');
+    const damaged = await keep(1, 'aaaaaa', '1.0.0');
+    const good = await fsp.readFile(damaged, 'utf8');
+    await fsp.writeFile(damaged, '{ torn');
+    expect(await pruneVersions(install, points)).toEqual([]);
+    expect((await fsp.readdir(path.join(install, 'versions'))).sort()).toEqual(['1.0.0', '1.1.0', '1.2.0']);
+    // Repaired, and the point dropped: 1.0.0 is no longer kept by anything.
+    await fsp.writeFile(damaged, good);
+    await fsp.rm(path.dirname(damaged), { recursive: true });
+    expect(await pruneVersions(install, points)).toEqual(['1.0.0']);
+    expect((await fsp.readdir(path.join(install, 'versions'))).sort()).toEqual(['1.1.0', '1.2.0']);
   });
 });
