@@ -25,6 +25,7 @@ import path from 'node:path';
 import { BusyError } from '../../src-shared/errors';
 import { assertTargetId } from './target-paths';
 import { systemClock, type Clock } from './clock';
+import { readOwnFile } from './fs/atomic';
 
 export interface LockHolder {
   pid: number;
@@ -106,7 +107,7 @@ function parseHolder(raw: string): LockHolder | null {
 
 async function readRaw(file: string): Promise<string | null> {
   try {
-    return await fsp.readFile(file, 'utf8');
+    return (await readOwnFile(file)).toString('utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw err;

@@ -21,6 +21,7 @@
  * files a point keeps). They are hints written after the commit (atomically, without fsync).
  */
 import { promises as fsp, readlinkSync, type BigIntStats } from 'node:fs';
+import { readOwnFile } from '../fs/atomic';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { DiskState } from './tree';
@@ -75,7 +76,7 @@ export class Fingerprints {
   static async read(file: string): Promise<Fingerprints> {
     let doc: unknown;
     try {
-      doc = JSON.parse(await fsp.readFile(file, 'utf8'));
+      doc = JSON.parse((await readOwnFile(file)).toString('utf8'));
     } catch {
       return new Fingerprints();
     }

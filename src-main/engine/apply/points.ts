@@ -9,7 +9,7 @@ import { promises as fsp, readdirSync } from 'node:fs';
 import path from 'node:path';
 import type { RollbackPointView } from '../../../src-shared/api';
 import { UpkeepError } from '../../../src-shared/errors';
-import { fsyncDir, readJson, writeJsonDurable, type SameShape } from '../fs/atomic';
+import { fsyncDir, readJson, readOwnFile, writeJsonDurable, type SameShape } from '../fs/atomic';
 import { z } from '../state/state-zod';
 import { isSafeRelativePath } from '../trust/paths';
 import { FileRecordSchema, InstalledSchema, type Installed, type Layout } from './installed';
@@ -118,7 +118,7 @@ function idTime(id: string): string {
 async function salvage(pointsDir: string, id: string, error: UpkeepError): Promise<DamagedPoint> {
   let doc: Record<string, unknown> = {};
   try {
-    const raw: unknown = JSON.parse(await fsp.readFile(path.join(pointsDir, id, POINT_FILE), 'utf8'));
+    const raw: unknown = JSON.parse((await readOwnFile(path.join(pointsDir, id, POINT_FILE))).toString('utf8'));
     if (raw && typeof raw === 'object' && !Array.isArray(raw)) doc = raw as Record<string, unknown>;
   } catch {
     // Not readable as JSON at all (or not a file): nothing beyond the id is known.

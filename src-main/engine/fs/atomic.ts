@@ -9,6 +9,29 @@ import { StateCorruptError } from '../../../src-shared/errors';
 import { z } from '../state/state-zod';
 
 /**
+ * Reads a small file Upkeep keeps for itself (fingerprint hints, machine-id, lock records, a
+ * cached feed index) without ever blocking on it: opened with O_NONBLOCK (and O_NOFOLLOW unless
+ * `followLink`), and anything but a regular file at `file` throws StateCorruptError
+ * (ERR_STATE_CORRUPT) naming it — a FIFO there would otherwise hang every command that reads
+ * it. A missing file throws ENOENT as `fs.readFile` does.
+ */
+export async function readOwnFile(file: string, o: { followLink?: boolean } = {}): Promise<Buffer> {
+  let fh: fsp.FileHandle;
+  try {
+    fh = await fsp.open(file, fsc.O_RDONLY | fsc.O_NONBLOCK | (o.followLink ? 0 : fsc.O_NOFOLLOW));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ELOOP' && !o.followLink) throw new StateCorruptError(file, 'a symbolic link; state files are written only as regular files');
+    throw err;
+  }
+  try {
+    if (!(await fh.stat()).isFile()) throw new StateCorruptError(file, 'not a regular file');
+    return await fh.readFile();
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
  * fsyncs a directory so renames and creations inside it survive power loss (no-op on Windows).
  * With `noFollow`, a final symbolic link is never followed (ELOOP) and a non-directory refused
  * (ENOTDIR): used inside install dirs, where a path may have just become a link.

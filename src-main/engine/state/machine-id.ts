@@ -6,13 +6,13 @@
 import { promises as fsp, constants as fsc } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
-import { fsyncDir, mkdirDurable } from '../fs/atomic';
+import { fsyncDir, mkdirDurable, readOwnFile } from '../fs/atomic';
 
 const ID_RE = /^[0-9a-f]{32}$/;
 
 async function readId(file: string): Promise<string | null> {
   try {
-    const text = (await fsp.readFile(file, 'utf8')).trim();
+    const text = (await readOwnFile(file, { followLink: true })).toString('utf8').trim();
     return ID_RE.test(text) ? text : null;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;

@@ -9,11 +9,10 @@
  *   targets/<id>/runtime.json                            RuntimeState
  *   targets/<id>/available-digests.json                  AvailableDigests (releases of many files)
  */
-import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { TARGET_VIEW_MAX_FILES, type ErrorView, type ReleaseView, type RolloutPending, type SettingsPatch } from '../../../src-shared/api';
 import { UsageError, VerificationError } from '../../../src-shared/errors';
-import { readJson, writeFileDurable, writeJsonDurable } from '../fs/atomic';
+import { readJson, readOwnFile, writeFileDurable, writeJsonDurable } from '../fs/atomic';
 import { DEFAULT_LIMITS } from '../limits';
 import { targetStateDir } from '../target-paths';
 import { z } from './state-zod';
@@ -112,7 +111,7 @@ export async function getCachedIndex(stateDir: string, feedUrl: string, channel:
   if (!mem) return null;
   let bytes: Buffer;
   try {
-    bytes = await fsp.readFile(path.join(feedStateDir(stateDir, feedUrl, channel), 'index.json'));
+    bytes = await readOwnFile(path.join(feedStateDir(stateDir, feedUrl, channel), 'index.json'));
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw err;
