@@ -18,7 +18,7 @@ import { readInstalled } from './installed';
 import type { Journal, JournalOp, StageItem } from './journal';
 import { assertInstallDirIsDir, assertOpId, assertReleasePathsNotReserved } from './plan';
 import type { RollbackPoint } from './points';
-import { isRollbackId, listPoints, pointDir } from './points';
+import { isRollbackId, pointDir, pointsForRollback } from './points';
 import { assertRecovered } from './recover';
 import type { ApplyHooks, FingerprintPlan, PlacedFile } from './transaction';
 import { Fingerprints, FINGERPRINTS_FILE, observe } from './fingerprints';
@@ -80,7 +80,8 @@ export async function rollbackToPoint(o: RollbackOptions, hooks: ApplyHooks = {}
   await assertInstallDirSafe(opts.installDir);
   await assertInstallDirIsDir(opts.installDir);
   await assertRecovered(opts.stateDir);
-  const points = await listPoints(opts.pointsDir);
+  // A damaged point.json refuses only a rollback that would consume it (ERR_STATE_CORRUPT naming it).
+  const points = await pointsForRollback(opts.pointsDir, opts.rollbackId);
   const point = opts.rollbackId === undefined ? points[0] : points.find((p) => p.rollback_id === opts.rollbackId);
   if (!point || (opts.rollbackId !== undefined && !isRollbackId(opts.rollbackId))) {
     throw new NotFoundError('ERR_ROLLBACK_POINT_NOT_FOUND', opts.rollbackId ? `no rollback point ${opts.rollbackId} for ${opts.target}` : `no rollback point for ${opts.target}`, {
