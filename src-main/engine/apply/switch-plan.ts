@@ -12,9 +12,10 @@
  * Managed entries whose bytes or link target differ from the recorded ones, or whose type changed
  * between file and symbolic link, were edited locally: `keep` stages a copy (a link as a link)
  * beside them as `<name>.local-<date>`, `refuse` throws ERR_LOCAL_CHANGES, `overwrite`
- * replaces them (the edited bytes stay in the backup dir). A FIFO, socket or device node made
- * where a managed file was is an edit too, moved rather than copied (a FIFO's reader blocks):
- * beside as `<name>.local-<date>` (keep), into the backup dir (overwrite).
+ * replaces them (the edited bytes stay in the backup dir). A FIFO, socket, device node or
+ * directory made where a managed file was is an edit too, moved rather than copied (a FIFO's
+ * reader blocks): beside as `<name>.local-<date>` (keep), into the backup dir (overwrite; a
+ * directory only when empty, else the switch fails naming the files in it).
  */
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
@@ -202,23 +203,24 @@ export async function planSwitch(inp: SwitchInputs): Promise<SwitchPlan> {
     for (let i = 1; i < segs.length; i++) if (removedDirKeys.has(key(segs.slice(0, i).join('/')))) return segs.slice(0, i).join('/');
     return null;
   };
-  // FIFOs, sockets and device nodes made where managed files were, and where each moves to.
+  // FIFOs, sockets, device nodes and directories made where managed files were, and where each moves to.
   const specialTo = new Map<string, string>();
 
   /** A local edit of managed `rel` (disk differs from the record): policy decides. */
   const noteEdit = async (rel: string, disk: DiskState): Promise<void> => {
     const rec = recorded.get(rel);
     if (!rec) return;
-    if (disk.kind === 'other' && disk.type === 'special') {
-      // The user's entry too. Its bytes cannot be copied (reading a FIFO blocks), so it is moved
-      // as it is: beside, under the kept name (keep), or into the point (overwrite). Inside a
-      // directory the switch removes, it stays in the way (a plain failure, below).
+    if (disk.kind === 'other') {
+      // The user's entry too (a FIFO, socket or device node, or a directory, made where the
+      // file was). It is moved as it is (reading a FIFO blocks): beside, under the kept name
+      // (keep), or a special file into the point (overwrite; a directory is removed only when
+      // empty, below). Inside a directory the switch removes, it stays in the way (a plain failure).
       edited.push(rel);
       if (inp.onLocalChange === 'keep' && removedTop(rel) === null) {
         const name = await keptName(rel);
         specialTo.set(rel, under(installDir, name));
         plan.localCopies.push({ path: rel, kept_as: name });
-      } else if (inp.onLocalChange === 'overwrite') {
+      } else if (inp.onLocalChange === 'overwrite' && disk.type === 'special') {
         specialTo.set(rel, under(inp.backupFilesDir, rel));
       }
       return;
@@ -261,6 +263,12 @@ export async function planSwitch(inp: SwitchInputs): Promise<SwitchPlan> {
   const clear = async (rel: string, disk: DiskState, managed: boolean, seen: Seen | null): Promise<void> => {
     if (disk.kind === 'missing') return;
     if (disk.kind === 'other' && disk.type === 'dir') {
+      const to = managed ? specialTo.get(rel) : undefined;
+      if (to !== undefined) {
+        moveAway.push({ t: 'rename', from: under(installDir, rel), to });
+        return;
+      }
+      if (managed && inp.onLocalChange === 'refuse') return; // refused below, listed
       const { files, dirs } = await listUnder(installDir, rel);
       // Named as listed under `rel`, which on a case-insensitive volume may differ in case from
       // the recorded paths (`lib/` becoming a file `LIB`): compared by key.

@@ -1,5 +1,5 @@
 /**
- * A managed file replaced locally by a FIFO, a socket or a device node is a local change like
+ * A managed file replaced locally by a FIFO, a socket, a device node or a directory is a local change like
  * an edit: `refuse` fails with ERR_LOCAL_CHANGES listing it (nothing changed), `keep` moves it
  * beside as `<name>.local-<date>` (never read: a FIFO's reader would block), `overwrite` moves
  * it into the rollback point; apply, undo and rollback keep the tree exact.
@@ -100,5 +100,28 @@ describe('a managed file replaced by a special file', () => {
     expect(await fsp.readFile(at('bin/app'), 'utf8')).toBe('app 1');
     expect((await fsp.lstat(at('bin/app.local-2026-11-30'))).isFIFO()).toBe(true);
     expect(await fsp.readFile(at('conf/app.conf'), 'utf8')).toBe('x=1\n');
+  });
+
+  it('a managed file made a directory holding user files: refuse lists it, keep moves the directory beside (undone on failure), overwrite refuses naming the files', async () => {
+    await fsp.rm(at('conf/app.conf'));
+    await fsp.mkdir(at('conf/app.conf'));
+    await fsp.writeFile(at('conf/app.conf/mine.conf'), 'mine\n');
+    const V3: SpecFile[] = [...V2, { path: 'conf/app.conf', content: 'x=3\n' }];
+    const before = await snapshot(sb.installDir);
+    const refused = (await apply('3.0.0', V3, 'refuse').catch((e: unknown) => e)) as UpkeepError;
+    expect(refused.code).toBe('ERR_LOCAL_CHANGES');
+    expect(refused.details).toMatchObject({ files: ['conf/app.conf'] });
+    const over = (await apply('3.0.0', V3, 'overwrite').catch((e: unknown) => e)) as UpkeepError;
+    expect(over.code).toBe('ERR_APPLY_FAILED');
+    expect(over.message).toContain('conf/app.conf/mine.conf');
+    await apply('3.0.0', V3, 'keep', async () => {
+      throw new Error('health failed');
+    }).catch(() => undefined);
+    expect(await snapshot(sb.installDir)).toEqual(before);
+    const out = await apply('3.0.0', V3, 'keep');
+    expect(out.localCopies).toEqual([{ path: 'conf/app.conf', kept_as: 'conf/app.conf.local-2026-11-30' }]);
+    expect(await fsp.readFile(at('conf/app.conf'), 'utf8')).toBe('x=3\n');
+    expect(await fsp.readFile(at('conf/app.conf.local-2026-11-30/mine.conf'), 'utf8')).toBe('mine\n');
+    expect(await leftovers(sb.installDir)).toEqual([]);
   });
 });
