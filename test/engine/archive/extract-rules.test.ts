@@ -211,6 +211,11 @@ describe('entry kinds, names and duplicates', () => {
     expect((await refusal(cased, 'tar')).message).toMatch(/collides with "README" on a case-insensitive file system/);
     const under = await writeRaw([{ path: 'f', data: 'a' }, { path: 'f/g', data: 'b' }]);
     expect((await refusal(under, 'tar')).message).toMatch(/"f" is a file, not a directory/);
+    // One name in NFC and NFD (macOS writes NFD) and directories differing in case only: one path on APFS, NTFS and exFAT.
+    const nfd = await writeRaw([{ path: 'caf\u00e9.txt', data: 'a' }, { path: 'cafe\u0301.txt', data: 'b' }]);
+    expect((await refusal(nfd, 'tar')).message).toMatch(/collides with "caf\u00e9\.txt" on a case-insensitive file system/);
+    const dirs = await writeRaw([{ path: 'Lib/a.js', data: 'a' }, { path: 'lib/b.js', data: 'b' }]);
+    expect((await refusal(dirs, 'tar')).message).toMatch(/collides with "Lib" on a case-insensitive file system/);
   });
 
   it('repeated directory entries merge; names unsafe on any platform are refused', async () => {
