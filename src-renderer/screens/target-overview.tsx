@@ -177,8 +177,10 @@ export function TargetOverviewTab({ target }: { target: TargetView }) {
           <p className="muted" data-testid="no-offer-text">
             {state.kind === 'up-to-date'
               ? upToDateSentence(target)
-              : failure
-                ? `The last attempt failed, so Upkeep cannot tell whether a newer release is published: ${failure.message} (${failure.code}).`
+              : failure?.code === 'ERR_STATE_CORRUPT'
+                ? `A state file is damaged, so Upkeep does not check or update this target until it is repaired: ${failure.message} (${failure.code}).`
+                : failure
+                  ? `The last attempt failed, so Upkeep cannot tell whether a newer release is published: ${failure.message} (${failure.code}).`
                 : 'Check the feed to see whether a newer release is published.'}
           </p>
         ) : null}

@@ -90,7 +90,11 @@ function Activity({ target }: { target: TargetView }) {
             Cancelled. Nothing was changed.
           </p>
         ) : (
-          <ErrorMessage error={target.state.error} title="The last operation failed" />
+          <ErrorMessage
+            error={target.state.error}
+            // A damaged state file is found on reading, not by an operation that failed.
+            title={target.state.error.code === 'ERR_STATE_CORRUPT' ? 'A state file is damaged' : 'The last operation failed'}
+          />
         )
       ) : null}
     </div>

@@ -56,6 +56,17 @@ describe('a failed check with nothing offered', () => {
     expect(text('no-offer-text')).toBe('The last attempt failed, so Upkeep cannot tell whether a newer release is published: The feed has no channel "beta" (ERR_NO_RELEASE).');
   });
 
+  it('a damaged state file is named as such, not as "the last operation failed" or a failed attempt', async () => {
+    const file = '/var/lib/upkeep/points/demo/rb_20250301T090000_abcdef/point.json';
+    const error = { code: 'ERR_STATE_CORRUPT', message: `Corrupt state file ${file}: not JSON. Nothing was changed; the file needs repair.`, details: { file } };
+    const api = new FakeApi([makeTarget({ available: null, state: { kind: 'failed', error, at: '2025-03-02T09:00:00Z' }, last_error: error })]);
+    renderApp(api, '#/targets/demo');
+    const alert = await screen.findByText('A state file is damaged');
+    expect(alert.closest('[role=alert]')?.textContent).toContain(file);
+    expect(screen.queryByText('The last operation failed')).toBeNull();
+    expect(text('no-offer-text')).toBe(`A state file is damaged, so Upkeep does not check or update this target until it is repaired: ${error.message} (ERR_STATE_CORRUPT).`);
+  });
+
   it('says why on the targets overview card too, not only the code in the badge', async () => {
     const error = { code: 'ERR_NO_RELEASE', message: 'The feed has no channel "beta" (https://updates.example.com/channels/beta.json)' };
     const api = new FakeApi([makeTarget({ available: null, state: { kind: 'failed', error, at: '2025-03-02T09:00:00Z' }, last_error: error })]);
