@@ -132,10 +132,15 @@ export function formatPoints(target: string, points: RollbackPointView[]): strin
   }).join('\n');
 }
 
+/**
+ * One line per record, newest first; an apply that kept locally edited files adds one indented
+ * line per kept copy, as `upkeep apply` printed them.
+ */
 export function formatHistory(records: HistoryRecord[]): string {
   if (records.length === 0) return 'no history yet';
   return records.map((r) => {
     const err = r.error_code ? ` ${r.error_code}` : '';
-    return `${r.started_at}  ${r.target}  ${r.operation.padEnd(8)} ${(r.from_version ?? '-')} -> ${(r.to_version ?? '-')}  ${r.result}${err}  by ${r.actor}  ${formatDuration(r.duration_ms)}`;
+    const kept = (r.local_copies ?? []).map((c) => `\n  ${c.path} was edited locally: your copy is kept as ${c.kept_as}`).join('');
+    return `${r.started_at}  ${r.target}  ${r.operation.padEnd(8)} ${(r.from_version ?? '-')} -> ${(r.to_version ?? '-')}  ${r.result}${err}  by ${r.actor}  ${formatDuration(r.duration_ms)}${kept}`;
   }).join('\n');
 }
