@@ -328,15 +328,18 @@ async function switchOps(j: Journal, hooks: ApplyHooks): Promise<void> {
   const above = new Set<string>();
   const key = pathCollisionKey;
   const rootKey = key(j.install_dir);
+  const insidePrefix = rootKey === '/' ? '/' : `${rootKey}/`;
+  // Directories between the install dir and `k`. None for a path outside it (a backup's place or a
+  // rollback point's file): those mirror a path inside whose own key already keeps the order
+  // (a directory backed up and a file inside it share the from-side ancestry), and a point's
+  // files placed straight into the tree are regular files, never directories.
   const ancestors = (k: string): string[] => {
     const out: string[] = [];
+    if (!k.startsWith(insidePrefix)) return out;
     for (let d = path.dirname(k); d.length > rootKey.length && d !== path.dirname(d); d = path.dirname(d)) out.push(d);
     return out;
   };
-  const clashes = (p: string): boolean => {
-    const k = key(p);
-    return inBatch.has(k) || above.has(k) || ancestors(k).some((d) => inBatch.has(d));
-  };
+  const clashes = (k: string): boolean => inBatch.has(k) || above.has(k) || ancestors(k).some((d) => inBatch.has(d));
   // Backups on another filesystem are byte copies: one at a time (as fast, and a disk that fills
   // stops the switch at the first copy that does not fit).
   const crossDevice = j.backup_dir !== null && (await deviceOf(j.backup_dir)) !== (await deviceOf(j.install_dir));
@@ -354,10 +357,10 @@ async function switchOps(j: Journal, hooks: ApplyHooks): Promise<void> {
       await one(op);
       continue;
     }
-    if (clashes(op.from) || clashes(op.to)) await flush();
+    const keys = [key(op.from), key(op.to)];
+    if (clashes(keys[0]!) || clashes(keys[1]!)) await flush();
     batch.push(op);
-    for (const p of [op.from, op.to]) {
-      const k = key(p);
+    for (const k of keys) {
       inBatch.add(k);
       for (const d of ancestors(k)) above.add(d);
     }
