@@ -87,7 +87,8 @@ export function ProgressPanel({ title, progress, onCancel, cancelling }: Progres
       </div>
       <dl className="progress-stats">
         <div>
-          <dt>Done</dt>
+          {/* The whole operation's share, not the download's (the badge's "Downloading 82%"). */}
+          <dt>Overall</dt>
           <dd data-testid="progress-percent">{percent}%</dd>
         </div>
         <div>

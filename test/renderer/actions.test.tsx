@@ -31,6 +31,8 @@ describe('apply with live progress', () => {
     expect(screen.getByTestId('progress-panel').textContent).toContain('1 min 5 s');
     // 82 % of the bytes are in while the apply as a whole is at 42 %: the badge says the former.
     expect(screen.getByTestId('status-badge').textContent).toBe('Downloading 82%');
+    // Beside "Downloading 82%", the panel's 42 % is named as the whole apply's, never "Done".
+    expect(screen.getByTestId('progress-percent').previousElementSibling?.textContent).toBe('Overall');
     // buttons that would start another operation are disabled meanwhile
     expect((screen.getByRole('button', { name: 'Check now' }) as HTMLButtonElement).disabled).toBe(true);
 
