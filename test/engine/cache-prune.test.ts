@@ -60,6 +60,39 @@ describe('download cache pruning', () => {
     for (const [rel, data] of Object.entries(files('1.3.0'))) expect(await fsp.readFile(path.join(view, '1.3.0', rel), 'utf8')).toBe(data);
   });
 
+  it('a damaged point.json: the prune keeps every blob and view (not an ERR_STATE_CORRUPT failure), and a rollback to a newer point still prunes nothing', async () => {
+    const dir = await tempDir('upkeep-prune-damaged-');
+    dirs.push(dir);
+    const feed = new FeedBuilder(path.join(dir, 'feed'));
+    const key = makeKey();
+    const entries = [];
+    for (const v of ['1.0.0', '1.1.0', '1.2.0']) entries.push(await feed.release(v, files(v), [key]));
+    const engine = engineFor(dir, feed.dir, { keys: [key.line], threshold: 1 }, ['retention: 3']);
+    for (const [i, v] of ['1.0.0', '1.1.0', '1.2.0'].entries()) {
+      await feed.index('stable', indexPayload(i + 1, entries.slice(0, i + 1).reverse()), [key]);
+      await engine.apply('demo', { version: v });
+    }
+    const blobs = path.join(dir, 'state', 'downloads', 'blobs', 'sha256');
+    const releases = path.join(dir, 'state', 'downloads', 'releases', 'demo');
+    await fsp.writeFile(path.join(blobs, sha256('not needed')), 'not needed');
+    await fsp.mkdir(path.join(releases, '0.9.0'), { recursive: true });
+    // The point of 1.0.0 -> 1.1.0 (it keeps 1.0.0's files) gets a point.json off its schema (its seq
+    // still readable, so it is known to be older than the newest point).
+    const pointsDir = path.join(dir, 'state', 'points', 'demo');
+    const docs = await Promise.all((await fsp.readdir(pointsDir)).map(async (id) => ({ id, doc: JSON.parse(await fsp.readFile(path.join(pointsDir, id, 'point.json'), 'utf8')) as Record<string, unknown> })));
+    const middle = docs.find((d) => d.doc.seq === 2)!;
+    await fsp.writeFile(path.join(pointsDir, middle.id, 'point.json'), JSON.stringify({ ...middle.doc, before: 'damaged' }));
+    const before = (await fsp.readdir(blobs)).sort();
+    expect(before).toContain(sha256('app 1.0.0'));
+
+    expect(await pruneDownloadCache(engine.config().config)).toBe(0);
+    expect((await fsp.readdir(blobs)).sort()).toEqual(before);
+    expect(await fsp.readdir(releases)).toContain('0.9.0');
+    // A rollback to the newest point (1.2.0 -> 1.1.0) does not consume the damaged one: it succeeds and prunes nothing.
+    expect((await engine.rollback('demo', {})).version).toBe('1.1.0');
+    expect((await fsp.readdir(blobs)).sort()).toEqual(before);
+  });
+
   it('deletes a view an interrupted prune left half deleted under its hidden name, and stale views', async () => {
     const dir = await tempDir('upkeep-prune-views-');
     dirs.push(dir);

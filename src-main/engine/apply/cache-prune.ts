@@ -5,6 +5,8 @@
  * (`<download_dir>/releases/<id>/<version>/`, symbolic links to blobs) is kept exactly while its
  * version's blobs are (the installed version, a retained point's version, the newest available
  * release), so no view points at a pruned blob and no valid view is deleted only to be missed.
+ * While a rollback point's `point.json` is damaged, no blob and none of its target's views is
+ * pruned: what that point needs once repaired is not known.
  *
  * Crash safety (a SIGKILL at any instant): a blob is removed by one unlink, so every blob left
  * is whole (blobs enter the cache only by an atomic rename after verification). A view is first
@@ -18,7 +20,7 @@ import { BlobCache } from '../net/blob-cache';
 import { availableDigests, availableRelease, readRuntime } from '../state/store';
 import { targetPaths } from '../target-paths';
 import { readInstalled } from './installed';
-import { listPoints } from './points';
+import { scanPoints } from './points';
 import { isCode, rmrf } from './tree';
 import { systemClock, type Clock } from '../clock';
 
@@ -43,7 +45,11 @@ export async function pruneDownloadCache(config: Config, clock: Clock = systemCl
     const installed = await readInstalled(p.stateDir);
     if (installed) keepViews.add(installed.version);
     for (const f of installed?.files ?? []) if (f.sha256) keep.add(f.sha256);
-    for (const pt of await listPoints(p.pointsDir)) {
+    // A damaged point.json (ERR_STATE_CORRUPT) does not say which version and blobs its point
+    // needs once repaired: this prune keeps every blob, and every view of this target.
+    const { points, damaged } = await scanPoints(p.pointsDir);
+    if (damaged.length > 0) keepAll = true;
+    for (const pt of points) {
       if (pt.before) keepViews.add(pt.before.version);
       for (const f of [...(pt.before?.files ?? []), ...(pt.backed_up ?? [])]) if (f.sha256) keep.add(f.sha256);
     }
@@ -61,11 +67,11 @@ export async function pruneDownloadCache(config: Config, clock: Clock = systemCl
       if (!isCode(err, 'ENOENT')) throw err;
     }
     for (const v of versions) {
-      if (keepViews.has(v)) continue;
       if (v.startsWith(PRUNING_PREFIX)) {
         await rmrf(path.join(p.releasesDir, v));
         continue;
       }
+      if (keepViews.has(v) || damaged.length > 0) continue;
       const gone = path.join(p.releasesDir, `${PRUNING_PREFIX}${v}`);
       try {
         await fsp.rename(path.join(p.releasesDir, v), gone);
