@@ -188,6 +188,20 @@ export async function setPhase(j: Journal, phase: JournalPhase): Promise<void> {
 }
 
 /**
+ * Durably returns the journal in flight to phase `staging`, the phase `journal.json` itself was
+ * written with, by removing the phase record: an unlink, so it needs no free space. Called once an
+ * undo has reversed every op: the tree is the old one again and only staged names, scratch dirs and
+ * backups remain to remove. An undo re-run after a crash from then on must never reverse a rename
+ * again: the old file back at a destination whose staged name is gone would be renamed to that
+ * staged name and removed with it.
+ */
+export async function backToStaging(j: Journal): Promise<void> {
+  await fsp.rm(path.join(j.state_dir, PHASE_FILE), { force: true });
+  await fsyncDir(j.state_dir);
+  j.phase = 'staging';
+}
+
+/**
  * Deletes the journal durably (the operation is over), then its phase record: in that order,
  * with the directory synced between, so a journal never outlives the record of its phase.
  */

@@ -16,7 +16,7 @@ import { setInstalled } from './installed';
 import { systemClock } from '../clock';
 import type { Journal } from './journal';
 import type { JournalOp, StageItem } from './journal';
-import { deleteJournal, mkdirMode, mkdirpMode, setPhase, undoOp, runOp, writeJournal } from './journal';
+import { backToStaging, deleteJournal, mkdirMode, mkdirpMode, setPhase, undoOp, runOp, writeJournal } from './journal';
 import { prunePoints, retirePoint, sweepPointLeftovers, writePoint } from './points';
 import { copyDurable, recheckParents, unlinkQuiet, dirBytes, fsyncDirs, IO_CONCURRENCY, isCode, mapLimit, pruneEmptyParents, rmdirIfEmpty, rmrf, under } from './tree';
 import { pruneVersions, VERSIONS_DIR } from './versioned';
@@ -457,6 +457,8 @@ export async function undoTransaction(j: Journal, hooks: ApplyHooks = {}): Promi
       await breather.tick();
     }
     await fsyncDirs(touched);
+    // Every op is reversed and durable: from here on a re-run only removes what was staged.
+    await backToStaging(j);
   }
   const dirs = new Set<string>();
   for (const item of j.stage) {
