@@ -15,7 +15,7 @@ import { createReadStream, promises as fsp } from 'node:fs';
 import path from 'node:path';
 import type { Limits } from '../limits';
 import { VerificationError } from '../../../src-shared/errors';
-import { writeFileDurable } from '../fs/atomic';
+import { readOwnFile, writeFileDurable } from '../fs/atomic';
 import { lstatBigOrNull, lstatOrNull } from '../fs/meta';
 import { normaliseFeedUrl, redactUrl } from './url-policy';
 import type { Fetcher } from './fetcher';
@@ -184,7 +184,8 @@ export class BlobCache {
       }
       for (const name of names) {
         if (!RECORD_NAME_RE.test(name)) continue;
-        for (const line of (await fsp.readFile(path.join(this.dir, HANDED_OUT, name), 'utf8')).split('\n')) {
+        // readOwnFile: a FIFO planted among the records is ERR_STATE_CORRUPT naming it, never a hang.
+        for (const line of (await readOwnFile(path.join(this.dir, HANDED_OUT, name))).toString('utf8').split('\n')) {
           const [key, ino] = line.split(' ');
           if (!key || !ino) continue;
           const set = map.get(key) ?? new Set<string>();
@@ -258,7 +259,7 @@ export class BlobCache {
     }
     for (const name of names) {
       const file = path.join(d, name);
-      const lines = (await fsp.readFile(file, 'utf8')).split('\n').filter(Boolean);
+      const lines = (await readOwnFile(file)).toString('utf8').split('\n').filter(Boolean);
       const kept: string[] = [];
       for (const line of lines) {
         const key = line.split(' ')[0];

@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { BlobCache } from '../../../src-main/engine/net/blob-cache';
@@ -156,5 +157,21 @@ describe('BlobCache', () => {
     // Pruning the blob drops its record.
     await new BlobCache(dir).prune(new Set());
     expect(await fsp.readdir(path.join(dir, 'handed-out'))).toEqual([]);
+  });
+
+  it('a FIFO among the hand-out records is ERR_STATE_CORRUPT naming it (mayLink and prune), never a hang', async () => {
+    const data = testBytes(1000, 7);
+    const sha256 = sha256Hex(data);
+    server.route('/f', serveBytes(data));
+    const dir = path.join(tmp.dir, 'cache');
+    const blob = (await new BlobCache(dir).fetch({ url: server.url('/f'), sha256, size: data.length }, o())).path;
+    await new BlobCache(dir).recordHandedOut('op_1', [blob]);
+    const fifo = path.join(dir, 'handed-out', 'op_2');
+    execFileSync('mkfifo', [fifo]);
+    const mayLink = await new BlobCache(dir).mayLink(blob).then(() => null, (e: unknown) => e);
+    expect(mayLink).toMatchObject({ code: 'ERR_STATE_CORRUPT' });
+    expect((mayLink as Error).message).toContain(fifo);
+    const prune = await new BlobCache(dir).prune(new Set()).then(() => null, (e: unknown) => e);
+    expect(prune).toMatchObject({ code: 'ERR_STATE_CORRUPT' });
   });
 });
