@@ -44,8 +44,12 @@ export async function guardRollback(i: RollbackGuardInput): Promise<RollbackPoin
       `No rollback point "${i.rollbackId}" for ${i.targetId}.${near ? ` Did you mean "${near}"?` : ''} Run "upkeep points ${i.targetId}" to list them.`,
     );
   }
-  // A damaged point cannot be rolled back to (rollbacks past it are refused by the engine).
-  if (point.error) throw errorFromJson(point.error);
+  // A damaged point cannot be rolled back to (rollbacks past it are refused by the engine, in the
+  // same words: pointsForRollback).
+  if (point.error) {
+    const e = errorFromJson(point.error);
+    throw new UpkeepError(e.code, `Cannot roll back: rollback point ${point.rollback_id} is damaged. ${e.message}`, { ...e.details, rollback_id: point.rollback_id });
+  }
   // Past a damaged point the engine refuses (ERR_STATE_CORRUPT, nothing removed): nothing to confirm.
   if (point.from_version !== null || i.yes || i.points.slice(0, i.points.indexOf(point)).some((p) => p.error)) return point;
   const what = `Rolling back ${i.targetId} to before ${point.to_version} (none -> ${point.to_version}). ${removesInstallText(i.targetName)}.`;

@@ -59,6 +59,19 @@ describe('upkeep rollback', () => {
     expect(await rollbackRecords()).toEqual([]);
   });
 
+  it('a rollback to a damaged point says "Cannot roll back: rollback point <id> is damaged", as the API does (exit 5); nothing changes', async () => {
+    const id = ((await runCli(['--config', config, 'points', '--json'])).json as { rollback_id: string }[])[0]!.rollback_id;
+    const file = path.join(dir, 'state', 'points', 'demo', id, 'point.json');
+    await fsp.writeFile(file, '{"rollback_id":');
+    const before = await snapshot(install());
+    const r = await runCli(['--config', config, 'rollback', id, '--yes']);
+    expect(r.code).toBe(5);
+    expect(r.stderr).toContain(`error: Cannot roll back: rollback point ${id} is damaged. Corrupt state file ${file}: not JSON (`);
+    expect(r.stderr.endsWith('(ERR_STATE_CORRUPT)\n')).toBe(true);
+    expect(await snapshot(install())).toEqual(before);
+    expect(await rollbackRecords()).toEqual([]);
+  });
+
   it('rolling back to the first point without a terminal needs --yes and says what it removes', async () => {
     const before = await snapshot(install());
     const r = await runCli(['--config', config, 'rollback']);
