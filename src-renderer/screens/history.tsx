@@ -90,7 +90,7 @@ export function HistoryTab({ target }: { target: TargetView }) {
                 <th scope="col">Actor</th>
                 <th scope="col">From → to</th>
                 <th scope="col">Result</th>
-                <th scope="col">Error</th>
+                <th scope="col">Details</th>
                 <th scope="col">Duration</th>
               </tr>
             </thead>
@@ -106,12 +106,13 @@ export function HistoryTab({ target }: { target: TargetView }) {
                     <td data-label="Result">
                       <span className={`badge badge-${result.tone}`}>{result.text}</span>
                     </td>
-                    <td data-label="Error">
+                    {/* The error of a failed operation, and the local copies an apply kept: "—" when neither. */}
+                    <td data-label="Details">
                       {r.error_code ? (
                         <code title={r.error_message ?? undefined} data-testid="history-error-code">
                           {r.error_code}
                         </code>
-                      ) : (
+                      ) : r.local_copies?.length ? null : (
                         '—'
                       )}
                       {r.error_message ? <div className="small muted">{r.error_message}</div> : null}

@@ -199,6 +199,17 @@ describe('target page', () => {
     expect(api.callsOf('history')[0]).toEqual(['demo', 100]);
   });
 
+  it('an apply that kept a locally edited file names the copy under "Details", not under an "Error" heading after "—"', async () => {
+    const api = new FakeApi();
+    api.records = [makeHistory({ local_copies: [{ path: 'config/app.conf', kept_as: 'config/app.conf.local-2025-03-02' }] })];
+    renderApp(api, '#/targets/demo/history');
+    const [row] = await screen.findAllByTestId('history-row');
+    expect(screen.getAllByRole('columnheader').map((h) => h.textContent)).toEqual(['When', 'Operation', 'Actor', 'From → to', 'Result', 'Details', 'Duration']);
+    const cell = within(row!).getByTestId('history-local-copy').closest('td')!;
+    expect(cell.dataset.label).toBe('Details');
+    expect(cell.textContent).toBe('config/app.conf was edited locally; your copy is kept as config/app.conf.local-2025-03-02');
+  });
+
   it('says what a check found, never "1.0.0 → 1.2.0" as if it had installed it', async () => {
     const api = new FakeApi();
     api.records = [
