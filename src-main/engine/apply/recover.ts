@@ -12,6 +12,7 @@ import type { Journal } from './journal';
 import { INSTALLED_FILE } from './installed';
 import { FINGERPRINTS_FILE } from './fingerprints';
 import { finishTransaction, undoTransaction } from './transaction';
+import type { ApplyHooks } from './transaction';
 import { sweepVolumeProbes, volumeProbeLeftovers } from './switch-plan';
 import { COMMAND_STATE_FILE } from '../command-state';
 
@@ -74,9 +75,10 @@ export function recoveryPending(o: { stateDir: string; installDir: string; point
 /**
  * Brings a target back to a consistent state: 'none' when no operation was in flight,
  * 'rolled-back' when an uncommitted one was undone (old tree, old installed.json),
- * 'completed' when a committed one was finished (new tree, new installed.json).
+ * 'completed' when a committed one was finished (new tree, new installed.json). `hooks.onProgress`
+ * sees the undo's steps (phase `rollback`) or the finish (phase `commit`).
  */
-export async function recover(o: { stateDir: string; installDir: string; pointsDir: string }): Promise<RecoverResult> {
+export async function recover(o: { stateDir: string; installDir: string; pointsDir: string }, hooks: Pick<ApplyHooks, 'onProgress'> = {}): Promise<RecoverResult> {
   const stateDir = path.resolve(o.stateDir);
   await sweepVolumeProbes(o.installDir);
   // Written atomically, so a torn or malformed journal means outside damage: readJournal throws
@@ -89,11 +91,11 @@ export async function recover(o: { stateDir: string; installDir: string; pointsD
     return 'none';
   }
   if (j.phase === 'committed') {
-    await finishTransaction(j);
+    await finishTransaction(j, { onProgress: hooks.onProgress });
     await sweepStateTemps(stateDir);
     return 'completed';
   }
-  await undoTransaction(j);
+  await undoTransaction(j, { onProgress: hooks.onProgress });
   await sweepStateTemps(stateDir);
   return 'rolled-back';
 }

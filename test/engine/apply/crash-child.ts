@@ -1,7 +1,8 @@
 /**
  * Child process for the crash suite: runs one engine command against a sandbox so the parent
  * can SIGKILL it at any instant, then runs `recover` in a fresh process (what the next start of
- * Upkeep does). Prints `PHASE <name>` the first time each phase is reached, `DONE <json>` at the end.
+ * Upkeep does), which the parent may kill too. With UPKEEP_CRASH_FAIL_VERIFY=1 verify() fails, so the
+ * transaction undoes itself. Prints `PHASE <name>` the first time each phase is reached, `DONE <json>` at the end.
  *
  * Usage: node --import tsx crash-child.ts <apply|rollback|recover> <config.json>
  */
@@ -36,6 +37,8 @@ async function main(): Promise<void> {
       mark('verify');
       // Simulates a slow health check, so the parent can kill the child while it verifies.
       if (process.env.UPKEEP_CRASH_HOLD_VERIFY === '1') await new Promise((r) => setTimeout(r, 120_000));
+      // A failed health check: the transaction undoes the switch itself (phase `rollback`).
+      if (process.env.UPKEEP_CRASH_FAIL_VERIFY === '1') throw new Error('health check failed (crash suite)');
     },
   };
   let result: unknown;
@@ -48,7 +51,9 @@ async function main(): Promise<void> {
   } else if (cmd === 'rollback') {
     result = await rollbackToPoint({ target: 'app', installDir: cfg.installDir, stateDir: cfg.stateDir, pointsDir: cfg.pointsDir, opId: cfg.opId }, hooks);
   } else if (cmd === 'recover') {
-    result = await recover(cfg);
+    // `start`: recovery begins (the parent kills at random instants after it).
+    mark('start');
+    result = await recover(cfg, { onProgress: hooks.onProgress });
   } else {
     throw new Error(`unknown command ${cmd}`);
   }

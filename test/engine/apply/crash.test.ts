@@ -6,7 +6,15 @@
  * be exactly the old or exactly the new tree (bytes, modes, symlinks, directories), with
  * installed.json, the journal and the rollback points agreeing.
  *
- * UPKEEP_CRASH_RUNS sets the number of kills per loop (default 50), UPKEEP_CRASH_SEED the random
+ * A third loop kills recovery itself: after the first SIGKILL (held verify, after the commit,
+ * mid-switch, during the automatic undo of a failed health check, or at a random instant),
+ * recovery runs in a child that is SIGKILLed one to three times at random instants after it
+ * starts (its undo, the staged-name cleanup, the finish's removals), then runs to its end; the
+ * tree must be exactly the old or the new one, the journal gone, and the next operation (apply
+ * from the old tree, rollback from the new one) must succeed and give exactly the other tree.
+ *
+ * UPKEEP_CRASH_RUNS sets the number of kills per loop (default 50), UPKEEP_RECOVERY_CRASH_RUNS
+ * the kills of recovery per layout (default 12), UPKEEP_CRASH_SEED the random
  * seed (printed, and named in every failure, so a failing sequence can be replayed);
  * `npm run test:soak` runs the long campaign (scripts/soak.mjs).
  */
@@ -22,11 +30,13 @@ import type { Sandbox, SnapEntry } from './helpers';
 import { makeSandbox, snapshot, toPlanned } from './helpers';
 
 const RUNS = envCount('UPKEEP_CRASH_RUNS', 50);
+/** SIGKILLs of recovery itself per layout (recoveryLoop). */
+const RECOVERY_RUNS = envCount('UPKEEP_RECOVERY_CRASH_RUNS', 12);
 const CHILD = path.resolve(__dirname, 'crash-child.ts');
 
 /** Runs the crash child; killing on the verify marker holds verify() open so the kill lands before the commit. */
-const runChild = (args: string[], opts: KillOptions = {}) =>
-  spawnChild(CHILD, args, { ...opts, env: { UPKEEP_CRASH_HOLD_VERIFY: opts.killOnMarker === 'verify' ? '1' : '0' } });
+const runChild = (args: string[], opts: KillOptions & { failVerify?: boolean } = {}) =>
+  spawnChild(CHILD, args, { ...opts, env: { UPKEEP_CRASH_HOLD_VERIFY: opts.killOnMarker === 'verify' ? '1' : '0', UPKEEP_CRASH_FAIL_VERIFY: opts.failVerify ? '1' : '0' } });
 
 describe.each(['in-place', 'versioned'] as const)('crash safety (%s)', (layout) => {
   // The versioned layout switches with two renames, so fewer kills cover it; in-place gets RUNS.
@@ -182,4 +192,77 @@ describe.each(['in-place', 'versioned'] as const)('crash safety (%s)', (layout) 
       expect(counts.new, JSON.stringify(counts)).toBeGreaterThan(0);
     }
   }, Math.max(900_000, runs * 20_000));
+
+  /** The first kill of a recoveryLoop run, cycling: each leaves a journal in another phase. */
+  type FirstKill = 'verify' | 'commit' | 'undo' | 'switch' | 'random';
+  const FIRST_KILLS: FirstKill[] = ['verify', 'commit', 'undo', 'switch', 'random'];
+
+  /**
+   * Kills an apply or rollback, then kills the recovery that follows one to three times at random
+   * instants after its `start` marker (uniform over the longest recovery seen so far), then lets
+   * it finish. Counts only kills of a recovery that had a journal to act on and really died.
+   */
+  async function recoveryLoop(): Promise<Record<'old' | 'new', number>> {
+    const counts = { old: 0, new: 0 };
+    // ms from recovery's start marker to its end, per first kill (the longest uninterrupted one seen).
+    const recMs: Record<FirstKill, number> = { verify: 400, commit: 200, undo: 400, switch: 400, random: 400 };
+    let kills = 0;
+    try {
+      for (let i = 0; kills < RECOVERY_RUNS; i++) {
+        if (i >= 10 * RECOVERY_RUNS) throw new Error(`seed ${SEED} ${layout} recovery: only ${kills} recoveries killed in ${i} runs`);
+        const kind = i % 2 === 0 ? 'apply' : 'rollback';
+        const first = FIRST_KILLS[Math.floor(i / 2) % FIRST_KILLS.length]!;
+        await reset(kind === 'apply' ? pristineApply : pristineRollback);
+        const opts =
+          first === 'verify' ? { killOnMarker: 'verify' }
+          : first === 'commit' ? { killOnMarker: 'commit', extraMs: Math.floor(random() * 20) }
+          : first === 'undo' ? { killOnMarker: 'rollback', extraMs: Math.floor(random() * 40), failVerify: true }
+          : first === 'switch' ? { killOnMarker: markers[kind].includes('backup') ? 'backup' : 'switch', extraMs: Math.floor(random() * 10) }
+          : { killAfterMs: Math.floor(random() * (kind === 'apply' ? tApply : tRollback)) };
+        const out = await runChild([kind, cfgV2], opts);
+        const steps: string[] = [`${kind} ${JSON.stringify(opts)} killed=${out.killed} markers ${out.markers.join(',')}`];
+        if (!out.killed) expect(out.code, out.stderr).toBe(first === 'undo' ? 1 : 0);
+        const pending = (await names(sb.stateDir)).includes('journal.json');
+        const tries = pending ? 1 + Math.floor(random() * 3) : 0;
+        let maxExtra = 0;
+        for (let k = 0; k < tries; k++) {
+          const extraMs = Math.floor(random() * recMs[first]);
+          maxExtra = Math.max(maxExtra, extraMs);
+          const rec = await runChild(['recover', cfgV2], { killOnMarker: 'start', extraMs });
+          steps.push(`recover +${extraMs}ms killed=${rec.killed} markers ${rec.markers.join(',')}`);
+          if (!rec.killed) {
+            expect(rec.code, `${steps.join(' / ')}: ${rec.stderr}`).toBe(0);
+            recMs[first] = Math.max(recMs[first], rec.ms - (rec.markerAt.start ?? 0));
+            break;
+          }
+          kills++;
+        }
+        const rec = await runChild(['recover', cfgV2]);
+        const note = `seed ${SEED} ${layout} recovery run ${i}: ${steps.join(' / ')} / final recover ${rec.stdout.trim().split('\n').pop()}`;
+        expect(rec.code, `${note}: ${rec.stderr}`).toBe(0);
+        // The killed recoveries did at most maxExtra of the work: the whole takes about this much.
+        if (pending) recMs[first] = Math.min(5000, Math.max(recMs[first], rec.ms - (rec.markerAt.start ?? rec.ms) + maxExtra));
+        const state = await check(note);
+        counts[state]++;
+        const pts = await listPoints(sb.pointsDir);
+        expect(pts.map((p) => p.to_version), note).toEqual(state === 'new' ? ['2.0.0', '1.0.0'] : ['1.0.0']);
+        // The next operation works on what recovery left: apply from v1, roll back from v2.
+        const next = await runChild([state === 'old' ? 'apply' : 'rollback', cfgV2]);
+        expect(next.code, `${note} / next ${state === 'old' ? 'apply' : 'rollback'}: ${next.stderr}`).toBe(0);
+        expect(await check(`${note} / next operation`), note).toBe(state === 'old' ? 'new' : 'old');
+      }
+    } catch (err) {
+      await recordFailure(`${layout} recovery`, kills, err);
+      throw err;
+    }
+    await tallyKills(`${layout} recovery`, kills, `${counts.old} old, ${counts.new} new`);
+    return counts;
+  }
+
+  it(`recovers to exactly the old or the new tree when recovery itself is SIGKILLed at random instants`, async () => {
+    const counts = await recoveryLoop();
+    // Held verify and failed verify always end old; a kill after the commit marker always ends new.
+    expect(counts.old, JSON.stringify(counts)).toBeGreaterThan(0);
+    expect(counts.new, JSON.stringify(counts)).toBeGreaterThan(0);
+  }, Math.max(900_000, RECOVERY_RUNS * 30_000));
 });
