@@ -25,6 +25,8 @@ export async function runApply(c: RunnerContext, op: Op, o: { version?: string; 
   const subject: ReportSubject = { target: t.id, name: t.name ?? t.id, operation, from: null, to: o.version ?? null };
   try {
     subject.from = await op.driver.currentVersion();
+    // A failed health check or smoke test rolls back to it.
+    op.restores = subject.from;
     const r = await checkPhase(c, op, subject, o.version);
     const release = r?.release ?? null;
     const version = release?.version ?? (t.kind === 'command' && !t.feed ? o.version : undefined);

@@ -54,6 +54,11 @@ export interface Op {
   version: string;
   /** The target's feed as the check step loaded it (null: no feed, or no check step ran). */
   feed: FeedContext | null;
+  /**
+   * The version a rollback in this operation restores, for the `rolling-back` state's
+   * `to_version` (null: nothing installed before; unset: not known).
+   */
+  restores?: string | null;
 }
 
 /** An error whose report was already recorded and announced (rethrown as is). */

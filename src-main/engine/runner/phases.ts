@@ -113,7 +113,7 @@ export function driverProgress(c: RunnerContext, op: Op, p: DriverProgress): voi
   const fraction = p.total > 0 ? p.done / p.total : 0;
   const details: ProgressDetails = { files_done: p.done, files_total: p.total, ...(p.file !== undefined ? { file: p.file } : {}) };
   if (p.phase === 'rollback' && kind !== 'rolling-back') {
-    c.live.set(id, { type: 'rollback-started', to_version: null, progress: op.tracker.next(p.phase, p.message, fraction, details) });
+    c.live.set(id, { type: 'rollback-started', to_version: op.restores ?? null, progress: op.tracker.next(p.phase, p.message, fraction, details) });
   } else if (p.phase === 'health' && kind !== 'health-checking' && kind !== 'rolling-back') {
     c.live.set(id, { type: 'phase', kind: 'health-checking', version: op.version, progress: op.tracker.next(p.phase, p.message, fraction, details) });
   } else {

@@ -23,7 +23,12 @@ export async function runRollback(c: RunnerContext, op: Op, rollbackId: string |
   try {
     subject.from = await op.driver.currentVersion();
     op.tracker.cancellable = false;
-    c.live.set(t.id, { type: 'rollback-started', to_version: null, progress: op.tracker.next('rollback', 'Rolling back', 0) });
+    // The version the chosen point restores (the newest intact one by default), so the state
+    // says "Rolling back to 1.1.0"; the runner refused a rollback that needs a damaged point.
+    const points = await op.driver.points().catch(() => []);
+    const chosen = rollbackId === undefined ? points.find((p) => !p.error) : points.find((p) => p.rollback_id === rollbackId);
+    op.restores = chosen && !chosen.error ? chosen.from_version : null;
+    c.live.set(t.id, { type: 'rollback-started', to_version: op.restores, progress: op.tracker.next('rollback', 'Rolling back', 0) });
     const outcome = await timed(c, op, 'rollback', () => op.driver.rollback(rollbackId ?? null, op.opId, op.abort.signal, (p) => driverProgress(c, op, { ...p, phase: 'rollback' })));
     for (const w of outcome.warnings) c.bus.log('warn', `${t.id}: ${w}`, t.id);
     const report = rollbackReport(subject, outcome);

@@ -51,6 +51,9 @@ function percents(events: UpkeepEvent[]): number[] {
   return events.flatMap((e) => (e.type === 'progress' ? [e.progress.percent] : e.type === 'state' && 'progress' in e.target.state ? [(e.target.state.progress as Progress).percent] : []));
 }
 
+/** `to_version` of every `rolling-back` state announced. */
+const rollingBackTo = (events: UpkeepEvent[]): Array<string | null> =>
+  events.flatMap((e) => (e.type === 'state' && e.target.state.kind === 'rolling-back' ? [e.target.state.to_version] : []));
 const history = (events: UpkeepEvent[]): HistoryRecord[] => events.flatMap((e) => (e.type === 'history' ? [e.record] : []));
 const notes = (events: UpkeepEvent[]): Notification[] => events.flatMap((e) => (e.type === 'notification' ? [e.notification] : []));
 
@@ -81,6 +84,7 @@ describe('OperationRunner over the feed simulator', () => {
     expect(err?.code, JSON.stringify(err)).toBe('ERR_HEALTH_CHECK_FAILED');
     expect(err?.details).toMatchObject({ rolled_back: true, to_version: '1.1.0', rolled_back_to: '1.0.0', cause: { code: 'ERR_HEALTH_CHECK_FAILED' } });
     expect(kinds(events)).toEqual(['checking', 'downloading', 'verifying', 'applying', 'health-checking', 'rolling-back', 'failed']);
+    expect(new Set(rollingBackTo(events))).toEqual(new Set(['1.0.0']));
     const ps = percents(events);
     for (let i = 1; i < ps.length; i++) expect(ps[i]).toBeGreaterThanOrEqual(ps[i - 1]!);
     expect(await fsp.readFile(path.join(dir, 'install', 'bin', 'app'), 'utf8')).toBe('one');
@@ -183,6 +187,8 @@ describe('OperationRunner over the feed simulator', () => {
     const k = kinds(events);
     expect(k[0]).toBe('rolling-back');
     expect(k).not.toContain('failed');
+    // The state names the version the point restores (the UI: "Rolling back to 1.0.0").
+    expect(new Set(rollingBackTo(events))).toEqual(new Set(['1.0.0']));
     const ps = percents(events).filter((_, i, a) => i < a.length);
     const opPercents = events.flatMap((e) => (e.type === 'progress' && e.progress.operation_id === r.operation_id ? [e.progress.percent] : []));
     for (let i = 1; i < opPercents.length; i++) expect(opPercents[i]).toBeGreaterThanOrEqual(opPercents[i - 1]!);
