@@ -9,7 +9,7 @@ import { promises as fsp, readdirSync } from 'node:fs';
 import path from 'node:path';
 import type { RollbackPointView } from '../../../src-shared/api';
 import { UpkeepError } from '../../../src-shared/errors';
-import { fsyncDir, readJson, readOwnFile, writeJsonDurable, type SameShape } from '../fs/atomic';
+import { CHECKED_SUFFIX, fsyncDir, readJson, readOwnFile, writeJsonDurable, type SameShape } from '../fs/atomic';
 import { z } from '../state/state-zod';
 import { isSafeRelativePath } from '../trust/paths';
 import { FileRecordSchema, InstalledSchema, type Installed, type Layout } from './installed';
@@ -257,9 +257,23 @@ export async function prunePoints(pointsDir: string, keep: number): Promise<stri
 }
 
 /**
- * The leftovers in the points dir: point-shaped directories without `point.json` and `.tx-*`
- * scratch directories, except those named in `keep`. None when the dir is missing; other
- * errors are thrown. Synchronous: one readdir and one lstat per point.
+ * True for the temp file of an atomic write (`<file>.<suffix>`, write-file-atomic) of a point's
+ * `point.json` or `fingerprints.json` that a killed writer left; never for `point.json`'s digest hint.
+ */
+function isPointTemp(name: string): boolean {
+  if (name === `${POINT_FILE}${CHECKED_SUFFIX}`) return false;
+  return name.startsWith(`${POINT_FILE}.`) || name.startsWith(`${POINT_FINGERPRINTS_FILE}.`);
+}
+
+/** `fingerprints.json` of a point (apply/fingerprints.ts FINGERPRINTS_FILE). */
+const POINT_FINGERPRINTS_FILE = 'fingerprints.json';
+
+/**
+ * The leftovers in the points dir (paths relative to it): point-shaped directories without
+ * `point.json` and `.tx-*` scratch directories, except those named in `keep`, and in a kept
+ * point the temp files of a killed write of its `point.json` or `fingerprints.json` (a process
+ * killed after the commit, while finishing or recording fingerprints). None when the dir is
+ * missing; other errors are thrown. Synchronous: two readdirs and one lstat per point.
  */
 export function pointLeftovers(pointsDir: string, keep: Iterable<string> = []): string[] {
   const kept = new Set(keep);
@@ -270,8 +284,26 @@ export function pointLeftovers(pointsDir: string, keep: Iterable<string> = []): 
     if (isCode(err, 'ENOENT')) return [];
     throw err;
   }
-  // Without point.json (never completed, or retired): one lstat, not a parse of the point.
-  return names.filter((n) => !kept.has(n) && (n.startsWith('.tx-') || (isRollbackId(n) && lstatOrNull(path.join(pointsDir, n, POINT_FILE)) === null)));
+  const out: string[] = [];
+  for (const n of names) {
+    if (kept.has(n)) continue;
+    if (n.startsWith('.tx-')) out.push(n);
+    if (!isRollbackId(n)) continue;
+    // Without point.json (never completed, or retired): one lstat, not a parse of the point.
+    if (lstatOrNull(path.join(pointsDir, n, POINT_FILE)) === null) {
+      out.push(n);
+      continue;
+    }
+    let inside: string[];
+    try {
+      inside = readdirSync(path.join(pointsDir, n));
+    } catch (err) {
+      if (isCode(err, 'ENOENT') || isCode(err, 'ENOTDIR')) continue;
+      throw err;
+    }
+    for (const f of inside) if (isPointTemp(f)) out.push(path.join(n, f));
+  }
+  return out;
 }
 
 /**

@@ -47,6 +47,14 @@ describe('recoveryPending', () => {
       ['a point scratch dir', () => fsp.mkdir(path.join(dirs.pointsDir, '.tx-abc'))],
       ['a point without point.json', () => fsp.mkdir(path.join(dirs.pointsDir, 'rb_20260101T000000_123456'))],
       ['a dead prober\'s probe file', () => fsp.writeFile(path.join(dirs.installDir, `.upkeep-probe-${DEAD_PID}-abc`), '')],
+      // A process killed while writing a kept point's files after its commit (the finish, the fingerprints).
+      ...['point.json.3141592653', 'fingerprints.json.2718281828'].map((temp): [string, () => Promise<void>] => [`a point's ${temp}`, async () => {
+        const pt = path.join(dirs.pointsDir, 'rb_20260101T000000_fedcba');
+        await fsp.mkdir(pt, { recursive: true });
+        await fsp.writeFile(path.join(pt, 'point.json'), '{}');
+        await fsp.writeFile(path.join(pt, 'point.json.sha256'), 'point/1 00\n');
+        await fsp.writeFile(path.join(pt, temp), '{"torn');
+      }]),
     ];
     for (const [what, make] of cases) {
       for (const d of Object.values(dirs)) await fsp.mkdir(d, { recursive: true });
@@ -55,6 +63,8 @@ describe('recoveryPending', () => {
       expect(await recover(dirs), what).toBe('none');
       expect(recoveryPending(dirs), `${what}, after recovery`).toBe(false);
     }
+    // The swept point itself is kept whole: only the temp files went.
+    expect((await fsp.readdir(path.join(dirs.pointsDir, 'rb_20260101T000000_fedcba'))).sort()).toEqual(['point.json', 'point.json.sha256']);
   });
 
   it('is true while a journal exists, even one recovery refuses to read', async () => {
