@@ -76,7 +76,8 @@ export function recoveryPending(o: { stateDir: string; installDir: string; point
  * Brings a target back to a consistent state: 'none' when no operation was in flight,
  * 'rolled-back' when an uncommitted one was undone (old tree, old installed.json),
  * 'completed' when a committed one was finished (new tree, new installed.json). `hooks.onProgress`
- * sees the undo's steps (phase `rollback`) or the finish (phase `commit`).
+ * sees the undo's steps (phase `rollback`) or the finish (phase `commit`), each from step 0 (the
+ * journal read, nothing changed yet).
  */
 export async function recover(o: { stateDir: string; installDir: string; pointsDir: string }, hooks: Pick<ApplyHooks, 'onProgress'> = {}): Promise<RecoverResult> {
   const stateDir = path.resolve(o.stateDir);
@@ -90,6 +91,8 @@ export async function recover(o: { stateDir: string; installDir: string; pointsD
     await sweepPointLeftovers(o.pointsDir);
     return 'none';
   }
+  // Step 0 of the undo or finish: the journal is read, recovery starts changing things.
+  hooks.onProgress?.({ phase: j.phase === 'committed' ? 'commit' : 'rollback', done: 0, total: j.phase === 'committed' ? 1 : j.ops.length });
   if (j.phase === 'committed') {
     await finishTransaction(j, { onProgress: hooks.onProgress });
     await sweepStateTemps(stateDir);

@@ -51,9 +51,10 @@ async function main(): Promise<void> {
   } else if (cmd === 'rollback') {
     result = await rollbackToPoint({ target: 'app', installDir: cfg.installDir, stateDir: cfg.stateDir, pointsDir: cfg.pointsDir, opId: cfg.opId }, hooks);
   } else if (cmd === 'recover') {
-    // `start`: recovery begins (the parent kills at random instants after it).
+    // `start`: recovery begins; `work`: its journal is read and the undo or finish begins (the
+    // parent kills at random instants after it).
     mark('start');
-    result = await recover(cfg, { onProgress: hooks.onProgress });
+    result = await recover(cfg, { onProgress: (p) => (mark('work'), mark(p.phase)) });
   } else {
     throw new Error(`unknown command ${cmd}`);
   }

@@ -81,8 +81,8 @@ describe.each(['in-place', 'versioned'] as const)('crash safety (%s)', (layout) 
       expect(e?.mode).toBe(f.mode);
     }
     if (layout === 'versioned') expect(byPath.get('current')?.target).toBe(installed?.version_dir);
-    const leftovers = (await names(work)).filter((p) => /\.upkeep-|(^|\/)\.tx-|upkeep-xdev|journal\.json/.test(p));
-    expect(leftovers, opIdNote).toEqual([]);
+    const leftovers = (await names(work)).filter((p) => /\.upkeep-|(^|\/)\.tx-|upkeep-xdev|journal\.json|\.json\.\d+$/.test(p));
+    expect(leftovers, `${opIdNote}: leftovers ${JSON.stringify(leftovers.slice(0, 5))}`).toEqual([]);
     return isOld ? 'old' : 'new';
   }
 
@@ -199,13 +199,13 @@ describe.each(['in-place', 'versioned'] as const)('crash safety (%s)', (layout) 
 
   /**
    * Kills an apply or rollback, then kills the recovery that follows one to three times at random
-   * instants after its `start` marker (uniform over the longest recovery seen so far), then lets
-   * it finish. Counts only kills of a recovery that had a journal to act on and really died.
+   * instants after its `work` marker (journal read; uniform over the longest undo or finish seen
+   * so far), then lets it finish. Counts only kills of a recovery that had a journal to act on and really died.
    */
   async function recoveryLoop(): Promise<Record<'old' | 'new', number>> {
     const counts = { old: 0, new: 0 };
-    // ms from recovery's start marker to its end, per first kill (the longest uninterrupted one seen).
-    const recMs: Record<FirstKill, number> = { verify: 400, commit: 200, undo: 400, switch: 400, random: 400 };
+    // ms from recovery's `work` marker (journal read) to its end, per first kill (the longest uninterrupted one seen).
+    const recMs: Record<FirstKill, number> = { verify: 300, commit: 150, undo: 300, switch: 300, random: 300 };
     let kills = 0;
     try {
       for (let i = 0; kills < RECOVERY_RUNS; i++) {
@@ -228,11 +228,11 @@ describe.each(['in-place', 'versioned'] as const)('crash safety (%s)', (layout) 
         for (let k = 0; k < tries; k++) {
           const extraMs = Math.floor(random() * recMs[first]);
           maxExtra = Math.max(maxExtra, extraMs);
-          const rec = await runChild(['recover', cfgV2], { killOnMarker: 'start', extraMs });
+          const rec = await runChild(['recover', cfgV2], { killOnMarker: 'work', extraMs });
           steps.push(`recover +${extraMs}ms killed=${rec.killed} markers ${rec.markers.join(',')}`);
           if (!rec.killed) {
             expect(rec.code, `${steps.join(' / ')}: ${rec.stderr}`).toBe(0);
-            recMs[first] = Math.max(recMs[first], rec.ms - (rec.markerAt.start ?? 0));
+            recMs[first] = Math.max(recMs[first], rec.ms - (rec.markerAt.work ?? rec.ms));
             break;
           }
           kills++;
@@ -241,7 +241,7 @@ describe.each(['in-place', 'versioned'] as const)('crash safety (%s)', (layout) 
         const note = `seed ${SEED} ${layout} recovery run ${i}: ${steps.join(' / ')} / final recover ${rec.stdout.trim().split('\n').pop()}`;
         expect(rec.code, `${note}: ${rec.stderr}`).toBe(0);
         // The killed recoveries did at most maxExtra of the work: the whole takes about this much.
-        if (pending) recMs[first] = Math.min(5000, Math.max(recMs[first], rec.ms - (rec.markerAt.start ?? rec.ms) + maxExtra));
+        if (pending) recMs[first] = Math.min(5000, Math.max(recMs[first], rec.ms - (rec.markerAt.work ?? rec.ms) + maxExtra));
         const state = await check(note);
         counts[state]++;
         const pts = await listPoints(sb.pointsDir);
