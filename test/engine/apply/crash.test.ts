@@ -14,7 +14,7 @@
  * from the old tree, rollback from the new one) must succeed and give exactly the other tree.
  *
  * UPKEEP_CRASH_RUNS sets the number of kills per loop (default 50), UPKEEP_RECOVERY_CRASH_RUNS
- * the kills of recovery per layout (default 12), UPKEEP_CRASH_SEED the random
+ * the kills of recovery per layout (default 6), UPKEEP_CRASH_SEED the random
  * seed (printed, and named in every failure, so a failing sequence can be replayed);
  * `npm run test:soak` runs the long campaign (scripts/soak.mjs).
  */
@@ -31,7 +31,7 @@ import { makeSandbox, snapshot, toPlanned } from './helpers';
 
 const RUNS = envCount('UPKEEP_CRASH_RUNS', 50);
 /** SIGKILLs of recovery itself per layout (recoveryLoop). */
-const RECOVERY_RUNS = envCount('UPKEEP_RECOVERY_CRASH_RUNS', 12);
+const RECOVERY_RUNS = envCount('UPKEEP_RECOVERY_CRASH_RUNS', 6);
 const CHILD = path.resolve(__dirname, 'crash-child.ts');
 
 /** Runs the crash child; killing on the verify marker holds verify() open so the kill lands before the commit. */
