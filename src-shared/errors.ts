@@ -161,6 +161,15 @@ export function errorFromJson(v: { code: string; message: string; details?: Reco
   return new UpkeepError(isErrorCode(v.code) ? v.code : 'ERR_INTERNAL', v.message, v.details);
 }
 
+/**
+ * The refusal of a rollback that needs damaged rollback point `rollbackId`: `cause` is that point
+ * file's error (ERR_STATE_CORRUPT naming it), `what` how the message names the point (default
+ * "rollback point <id>"). The engine and the command line refuse in these same words.
+ */
+export function damagedPointError(rollbackId: string, cause: UpkeepError, what = `rollback point ${rollbackId}`): UpkeepError {
+  return new UpkeepError(cause.code, `Cannot roll back: ${what} is damaged. ${cause.message}`, { ...cause.details, rollback_id: rollbackId });
+}
+
 /** Wraps anything thrown into an UpkeepError (unknown errors become ERR_INTERNAL). */
 export function toUpkeepError(err: unknown, fallback: ErrorCode = 'ERR_INTERNAL'): UpkeepError {
   if (err instanceof UpkeepError) return err;

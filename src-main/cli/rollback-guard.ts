@@ -5,7 +5,7 @@
  * person on a terminal or by `--yes`.
  */
 import type { RollbackPointView } from '../../src-shared/api';
-import { errorFromJson, UpkeepError, UsageError } from '../../src-shared/errors';
+import { damagedPointError, errorFromJson, UpkeepError, UsageError } from '../../src-shared/errors';
 import { suggest } from './spec';
 
 export interface RollbackGuardInput {
@@ -46,10 +46,7 @@ export async function guardRollback(i: RollbackGuardInput): Promise<RollbackPoin
   }
   // A damaged point cannot be rolled back to (rollbacks past it are refused by the engine, in the
   // same words: pointsForRollback).
-  if (point.error) {
-    const e = errorFromJson(point.error);
-    throw new UpkeepError(e.code, `Cannot roll back: rollback point ${point.rollback_id} is damaged. ${e.message}`, { ...e.details, rollback_id: point.rollback_id });
-  }
+  if (point.error) throw damagedPointError(point.rollback_id, errorFromJson(point.error));
   // Past a damaged point the engine refuses (ERR_STATE_CORRUPT, nothing removed): nothing to confirm.
   if (point.from_version !== null || i.yes || i.points.slice(0, i.points.indexOf(point)).some((p) => p.error)) return point;
   const what = `Rolling back ${i.targetId} to before ${point.to_version} (none -> ${point.to_version}). ${removesInstallText(i.targetName)}.`;

@@ -9,8 +9,8 @@
 import { constants as fsc, promises as fsp } from 'node:fs';
 import path from 'node:path';
 import type { HistoryRecord } from '../../src-shared/api';
-import { StateCorruptError, UsageError } from '../../src-shared/errors';
-import { fsyncDir } from './fs/atomic';
+import { UsageError } from '../../src-shared/errors';
+import { fsyncDir, openOwnFile } from './fs/atomic';
 import { systemClock, type Clock } from './clock';
 
 const CHUNK = 64 * 1024;
@@ -61,25 +61,6 @@ export function historyFile(stateDir: string): string {
   return path.join(stateDir, 'history.jsonl');
 }
 
-/**
- * Opens a history file like the other state files: never through a symbolic link (the append
- * would write wherever it points) and never blocking on a FIFO (a reader would wait forever);
- * anything but a regular file at `file` is StateCorruptError (ERR_STATE_CORRUPT) naming it.
- * `flags`: O_RDONLY, or O_RDWR | O_APPEND | O_CREAT for appends.
- */
-async function openHistoryFile(file: string, flags: number): Promise<fsp.FileHandle> {
-  let fh: fsp.FileHandle;
-  try {
-    fh = await fsp.open(file, flags | fsc.O_NOFOLLOW | fsc.O_NONBLOCK, 0o644);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ELOOP') throw new StateCorruptError(file, 'a symbolic link; state files are written only as regular files');
-    throw err;
-  }
-  if ((await fh.stat()).isFile()) return fh;
-  await fh.close();
-  throw new StateCorruptError(file, 'not a regular file');
-}
-
 /** True when the file exists and its last byte is not a newline (a torn line from a crash). */
 async function endsTorn(fh: fsp.FileHandle): Promise<boolean> {
   const { size } = await fh.stat();
@@ -108,7 +89,8 @@ export async function appendHistory(stateDir: string, rec: HistoryRecord, o: { m
     created = true;
   }
   // 'r+' cannot create, 'a' cannot read: open for append, and read the tail separately.
-  const fh = await openHistoryFile(file, fsc.O_RDWR | fsc.O_APPEND | fsc.O_CREAT);
+  // Never through a link (the record would go wherever it points), never blocking on a FIFO.
+  const fh = await openOwnFile(file, fsc.O_RDWR | fsc.O_APPEND | fsc.O_CREAT);
   try {
     // After a crash mid-write the file may end inside a line; start ours on a fresh line so the
     // torn fragment stays a separate, skipped line instead of corrupting this record.
@@ -171,7 +153,7 @@ async function readFileBackwards(file: string, target: string | undefined, limit
   if (limit === 0) return;
   let fh: fsp.FileHandle;
   try {
-    fh = await openHistoryFile(file, fsc.O_RDONLY);
+    fh = await openOwnFile(file, fsc.O_RDONLY);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
     throw err;

@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { promises as fsp, readdirSync } from 'node:fs';
 import path from 'node:path';
 import type { RollbackPointView } from '../../../src-shared/api';
-import { UpkeepError } from '../../../src-shared/errors';
+import { damagedPointError, UpkeepError } from '../../../src-shared/errors';
 import { CHECKED_SUFFIX, fsyncDir, readJson, readOwnFile, writeJsonDurable, type SameShape } from '../fs/atomic';
 import { z } from '../state/state-zod';
 import { isSafeRelativePath } from '../trust/paths';
@@ -16,6 +16,7 @@ import { FileRecordSchema, InstalledSchema, type Installed, type Layout } from '
 import type { FileRecord } from './tree';
 import { isCode, rmrf } from './tree';
 import { lstatOrNull } from '../fs/meta';
+import { FINGERPRINTS_FILE } from './fingerprints';
 
 /** A kept rollback point: the API view plus what is needed to restore it. */
 export interface RollbackPoint extends Omit<RollbackPointView, 'error'> {
@@ -191,8 +192,8 @@ export async function pointsForRollback(pointsDir: string, rollbackId?: string):
   const chosen = rollbackId === undefined ? points[0] : points.find((p) => p.rollback_id === rollbackId);
   const hit = damaged.find((d) => d.rollback_id === rollbackId) ?? (rollbackId === undefined && !chosen ? damaged[0] : undefined) ?? (chosen ? damaged.find((d) => !olderThan(d, chosen)) : undefined);
   if (!hit) return points;
-  const what = hit.rollback_id === rollbackId || !chosen ? `rollback point ${hit.rollback_id}` : `rollback point ${hit.rollback_id}, which a rollback to ${chosen.rollback_id} consumes,`;
-  throw new UpkeepError('ERR_STATE_CORRUPT', `Cannot roll back: ${what} is damaged. ${hit.error.message}`, { ...hit.error.details, rollback_id: hit.rollback_id });
+  const what = hit.rollback_id === rollbackId || !chosen ? undefined : `rollback point ${hit.rollback_id}, which a rollback to ${chosen.rollback_id} consumes,`;
+  throw damagedPointError(hit.rollback_id, hit.error, what);
 }
 
 /**
@@ -262,11 +263,8 @@ export async function prunePoints(pointsDir: string, keep: number): Promise<stri
  */
 function isPointTemp(name: string): boolean {
   if (name === `${POINT_FILE}${CHECKED_SUFFIX}`) return false;
-  return name.startsWith(`${POINT_FILE}.`) || name.startsWith(`${POINT_FINGERPRINTS_FILE}.`);
+  return name.startsWith(`${POINT_FILE}.`) || name.startsWith(`${FINGERPRINTS_FILE}.`);
 }
-
-/** `fingerprints.json` of a point (apply/fingerprints.ts FINGERPRINTS_FILE). */
-const POINT_FINGERPRINTS_FILE = 'fingerprints.json';
 
 /**
  * The leftovers in the points dir (paths relative to it): point-shaped directories without

@@ -11,7 +11,7 @@ import { JOURNAL_FILE, PHASE_FILE, readJournal } from './journal';
 import type { Journal } from './journal';
 import { INSTALLED_FILE } from './installed';
 import { FINGERPRINTS_FILE } from './fingerprints';
-import { finishTransaction, undoTransaction } from './transaction';
+import { finishTransaction, undoFailedError, undoTransaction } from './transaction';
 import type { ApplyHooks } from './transaction';
 import { sweepVolumeProbes, volumeProbeLeftovers } from './switch-plan';
 import { COMMAND_STATE_FILE } from '../command-state';
@@ -130,10 +130,7 @@ export async function settleUnrecorded(stateDir: string, opId: string, err: unkn
   try {
     await undoTransaction(j);
   } catch (undoErr) {
-    const cause = out instanceof Error ? out.message : String(out);
-    return new OperationError('ERR_APPLY_FAILED', `${cause}; undoing the switch failed too (${(undoErr as Error).message}) — the next Upkeep command finishes the undo`, {
-      undo_failed: true, cause_code: out instanceof UpkeepError ? out.code : null,
-    });
+    return undoFailedError(out, undoErr);
   }
   return out;
 }

@@ -418,8 +418,7 @@ export async function executeTransaction(j: Journal, hooks: ApplyHooks = {}, fp?
       } catch (undoErr) {
         // The journal stays; the next start's recovery undoes the rest. Say so, and never claim
         // a rollback that did not finish.
-        const cause = err instanceof Error ? err.message : String(err);
-        throw new OperationError('ERR_APPLY_FAILED', `${cause}; undoing the switch failed too (${(undoErr as Error).message}) — the next Upkeep command finishes the undo`, { target: j.target, undo_failed: true, cause_code: err instanceof UpkeepError ? err.code : null });
+        throw undoFailedError(err, undoErr, { target: j.target });
       }
       throw err;
     }
@@ -433,6 +432,19 @@ export async function executeTransaction(j: Journal, hooks: ApplyHooks = {}, fp?
     await recordFingerprints(fp.installFile, fp.install, changedUntil);
     if (fp.pointFile) await recordFingerprints(fp.pointFile, fp.point, changedUntil);
   }
+}
+
+/**
+ * ERR_APPLY_FAILED for a failure (`cause`) whose undo failed too (`undoErr`): the journal stays
+ * and the next Upkeep command's recovery finishes the undo. `details`: `undo_failed: true`,
+ * `cause_code` (the cause's code, or null) and `extra`.
+ */
+export function undoFailedError(cause: unknown, undoErr: unknown, extra: Record<string, unknown> = {}): OperationError {
+  const message = cause instanceof Error ? cause.message : String(cause);
+  const undoMessage = undoErr instanceof Error ? undoErr.message : String(undoErr);
+  return new OperationError('ERR_APPLY_FAILED', `${message}; undoing the switch failed too (${undoMessage}) — the next Upkeep command finishes the undo`, {
+    ...extra, undo_failed: true, cause_code: cause instanceof UpkeepError ? cause.code : null,
+  });
 }
 
 /** Undoes an uncommitted transaction to exactly the old tree and deletes its journal. Idempotent. */

@@ -227,8 +227,7 @@ export class FilesDriver implements TargetDriver {
       const blob = cache.pathFor(sha);
       return (await exists(blob)) ? blob : null;
     };
-    // A rollback that would consume a damaged point is refused before anything changes.
-    await this.assertRollbackIntact(point);
+    // A rollback that would consume a damaged point is refused by rollbackToPoint (pointsForRollback) before anything changes.
     let switched = false;
     let res;
     const deferred: Promise<void>[] = [];

@@ -16,19 +16,30 @@ import { z } from '../state/state-zod';
  * it. A missing file throws ENOENT as `fs.readFile` does.
  */
 export async function readOwnFile(file: string, o: { followLink?: boolean } = {}): Promise<Buffer> {
-  let fh: fsp.FileHandle;
+  const fh = await openOwnFile(file, fsc.O_RDONLY, o);
   try {
-    fh = await fsp.open(file, fsc.O_RDONLY | fsc.O_NONBLOCK | (o.followLink ? 0 : fsc.O_NOFOLLOW));
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ELOOP' && !o.followLink) throw new StateCorruptError(file, 'a symbolic link; state files are written only as regular files');
-    throw err;
-  }
-  try {
-    if (!(await fh.stat()).isFile()) throw new StateCorruptError(file, 'not a regular file');
     return await fh.readFile();
   } finally {
     await fh.close();
   }
+}
+
+/**
+ * Opens one of Upkeep's own files as readOwnFile does (O_NONBLOCK; O_NOFOLLOW unless
+ * `followLink`; anything but a regular file is StateCorruptError naming it). `flags`: O_RDONLY,
+ * or e.g. O_RDWR | O_APPEND | O_CREAT (created with mode 0644) for an append.
+ */
+export async function openOwnFile(file: string, flags: number, o: { followLink?: boolean } = {}): Promise<fsp.FileHandle> {
+  let fh: fsp.FileHandle;
+  try {
+    fh = await fsp.open(file, flags | fsc.O_NONBLOCK | (o.followLink ? 0 : fsc.O_NOFOLLOW), 0o644);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ELOOP' && !o.followLink) throw new StateCorruptError(file, 'a symbolic link; state files are written only as regular files');
+    throw err;
+  }
+  if ((await fh.stat()).isFile()) return fh;
+  await fh.close();
+  throw new StateCorruptError(file, 'not a regular file');
 }
 
 /**

@@ -78,14 +78,9 @@ export async function readTargetFacts(
   };
 }
 
-/** The error a view shows for a damaged snapshot (code, message and details such as `file`). */
-export function damageView(e: UpkeepError): ErrorView {
-  return { code: e.code, message: e.message, ...(e.details ? { details: e.details } : {}) };
-}
-
 /** The target's error as views show it: the damage of its state, else the last operation's. */
 function shownError(s: Snapshot): ErrorView | null {
-  return s.damage ? damageView(s.damage) : (s.runtime.last_error ?? null);
+  return s.damage ? s.damage.toJSON() : (s.runtime.last_error ?? null);
 }
 
 /** The available release worth showing: the last check's, unless it is now installed. */

@@ -47,16 +47,18 @@ async function installBoth(s: Awaited<ReturnType<typeof setup>>): Promise<void> 
   }
 }
 
-async function firstPointFile(s: Awaited<ReturnType<typeof setup>>, id: string): Promise<string> {
+/** The newest point's point.json (highest seq): a rollback to the newest point needs it. */
+async function newestPointFile(s: Awaited<ReturnType<typeof setup>>, id: string): Promise<string> {
   const pts = path.join(s.state, 'points', id);
-  const [rb] = (await fsp.readdir(pts)).filter((n) => n.startsWith('rb_'));
-  return path.join(pts, rb!, 'point.json');
+  const files = (await fsp.readdir(pts)).filter((n) => n.startsWith('rb_')).map((n) => path.join(pts, n, 'point.json'));
+  const seqs = await Promise.all(files.map(async (f) => (JSON.parse(await fsp.readFile(f, 'utf8')) as { seq: number }).seq));
+  return files[seqs.indexOf(Math.max(...seqs))]!;
 }
 
 describe('a damaged state file of one target', () => {
   const cases: Array<{ what: string; file: (s: Awaited<ReturnType<typeof setup>>) => Promise<string>; field: string; current: string | null }> = [
     { what: 'installed.json with "version": 5', file: async (s) => path.join(s.targetState('demo'), 'installed.json'), field: 'version', current: null },
-    { what: 'point.json with "to_version": 5', file: (s) => firstPointFile(s, 'demo'), field: 'to_version', current: '1.1.0' },
+    { what: 'point.json with "to_version": 5', file: (s) => newestPointFile(s, 'demo'), field: 'to_version', current: '1.1.0' },
     { what: 'runtime.json with an unknown field', file: async (s) => path.join(s.targetState('demo'), 'runtime.json'), field: 'version', current: '1.1.0' },
   ];
   for (const c of cases) {
